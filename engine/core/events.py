@@ -1,0 +1,210 @@
+"""What the reducer reports: small frozen classes, one per kind of happening.
+
+Every event has a `name` (its class name) for traces and callbacks. `Malformed` (a frame we could
+not read), `Gap` and `DuplicateDropped` (sequencing) are defined where they arise and re-exported here.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import attrs
+
+from engine.core.rules import Side
+from engine.core.sequence import DuplicateDropped, Gap
+from engine.feed.catalogue import ActionKind, ResultKind, SendType, Stoppage
+from engine.feed.wire import Malformed
+
+
+class Status(enum.Enum):
+    """Where the match stands."""
+
+    NOT_STARTED = "not_started"
+    LIVE = "live"
+    BETWEEN_GAMES = "between_games"
+    SUSPENDED = "suspended"  # suspended by the provider's collection (not being scored live)
+    FINISHED = "finished"
+    ABANDONED = "abandoned"
+    POSTPONED = "postponed"
+    CANCELLED = "cancelled"
+
+
+@attrs.frozen(slots=True)
+class PointStarted:
+    """A rally began in `game`; `server` is the side serving (None if unknown)."""
+
+    game: int
+    server: Side | None
+    action_id: str
+
+
+@attrs.frozen(slots=True)
+class PointWon:
+    """`side` won a point; `score` is the game's score after it (home, away)."""
+
+    game: int
+    side: Side
+    score: tuple[int, int]
+    action_id: str
+
+
+@attrs.frozen(slots=True)
+class GameWon:
+    """`side` won `game` with `score` (home, away); `games` is the match's games after it."""
+
+    game: int
+    side: Side
+    score: tuple[int, int]
+    games: tuple[int, int]
+
+
+@attrs.frozen(slots=True)
+class MatchWon:
+    """The match is over: `side` won (None when nobody did, e.g. abandoned) and how."""
+
+    side: Side | None
+    result: ResultKind
+    games: tuple[int, int]
+
+
+@attrs.frozen(slots=True)
+class ServerChanged:
+    """The side due to serve the next rally changed (None: unknown)."""
+
+    server: Side | None
+    previous: Side | None
+
+
+@attrs.frozen(slots=True)
+class EndsChanged:
+    """The sides changed ends; `swapped` is True when each is at the end the other started at."""
+
+    swapped: bool
+
+
+@attrs.frozen(slots=True)
+class StatusChanged:
+    """The match status changed."""
+
+    status: Status
+    previous: Status
+
+
+@attrs.frozen(slots=True)
+class StoppageStarted:
+    """Play stopped: a timeout, a video check, an injury…"""
+
+    stoppage: Stoppage
+    action_id: str
+
+
+@attrs.frozen(slots=True)
+class StoppageEnded:
+    """A stoppage ended."""
+
+    stoppage: Stoppage
+    action_id: str
+
+
+@attrs.frozen(slots=True)
+class PastAmended:
+    """A message changed an action already in the timeline, or inserted one into the past."""
+
+    action_id: str
+    send_type: SendType
+    inserted: bool
+
+
+@attrs.frozen(slots=True)
+class Discrepancy:
+    """Our score disagreed with the provider's (or the feed broke the format); we follow the feed."""
+
+    reason: str
+    derived: tuple[tuple[int, int], ...] = ()
+    provider: tuple[tuple[int, int], ...] = ()
+
+
+@attrs.frozen(slots=True)
+class UnknownAction:
+    """An action whose type id the catalogue does not know: kept, no score change."""
+
+    type_id: int
+    type_name: str | None
+    action_id: str
+
+
+@attrs.frozen(slots=True)
+class UnexpectedServer:
+    """The feed says `actual` serves where the rules expected `expected`. The feed wins."""
+
+    game: int
+    expected: Side
+    actual: Side
+    action_id: str
+
+
+@attrs.frozen(slots=True)
+class ActionPending:
+    """A Pending action arrived: it may happen; nothing is scored until it is Confirmed."""
+
+    kind: ActionKind
+    action_id: str
+
+
+@attrs.frozen(slots=True)
+class NotLiveData:
+    """The data's liveness changed: `delayed` True while packets are collected offline (delayStatus)."""
+
+    delayed: bool
+
+
+Event = (
+    PointStarted
+    | PointWon
+    | GameWon
+    | MatchWon
+    | ServerChanged
+    | EndsChanged
+    | StatusChanged
+    | StoppageStarted
+    | StoppageEnded
+    | PastAmended
+    | Discrepancy
+    | UnknownAction
+    | UnexpectedServer
+    | ActionPending
+    | NotLiveData
+    | Malformed
+    | Gap
+    | DuplicateDropped
+)
+
+
+def event_name(event: Event) -> str:
+    """The name a trace or a callback registry uses for an event."""
+    return type(event).__name__
+
+
+__all__ = [
+    "ActionPending",
+    "Discrepancy",
+    "DuplicateDropped",
+    "EndsChanged",
+    "Event",
+    "GameWon",
+    "Gap",
+    "Malformed",
+    "MatchWon",
+    "NotLiveData",
+    "PastAmended",
+    "PointStarted",
+    "PointWon",
+    "ServerChanged",
+    "Status",
+    "StatusChanged",
+    "StoppageEnded",
+    "StoppageStarted",
+    "UnexpectedServer",
+    "UnknownAction",
+    "event_name",
+]

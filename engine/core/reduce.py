@@ -1,0 +1,403 @@
+"""The reducer: `reduce(state, message) -> (state, events)`. Pure: no clock, no I/O, no randomness.
+
+Call it once per decoded message, in arrival order, starting from `MatchState.new(...)`; at the end
+of a finite stream, pass `EndOfStream()` so actions held behind a gap are not lost. The same input
+always gives the same output.
+
+How one action message is folded:
+1. sequencing on `fixtureSeqNum` (duplicates dropped, early arrivals held, gaps reported);
+2. the action's new version is recorded in the timeline under its `actionId`;
+3. the score: a new confirmed action at the end of the timeline is one incremental `fold_step`;
+   anything that changes the past (an update, deletion, restoration, a late confirmation or an
+   insertion between earlier actions) re-folds the whole effective timeline (a match is short);
+4. reconciliation with the provider's `fixtureSummary`: on disagreement we adopt the provider's
+   score, flag a discrepancy, and keep the flag until the next cleanly scored point;
+5. derived views (server, ends, status) are compared before and after to emit their changes.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from engine.core import rules
+from engine.core.events import (
+    ActionPending,
+    Discrepancy,
+    DuplicateDropped,
+    EndsChanged,
+    Event,
+    GameWon,
+    Gap,
+    MatchWon,
+    NotLiveData,
+    PastAmended,
+    PointStarted,
+    PointWon,
+    ServerChanged,
+    StatusChanged,
+    StoppageEnded,
+    StoppageStarted,
+    UnexpectedServer,
+    UnknownAction,
+)
+from engine.core.rules import Side
+from engine.core.state import Expedite, MatchState, PlayState, Rally, Score
+from engine.core.timeline import STANDING_AFTER, Entry, Standing, Timeline
+from engine.feed.catalogue import (
+    FIXTURE_STATUS_ABANDONED,
+    STOPPAGE_OPENED_BY,
+    STOPPAGES_CLOSED_BY,
+    ActionKind,
+    ResultKind,
+    end_match_winner,
+    result_kind_from_text,
+)
+from engine.feed.wire import Action, Heartbeat, Malformed, Summary
+
+
+@attrs.frozen(slots=True)
+class EndOfStream:
+    """Input: the stream is over (end of a recording). Releases actions held behind a gap."""
+
+
+Input = Action | Heartbeat | Malformed | EndOfStream
+
+
+def reduce(state: MatchState, message: Input) -> tuple[MatchState, list[Event]]:
+    """Fold one message into the state; returns the new state and what happened, in order."""
+    if isinstance(message, Heartbeat):
+        return state, []
+    if isinstance(message, Malformed):
+        return attrs.evolve(state, malformed=state.malformed + 1), [message]
+    before = _View.of(state)
+    events: list[Event] = []
+    if isinstance(message, EndOfStream):
+        sequencer, released, notes = state.sequencer.flush()
+    else:
+        if state.fixture_id is not None and message.fixture_id != state.fixture_id:
+            bad = Malformed(
+                f"fixtureAction.fixtureId: action of fixture {message.fixture_id}, not {state.fixture_id}",
+                "fixtureAction.fixtureId",
+                seq=message.seq,
+            )
+            return attrs.evolve(state, malformed=state.malformed + 1), [bad]
+        sequencer, released, notes = state.sequencer.push(message)
+    state = _count_notes(attrs.evolve(state, sequencer=sequencer), notes)
+    events.extend(notes)
+    for action in released:
+        state = _apply(state, action, events)
+    before.diff(_View.of(state), events)
+    return state, events
+
+
+def fold(state: MatchState, messages: list[Input]) -> tuple[MatchState, list[Event]]:
+    """Reduce many messages; returns the final state and all events in order."""
+    events: list[Event] = []
+    for message in messages:
+        state, new = reduce(state, message)
+        events.extend(new)
+    return state, events
+
+
+def _count_notes(state: MatchState, notes: list[Gap | DuplicateDropped]) -> MatchState:
+    if not notes:
+        return state
+    gaps = sum(1 for note in notes if isinstance(note, Gap))
+    return attrs.evolve(state, gaps=state.gaps + gaps, duplicates=state.duplicates + len(notes) - gaps)
+
+
+@attrs.frozen(slots=True)
+class _View:
+    """The derived facts whose changes are reported as events."""
+
+    server: Side | None
+    ends_swapped: bool
+    status: object
+
+    @classmethod
+    def of(cls, state: MatchState) -> _View:
+        return cls(state.server, state.ends_swapped, state.status)
+
+    def diff(self, after: _View, events: list[Event]) -> None:
+        if after.status != self.status:
+            events.append(StatusChanged(after.status, self.status))  # type: ignore[arg-type]
+        if after.ends_swapped != self.ends_swapped:
+            events.append(EndsChanged(after.ends_swapped))
+        if after.server != self.server:
+            events.append(ServerChanged(after.server, self.server))
+
+
+# --- one released action -------------------------------------------------------------------------
+
+
+def _apply(state: MatchState, action: Action, events: list[Event]) -> MatchState:
+    previous = state.timeline.get(action.action_id)
+    standing = _standing(action, previous)
+    timeline = state.timeline.record(action, standing)
+    if action.kind is ActionKind.UNKNOWN:
+        events.append(UnknownAction(action.type_id, action.type_name, action.action_id))
+    if standing is Standing.PENDING:
+        events.append(ActionPending(action.kind, action.action_id))
+    was_effective = previous is not None and previous.standing is Standing.CONFIRMED
+    now_effective = standing is Standing.CONFIRMED
+    play = state.play
+    if now_effective and not was_effective and action.timeline >= state.timeline.last_timeline:
+        play = fold_step(play, action, events)
+    elif (was_effective or now_effective) and not _same_content(previous, action, standing):
+        play = _refold(state, timeline, action, previous is None, events)
+    state = attrs.evolve(
+        state,
+        timeline=timeline,
+        play=play,
+        last_seq=action.seq,
+        unknown_actions=state.unknown_actions + (action.kind is ActionKind.UNKNOWN),
+    )
+    state = _provider_context(state, action, events)
+    return _reconcile(state, action, now_effective, events)
+
+
+def _standing(action: Action, previous: Entry | None) -> Standing:
+    standing = STANDING_AFTER[action.send_type]
+    if previous is None:
+        return standing
+    # A Cancelled confirmed action is gone like a deleted one; a Deleted pending one never happened.
+    if standing is Standing.CANCELLED and previous.standing is Standing.CONFIRMED:
+        return Standing.DELETED
+    if standing is Standing.DELETED and previous.standing is Standing.PENDING:
+        return Standing.CANCELLED
+    return standing
+
+
+def _same_content(previous: Entry | None, action: Action, standing: Standing) -> bool:
+    """True when a message repeats what the timeline already holds for that action."""
+    if previous is None or previous.standing is not standing:
+        return False
+    old = previous.action
+    return (old.kind, old.side, old.timeline, old.end_reason) == (
+        action.kind,
+        action.side,
+        action.timeline,
+        action.end_reason,
+    )
+
+
+def _refold(state: MatchState, timeline: Timeline, action: Action, inserted: bool, events: list[Event]) -> PlayState:
+    """Fold the whole effective timeline again; report the amendment and a changed outcome."""
+    events.append(PastAmended(action.action_id, action.send_type, inserted))
+    play = replay_timeline(timeline.effective(), state.configured_format)
+    old = state.play
+    if (play.winner, play.result) != (old.winner, old.result) and play.result is not None:
+        events.append(MatchWon(play.winner, play.result, play.games))
+    return play
+
+
+def replay_timeline(actions: list[Action], fmt: rules.MatchFormat) -> PlayState:
+    """The play state that folding these effective actions from the start gives (no events)."""
+    play = PlayState(format=fmt)
+    sink: list[Event] = []
+    for action in actions:
+        play = fold_step(play, action, sink)
+        sink.clear()
+    return play
+
+
+# --- the fold of one effective action ------------------------------------------------------------
+
+
+def fold_step(play: PlayState, action: Action, events: list[Event]) -> PlayState:
+    """Apply one confirmed action at the end of the timeline to the play state; append its events."""
+    kind = action.kind
+    if kind is ActionKind.POINT_SCORED:
+        return _point_scored(play, action, events)
+    if kind is ActionKind.POINT_STARTED:
+        return _point_started(play, action, events)
+    opened = STOPPAGE_OPENED_BY.get(kind)
+    if opened is not None and opened not in play.stoppages:
+        events.append(StoppageStarted(opened, action.action_id))
+        return attrs.evolve(play, stoppages=play.stoppages | {opened})
+    closes = STOPPAGES_CLOSED_BY.get(kind)
+    if closes is not None:
+        play = _close_stoppages(play, closes, action, events)
+    if kind is ActionKind.START_MATCH:
+        return attrs.evolve(play, started=True)
+    if kind is ActionKind.START_PERIOD:
+        return _open_game_if_due(play, events)
+    if kind is ActionKind.END_MATCH:
+        return _end_match(play, action, events)
+    if kind is ActionKind.LET:
+        return attrs.evolve(play, rally=None)
+    if kind is ActionKind.EXPEDITE and play.expedite is None:
+        game, home, away = play.next_rally_position()
+        return attrs.evolve(play, expedite=Expedite(game, home + away))
+    if kind is ActionKind.STATUS_UPDATED and action.fixture_status in FIXTURE_STATUS_ABANDONED:
+        return _finish(play, None, ResultKind.ABANDONED, events)
+    return play
+
+
+def _close_stoppages(play: PlayState, closes: frozenset[object], action: Action, events: list[Event]) -> PlayState:
+    ended = play.stoppages & closes
+    if not ended:
+        return play
+    for stoppage in sorted(ended, key=lambda s: s.value):
+        events.append(StoppageEnded(stoppage, action.action_id))
+    return attrs.evolve(play, stoppages=play.stoppages - ended)
+
+
+def _open_game_if_due(play: PlayState, events: list[Event]) -> PlayState:
+    """Begin the next game if the current one is decided. Play after the match was won means the
+    format was longer than configured: the feed wins (a Discrepancy, and the format grows)."""
+    if not play.game_decided():
+        return play if play.started else attrs.evolve(play, started=True)
+    fmt = play.format
+    if play.winner is not None or play.result is not None:
+        while rules.match_winner(*play.games, fmt) is not None:
+            fmt = attrs.evolve(fmt, best_of=fmt.best_of + 2)
+        events.append(Discrepancy(f"play went on after the match was over; now treated as best of {fmt.best_of}"))
+    return attrs.evolve(
+        play,
+        format=fmt,
+        points=(*play.points, (0, 0)),
+        started=True,
+        winner=None,
+        result=None,
+    )
+
+
+def _point_started(play: PlayState, action: Action, events: list[Event]) -> PlayState:
+    play = _open_game_if_due(play, events)
+    play = _close_stoppages(play, STOPPAGES_CLOSED_BY[ActionKind.POINT_STARTED], action, events)
+    expected = play.expected_server()
+    observed = action.side
+    first_server = play.first_server
+    if observed is not None:
+        if first_server is None:
+            game, home, away = play.next_rally_position()
+            expedite = None if play.expedite is None else play.expedite.from_point_in(game)
+            first_server = rules.infer_first_server_of_match(observed, game, home, away, expedite, play.format)
+        elif expected is not None and observed is not expected:
+            events.append(UnexpectedServer(play.current_game, expected, observed, action.action_id))
+    serving = observed if observed is not None else expected
+    player = None if action.player is None else action.player.id
+    events.append(PointStarted(play.current_game, serving, action.action_id))
+    return attrs.evolve(play, first_server=first_server, rally=Rally(action.action_id, serving, player))
+
+
+def _point_scored(play: PlayState, action: Action, events: list[Event]) -> PlayState:
+    side = action.side
+    if side is None:
+        events.append(Discrepancy("Point Scored without a team: no point given"))
+        return attrs.evolve(play, rally=None)
+    play = _open_game_if_due(play, events)
+    home, away = play.points[-1]
+    score: Score = (home + 1, away) if side is Side.HOME else (home, away + 1)
+    game = play.current_game
+    events.append(PointWon(game, side, score, action.action_id))
+    play = attrs.evolve(play, points=(*play.points[:-1], score), rally=None)
+    game_side = rules.game_winner(*score, play.format)
+    if game_side is None:
+        return play
+    home_games, away_games = play.games
+    games = (home_games + 1, away_games) if game_side is Side.HOME else (home_games, away_games + 1)
+    events.append(GameWon(game, game_side, score, games))
+    play = attrs.evolve(play, games=games)
+    match_side = rules.match_winner(*games, play.format)
+    if match_side is None:
+        return play
+    return _finish(play, match_side, ResultKind.NORMAL, events)
+
+
+def _finish(play: PlayState, winner: Side | None, result: ResultKind, events: list[Event]) -> PlayState:
+    if play.result is not None:
+        return play
+    events.append(MatchWon(winner, result, play.games))
+    return attrs.evolve(play, winner=winner, result=result, rally=None)
+
+
+def _end_match(play: PlayState, action: Action, events: list[Event]) -> PlayState:
+    if play.result is not None:
+        return play
+    result = result_kind_from_text(action.end_reason)
+    if result is ResultKind.ABANDONED:
+        return _finish(play, None, result, events)
+    if result is not ResultKind.NORMAL:
+        return _finish(play, end_match_winner(action.side), result, events)
+    home_games, away_games = play.games
+    leader = Side.HOME if home_games > away_games else Side.AWAY if away_games > home_games else None
+    winner = end_match_winner(action.side) or leader
+    events.append(
+        Discrepancy(f"the match ended at {home_games}-{away_games} games, short of best of {play.format.best_of}")
+    )
+    return _finish(play, winner, result, events)
+
+
+# --- the feed's present: liveness and provider statuses ------------------------------------------
+
+
+def _provider_context(state: MatchState, action: Action, events: list[Event]) -> MatchState:
+    fixture_status = state.fixture_status
+    collection_status = state.collection_status
+    summary = action.summary
+    if summary is not None:
+        fixture_status = summary.status or fixture_status
+        collection_status = summary.collection_status or collection_status
+    # The action itself is the news: its metadata wins over a summary that may lag behind it.
+    fixture_status = action.fixture_status or fixture_status
+    collection_status = action.collection_status or collection_status
+    if action.delayed != state.delayed:
+        events.append(NotLiveData(action.delayed))
+    if (fixture_status, collection_status, action.delayed) == (
+        state.fixture_status,
+        state.collection_status,
+        state.delayed,
+    ):
+        return state
+    return attrs.evolve(
+        state,
+        fixture_status=fixture_status,
+        collection_status=collection_status,
+        delayed=action.delayed,
+    )
+
+
+# --- reconciliation with the provider's summary (FEED.md section 2, [ours]) -----------------------
+
+
+def _trimmed(points: tuple[Score, ...]) -> tuple[Score, ...]:
+    end = len(points)
+    while end and points[end - 1] == (0, 0):
+        end -= 1
+    return points[:end]
+
+
+def _provider_points(summary: Summary) -> tuple[Score, ...]:
+    return tuple((period.home_points, period.away_points) for period in summary.periods)
+
+
+def _reconcile(state: MatchState, action: Action, effective: bool, events: list[Event]) -> MatchState:
+    summary = action.summary
+    if summary is None:
+        return state
+    play = state.play
+    provider_games = (summary.home_games, summary.away_games)
+    provider = _trimmed(_provider_points(summary))
+    derived = _trimmed(play.points)
+    if provider_games == play.games and provider == derived:
+        if state.discrepancy and effective and action.kind is ActionKind.POINT_SCORED:
+            return attrs.evolve(state, discrepancy=False)
+        return state
+    events.append(
+        Discrepancy(
+            f"provider score {provider_games[0]}-{provider_games[1]} {list(provider)} "
+            f"differs from ours {play.games[0]}-{play.games[1]} {list(derived)}; adopting the provider's",
+            derived,
+            provider,
+        )
+    )
+    padding = max(0, len(play.points) - len(provider))
+    adopted = attrs.evolve(play, points=provider + ((0, 0),) * padding, games=provider_games)
+    winner = rules.match_winner(*provider_games, adopted.format)
+    if adopted.result is None and winner is not None:
+        adopted = _finish(adopted, winner, ResultKind.NORMAL, events)
+    elif adopted.result is ResultKind.NORMAL and winner is None:
+        adopted = attrs.evolve(adopted, winner=None, result=None)
+    return attrs.evolve(state, play=adopted, discrepancy=True, discrepancies=state.discrepancies + 1)

@@ -1,0 +1,65 @@
+"""The JSON summary of a state: the contract of `replay --summary` and `--trace`.
+
+Keys are never renamed; later features only add keys.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from engine.core.events import Event, event_name
+from engine.core.rules import Side
+from engine.core.state import MatchState
+
+
+def _side(side: Side | None) -> str | None:
+    return None if side is None else side.value
+
+
+def summarize(state: MatchState) -> dict[str, Any]:
+    """The state as one JSON-ready object."""
+    result = state.result
+    return {
+        "fixtureId": state.fixture_id,
+        "status": state.status.value,
+        "games": list(state.games),
+        "points": [list(score) for score in state.points],
+        "server": _side(state.server),
+        "winner": _side(state.winner),
+        "result": None if result is None else result.value,
+        "lastSeq": state.last_seq,
+        "discrepancies": state.discrepancies,
+        "malformed": state.malformed,
+        "bestOf": state.format.best_of,
+        "doubles": state.format.doubles,
+        "currentGame": state.current_game,
+        "endsSwapped": state.ends_swapped,
+        "expedite": state.expedite,
+        "rallyInProgress": state.rally_in_progress,
+        "stoppages": sorted(stoppage.value for stoppage in state.stoppages),
+        "pending": len(state.pending),
+        "discrepancy": state.discrepancy,
+        "delayed": state.delayed,
+        "gaps": state.gaps,
+        "duplicates": state.duplicates,
+        "unknownActions": state.unknown_actions,
+    }
+
+
+def describe_event(event: Event) -> dict[str, Any]:
+    """An event as a JSON-ready object: its name and its fields (enums by value)."""
+    out: dict[str, Any] = {"event": event_name(event)}
+    for field in attrs.fields(type(event)):
+        out[field.name] = _plain(getattr(event, field.name))
+    return out
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, tuple):
+        return [_plain(item) for item in value]
+    enum_value = getattr(value, "value", None)
+    if enum_value is not None and not isinstance(value, (int, str)):
+        return enum_value
+    return value

@@ -1,0 +1,191 @@
+"""Table tennis rules as pure functions of the score (ITTF Handbook, laws 2.11-2.15; FEED.md section 5).
+
+Nothing here stores anything: who serves, which end each side plays from, whether a game
+or the match is over all follow from the format, the first server and the points played.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import attrs
+
+
+class Side(enum.Enum):
+    """One side of the table: a player in singles, a pair in doubles."""
+
+    HOME = "home"
+    AWAY = "away"
+
+    @property
+    def other(self) -> Side:
+        """The opposing side."""
+        return Side.AWAY if self is Side.HOME else Side.HOME
+
+
+def _check_best_of(_instance: object, _attribute: object, value: int) -> None:
+    if value < 1 or value % 2 == 0:
+        raise ValueError(f"best_of must be a positive odd number of games, got {value}")
+
+
+@attrs.frozen(slots=True)
+class MatchFormat:
+    """How a match is played: best of N games, singles or doubles, 11 points win by 2."""
+
+    best_of: int = attrs.field(default=5, validator=_check_best_of)
+    doubles: bool = False
+    points_to_win: int = 11
+    lead: int = 2
+
+    @property
+    def games_to_win(self) -> int:
+        """Games a side needs to win the match (3 in a best of 5)."""
+        return self.best_of // 2 + 1
+
+
+DEFAULT_FORMAT = MatchFormat()
+
+#: ITTF 2.13.4: from 10-10 (both sides at points_to_win - 1) service changes after each point.
+#: ITTF 2.14.2: ends change in the last possible game when a side first reaches this many points.
+LAST_GAME_CHANGE_OF_ENDS_AT = 5
+
+
+def game_winner(home: int, away: int, fmt: MatchFormat = DEFAULT_FORMAT) -> Side | None:
+    """The side that has won a game at this score, or None while it goes on (ITTF 2.11)."""
+    if home >= fmt.points_to_win and home - away >= fmt.lead:
+        return Side.HOME
+    if away >= fmt.points_to_win and away - home >= fmt.lead:
+        return Side.AWAY
+    return None
+
+
+def match_winner(home_games: int, away_games: int, fmt: MatchFormat = DEFAULT_FORMAT) -> Side | None:
+    """The side that has won the match with these games, or None (ITTF 2.12)."""
+    if home_games >= fmt.games_to_win:
+        return Side.HOME
+    if away_games >= fmt.games_to_win:
+        return Side.AWAY
+    return None
+
+
+def is_last_possible_game(game: int, fmt: MatchFormat = DEFAULT_FORMAT) -> bool:
+    """True for the deciding game (game 5 of a best of 5)."""
+    return game == fmt.best_of
+
+
+def _normal_turn(points_played: int, fmt: MatchFormat) -> int:
+    deuce_at = 2 * (fmt.points_to_win - 1)
+    if points_played < deuce_at:
+        return points_played // 2
+    return deuce_at // 2 + (points_played - deuce_at)
+
+
+def service_turn(points_played: int, expedite_from: int | None = None, fmt: MatchFormat = DEFAULT_FORMAT) -> int:
+    """How many times service has changed hands in a game before rally number `points_played`.
+
+    Two points per turn (ITTF 2.13.3), one from 10-10 (2.13.4). Under the expedite system
+    (2.15), introduced when `expedite_from` points of this game had been played, the player who
+    served the preceding rally serves the next one, then each serves one point in turn. Pass
+    `expedite_from=0` for a game that started with expedite already on.
+    """
+    if expedite_from is None or points_played < expedite_from:
+        return _normal_turn(points_played, fmt)
+    start = _normal_turn(expedite_from - 1, fmt) if expedite_from > 0 else 0
+    return start + (points_played - expedite_from)
+
+
+def first_server_of_game(first_server_of_match: Side, game: int) -> Side:
+    """The side serving first in `game` (1-based): the first receiver of the previous game (2.13.5)."""
+    return first_server_of_match if game % 2 == 1 else first_server_of_match.other
+
+
+def server(
+    first_server_of_match: Side,
+    game: int,
+    home: int,
+    away: int,
+    expedite_from: int | None = None,
+    fmt: MatchFormat = DEFAULT_FORMAT,
+) -> Side:
+    """The side due to serve the next rally of `game` at score home-away."""
+    opening = first_server_of_game(first_server_of_match, game)
+    turn = service_turn(home + away, expedite_from, fmt)
+    return opening if turn % 2 == 0 else opening.other
+
+
+def infer_first_server_of_match(
+    observed_server: Side,
+    game: int,
+    home: int,
+    away: int,
+    expedite_from: int | None = None,
+    fmt: MatchFormat = DEFAULT_FORMAT,
+) -> Side:
+    """Invert `server`: which side must have served first in game 1 for `observed_server` to serve now."""
+    if server(Side.HOME, game, home, away, expedite_from, fmt) is observed_server:
+        return Side.HOME
+    return Side.AWAY
+
+
+def ends_swapped(game: int, home: int, away: int, fmt: MatchFormat = DEFAULT_FORMAT) -> bool:
+    """True when each side plays from the end the other side started the match at.
+
+    Ends change after every game (2.13.6) and, in the last possible game, when a side first
+    reaches 5 points (2.14.2 for ends).
+    """
+    swapped = (game - 1) % 2 == 1
+    if is_last_possible_game(game, fmt) and max(home, away) >= LAST_GAME_CHANGE_OF_ENDS_AT:
+        swapped = not swapped
+    return swapped
+
+
+# --- Doubles (ITTF 2.13.3, 2.14.2) -------------------------------------------------------------
+
+
+@attrs.frozen(slots=True)
+class DoublesOrder:
+    """The serving cycle of one doubles game, as player identifiers.
+
+    `first_server` serves to `first_receiver`; at each change the previous receiver becomes the
+    server and the partner of the previous server the receiver. So the cycle of servers is
+    first_server, first_receiver, server_partner, receiver_partner, and each serves to the next.
+    """
+
+    first_server: str
+    first_receiver: str
+    server_partner: str
+    receiver_partner: str
+
+    def cycle(self) -> tuple[str, str, str, str]:
+        """Servers in order; the receiver of turn k is the server of turn k + 1."""
+        return (self.first_server, self.first_receiver, self.server_partner, self.receiver_partner)
+
+
+def doubles_server_receiver(order: DoublesOrder, turn: int, receiving_swap_turn: int | None = None) -> tuple[str, str]:
+    """(server, receiver) players at service turn `turn` of a doubles game.
+
+    `receiving_swap_turn` is the turn at which, in the last possible game, the pair due to
+    receive changed its receiving order because a pair first reached 5 points (2.14.2); it
+    applies to the rallies from then on.
+    """
+    cycle = list(order.cycle())
+    if receiving_swap_turn is not None and turn >= receiving_swap_turn:
+        a, b = (receiving_swap_turn + 1) % 4, (receiving_swap_turn + 3) % 4
+        cycle[a], cycle[b] = cycle[b], cycle[a]
+    return cycle[turn % 4], cycle[(turn + 1) % 4]
+
+
+def next_game_doubles_order(previous: DoublesOrder, first_server: str) -> DoublesOrder:
+    """The order of the next game, given which player of the due pair chose to serve first.
+
+    The pair that served first now receives first (2.13.5), and the first receiver is the
+    player who served to the chosen server in the previous game (2.13.4 for doubles).
+    """
+    servers = previous.cycle()
+    if first_server not in (previous.first_receiver, previous.receiver_partner):
+        raise ValueError(f"{first_server!r} is not in the pair due to serve first in the next game")
+    index = servers.index(first_server)
+    served_to_them = servers[index - 1]
+    partner = previous.receiver_partner if first_server == previous.first_receiver else previous.first_receiver
+    receiver_partner = previous.server_partner if served_to_them == previous.first_server else previous.first_server
+    return DoublesOrder(first_server, served_to_them, partner, receiver_partner)

@@ -1,0 +1,1 @@
+"""The provider's wire format and action catalogue."""

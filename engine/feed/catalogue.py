@@ -1,0 +1,206 @@
+"""What the provider's codes mean (FEED.md sections 2-3): one place, overridable without editing us.
+
+The table from `fixtureActionTypeId` to meaning is an `ActionCatalogue`. The documented table tennis
+types and the platform types we expect are in `DEFAULT_CATALOGUE`; when a real stream shows a new
+id (lets and cards have no public ids), map it without touching the package:
+
+    catalogue = DEFAULT_CATALOGUE.with_types({1201: ActionKind.LET})
+    message = decode(frame, catalogue)
+
+Every decision marked [ours] in FEED.md that is about codes lives in this module.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+
+import attrs
+
+from engine.core.rules import Side
+
+
+class ActionKind(enum.Enum):
+    """What an action means to the engine, whatever its provider type id."""
+
+    MATCH_CONDITIONS = "match_conditions"
+    TEAM_COLOURS = "team_colours"
+    LINEUPS = "lineups"
+    START_MATCH = "start_match"
+    END_MATCH = "end_match"
+    START_PERIOD = "start_period"
+    END_PERIOD = "end_period"
+    STATUS_UPDATED = "status_updated"
+    VIDEO_CHECK_UNDERWAY = "video_check_underway"
+    TIMEOUT = "timeout"
+    MATCH_START_DELAYED = "match_start_delayed"
+    PLAY_STOPPED = "play_stopped"
+    VIDEO_CHECK_RESULT = "video_check_result"
+    INJURY = "injury"
+    PLAY_RESUMED = "play_resumed"
+    POINT_STARTED = "point_started"
+    POINT_SCORED = "point_scored"
+    # [ours] kinds with no public type id yet: map an id to them with `with_types`.
+    LET = "let"  # the rally is replayed, nobody scores
+    CARD = "card"  # a warning or card; scoring penalty points arrive as POINT_SCORED
+    EXPEDITE = "expedite"  # the expedite system starts (ITTF 2.15)
+    UNKNOWN = "unknown"  # kept and reported, never scores
+
+
+class SendType(enum.IntEnum):
+    """The lifecycle message an action arrives as (`sendTypeId`, FEED.md section 2)."""
+
+    PENDING = 1
+    UPDATED = 2
+    CANCELLED = 3
+    DELETED = 4
+    CONFIRMED = 5
+    RESTORED = 6
+
+
+def _as_kinds(kinds: Mapping[int, ActionKind]) -> dict[int, ActionKind]:
+    return dict(kinds)
+
+
+@attrs.frozen(slots=True)
+class ActionCatalogue:
+    """Provider type id -> ActionKind. Ids not in the table decode as ActionKind.UNKNOWN."""
+
+    kinds: Mapping[int, ActionKind] = attrs.field(converter=_as_kinds)
+
+    def kind_of(self, type_id: int) -> ActionKind:
+        """The meaning of a type id (UNKNOWN when the table does not know it)."""
+        return self.kinds.get(type_id, ActionKind.UNKNOWN)
+
+    def with_types(self, extra: Mapping[int, ActionKind]) -> ActionCatalogue:
+        """A copy with `extra` added or overriding existing ids."""
+        return ActionCatalogue({**self.kinds, **extra})
+
+
+DEFAULT_CATALOGUE = ActionCatalogue(
+    {
+        # [sib] generic platform types, expected in table tennis
+        1: ActionKind.MATCH_CONDITIONS,
+        2: ActionKind.TEAM_COLOURS,
+        3: ActionKind.LINEUPS,  # [doc] seen pre-match in a real sample
+        4: ActionKind.START_MATCH,
+        5: ActionKind.END_MATCH,
+        6: ActionKind.START_PERIOD,
+        7: ActionKind.END_PERIOD,
+        22: ActionKind.STATUS_UPDATED,
+        # [doc] table tennis
+        51: ActionKind.VIDEO_CHECK_UNDERWAY,
+        52: ActionKind.TIMEOUT,
+        56: ActionKind.MATCH_START_DELAYED,
+        58: ActionKind.PLAY_STOPPED,
+        61: ActionKind.VIDEO_CHECK_RESULT,
+        62: ActionKind.INJURY,
+        63: ActionKind.PLAY_RESUMED,
+        1101: ActionKind.POINT_STARTED,
+        1102: ActionKind.POINT_SCORED,
+    }
+)
+
+
+class Stoppage(enum.Enum):
+    """An interruption of play that stays open until something ends it."""
+
+    TIMEOUT = "timeout"
+    VIDEO_CHECK = "video_check"
+    PLAY_STOPPED = "play_stopped"
+    INJURY = "injury"
+    START_DELAYED = "start_delayed"
+
+
+#: [ours] Which action kinds open which stoppage.
+STOPPAGE_OPENED_BY: Mapping[ActionKind, Stoppage] = {
+    ActionKind.TIMEOUT: Stoppage.TIMEOUT,
+    ActionKind.VIDEO_CHECK_UNDERWAY: Stoppage.VIDEO_CHECK,
+    ActionKind.PLAY_STOPPED: Stoppage.PLAY_STOPPED,
+    ActionKind.INJURY: Stoppage.INJURY,
+    ActionKind.MATCH_START_DELAYED: Stoppage.START_DELAYED,
+}
+
+#: [ours] Which action kinds close which stoppages. A new rally (Point Started) or the start of the
+#: match proves play is under way, so they close everything a missing Play Resumed would leave open.
+_ALL_STOPPAGES = frozenset(Stoppage)
+STOPPAGES_CLOSED_BY: Mapping[ActionKind, frozenset[Stoppage]] = {
+    ActionKind.PLAY_RESUMED: frozenset(
+        {Stoppage.TIMEOUT, Stoppage.PLAY_STOPPED, Stoppage.INJURY, Stoppage.START_DELAYED}
+    ),
+    ActionKind.VIDEO_CHECK_RESULT: frozenset({Stoppage.VIDEO_CHECK}),
+    ActionKind.POINT_STARTED: _ALL_STOPPAGES,
+    ActionKind.START_MATCH: frozenset({Stoppage.START_DELAYED}),
+}
+
+
+class ResultKind(enum.Enum):
+    """How a match ended."""
+
+    NORMAL = "normal"
+    RETIRED = "retired"
+    WALKOVER = "walkover"
+    DISQUALIFIED = "disqualified"
+    ABANDONED = "abandoned"
+
+
+#: [ours] Words in an End Match action's sub-type or reason that say how the match ended.
+#: Matched case-insensitively as substrings; anything else on End Match is a normal end.
+RESULT_KIND_BY_WORD: Mapping[str, ResultKind] = {
+    "retire": ResultKind.RETIRED,
+    "walkover": ResultKind.WALKOVER,
+    "w/o": ResultKind.WALKOVER,
+    "disqualif": ResultKind.DISQUALIFIED,
+    "abandon": ResultKind.ABANDONED,
+}
+
+
+def result_kind_from_text(text: str | None) -> ResultKind:
+    """The result kind an End Match reason names, NORMAL when it names none."""
+    if text:
+        lowered = text.lower()
+        for word, kind in RESULT_KIND_BY_WORD.items():
+            if word in lowered:
+                return kind
+    return ResultKind.NORMAL
+
+
+#: [ours] On End Match, `team` (when present) is the winning side, also after a retirement,
+#: walkover or disqualification. Changing this to "the side that retired" is one line.
+def end_match_winner(team_side: Side | None) -> Side | None:
+    """The winner an End Match action names."""
+    return team_side
+
+
+#: FEED.md section 2: `currentStatus` codes. Payloads carry the name; a number is mapped here.
+FIXTURE_STATUS_NAMES: Mapping[int, str] = {
+    0: "Scheduled",
+    1: "Live",
+    2: "Completed",
+    3: "Postponed",
+    4: "Abandoned",
+    5: "Cancelled",
+    6: "Suspended",
+    7: "Unverified",
+}
+
+#: FEED.md section 2: `collectionStatus` codes.
+COLLECTION_STATUS_NAMES: Mapping[int, str] = {
+    0: "CollectionScheduled",
+    1: "CollectingLive",
+    2: "CollectingPostMatch",
+    3: "CollectionSuspended",
+    4: "CollectionDropped",
+    5: "CollectionCompleted",
+    6: "PostMatchChecked",
+}
+
+#: [ours] Collection states in which the data is not being collected live: the match is
+#: "suspended by collection" and nothing it says is certain.
+COLLECTION_NOT_LIVE = frozenset({"CollectionSuspended", "CollectionDropped"})
+
+#: [ours] Fixture statuses (names as in FEED.md section 2) that the match status follows.
+FIXTURE_STATUS_ABANDONED = frozenset({"Abandoned"})
+FIXTURE_STATUS_LIVE = "Live"
+FIXTURE_STATUS_POSTPONED = "Postponed"
+FIXTURE_STATUS_CANCELLED = "Cancelled"

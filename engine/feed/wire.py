@@ -1,0 +1,442 @@
+"""The provider's wire format (FEED.md section 2). The only module that knows JSON field names.
+
+`decode(frame)` turns one received frame into exactly one of:
+
+- `Action` — one `fixtureAction` with its `fixtureSummary`, typed;
+- `Heartbeat` — well-formed JSON object with no `fixtureAction` (liveness only);
+- `Malformed` — anything else, with a reason naming the offending field.
+
+It never raises. `encode_message` is the inverse, used by our generators and recordings.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any, Final
+
+import attrs
+import orjson
+
+from engine.core.rules import Side
+from engine.feed.catalogue import (
+    COLLECTION_STATUS_NAMES,
+    DEFAULT_CATALOGUE,
+    FIXTURE_STATUS_NAMES,
+    ActionCatalogue,
+    ActionKind,
+    SendType,
+)
+
+#: Frames larger than this are refused before parsing (bounds the work per message).
+MAX_FRAME_BYTES: Final = 1 << 20
+#: How much of a bad frame a `Malformed` keeps for the quarantine record.
+EXCERPT_CHARS: Final = 200
+
+# [ours] metadata keys that may say why a match ended (End Match) — FEED.md is silent.
+_END_REASON_KEYS: Final = ("reason", "resultType", "matchEndReason", "endReason")
+
+
+@attrs.frozen(slots=True)
+class Team:
+    """`team`: a side of the match (the player's name in singles)."""
+
+    id: str | None
+    name: str | None
+    home: bool
+
+    @property
+    def side(self) -> Side:
+        """HOME or AWAY."""
+        return Side.HOME if self.home else Side.AWAY
+
+
+@attrs.frozen(slots=True)
+class Player:
+    """`player`: an individual, when the provider names one (the server in doubles, say)."""
+
+    id: str | None
+    name: str | None
+
+
+@attrs.frozen(slots=True)
+class PeriodScore:
+    """One game in `fixtureSummary.periods`: points per side ([ours] FEED.md section 2)."""
+
+    home_points: int
+    away_points: int
+    id: str | int | None = None
+    label: str | None = None
+    home_score: int | None = None
+    away_score: int | None = None
+
+
+@attrs.frozen(slots=True)
+class Summary:
+    """`fixtureSummary`: the provider's own running score after the action it came with."""
+
+    home_games: int
+    away_games: int
+    periods: tuple[PeriodScore, ...] = ()
+    current_period: int | None = None
+    status: str | None = None
+    collection_status: str | None = None
+    finished: bool | None = None
+    is_tied: bool | None = None
+    clock_time: str | None = None
+    clock_state: str | None = None
+    home_in_possession: bool | None = None
+
+
+@attrs.frozen(slots=True)
+class Action:
+    """One message about one action (`fixtureAction`), with the summary sent alongside it."""
+
+    fixture_id: str
+    action_id: str
+    seq: int
+    timeline: float
+    type_id: int
+    kind: ActionKind
+    send_type: SendType
+    period: int | None = None
+    type_name: str | None = None
+    subtype_id: int | None = None
+    subtype_name: str | None = None
+    team: Team | None = None
+    player: Player | None = None
+    timestamp: str | None = None
+    clock_time: str | None = None
+    metadata: Mapping[str, Any] = attrs.field(factory=dict, hash=False)
+    related_ids: tuple[str, ...] = ()
+    delayed: bool = False
+    fixture_status: str | None = None
+    collection_status: str | None = None
+    end_reason: str | None = None
+    finished: bool = False
+    summary: Summary | None = None
+    trace_id: str | None = None
+    version: int | None = None
+
+    @property
+    def side(self) -> Side | None:
+        """The side named by `team`, if any."""
+        return None if self.team is None else self.team.side
+
+
+@attrs.frozen(slots=True)
+class Heartbeat:
+    """A well-formed message with no action: proves the feed is alive, changes nothing."""
+
+
+@attrs.frozen(slots=True)
+class Malformed:
+    """A frame we could not read as a message. Also reported as an event by the reducer."""
+
+    reason: str
+    field: str | None = None
+    excerpt: str = ""
+    seq: int | None = None
+
+
+Message = Action | Heartbeat | Malformed
+
+
+class _Bad(Exception):
+    """Internal: a field is missing or ill-typed. Never escapes `decode`."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(field, reason)
+        self.field = field
+        self.reason = reason
+
+
+def _excerpt(frame: str | bytes) -> str:
+    text = frame if isinstance(frame, str) else frame[: EXCERPT_CHARS * 4].decode("utf-8", "replace")
+    return text[:EXCERPT_CHARS]
+
+
+def decode(frame: str | bytes, catalogue: ActionCatalogue = DEFAULT_CATALOGUE) -> Message:
+    """Read one received frame. Never raises: bad input becomes `Malformed`."""
+    if len(frame) > MAX_FRAME_BYTES:
+        return Malformed(f"frame larger than {MAX_FRAME_BYTES} bytes", None, _excerpt(frame))
+    try:
+        obj = orjson.loads(frame)
+    except orjson.JSONDecodeError as exc:
+        return Malformed(f"not JSON: {exc}", None, _excerpt(frame))
+    result = decode_object(obj, catalogue)
+    if isinstance(result, Malformed):
+        return attrs.evolve(result, excerpt=_excerpt(frame))
+    return result
+
+
+def decode_object(obj: object, catalogue: ActionCatalogue = DEFAULT_CATALOGUE) -> Message:
+    """Read one already-parsed message (an element of the REST actions array, say)."""
+    if not isinstance(obj, dict):
+        return Malformed(f"not an object: a JSON {type(obj).__name__}", None)
+    raw_action = obj.get("fixtureAction")
+    if raw_action is None:
+        return Heartbeat()
+    seq = raw_action.get("fixtureSeqNum") if isinstance(raw_action, dict) else None
+    try:
+        return _action(obj, raw_action, catalogue)
+    except _Bad as bad:
+        return Malformed(f"{bad.field}: {bad.reason}", bad.field, seq=seq if type(seq) is int else None)
+
+
+def _action(obj: dict[str, Any], raw: object, catalogue: ActionCatalogue) -> Action:
+    if not isinstance(raw, dict):
+        raise _Bad("fixtureAction", "not an object")
+    p = "fixtureAction."
+    type_id = _int(raw, "fixtureActionTypeId", p)
+    send_id = _int(raw, "sendTypeId", p)
+    try:
+        send_type = SendType(send_id)
+    except ValueError:
+        raise _Bad(p + "sendTypeId", f"unknown sendTypeId {send_id}") from None
+    raw_timeline = raw.get("timelineSequence")
+    if type(raw_timeline) not in (int, float):
+        raise _Bad(p + "timelineSequence", _missing_or_type(raw_timeline, "a number"))
+    timeline = float(raw_timeline)  # type: ignore[arg-type]
+    if not math.isfinite(timeline):
+        raise _Bad(p + "timelineSequence", "not a finite number")
+    seq = _int(raw, "fixtureSeqNum", p)
+    if seq < 0:
+        raise _Bad(p + "fixtureSeqNum", "negative")
+    metadata = _opt(raw, "metadata", dict, p) or {}
+    related = _opt(raw, "relatedFixtureActionIds", list, p) or []
+    if not all(isinstance(item, str) for item in related):
+        raise _Bad(p + "relatedFixtureActionIds", "not a list of strings")
+    delay = raw.get("delayStatus")
+    return Action(
+        fixture_id=_str(raw, "fixtureId", p),
+        action_id=_str(raw, "actionId", p),
+        seq=seq,
+        timeline=timeline,
+        type_id=type_id,
+        kind=catalogue.kind_of(type_id),
+        send_type=send_type,
+        period=_opt_int(raw, "period", p),
+        type_name=_opt(raw, "fixtureActionType", str, p),
+        subtype_id=_opt_int(raw, "fixtureActionSubTypeId", p),
+        subtype_name=_opt(raw, "fixtureActionSubType", str, p),
+        team=_team(raw.get("team"), p + "team"),
+        player=_player(raw.get("player"), p + "player"),
+        timestamp=_opt(raw, "timestamp", str, p),
+        clock_time=_opt(raw, "clockTime", str, p),
+        metadata=metadata,
+        related_ids=tuple(related),
+        delayed=delay is not None and delay is not False and delay != "",
+        fixture_status=_status(metadata, "fixtureStatus", FIXTURE_STATUS_NAMES, p + "metadata."),
+        collection_status=_status(metadata, "collectionStatus", COLLECTION_STATUS_NAMES, p + "metadata."),
+        end_reason=_end_reason(metadata, raw),
+        finished=_opt(obj, "finished", bool, "") or False,
+        summary=_summary(obj.get("fixtureSummary")),
+        trace_id=_opt(obj, "traceId", str, ""),
+        version=_opt_int(obj, "version", ""),
+    )
+
+
+def _missing_or_type(value: object, expected: str) -> str:
+    return "missing" if value is None else f"expected {expected}, got {type(value).__name__}"
+
+
+def _int(obj: Mapping[str, Any], key: str, prefix: str) -> int:
+    value = obj.get(key)
+    if type(value) is not int:
+        raise _Bad(prefix + key, _missing_or_type(value, "an integer"))
+    return value
+
+
+def _str(obj: Mapping[str, Any], key: str, prefix: str) -> str:
+    value = obj.get(key)
+    if type(value) is not str:
+        raise _Bad(prefix + key, _missing_or_type(value, "a string"))
+    return value
+
+
+def _opt(obj: Mapping[str, Any], key: str, kind: type[Any], prefix: str) -> Any:
+    value = obj.get(key)
+    if value is None or type(value) is kind:
+        return value
+    raise _Bad(prefix + key, f"expected {kind.__name__}, got {type(value).__name__}")
+
+
+def _opt_int(obj: Mapping[str, Any], key: str, prefix: str) -> int | None:
+    value: int | None = _opt(obj, key, int, prefix)
+    return value
+
+
+def _status(obj: Mapping[str, Any], key: str, names: Mapping[int, str], prefix: str) -> str | None:
+    value = obj.get(key)
+    if value is None or type(value) is str:
+        return value
+    if type(value) is int and value in names:
+        return names[value]
+    raise _Bad(prefix + key, f"expected a status name or code, got {value!r}"[:120])
+
+
+def _end_reason(metadata: Mapping[str, Any], raw: Mapping[str, Any]) -> str | None:
+    for key in _END_REASON_KEYS:
+        value = metadata.get(key)
+        if isinstance(value, str):
+            return value
+    subtype = raw.get("fixtureActionSubType")
+    return subtype if isinstance(subtype, str) else None
+
+
+def _team(value: object, where: str) -> Team | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise _Bad(where, "not an object")
+    home = value.get("homeTeam")
+    if type(home) is not bool:
+        raise _Bad(where + ".homeTeam", _missing_or_type(home, "a boolean"))
+    return Team(_opt(value, "id", str, where + "."), _opt(value, "name", str, where + "."), home)
+
+
+def _player(value: object, where: str) -> Player | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise _Bad(where, "not an object")
+    return Player(_opt(value, "id", str, where + "."), _opt(value, "name", str, where + "."))
+
+
+def _summary(value: object) -> Summary | None:
+    if value is None:
+        return None
+    where = "fixtureSummary"
+    if not isinstance(value, dict):
+        raise _Bad(where, "not an object")
+    p = where + "."
+    raw_periods = _opt(value, "periods", list, p) or []
+    periods = []
+    for index, item in enumerate(raw_periods):
+        at = f"{p}periods[{index}]"
+        if not isinstance(item, dict):
+            raise _Bad(at, "not an object")
+        q = at + "."
+        home = _int(item, "homeTeamPeriodScore", q)
+        away = _int(item, "awayTeamPeriodScore", q)
+        if home < 0 or away < 0:
+            raise _Bad(q + "homeTeamPeriodScore", "negative score")
+        period_id = item.get("id")
+        if period_id is not None and type(period_id) not in (int, str):
+            raise _Bad(q + "id", "expected an integer or string")
+        periods.append(
+            PeriodScore(
+                home,
+                away,
+                period_id,
+                _opt(item, "label", str, q),
+                _opt_int(item, "homeTeamScore", q),
+                _opt_int(item, "awayTeamScore", q),
+            )
+        )
+    home_games = _int(value, "homeTeamScore", p)
+    away_games = _int(value, "awayTeamScore", p)
+    if home_games < 0 or away_games < 0:
+        raise _Bad(p + "homeTeamScore", "negative score")
+    return Summary(
+        home_games=home_games,
+        away_games=away_games,
+        periods=tuple(periods),
+        current_period=_opt_int(value, "currentPeriod", p),
+        status=_status(value, "currentStatus", FIXTURE_STATUS_NAMES, p),
+        collection_status=_status(value, "collectionStatus", COLLECTION_STATUS_NAMES, p),
+        finished=_opt(value, "finished", bool, p),
+        is_tied=_opt(value, "isTied", bool, p),
+        clock_time=_opt(value, "currentClockTime", str, p),
+        clock_state=_opt(value, "currentClockState", str, p),
+        home_in_possession=_opt(value, "isHomeTeamInPossesion", bool, p),
+    )
+
+
+# --- encoding: the inverse, for generators, recordings and our provider-compatible server --------
+
+
+def encode_message(action: Action) -> dict[str, Any]:
+    """The provider's JSON object for `action` (the inverse of `decode_object`)."""
+    raw: dict[str, Any] = {
+        "fixtureId": action.fixture_id,
+        "actionId": action.action_id,
+        "fixtureSeqNum": action.seq,
+        "timelineSequence": action.timeline,
+        "fixtureActionTypeId": action.type_id,
+        "sendTypeId": int(action.send_type),
+        "sendType": action.send_type.name.capitalize(),
+        "relatedFixtureActionIds": list(action.related_ids),
+    }
+    optional = {
+        "period": action.period,
+        "fixtureActionType": action.type_name,
+        "fixtureActionSubTypeId": action.subtype_id,
+        "fixtureActionSubType": action.subtype_name,
+        "timestamp": action.timestamp,
+        "clockTime": action.clock_time,
+    }
+    raw.update({key: value for key, value in optional.items() if value is not None})
+    if action.team is not None:
+        raw["team"] = {"id": action.team.id, "name": action.team.name, "homeTeam": action.team.home}
+    if action.player is not None:
+        raw["player"] = {"id": action.player.id, "name": action.player.name}
+    metadata = dict(action.metadata)
+    if action.fixture_status is not None:
+        metadata["fixtureStatus"] = action.fixture_status
+    if action.collection_status is not None:
+        metadata["collectionStatus"] = action.collection_status
+    if action.end_reason is not None and action.subtype_name != action.end_reason:
+        metadata["reason"] = action.end_reason
+    raw["metadata"] = metadata
+    if action.delayed:
+        raw["delayStatus"] = "Delayed"
+    message: dict[str, Any] = {"finished": action.finished, "fixtureAction": raw}
+    if action.trace_id is not None:
+        message["traceId"] = action.trace_id
+    if action.version is not None:
+        message["version"] = action.version
+    if action.summary is not None:
+        message["fixtureSummary"] = _encode_summary(action.summary)
+    return message
+
+
+def _encode_summary(summary: Summary) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "homeTeamScore": summary.home_games,
+        "awayTeamScore": summary.away_games,
+        "periods": [
+            {
+                "id": period.id,
+                "label": period.label,
+                "homeTeamPeriodScore": period.home_points,
+                "awayTeamPeriodScore": period.away_points,
+                "homeTeamScore": period.home_score,
+                "awayTeamScore": period.away_score,
+            }
+            for period in summary.periods
+        ],
+    }
+    optional = {
+        "currentPeriod": summary.current_period,
+        "currentStatus": summary.status,
+        "collectionStatus": summary.collection_status,
+        "finished": summary.finished,
+        "isTied": summary.is_tied,
+        "currentClockTime": summary.clock_time,
+        "currentClockState": summary.clock_state,
+        "isHomeTeamInPossesion": summary.home_in_possession,
+    }
+    out.update({key: value for key, value in optional.items() if value is not None})
+    return out
+
+
+def encode_frame(action: Action) -> str:
+    """The text frame the provider would send for `action`."""
+    return orjson.dumps(encode_message(action)).decode()
+
+
+def heartbeat_frame() -> str:
+    """A heartbeat frame ([ours]: any object without `fixtureAction`)."""
+    return '{"type":"heartbeat"}'

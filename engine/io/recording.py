@@ -1,0 +1,136 @@
+"""Recordings: what arrived on the wire, one frame per line, replayable through the same core.
+
+Format (JSON Lines): an optional first line `{"meta": {"fixtureId": ..., "bestOf": 7, "doubles": false}}`,
+then one line per received frame: `{"recv": "<RFC 3339 UTC receive time>", "text": "<frame as received>"}`.
+`read_recording` also accepts a JSON array of provider messages (the provider's REST
+`GET .../fixtures/{id}/actions` body for a finished match).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import attrs
+import orjson
+
+from engine.core.rules import DEFAULT_FORMAT, MatchFormat
+
+
+class RecordingError(Exception):
+    """The file is not a recording we can read (as a whole; bad lines become Malformed frames)."""
+
+
+@attrs.frozen(slots=True)
+class Frame:
+    """One received frame: its receive time (None when unknown) and its exact text."""
+
+    text: str
+    recv: str | None = None
+
+
+@attrs.frozen(slots=True)
+class BadLine:
+    """A recording line that holds no frame; replayed as a Malformed input so nothing is hidden."""
+
+    line: int
+    reason: str
+
+
+@attrs.frozen(slots=True)
+class RecordingMeta:
+    """The optional first line of a recording."""
+
+    fixture_id: str | None = None
+    best_of: int | None = None
+    doubles: bool | None = None
+
+    def format(self, base: MatchFormat = DEFAULT_FORMAT) -> MatchFormat:
+        """`base` with what the recording says about the format applied."""
+        return attrs.evolve(
+            base,
+            best_of=base.best_of if self.best_of is None else self.best_of,
+            doubles=base.doubles if self.doubles is None else self.doubles,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The `meta` object as written."""
+        out: dict[str, Any] = {"fixtureId": self.fixture_id}
+        if self.best_of is not None:
+            out["bestOf"] = self.best_of
+        if self.doubles is not None:
+            out["doubles"] = self.doubles
+        return out
+
+
+@attrs.frozen(slots=True)
+class Recording:
+    """A whole recording: its metadata and its frames (or bad lines) in order."""
+
+    meta: RecordingMeta
+    frames: tuple[Frame | BadLine, ...]
+
+
+def read_recording(path: str | Path) -> Recording:
+    """Read a JSONL recording or a JSON array of provider messages."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise RecordingError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if data.lstrip()[:1] == b"[":
+        return _read_array(path, data)
+    return _read_lines(data)
+
+
+def _read_array(path: str | Path, data: bytes) -> Recording:
+    try:
+        items = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise RecordingError(f"{path}: not a JSON array of messages: {exc}") from None
+    return Recording(RecordingMeta(), tuple(Frame(orjson.dumps(item).decode()) for item in items))
+
+
+def _read_lines(data: bytes) -> Recording:
+    meta = RecordingMeta()
+    frames: list[Frame | BadLine] = []
+    for number, raw in enumerate(data.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            line = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            frames.append(BadLine(number, f"recording line {number}: not JSON: {exc}"))
+            continue
+        if not isinstance(line, dict):
+            frames.append(BadLine(number, f"recording line {number}: not an object"))
+        elif "meta" in line and not frames and number == 1:
+            meta = _meta(line["meta"])
+        elif isinstance(line.get("text"), str):
+            recv = line.get("recv")
+            frames.append(Frame(line["text"], recv if isinstance(recv, str) else None))
+        else:
+            frames.append(BadLine(number, f'recording line {number}: no "text" string'))
+    return Recording(meta, tuple(frames))
+
+
+def _meta(value: object) -> RecordingMeta:
+    if not isinstance(value, dict):
+        raise RecordingError('recording line 1: "meta" is not an object')
+    fixture_id, best_of, doubles = value.get("fixtureId"), value.get("bestOf"), value.get("doubles")
+    if fixture_id is not None and not isinstance(fixture_id, str):
+        raise RecordingError("recording meta: fixtureId must be a string")
+    if best_of is not None and (type(best_of) is not int or best_of < 1 or best_of % 2 == 0):
+        raise RecordingError(f"recording meta: bestOf must be a positive odd integer, got {best_of!r}")
+    if doubles is not None and type(doubles) is not bool:
+        raise RecordingError("recording meta: doubles must be true or false")
+    return RecordingMeta(fixture_id, best_of, doubles)
+
+
+def write_recording(path: str | Path, frames: Iterable[Frame], meta: RecordingMeta | None = None) -> None:
+    """Write a JSONL recording (meta line first when given)."""
+    with open(path, "wb") as out:
+        if meta is not None:
+            out.write(orjson.dumps({"meta": meta.to_json()}) + b"\n")
+        for frame in frames:
+            out.write(orjson.dumps({"recv": frame.recv, "text": frame.text}) + b"\n")
