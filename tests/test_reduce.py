@@ -75,7 +75,7 @@ class TestSendTypeLifecycle:
         before, _, _ = run(feed.actions)
         feed.score(AWAY, -1)
         feed.scored(AWAY, SendType.DELETED, action_id=point.action_id, timeline=point.timeline)
-        deleted, events, per = run(feed.actions)
+        deleted, _events, per = run(feed.actions)
         assert deleted.points == ((1, 1),)
         assert PastAmended(point.action_id, SendType.DELETED, False) in per[-2]
         feed.score(AWAY)

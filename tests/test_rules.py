@@ -22,9 +22,18 @@ class TestLaw2_11_AGame:
 class TestLaw2_12_AMatch:
     @pytest.mark.parametrize(
         ("best_of", "games", "winner"),
-        [(3, (2, 0), HOME), (3, (1, 1), None), (5, (2, 2), None), (5, (1, 3), AWAY), (7, (3, 3), None), (7, (4, 2), HOME)],
+        [
+            (3, (2, 0), HOME),
+            (3, (1, 1), None),
+            (5, (2, 2), None),
+            (5, (1, 3), AWAY),
+            (7, (3, 3), None),
+            (7, (4, 2), HOME),
+        ],
     )
-    def test_best_of_n_is_first_to_half_plus_one(self, best_of: int, games: tuple[int, int], winner: Side | None) -> None:
+    def test_best_of_n_is_first_to_half_plus_one(
+        self, best_of: int, games: tuple[int, int], winner: Side | None
+    ) -> None:
         assert rules.match_winner(*games, MatchFormat(best_of=best_of)) is winner
 
     @pytest.mark.parametrize("best_of", [0, 2, 4, -1])

@@ -131,6 +131,7 @@ class _View:
 
 
 def _apply(state: MatchState, action: Action, events: list[Event]) -> MatchState:
+    first_event = len(events)
     previous = state.timeline.get(action.action_id)
     standing = _standing(action, previous)
     timeline = state.timeline.record(action, standing)
@@ -153,7 +154,13 @@ def _apply(state: MatchState, action: Action, events: list[Event]) -> MatchState
         unknown_actions=state.unknown_actions + (action.kind is ActionKind.UNKNOWN),
     )
     state = _provider_context(state, action, events)
-    return _reconcile(state, action, now_effective, events)
+    play = _reconcile(state.play, action, events)
+    found = sum(1 for event in events[first_event:] if isinstance(event, Discrepancy))
+    if found:
+        return attrs.evolve(state, play=play, discrepancy=True, discrepancies=state.discrepancies + found)
+    if state.discrepancy and now_effective and action.kind is ActionKind.POINT_SCORED and action.summary:
+        return attrs.evolve(state, discrepancy=False)  # a cleanly scored point: certainty is back
+    return state
 
 
 def _standing(action: Action, previous: Entry | None) -> Standing:
@@ -373,18 +380,16 @@ def _provider_points(summary: Summary) -> tuple[Score, ...]:
     return tuple((period.home_points, period.away_points) for period in summary.periods)
 
 
-def _reconcile(state: MatchState, action: Action, effective: bool, events: list[Event]) -> MatchState:
+def _reconcile(play: PlayState, action: Action, events: list[Event]) -> PlayState:
+    """The play state after checking it against the provider's summary: adopted on disagreement."""
     summary = action.summary
     if summary is None:
-        return state
-    play = state.play
+        return play
     provider_games = (summary.home_games, summary.away_games)
     provider = _trimmed(_provider_points(summary))
     derived = _trimmed(play.points)
     if provider_games == play.games and provider == derived:
-        if state.discrepancy and effective and action.kind is ActionKind.POINT_SCORED:
-            return attrs.evolve(state, discrepancy=False)
-        return state
+        return play
     events.append(
         Discrepancy(
             f"provider score {provider_games[0]}-{provider_games[1]} {list(provider)} "
@@ -397,7 +402,7 @@ def _reconcile(state: MatchState, action: Action, effective: bool, events: list[
     adopted = attrs.evolve(play, points=provider + ((0, 0),) * padding, games=provider_games)
     winner = rules.match_winner(*provider_games, adopted.format)
     if adopted.result is None and winner is not None:
-        adopted = _finish(adopted, winner, ResultKind.NORMAL, events)
-    elif adopted.result is ResultKind.NORMAL and winner is None:
-        adopted = attrs.evolve(adopted, winner=None, result=None)
-    return attrs.evolve(state, play=adopted, discrepancy=True, discrepancies=state.discrepancies + 1)
+        return _finish(adopted, winner, ResultKind.NORMAL, events)
+    if adopted.result is ResultKind.NORMAL and winner is None:
+        return attrs.evolve(adopted, winner=None, result=None)
+    return adopted

@@ -35,10 +35,11 @@ TYPE_NAMES = {
 
 @attrs.frozen(slots=True)
 class ScriptedPoint:
-    """One rally: who won it and, when the feed names one, who served it."""
+    """One rally: who won it, who the feed says served it (None: not named), who really served it."""
 
     winner: Side
     server: Side | None = None
+    true_server: Side | None = None
 
 
 @attrs.frozen(slots=True)

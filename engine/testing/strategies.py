@@ -32,7 +32,7 @@ def game_points(draw: st.DrawFn, first_server: Side | None, named_servers: bool)
             serving = first_server if turn % 2 == 0 else first_server.other
         winner = draw(st.sampled_from([Side.HOME, Side.AWAY]))
         shown = serving if named_servers or (draw(st.booleans()) and serving is not None) else None
-        points.append(ScriptedPoint(winner, shown))
+        points.append(ScriptedPoint(winner, shown, serving))
         if winner is Side.HOME:
             home += 1
         else:

@@ -1,0 +1,111 @@
+"""Golden replays: every recording in fixtures_data/ folds to what its source says, via the CLI too."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine.cli import initial_state, main, recording_inputs
+from engine.core.reduce import reduce
+from engine.core.report import summarize
+from engine.io.recording import read_recording
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures_data"
+RECORDINGS = sorted(FIXTURES.glob("*.jsonl"))
+CONTRACT_KEYS = {
+    "fixtureId",
+    "status",
+    "games",
+    "points",
+    "server",
+    "winner",
+    "result",
+    "lastSeq",
+    "discrepancies",
+    "malformed",
+}
+
+
+def _replay(path: Path) -> dict[str, object]:
+    recording = read_recording(path)
+    state = initial_state(recording, None, False)
+    for _, message in recording_inputs(recording):
+        state, _ = reduce(state, message)
+    return summarize(state)
+
+
+def test_there_are_recordings_of_every_real_aicup_match() -> None:
+    assert len([p for p in RECORDINGS if p.name.startswith("aicup2026_")]) == 8
+    assert len(RECORDINGS) >= 12
+
+
+@pytest.mark.parametrize("path", RECORDINGS, ids=lambda p: p.stem)
+def test_each_recording_replays_to_its_expected_summary(path: Path) -> None:
+    expected = json.loads(path.with_suffix(".expected.json").read_text())
+    assert expected["source"]
+    summary = _replay(path)
+    assert summary.keys() >= CONTRACT_KEYS
+    assert {key: summary[key] for key in expected["summary"]} == expected["summary"]
+
+
+def test_cli_summary_and_trace(capsys: pytest.CaptureFixture[str]) -> None:
+    path = FIXTURES / "aicup2026_m05_female_bo7.jsonl"
+    assert main(["replay", str(path), "--summary"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["games"] == [1, 4]
+    assert summary["winner"] == "away"
+    assert main(["replay", str(path), "--trace"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert lines[0]["seq"] == 1
+    assert lines[-1]["seq"] is None  # the end of the stream
+    assert lines[-1]["state"] == summary
+    assert any("MatchWon" in line["events"] for line in lines)
+    assert set(lines[10]) == {"seq", "events", "state"}
+
+
+def test_cli_flags_override_the_recording_meta(capsys: pytest.CaptureFixture[str]) -> None:
+    path = FIXTURES / "aicup2026_m05_female_bo7.jsonl"
+    assert main(["replay", str(path), "--best-of", "3"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["bestOf"] == 7  # the feed played on past best of 3, then best of 5: the feed wins
+    assert summary["discrepancies"] == 2
+    assert summary["games"] == [1, 4]
+
+
+def test_cli_reads_a_json_array_of_provider_messages(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    recording = read_recording(FIXTURES / "ittf_ws_bo5.jsonl")
+    array = tmp_path / "actions.json"
+    array.write_text("[" + ",".join(f.text for f in recording.frames) + "]")  # type: ignore[union-attr]
+    assert main(["replay", str(array)]) == 0
+    assert json.loads(capsys.readouterr().out)["games"] == [3, 0]
+
+
+def test_cli_errors_are_one_line_and_non_zero(tmp_path: Path) -> None:
+    missing = subprocess.run(
+        [sys.executable, "-m", "engine", "replay", str(tmp_path / "nope.jsonl")], capture_output=True, text=True
+    )
+    assert missing.returncode == 2
+    assert missing.stderr.count("\n") == 1
+    assert "cannot read" in missing.stderr
+    bad_format = subprocess.run(
+        [sys.executable, "-m", "engine", "replay", str(FIXTURES / "ittf_ws_bo5.jsonl"), "--best-of", "4"],
+        capture_output=True,
+        text=True,
+    )
+    assert bad_format.returncode == 2
+    assert "best_of must be a positive odd number" in bad_format.stderr
+
+
+def test_a_broken_recording_line_is_counted_not_fatal(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lines = (FIXTURES / "ittf_ws_bo5.jsonl").read_text().splitlines()
+    lines.insert(5, "{broken")
+    path = tmp_path / "broken.jsonl"
+    path.write_text("\n".join(lines))
+    assert main(["replay", str(path)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["malformed"] == 1
+    assert summary["games"] == [3, 0]
