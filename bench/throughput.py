@@ -1,0 +1,107 @@
+"""Throughput of the core pipeline against bare JSON parsing, on the same frames, in one run.
+
+    python bench/throughput.py [--repeat 7]
+
+Pipeline = decode (orjson + typed Action) -> sequence -> reduce, over every recording in
+fixtures_data/. Bare parsers are timed on exactly the same frames. Reports medians of `--repeat`
+runs, actions per second, and the ratio pipeline / bare parser.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+
+from engine.cli import initial_state
+from engine.core.reduce import EndOfStream, reduce
+from engine.feed.wire import decode
+from engine.io.recording import Frame, read_recording
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures_data"
+
+
+def _parses(text: str) -> bool:
+    """Only well-formed frames, so the bare parsers time the same input as the pipeline."""
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+def load() -> list[tuple[object, list[str]]]:
+    matches = []
+    for path in sorted(FIXTURES.glob("*.jsonl")):
+        recording = read_recording(path)
+        texts = [f.text for f in recording.frames if isinstance(f, Frame) and _parses(f.text)]
+        matches.append((initial_state(recording, None, False), texts))
+    return matches
+
+
+def pipeline(matches: list[tuple[object, list[str]]]) -> None:
+    for start, texts in matches:
+        state = start
+        for text in texts:
+            state, _ = reduce(state, decode(text))  # type: ignore[arg-type]
+        reduce(state, EndOfStream())  # type: ignore[arg-type]
+
+
+def bare(loads: Callable[[str], object]) -> Callable[[list[tuple[object, list[str]]]], None]:
+    def run(matches: list[tuple[object, list[str]]]) -> None:
+        for _, texts in matches:
+            for text in texts:
+                loads(text)
+
+    return run
+
+
+def decode_only(matches: list[tuple[object, list[str]]]) -> None:
+    for _, texts in matches:
+        for text in texts:
+            decode(text)
+
+
+def median_seconds(fn: Callable[[list[tuple[object, list[str]]]], None], matches: list, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn(matches)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=7)
+    args = parser.parse_args()
+    matches = load()
+    frames = sum(len(texts) for _, texts in matches)
+    contenders: dict[str, Callable[[list[tuple[object, list[str]]]], None]] = {
+        "json.loads (stdlib)": bare(json.loads),
+        "orjson.loads": bare(orjson.loads),
+    }
+    try:
+        import msgspec
+
+        contenders["msgspec.json.decode (untyped)"] = bare(msgspec.json.decode)
+    except ImportError:
+        pass
+    contenders["decode (orjson + typed Action)"] = decode_only
+    contenders["pipeline: decode+sequence+reduce"] = pipeline
+    results = {name: median_seconds(fn, matches, args.repeat) for name, fn in contenders.items()}
+    print(f"{frames} frames from {len(matches)} recordings; median of {args.repeat}; {platform.python_version()}")
+    print(f"{'':36} {'frames/s':>12} {'us/frame':>9} {'x orjson':>9}")
+    for name, seconds in results.items():
+        ratio = seconds / results["orjson.loads"]
+        print(f"{name:36} {frames / seconds:12,.0f} {seconds / frames * 1e6:9.2f} {ratio:9.2f}")
+
+
+if __name__ == "__main__":
+    main()
