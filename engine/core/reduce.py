@@ -34,6 +34,7 @@ from engine.core.events import (
     PointStarted,
     PointWon,
     ServerChanged,
+    Status,
     StatusChanged,
     StoppageEnded,
     StoppageStarted,
@@ -112,7 +113,7 @@ class _View:
 
     server: Side | None
     ends_swapped: bool
-    status: object
+    status: Status
 
     @classmethod
     def of(cls, state: MatchState) -> _View:
@@ -120,7 +121,7 @@ class _View:
 
     def diff(self, after: _View, events: list[Event]) -> None:
         if after.status != self.status:
-            events.append(StatusChanged(after.status, self.status))  # type: ignore[arg-type]
+            events.append(StatusChanged(after.status, self.status))
         if after.ends_swapped != self.ends_swapped:
             events.append(EndsChanged(after.ends_swapped))
         if after.server != self.server:
