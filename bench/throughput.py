@@ -21,9 +21,11 @@ import orjson
 
 from engine.cli import initial_state
 from engine.core.reduce import EndOfStream, reduce
+from engine.core.state import MatchState
 from engine.feed.wire import decode
 from engine.io.recording import Frame, read_recording
 
+Matches = list[tuple[MatchState, list[str]]]
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures_data"
 
 
@@ -36,7 +38,7 @@ def _parses(text: str) -> bool:
     return True
 
 
-def load() -> list[tuple[object, list[str]]]:
+def load() -> Matches:
     matches = []
     for path in sorted(FIXTURES.glob("*.jsonl")):
         recording = read_recording(path)
@@ -45,16 +47,16 @@ def load() -> list[tuple[object, list[str]]]:
     return matches
 
 
-def pipeline(matches: list[tuple[object, list[str]]]) -> None:
+def pipeline(matches: Matches) -> None:
     for start, texts in matches:
         state = start
         for text in texts:
-            state, _ = reduce(state, decode(text))  # type: ignore[arg-type]
-        reduce(state, EndOfStream())  # type: ignore[arg-type]
+            state, _ = reduce(state, decode(text))
+        reduce(state, EndOfStream())
 
 
-def bare(loads: Callable[[str], object]) -> Callable[[list[tuple[object, list[str]]]], None]:
-    def run(matches: list[tuple[object, list[str]]]) -> None:
+def bare(loads: Callable[[str], object]) -> Callable[[Matches], None]:
+    def run(matches: Matches) -> None:
         for _, texts in matches:
             for text in texts:
                 loads(text)
@@ -62,13 +64,13 @@ def bare(loads: Callable[[str], object]) -> Callable[[list[tuple[object, list[st
     return run
 
 
-def decode_only(matches: list[tuple[object, list[str]]]) -> None:
+def decode_only(matches: Matches) -> None:
     for _, texts in matches:
         for text in texts:
             decode(text)
 
 
-def median_seconds(fn: Callable[[list[tuple[object, list[str]]]], None], matches: list, repeat: int) -> float:
+def median_seconds(fn: Callable[[Matches], None], matches: Matches, repeat: int) -> float:
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
@@ -83,7 +85,7 @@ def main() -> None:
     args = parser.parse_args()
     matches = load()
     frames = sum(len(texts) for _, texts in matches)
-    contenders: dict[str, Callable[[list[tuple[object, list[str]]]], None]] = {
+    contenders: dict[str, Callable[[Matches], None]] = {
         "json.loads (stdlib)": bare(json.loads),
         "orjson.loads": bare(orjson.loads),
     }

@@ -9,8 +9,9 @@ from collections.abc import Iterator, Sequence
 import attrs
 import orjson
 
+from engine.core.events import event_name
 from engine.core.reduce import EndOfStream, Input, reduce
-from engine.core.report import describe_event, summarize
+from engine.core.report import summarize
 from engine.core.rules import DEFAULT_FORMAT
 from engine.core.state import MatchState
 from engine.feed.wire import Malformed, decode
@@ -51,7 +52,7 @@ def _replay(args: argparse.Namespace) -> int:
         if args.trace:
             line = {
                 "seq": seq,
-                "events": [describe_event(event)["event"] for event in events],
+                "events": [event_name(event) for event in events],
                 "state": summarize(state),
             }
             out.write(orjson.dumps(line).decode() + "\n")

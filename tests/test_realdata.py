@@ -15,7 +15,7 @@ from engine.core.reduce import EndOfStream, reduce
 from engine.core.rules import MatchFormat, Side
 from engine.core.state import MatchState
 from engine.feed.wire import decode, encode_frame
-from engine.testing.feedgen import POINT_STARTED, MatchScript, ScriptedPoint, match_stream
+from engine.testing.feedgen import POINT_STARTED, MatchScript, ScriptedPoint, match_stream, points_from_scores
 
 REALDATA = Path(__file__).resolve().parent.parent / "fixtures_data" / "realdata"
 
@@ -74,8 +74,6 @@ ITTF = [row for row in _rows("ittf_results_sample.csv") if not row["flags"]]
 
 @pytest.mark.parametrize("row", ITTF[::8], ids=lambda row: f"{row['sub_event']}-{row['games'].replace(' ', '_')}")
 def test_ittf_official_game_scores_fold_to_the_official_result(row: dict[str, str]) -> None:
-    from engine.testing.feedgen import points_from_scores
-
     scores = [(int(a), int(b)) for a, b in (game.split(":") for game in row["games"].split())]
     best_of = 2 * int(row["games_won_winner"]) - 1
     script = MatchScript("ittf", points_from_scores(scores))

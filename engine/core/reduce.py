@@ -50,6 +50,7 @@ from engine.feed.catalogue import (
     STOPPAGES_CLOSED_BY,
     ActionKind,
     ResultKind,
+    Stoppage,
     end_match_winner,
     result_kind_from_text,
 )
@@ -242,7 +243,7 @@ def fold_step(play: PlayState, action: Action, events: list[Event]) -> PlayState
     return play
 
 
-def _close_stoppages(play: PlayState, closes: frozenset[object], action: Action, events: list[Event]) -> PlayState:
+def _close_stoppages(play: PlayState, closes: frozenset[Stoppage], action: Action, events: list[Event]) -> PlayState:
     ended = play.stoppages & closes
     if not ended:
         return play
