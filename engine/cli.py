@@ -11,7 +11,7 @@ import orjson
 
 from engine.core.events import event_name
 from engine.core.reduce import EndOfStream, Input, reduce
-from engine.core.report import summarize
+from engine.core.report import describe_signal, is_signal, summarize
 from engine.core.rules import DEFAULT_FORMAT
 from engine.core.state import MatchState
 from engine.feed.wire import Malformed, decode
@@ -52,8 +52,9 @@ def _replay(args: argparse.Namespace) -> int:
         if args.trace:
             line = {
                 "seq": seq,
-                "events": [event_name(event) for event in events],
-                "state": summarize(state),
+                "events": [event_name(event) for event in events if not is_signal(event)],
+                "signals": [describe_signal(event) for event in events if is_signal(event)],
+                "state": summarize(state, markets=False),
             }
             out.write(orjson.dumps(line).decode() + "\n")
     if not args.trace:

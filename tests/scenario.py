@@ -7,6 +7,7 @@ from typing import Any
 from engine.core.events import Event
 from engine.core.reduce import EndOfStream, Input, reduce
 from engine.core.rules import MatchFormat, Side
+from engine.core.signals import SIGNAL_TYPES, Signal
 from engine.core.state import MatchState
 from engine.feed.catalogue import SendType
 from engine.feed.wire import Action
@@ -106,3 +107,13 @@ def run(
 
 def names(events: list[Event]) -> list[str]:
     return [type(event).__name__ for event in events]
+
+
+def match_events(events: list[Event]) -> list[Event]:
+    """The events that are not market signals."""
+    return [event for event in events if not isinstance(event, SIGNAL_TYPES)]
+
+
+def signals_of(events: list[Event]) -> list[Signal]:
+    """The market signals among events, in order."""
+    return [event for event in events if isinstance(event, SIGNAL_TYPES)]  # type: ignore[misc]

@@ -62,9 +62,9 @@ def test_cli_summary_and_trace(capsys: pytest.CaptureFixture[str]) -> None:
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert lines[0]["seq"] == 1
     assert lines[-1]["seq"] is None  # the end of the stream
-    assert lines[-1]["state"] == summary
+    assert lines[-1]["state"] == {key: value for key, value in summary.items() if key != "markets"}
     assert any("MatchWon" in line["events"] for line in lines)
-    assert set(lines[10]) == {"seq", "events", "state"}
+    assert set(lines[10]) == {"seq", "events", "signals", "state"}
 
 
 def test_cli_flags_override_the_recording_meta(capsys: pytest.CaptureFixture[str]) -> None:

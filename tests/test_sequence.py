@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import attrs
 import pytest
-from scenario import HOME, Feed, run
+from scenario import HOME, Feed, match_events, run
 
 from engine.core.reduce import reduce
 from engine.core.sequence import DuplicateDropped, Gap, Sequencer
+from engine.core.signals import Reason
 from engine.core.state import MatchState
 from engine.core.timeline import Standing, Timeline
 
@@ -35,7 +36,8 @@ def test_early_arrivals_are_held_until_the_missing_one_arrives() -> None:
     state = MatchState.new("fx")
     state, events = reduce(state, swapped[0])
     state, events = reduce(state, swapped[1])
-    assert events == []
+    assert match_events(events) == []
+    assert all(Reason.SEQUENCE_GAP in entry.reasons for entry in state.book.values())
     assert state.last_seq == 1
     assert state.sequencer.waiting
     state, events = reduce(state, swapped[2])

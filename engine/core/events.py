@@ -1,7 +1,8 @@
 """What the reducer reports: small frozen classes, one per kind of happening.
 
 Every event has a `name` (its class name) for traces and callbacks. `Malformed` (a frame we could
-not read), `Gap` and `DuplicateDropped` (sequencing) are defined where they arise and re-exported here.
+not read), `Gap` and `DuplicateDropped` (sequencing) are defined where they arise and re-exported here;
+so are the market signals (`engine.core.signals`), which the reducer emits after the match events.
 """
 
 from __future__ import annotations
@@ -12,6 +13,16 @@ import attrs
 
 from engine.core.rules import Side
 from engine.core.sequence import DuplicateDropped, Gap
+from engine.core.signals import (
+    MarketResumed,
+    MarketSettled,
+    MarketSuspended,
+    MarketVoided,
+    SettlementRolledBack,
+    Signal,
+    SuspensionReasonsChanged,
+    VoidRolledBack,
+)
 from engine.feed.catalogue import ActionKind, ResultKind, SendType, Stoppage
 from engine.feed.wire import Malformed
 
@@ -177,6 +188,13 @@ Event = (
     | Malformed
     | Gap
     | DuplicateDropped
+    | MarketSuspended
+    | SuspensionReasonsChanged
+    | MarketResumed
+    | MarketSettled
+    | MarketVoided
+    | SettlementRolledBack
+    | VoidRolledBack
 )
 
 
@@ -194,17 +212,25 @@ __all__ = [
     "GameWon",
     "Gap",
     "Malformed",
+    "MarketResumed",
+    "MarketSettled",
+    "MarketSuspended",
+    "MarketVoided",
     "MatchWon",
     "NotLiveData",
     "PastAmended",
     "PointStarted",
     "PointWon",
     "ServerChanged",
+    "SettlementRolledBack",
+    "Signal",
     "Status",
     "StatusChanged",
     "StoppageEnded",
     "StoppageStarted",
+    "SuspensionReasonsChanged",
     "UnexpectedServer",
     "UnknownAction",
+    "VoidRolledBack",
     "event_name",
 ]

@@ -12,7 +12,12 @@ How one action message is folded:
    insertion between earlier actions) re-folds the whole effective timeline (a match is short);
 4. reconciliation with the provider's `fixtureSummary`: on disagreement we adopt the provider's
    score, flag a discrepancy, and keep the flag until the next cleanly scored point;
-5. derived views (server, ends, status) are compared before and after to emit their changes.
+5. derived views (server, ends, status) are compared before and after to emit their changes;
+6. the market book is recomputed from the new state (`engine.core.markets.next_book`) and its
+   difference from the old book is emitted as market signals, after the match events.
+
+The adapter's view of the connection enters as inputs too: `Stale()` when nothing arrived for too
+long (any later message clears it), `Disconnected()` and `Connected()`. Each only moves markets.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from __future__ import annotations
 import attrs
 
 from engine.core import rules
+from engine.core.book import diff
 from engine.core.events import (
     ActionPending,
     Discrepancy,
@@ -41,8 +47,9 @@ from engine.core.events import (
     UnexpectedServer,
     UnknownAction,
 )
+from engine.core.markets import advance_book
 from engine.core.rules import Side
-from engine.core.state import Expedite, MatchState, PlayState, Rally, Score
+from engine.core.state import Expedite, MatchState, PlayState, Rallies, Rally, Score
 from engine.core.timeline import STANDING_AFTER, Entry, Standing, Timeline
 from engine.feed.catalogue import (
     FIXTURE_STATUS_ABANDONED,
@@ -62,17 +69,57 @@ class EndOfStream:
     """Input: the stream is over (end of a recording). Releases actions held behind a gap."""
 
 
-Input = Action | Heartbeat | Malformed | EndOfStream
+@attrs.frozen(slots=True)
+class Stale:
+    """Input: nothing (not even a heartbeat) arrived for longer than the stale timeout. Every market
+    suspends until the next message arrives."""
+
+
+@attrs.frozen(slots=True)
+class Disconnected:
+    """Input: the connection to the provider is down. Every market suspends until `Connected`."""
+
+
+@attrs.frozen(slots=True)
+class Connected:
+    """Input: the connection to the provider is up again."""
+
+
+Input = Action | Heartbeat | Malformed | EndOfStream | Stale | Disconnected | Connected
 
 
 def reduce(state: MatchState, message: Input) -> tuple[MatchState, list[Event]]:
-    """Fold one message into the state; returns the new state and what happened, in order."""
-    if isinstance(message, Heartbeat):
-        return state, []
+    """Fold one message into the state; returns the new state and what happened, in order:
+    match events first, then the market signals they caused."""
     if isinstance(message, Malformed):
         return attrs.evolve(state, malformed=state.malformed + 1), [message]
-    before = _View.of(state)
     events: list[Event] = []
+    if isinstance(message, Heartbeat):
+        if not state.stale and state.book.key is not None:
+            return state, []
+        state = attrs.evolve(state, stale=False)
+    elif isinstance(message, Stale):
+        state = attrs.evolve(state, stale=True)
+    elif isinstance(message, Disconnected | Connected):
+        state = attrs.evolve(state, disconnected=isinstance(message, Disconnected))
+    else:
+        state = _fold_message(state, message, events)
+    return _with_book(state, events), events
+
+
+def _with_book(state: MatchState, events: list[Event]) -> MatchState:
+    """The state with its market book brought up to date; the book's changes appended as signals."""
+    book, changed = advance_book(state)
+    if book is state.book:
+        return state
+    events.extend(diff(state.book, book, changed))
+    return attrs.evolve(state, book=book)
+
+
+def _fold_message(state: MatchState, message: Action | EndOfStream, events: list[Event]) -> MatchState:
+    before = _View.of(state)
+    if state.stale:
+        state = attrs.evolve(state, stale=False)
     if isinstance(message, EndOfStream):
         sequencer, released, notes = state.sequencer.flush()
     else:
@@ -82,14 +129,15 @@ def reduce(state: MatchState, message: Input) -> tuple[MatchState, list[Event]]:
                 "fixtureAction.fixtureId",
                 seq=message.seq,
             )
-            return attrs.evolve(state, malformed=state.malformed + 1), [bad]
+            events.append(bad)
+            return attrs.evolve(state, malformed=state.malformed + 1)
         sequencer, released, notes = state.sequencer.push(message)
     state = _count_notes(attrs.evolve(state, sequencer=sequencer), notes)
     events.extend(notes)
     for action in released:
         state = _apply(state, action, events)
     before.diff(_View.of(state), events)
-    return state, events
+    return state
 
 
 def fold(state: MatchState, messages: list[Input]) -> tuple[MatchState, list[Event]]:
@@ -105,7 +153,12 @@ def _count_notes(state: MatchState, notes: list[Gap | DuplicateDropped]) -> Matc
     if not notes:
         return state
     gaps = sum(1 for note in notes if isinstance(note, Gap))
-    return attrs.evolve(state, gaps=state.gaps + gaps, duplicates=state.duplicates + len(notes) - gaps)
+    return attrs.evolve(
+        state,
+        gaps=state.gaps + gaps,
+        duplicates=state.duplicates + len(notes) - gaps,
+        gap_unverified=state.gap_unverified or gaps > 0,
+    )
 
 
 @attrs.frozen(slots=True)
@@ -143,7 +196,7 @@ def _apply(state: MatchState, action: Action, events: list[Event]) -> MatchState
         events.append(ActionPending(action.kind, action.action_id))
     was_effective = previous is not None and previous.standing is Standing.CONFIRMED
     now_effective = standing is Standing.CONFIRMED
-    play = state.play
+    play = previous_play = state.play
     if now_effective and not was_effective and action.timeline >= state.timeline.last_timeline:
         play = fold_step(play, action, events)
     elif (was_effective or now_effective) and not _same_content(previous, action, standing):
@@ -156,13 +209,24 @@ def _apply(state: MatchState, action: Action, events: list[Event]) -> MatchState
         unknown_actions=state.unknown_actions + (action.kind is ActionKind.UNKNOWN),
     )
     state = _provider_context(state, action, events)
-    play = _reconcile(state.play, action, events)
+    play = _reconcile(state.play, previous_play, action, events)
     found = sum(1 for event in events[first_event:] if isinstance(event, Discrepancy))
     if found:
         return attrs.evolve(state, play=play, discrepancy=True, discrepancies=state.discrepancies + found)
-    if state.discrepancy and now_effective and action.kind is ActionKind.POINT_SCORED and action.summary:
-        return attrs.evolve(state, discrepancy=False)  # a cleanly scored point: certainty is back
+    if (
+        (state.discrepancy or state.gap_unverified)
+        and now_effective
+        and action.kind in _VERIFYING_KINDS
+        and action.summary is not None
+    ):
+        # The provider's summary agrees with a newly scored point (or the end): certainty is back.
+        return attrs.evolve(state, discrepancy=False, gap_unverified=False)
     return state
+
+
+#: [ours] A confirmed action of these kinds whose summary agrees with our score ends the
+#: uncertainty a discrepancy or a lost message left.
+_VERIFYING_KINDS = frozenset({ActionKind.POINT_SCORED, ActionKind.END_MATCH})
 
 
 def _standing(action: Action, previous: Entry | None) -> Standing:
@@ -266,6 +330,7 @@ def _open_game_if_due(play: PlayState, events: list[Event]) -> PlayState:
         play,
         format=fmt,
         points=(*play.points, (0, 0)),
+        rallies=(*play.rallies, ()),
         started=True,
         winner=None,
         result=None,
@@ -301,7 +366,14 @@ def _point_scored(play: PlayState, action: Action, events: list[Event]) -> PlayS
     score: Score = (home + 1, away) if side is Side.HOME else (home, away + 1)
     game = play.current_game
     events.append(PointWon(game, side, score, action.action_id))
-    play = attrs.evolve(play, points=(*play.points[:-1], score), rally=None)
+    offline = play.offline | {(game, home + away + 1)} if action.delayed else play.offline
+    play = attrs.evolve(
+        play,
+        points=(*play.points[:-1], score),
+        rallies=(*play.rallies[:-1], (*play.rallies[-1], side)),
+        offline=offline,
+        rally=None,
+    )
     game_side = rules.game_winner(*score, play.format)
     if game_side is None:
         return play
@@ -382,8 +454,9 @@ def _provider_points(summary: Summary) -> tuple[Score, ...]:
     return tuple((period.home_points, period.away_points) for period in summary.periods)
 
 
-def _reconcile(play: PlayState, action: Action, events: list[Event]) -> PlayState:
-    """The play state after checking it against the provider's summary: adopted on disagreement."""
+def _reconcile(play: PlayState, before: PlayState, action: Action, events: list[Event]) -> PlayState:
+    """The play state after checking it against the provider's summary: adopted on disagreement.
+    `before` is the play state before this action, whose point order was checked by the last summary."""
     summary = action.summary
     if summary is None:
         return play
@@ -401,10 +474,36 @@ def _reconcile(play: PlayState, action: Action, events: list[Event]) -> PlayStat
         )
     )
     padding = max(0, len(play.points) - len(provider))
-    adopted = attrs.evolve(play, points=provider + ((0, 0),) * padding, games=provider_games)
+    points = provider + ((0, 0),) * padding
+    rallies = tuple(
+        _at(play.rallies, game)
+        if game < len(play.points) and score == play.points[game]
+        else _adopted_rallies(score, _at(play.rallies, game), _at(before.rallies, game))
+        for game, score in enumerate(points)
+    )
+    adopted = attrs.evolve(play, points=points, rallies=rallies, games=provider_games)
     winner = rules.match_winner(*provider_games, adopted.format)
     if adopted.result is None and winner is not None:
         return _finish(adopted, winner, ResultKind.NORMAL, events)
     if adopted.result is ResultKind.NORMAL and winner is None:
         return attrs.evolve(adopted, winner=None, result=None)
     return adopted
+
+
+def _at(rallies: tuple[Rallies, ...], game: int) -> Rallies:
+    return rallies[game] if game < len(rallies) else ()
+
+
+def _adopted_rallies(score: Score, ours: Rallies, verified: Rallies) -> Rallies:
+    """A game's point order under an adopted score: what the last summary checked is kept as far as
+    it still fits the score; the rest of the points count with unknown winners (None)."""
+    keep = 0
+    home = away = 0
+    for mine, checked in zip(ours, verified, strict=False):
+        if mine is None or mine is not checked:
+            break
+        home, away = (home + 1, away) if mine is Side.HOME else (home, away + 1)
+        if home > score[0] or away > score[1]:
+            break
+        keep += 1
+    return (*ours[:keep], *(None,) * (sum(score) - keep))

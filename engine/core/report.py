@@ -9,8 +9,10 @@ from typing import Any
 
 import attrs
 
+from engine.core.book import Book
 from engine.core.events import Event, event_name
 from engine.core.rules import Side
+from engine.core.signals import SIGNAL_TYPES, MarketStatus
 from engine.core.state import MatchState
 
 
@@ -18,10 +20,10 @@ def _side(side: Side | None) -> str | None:
     return None if side is None else side.value
 
 
-def summarize(state: MatchState) -> dict[str, Any]:
-    """The state as one JSON-ready object."""
+def summarize(state: MatchState, markets: bool = True) -> dict[str, Any]:
+    """The state as one JSON-ready object; `markets=False` leaves the market book out."""
     result = state.result
-    return {
+    summary: dict[str, Any] = {
         "fixtureId": state.fixture_id,
         "status": state.status.value,
         "games": list(state.games),
@@ -46,6 +48,32 @@ def summarize(state: MatchState) -> dict[str, Any]:
         "duplicates": state.duplicates,
         "unknownActions": state.unknown_actions,
     }
+    if markets:
+        summary["markets"] = summarize_book(state.book)
+    return summary
+
+
+def summarize_book(book: Book) -> dict[str, dict[str, Any]]:
+    """Market id -> {"status", "result", "reasons"}: a void market's reason is its only reason."""
+    out: dict[str, dict[str, Any]] = {}
+    for market_id, entry in book.items():
+        if entry.status is MarketStatus.VOID and entry.void_reason is not None:
+            reasons = [entry.void_reason.value]
+        else:
+            reasons = [reason.value for reason in entry.reasons]
+        out[market_id] = {"status": entry.status.value, "result": entry.result, "reasons": reasons}
+    return out
+
+
+def is_signal(event: Event) -> bool:
+    """True for the market signals among the reducer's events."""
+    return isinstance(event, SIGNAL_TYPES)
+
+
+def describe_signal(signal: Event) -> dict[str, Any]:
+    """A market signal as a JSON-ready object: {"signal": name, "market": id, ...its fields}."""
+    described = describe_event(signal)
+    return {"signal": described.pop("event"), **described}
 
 
 def describe_event(event: Event) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import attrs
 
 from engine.core import rules
+from engine.core.book import DEFAULT_MARKETS, EMPTY_BOOK, Book, MarketConfig
 from engine.core.events import Status
 from engine.core.rules import DEFAULT_FORMAT, MatchFormat, Side
 from engine.core.sequence import Sequencer
@@ -19,6 +20,7 @@ from engine.feed.catalogue import (
     COLLECTION_NOT_LIVE,
     FIXTURE_STATUS_ABANDONED,
     FIXTURE_STATUS_CANCELLED,
+    FIXTURE_STATUS_COMPLETED,
     FIXTURE_STATUS_LIVE,
     FIXTURE_STATUS_POSTPONED,
     ResultKind,
@@ -26,6 +28,9 @@ from engine.feed.catalogue import (
 )
 
 Score = tuple[int, int]
+#: Who won each point of a game, in order; None where the point counts but its winner is unknown
+#: (the provider's score was adopted after we missed it).
+Rallies = tuple[Side | None, ...]
 
 
 @attrs.frozen(slots=True)
@@ -57,6 +62,8 @@ class PlayState:
 
     format: MatchFormat = DEFAULT_FORMAT
     points: tuple[Score, ...] = ()  # one entry per game begun, the current game last
+    rallies: tuple[Rallies, ...] = ()  # parallel to points: each game's point winners, in order
+    offline: frozenset[tuple[int, int]] = frozenset()  # (game, point) scored while delayStatus was on
     games: Score = (0, 0)  # games won; kept, not derived, because an adopted provider score may say so
     first_server: Side | None = None  # who served first in game 1, as anchored by the feed
     expedite: Expedite | None = None
@@ -129,18 +136,30 @@ class MatchState:
     gaps: int = 0
     duplicates: int = 0
     unknown_actions: int = 0
+    gap_unverified: bool = False  # messages were given up as lost; cleared like a discrepancy
+    stale: bool = False  # the adapter said nothing arrived for too long; cleared by any message
+    disconnected: bool = False
+    markets: MarketConfig = DEFAULT_MARKETS
+    book: Book = EMPTY_BOOK  # the market book as of the last input (engine.core.markets)
 
     @classmethod
     def new(
-        cls, fixture_id: str | None = None, fmt: MatchFormat = DEFAULT_FORMAT, max_held: int | None = None
+        cls,
+        fixture_id: str | None = None,
+        fmt: MatchFormat = DEFAULT_FORMAT,
+        max_held: int | None = None,
+        markets: MarketConfig = DEFAULT_MARKETS,
     ) -> MatchState:
-        """The state before any message: pass the match format (best of 5 singles by default)."""
+        """The state before any message: pass the match format (best of 5 singles by default) and,
+        optionally, which markets to keep and how (`MarketConfig`). The book starts empty; the first
+        input fills it and signals every market."""
         sequencer = Sequencer() if max_held is None else Sequencer(max_held=max_held)
         return cls(
             fixture_id=fixture_id,
             configured_format=fmt,
             play=PlayState(format=fmt),
             sequencer=sequencer,
+            markets=markets,
         )
 
     # --- derived views -------------------------------------------------------------------------
@@ -211,6 +230,11 @@ class MatchState:
         if self.play.result is None and self.fixture_status in FIXTURE_STATUS_ABANDONED:
             return ResultKind.ABANDONED
         return self.play.result
+
+    @property
+    def provider_says_finished(self) -> bool:
+        """True when the provider's fixture status says the match is completed."""
+        return self.fixture_status == FIXTURE_STATUS_COMPLETED
 
     @property
     def status(self) -> Status:

@@ -202,5 +202,8 @@ COLLECTION_NOT_LIVE = frozenset({"CollectionSuspended", "CollectionDropped"})
 #: [ours] Fixture statuses (names as in FEED.md section 2) that the match status follows.
 FIXTURE_STATUS_ABANDONED = frozenset({"Abandoned"})
 FIXTURE_STATUS_LIVE = "Live"
+FIXTURE_STATUS_COMPLETED = "Completed"
+#: [ours] The provider's own fixture status for a match it has suspended: nothing is certain.
+FIXTURE_STATUS_SUSPENDED = "Suspended"
 FIXTURE_STATUS_POSTPONED = "Postponed"
 FIXTURE_STATUS_CANCELLED = "Cancelled"
