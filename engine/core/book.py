@@ -63,6 +63,11 @@ class Market:
         object.__setattr__(self, "id", _market_id(self))
 
 
+def point_market_id(game: int, number: int) -> str:
+    """The id of the market on point `number` of `game`."""
+    return f"{MarketType.POINT_WINNER.value}:{game}:{number}"
+
+
 def _line(value: float) -> str:
     return repr(float(value))
 

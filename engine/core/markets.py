@@ -18,11 +18,12 @@ the score itself changes it.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 
 import attrs
 
 from engine.core import rules
-from engine.core.book import OPEN_ENTRY, Book, Market, MarketEntry, MarketType, sorted_reasons
+from engine.core.book import OPEN_ENTRY, Book, Market, MarketEntry, MarketType, point_market_id, sorted_reasons
 from engine.core.events import Status
 from engine.core.rules import Side
 from engine.core.signals import MarketStatus, Reason, VoidReason
@@ -298,6 +299,7 @@ def advance_book(state: MatchState) -> tuple[Book, list[str]]:
             for market_id in ids:
                 step.refresh(market_id, previous.market(market_id))
     offered = _standing_markets(state) if before is None or before.play.format != ctx.play.format else []
+    offered.extend(_played_point_markets(state, before, step.entries))
     point = key[2]
     if point is not None:
         offered.append(point)
@@ -305,6 +307,24 @@ def advance_book(state: MatchState) -> tuple[Book, list[str]]:
         if market.id not in step.entries:
             step.add(market)
     return step.book(key), step.changed
+
+
+def _played_point_markets(state: MatchState, before: _Context | None, book: Mapping[str, object]) -> list[Market]:
+    """Markets on points whose winner is known and that the book lacks: so the book does not depend
+    on how messages were batched (several points released together after a gap still get theirs)."""
+    catalogue = state.markets.catalogue
+    if not catalogue.point_winner:
+        return []
+    play = state.play
+    markets = []
+    for index, rallies in enumerate(play.rallies):
+        game = index + 1
+        if before is not None and before.play.rallies[index : index + 1] == (rallies,):
+            continue
+        for number, side in enumerate(rallies, start=1):
+            if side is not None and point_market_id(game, number) not in book:
+                markets.append(Market(MarketType.POINT_WINNER, game, number=number))
+    return markets
 
 
 class _Step:
