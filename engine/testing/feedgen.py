@@ -75,6 +75,7 @@ class StreamWriter:
         self.periods: list[list[int]] = []
         self.games = [0, 0]
         self.status = "Scheduled"
+        self.collection_status = "CollectingLive"
         self.teams = {
             Side.HOME: Team(_uuid(script.fixture_id, "home"), script.home_name, True),
             Side.AWAY: Team(_uuid(script.fixture_id, "away"), script.away_name, False),
@@ -89,7 +90,7 @@ class StreamWriter:
             periods=periods,
             current_period=max(1, len(self.periods)),
             status=self.status,
-            collection_status="CollectingLive",
+            collection_status=self.collection_status,
             finished=self.status == "Completed",
             is_tied=self.games[0] == self.games[1],
         )
