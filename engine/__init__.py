@@ -6,10 +6,25 @@ Typical use::
     for frame in frames:
         state, events = reduce(state, decode(frame))
     state, events = reduce(state, EndOfStream())
+    state.book  # the market book; the market signals are among the events
 
 Everything a user needs is importable from here.
 """
 
+from engine.core.book import (
+    DEFAULT_MARKETS,
+    EMPTY_BOOK,
+    Book,
+    Market,
+    MarketCatalogue,
+    MarketConfig,
+    MarketEntry,
+    MarketPolicy,
+    MarketType,
+    apply_signals,
+    diff,
+    parse_market,
+)
 from engine.core.events import (
     ActionPending,
     Discrepancy,
@@ -32,9 +47,24 @@ from engine.core.events import (
     UnknownAction,
     event_name,
 )
-from engine.core.reduce import EndOfStream, Input, fold, reduce
-from engine.core.report import describe_event, summarize
+from engine.core.markets import Outcome, next_book, outcome
+from engine.core.reduce import Connected, Disconnected, EndOfStream, Input, Stale, fold, reduce
+from engine.core.report import describe_event, describe_signal, summarize
 from engine.core.rules import MatchFormat, Side
+from engine.core.signals import (
+    SIGNAL_TYPES,
+    MarketResumed,
+    MarketSettled,
+    MarketStatus,
+    MarketSuspended,
+    MarketVoided,
+    Reason,
+    SettlementRolledBack,
+    Signal,
+    SuspensionReasonsChanged,
+    VoidReason,
+    VoidRolledBack,
+)
 from engine.core.state import MatchState
 from engine.feed.catalogue import (
     DEFAULT_CATALOGUE,
@@ -48,10 +78,16 @@ from engine.feed.wire import Action, Heartbeat, Malformed, Message, decode, deco
 
 __all__ = [
     "DEFAULT_CATALOGUE",
+    "DEFAULT_MARKETS",
+    "EMPTY_BOOK",
+    "SIGNAL_TYPES",
     "Action",
     "ActionCatalogue",
     "ActionKind",
     "ActionPending",
+    "Book",
+    "Connected",
+    "Disconnected",
     "Discrepancy",
     "DuplicateDropped",
     "EndOfStream",
@@ -62,30 +98,55 @@ __all__ = [
     "Heartbeat",
     "Input",
     "Malformed",
+    "Market",
+    "MarketCatalogue",
+    "MarketConfig",
+    "MarketEntry",
+    "MarketPolicy",
+    "MarketResumed",
+    "MarketSettled",
+    "MarketStatus",
+    "MarketSuspended",
+    "MarketType",
+    "MarketVoided",
     "MatchFormat",
     "MatchState",
     "MatchWon",
     "Message",
     "NotLiveData",
+    "Outcome",
     "PastAmended",
     "PointStarted",
     "PointWon",
+    "Reason",
     "ResultKind",
     "SendType",
     "ServerChanged",
+    "SettlementRolledBack",
     "Side",
+    "Signal",
+    "Stale",
     "Status",
     "StatusChanged",
     "Stoppage",
     "StoppageEnded",
     "StoppageStarted",
+    "SuspensionReasonsChanged",
     "UnexpectedServer",
     "UnknownAction",
+    "VoidReason",
+    "VoidRolledBack",
+    "apply_signals",
     "decode",
     "decode_object",
     "describe_event",
+    "describe_signal",
+    "diff",
     "event_name",
     "fold",
+    "next_book",
+    "outcome",
+    "parse_market",
     "reduce",
     "summarize",
 ]
