@@ -11,6 +11,7 @@ same frames. Reports medians of `--repeat` runs, frames per second, and the rati
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import platform
 import statistics
@@ -110,12 +111,11 @@ def main() -> None:
         "json.loads (stdlib)": bare(json.loads),
         "orjson.loads": bare(orjson.loads),
     }
-    try:
-        import msgspec
-
+    try:  # optional: compared when installed (`pip install msgspec`), not a dependency
+        msgspec = importlib.import_module("msgspec")
         contenders["msgspec.json.decode (untyped)"] = bare(msgspec.json.decode)
     except ImportError:
-        pass
+        print("msgspec is not installed: not compared")
     contenders["decode (orjson + typed Action)"] = decode_only
     bookless = without_markets(matches)
     contenders["pipeline without markets"] = lambda _: pipeline(bookless)
