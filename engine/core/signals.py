@@ -3,7 +3,7 @@
 Signals are edge-triggered differences between the market book before and after one input
 (`engine.core.markets`): a market already suspended is not suspended again, a settled market is
 not settled again with the same result. Folding the signals alone from an empty book
-(`engine.core.markets.apply_signals`) gives exactly the engine's book.
+(`engine.core.book.apply_signals`) gives exactly the engine's book.
 
 In the vocabulary of the Sportradar Unified Odds SDK: `MarketSuspended` is a bet stop,
 `MarketSettled` a bet settlement, `SettlementRolledBack` a rollback of a settlement,
