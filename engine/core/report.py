@@ -5,14 +5,14 @@ Keys are never renamed; later features only add keys.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard
 
 import attrs
 
 from engine.core.book import Book
 from engine.core.events import Event, event_name
 from engine.core.rules import Side
-from engine.core.signals import SIGNAL_TYPES, MarketStatus
+from engine.core.signals import SIGNAL_TYPES, MarketStatus, Signal
 from engine.core.state import MatchState
 
 
@@ -65,7 +65,7 @@ def summarize_book(book: Book) -> dict[str, dict[str, Any]]:
     return out
 
 
-def is_signal(event: Event) -> bool:
+def is_signal(event: Event) -> TypeGuard[Signal]:
     """True for the market signals among the reducer's events."""
     return isinstance(event, SIGNAL_TYPES)
 

@@ -9,6 +9,7 @@ then one line per received frame: `{"recv": "<RFC 3339 UTC receive time>", "text
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,16 @@ class Frame:
 
     text: str
     recv: str | None = None
+
+
+def recv_seconds(recv: str | None) -> float | None:
+    """A frame's receive time as POSIX seconds; None when unknown or unreadable."""
+    if recv is None:
+        return None
+    try:
+        return datetime.fromisoformat(recv.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
 
 
 @attrs.frozen(slots=True)
