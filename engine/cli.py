@@ -135,10 +135,16 @@ class Scoreboard:
         self.every_signal = every_signal
 
     def __call__(self, match: Match, message: Input, events: list[Event]) -> None:
-        state = match.state
-        for event in events:
-            if isinstance(event, PointWon | GameWon | MatchWon):
-                self.out.write(self._score_line(state, event) + "\n")
+        scored = [event for event in events if isinstance(event, PointWon | GameWon | MatchWon)]
+        if scored:  # one line per step: the point, labelled by the most it decided
+            label = (
+                "MATCH"
+                if any(isinstance(e, MatchWon) for e in scored)
+                else "GAME "
+                if any(isinstance(e, GameWon) for e in scored)
+                else "point"
+            )
+            self.out.write(self._score_line(match.state, label) + "\n")
         grouped: dict[str, list[str]] = {}
         for event in [event for event in events if is_signal(event)]:
             if self.every_signal or not isinstance(event, MarketSuspended | MarketResumed | SuspensionReasonsChanged):
@@ -155,12 +161,11 @@ class Scoreboard:
         self.out.flush()
 
     @staticmethod
-    def _score_line(state: MatchState, event: PointWon | GameWon | MatchWon) -> str:
+    def _score_line(state: MatchState, label: str) -> str:
         home, away = state.games
         points = " ".join(f"{h}-{a}" for h, a in state.points)
         server = state.server.value if state.server is not None else "-"
-        head = {PointWon: "point", GameWon: "GAME ", MatchWon: "MATCH"}[type(event)]
-        return f"{head} games {home}-{away} | {points} | next serve {server} | {state.status.value}"
+        return f"{label} games {home}-{away} | {points} | next serve {server} | {state.status.value}"
 
 
 def _signal_line(event: Signal) -> str:
@@ -266,6 +271,7 @@ def _serve(args: argparse.Namespace) -> int:
             heartbeat=args.heartbeat,
             speed=args.speed,
             faults=faults,
+            require_accept=args.require_accept,
         )
     except (RecordingError, ValueError) as exc:
         return _fail(f"engine serve: {exc}", EXIT_USAGE)
@@ -354,6 +360,12 @@ def _parser() -> argparse.ArgumentParser:
     tokens = server.add_mutually_exclusive_group()
     tokens.add_argument("--token", default=None, help="the token clients must send (visible to ps: prefer --token-env)")
     tokens.add_argument("--token-env", default=None, metavar="VAR", help="environment variable holding the token")
+    server.add_argument(
+        "--no-require-accept",
+        dest="require_accept",
+        action="store_false",
+        help="serve clients that send no Accept header (python -m websockets); the provider refuses them",
+    )
     server.add_argument("--heartbeat", type=_positive, default=10.0, help="seconds between heartbeats")
     server.add_argument(
         "--speed", type=_positive, default=None, help="pace by receive times, X times faster (default: no pacing)"

@@ -25,7 +25,7 @@ import random
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import attrs
 
@@ -42,6 +42,8 @@ from engine.io.recording import BadLine, RecordingMeta, read_recording, recv_sec
 log = logging.getLogger("engine.match")
 
 Callback = Callable[["Match", Any], object]
+C = TypeVar("C", bound=Callback)
+EventTypes = type | tuple[type, ...]
 #: [ours] A callback slower than this (seconds) is warned about.
 SLOW_CALLBACK = 1.0
 #: [ours] Events kept for `async for` when nobody consumes them; the oldest go first beyond this.
@@ -54,10 +56,14 @@ class Callbacks:
 
     def __init__(self, slow_after: float = SLOW_CALLBACK) -> None:
         self.slow_after = slow_after
-        self._handlers: list[tuple[type | tuple[type, ...], Callback]] = []
+        self._handlers: list[tuple[EventTypes, Callback]] = []
         self.failures = 0  # callbacks that raised
 
-    def on(self, event_type: type | tuple[type, ...], fn: Callback | None = None) -> Any:
+    @overload
+    def on(self, event_type: EventTypes, fn: None = None) -> Callable[[C], C]: ...
+    @overload
+    def on(self, event_type: EventTypes, fn: C) -> C: ...
+    def on(self, event_type: EventTypes, fn: C | None = None) -> C | Callable[[C], C]:
         """Call `fn(match, event)` for every event that is an instance of `event_type`
         (`object` for all). Returns `fn`; without `fn`, a decorator."""
         if fn is None:
@@ -152,7 +158,11 @@ class Match:
     def __repr__(self) -> str:
         return f"Match({self.fixture_id!r}, {self.state.status.value}, games {self.state.games})"
 
-    def on(self, event_type: type | tuple[type, ...], fn: Callback | None = None) -> Any:
+    @overload
+    def on(self, event_type: EventTypes, fn: None = None) -> Callable[[C], C]: ...
+    @overload
+    def on(self, event_type: EventTypes, fn: C) -> C: ...
+    def on(self, event_type: EventTypes, fn: C | None = None) -> C | Callable[[C], C]:
         """Register a callback on this match's callback surface (see `Callbacks.on`)."""
         return self.callbacks.on(event_type, fn)
 

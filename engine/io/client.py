@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import attrs
 import orjson
@@ -44,6 +44,7 @@ from engine.io.protocol import (
     RECONNECT_AFTER,
     STALE_AFTER,
     AuthRefused,
+    RedactingLogger,
     RequestRefused,
     Secret,
     actions_url,
@@ -129,27 +130,12 @@ class Recorder:
         self._out.close()
 
 
-class _RedactingLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
-    """Hands websockets a logger that formats each record itself and strips the token from it, so
-    its debug frame log (which shows the auth message) can never leak it."""
-
-    def __init__(self, logger: logging.Logger, token: Secret) -> None:
-        super().__init__(logger, {})
-        self._token = token
-
-    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
-        if not self.isEnabledFor(level):
-            return
-        text = str(msg) % args if args else str(msg)
-        kwargs.pop("exc_info", None)  # a traceback could quote frames; the message says what happened
-        self.logger.log(level, self._token.redact(text), **kwargs)
-
-
 def backoff_delays(settings: ClientSettings, rng: random.Random) -> Callable[[int], float]:
     """Full jitter: attempt n waits uniform(0, min(max, initial * factor**n))."""
 
     def delay(attempt: int) -> float:
-        ceiling = min(settings.backoff_max, settings.backoff_initial * settings.backoff_factor**attempt)
+        growth = settings.backoff_factor ** min(attempt, 64)  # bounded: no overflow after many attempts
+        ceiling = min(settings.backoff_max, settings.backoff_initial * growth)
         return rng.uniform(0.0, ceiling)
 
     return delay
@@ -182,7 +168,7 @@ async def run_feed(
     settings = settings or ClientSettings()
     limiter = limiter or PROCESS_LIMITER
     delay = backoff_delays(settings, rng or random.Random())
-    ws_logger = _RedactingLogger(logging.getLogger("engine.io.websockets"), token)
+    ws_logger = RedactingLogger(logging.getLogger("engine.io.websockets"), token)
     attempt = 0
     progress = _Progress()
     while True:

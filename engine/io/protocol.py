@@ -8,8 +8,9 @@ so the two cannot drift apart.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import re
-from typing import Final
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 import attrs
@@ -100,6 +101,32 @@ class Secret:
 
     def __format__(self, spec: str) -> str:
         return repr(self)
+
+
+_AUTH_VALUE = re.compile(r'("authToken"\s*:\s*)"(?:[^"\\]|\\.)*"')
+
+
+def redact_auth(text: str, token: Secret | None = None) -> str:
+    """`text` without any auth token: the value of every `"authToken": "…"` and `token` itself."""
+    if "authToken" in text:
+        text = _AUTH_VALUE.sub(r'\1"***"', text)
+    return token.redact(text) if token is not None else text
+
+
+class RedactingLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """A logger for websockets connections that formats each record itself and strips auth tokens
+    from it: websockets' debug log shows every frame, the auth message included."""
+
+    def __init__(self, logger: logging.Logger, token: Secret | None = None) -> None:
+        super().__init__(logger, {})
+        self._token = token
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        if not self.isEnabledFor(level):
+            return
+        text = str(msg) % args if args else str(msg)
+        kwargs.pop("exc_info", None)  # a traceback could quote a frame; the message says what happened
+        self.logger.log(level, redact_auth(text, self._token), **kwargs)
 
 
 class FeedError(Exception):

@@ -38,6 +38,7 @@ from engine.io.protocol import (
     HEARTBEAT_TEXT,
     INVALID_AUTH_TEXT,
     MISSING_ACCEPT_TEXT,
+    RedactingLogger,
     Secret,
 )
 from engine.io.recording import Frame, Recording, RecordingError, read_recording, recv_seconds
@@ -160,6 +161,7 @@ class ProviderServer:
         heartbeat: float = HEARTBEAT_INTERVAL,
         speed: float | None = None,
         faults: Faults = NO_FAULTS,
+        require_accept: bool = True,
     ) -> None:
         if speed is not None and speed <= 0:
             raise ValueError("speed must be positive (None: as fast as possible)")
@@ -170,7 +172,10 @@ class ProviderServer:
         self.heartbeat = heartbeat
         self.speed = speed
         self.faults = faults
-        self.connections: dict[str, int] = {}  # fixture id -> connections accepted so far
+        #: False lets clients that cannot set headers in (the `python -m websockets` interactive client).
+        self.require_accept = require_accept
+        self.attempts = 0  # websocket connections opened, authenticated or not
+        self.connections: dict[str, int] = {}  # fixture id -> authenticated connections so far
         self._server: Server | None = None
 
     def __repr__(self) -> str:
@@ -191,7 +196,7 @@ class ProviderServer:
             process_request=self._check_request,
             ping_interval=None,
             server_header=None,
-            logger=log,
+            logger=RedactingLogger(log, self._token),
         )
         sockets = list(self._server.sockets)
         self.port = sockets[0].getsockname()[1]
@@ -221,7 +226,7 @@ class ProviderServer:
         match = ACTIONS_PATH_PATTERN.fullmatch(urlsplit(request.path).path)
         if match is None or match["fixture_id"] not in self.fixtures:
             return _text_response(connection, HTTPStatus.NOT_FOUND, "Not Found")
-        if "Accept" not in request.headers:
+        if self.require_accept and "Accept" not in request.headers:
             return _text_response(connection, HTTPStatus.BAD_REQUEST, MISSING_ACCEPT_TEXT)
         return None
 
@@ -236,6 +241,7 @@ class ProviderServer:
             await ws.close(1008, "startPosition must be an integer")
             return
         paced = self.speed is not None and query.get("speed", ["normal"])[0] != "fast"
+        self.attempts += 1
         if not await self._authenticated(ws):
             return
         number = self.connections.get(fixture.fixture_id, 0)

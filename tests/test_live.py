@@ -1,0 +1,441 @@
+"""The live path over real websockets on loopback (FEED.md section 1): our adapter against our
+provider-compatible server, with faults injected by the server. No socket is mocked."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import random
+import sys
+import time
+from collections.abc import Awaitable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import attrs
+import pytest
+from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import InvalidStatus
+
+from engine.cli import initial_state, main, recording_inputs
+from engine.core.events import Event, PointWon
+from engine.core.reduce import Input, Stale, reduce
+from engine.core.report import summarize
+from engine.core.signals import (
+    MarketSettled,
+    MarketSuspended,
+    MarketVoided,
+    Reason,
+    SettlementRolledBack,
+    VoidRolledBack,
+)
+from engine.feed.wire import Action
+from engine.io.client import ClientSettings, ConnectLimiter, backoff_delays
+from engine.io.protocol import ACCEPT_HEADER, MISSING_ACCEPT_TEXT, AuthRefused, Secret, actions_url
+from engine.io.recording import read_recording
+from engine.io.server import NO_FAULTS, Faults, ProviderServer, load_fixtures
+from engine.match import Callbacks, Match, connect, replay
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures_data"
+RECORDING = FIXTURES / "aicup2026_m05_female_bo7.jsonl"
+TOKEN = "tok-3f9a7c1e-very-secret"
+FAST = ClientSettings(base="ws://127.0.0.1:1", backoff_initial=0.01, backoff_max=0.05, stale_after=5.0)
+LIMITER = ConnectLimiter(rate=50)  # tests connect often; the process-wide limit is tested on its own
+T = TypeVar("T")
+
+
+def _run(coro: Awaitable[T], timeout: float = 30.0) -> T:
+    async def bounded() -> T:
+        return await asyncio.wait_for(coro, timeout)
+
+    return asyncio.run(bounded())
+
+
+def _direct_summary(path: Path = RECORDING) -> dict[str, Any]:
+    recording = read_recording(path)
+    state = initial_state(recording, None, False)
+    for _, message in recording_inputs(recording):
+        state, _ = reduce(state, message)
+    return summarize(state)
+
+
+def _settlements(events: list[Event]) -> dict[str, list[Event]]:
+    """Each market's settlements, voids and rollbacks in order (markets settled by one step may be
+    listed in any order, so the order across markets is not compared)."""
+    out: dict[str, list[Event]] = {}
+    for e in events:
+        if isinstance(e, MarketSettled | MarketVoided | SettlementRolledBack | VoidRolledBack):
+            out.setdefault(e.market, []).append(e)
+    return out
+
+
+@attrs.define
+class Followed:
+    """What following one fixture over loopback gave."""
+
+    match: Match
+    server: ProviderServer
+    steps: list[tuple[float, Input, list[Event]]]
+
+    @property
+    def events(self) -> list[Event]:
+        return [event for _, _, events in self.steps for event in events]
+
+
+async def _follow(
+    faults: Faults = NO_FAULTS,
+    token: str = TOKEN,
+    settings: ClientSettings = FAST,
+    heartbeat: float = 10.0,
+    **connect_kwargs: Any,
+) -> Followed:
+    fixtures = load_fixtures(RECORDING)
+    (fixture_id,) = fixtures
+    steps: list[tuple[float, Input, list[Event]]] = []
+
+    def observe(match: Match, message: Input, events: list[Event]) -> None:
+        steps.append((time.perf_counter(), message, events))
+
+    async with ProviderServer(fixtures, Secret(TOKEN), heartbeat=heartbeat, faults=faults) as server:
+        meta = read_recording(RECORDING).meta
+        match = connect(
+            fixture_id,
+            token,
+            fmt=meta.format(),
+            settings=attrs.evolve(settings, base=server.base),
+            limiter=LIMITER,
+            on_input=observe,
+            buffer=0,
+            **connect_kwargs,
+        )
+        async with match:
+            await match.wait()
+    return Followed(match, server, steps)
+
+
+def test_live_summary_and_events_equal_a_direct_replay() -> None:
+    followed = _run(_follow())
+    assert summarize(followed.match.state) == _direct_summary()
+
+    async def replayed() -> list[Event]:
+        events: list[Event] = []
+        async with replay(RECORDING) as match:
+            async for event in match:
+                events.append(event)
+        return events
+
+    assert followed.events == _run(replayed())  # the same events as live, in the same order
+
+
+def test_the_demo_shows_a_real_match_and_ends_with_the_replay_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    start = lines.index("{")
+    summary = json.loads("\n".join(lines[start:]))
+    assert summary == _direct_summary()
+    board = lines[:start]
+    assert sum(1 for line in board if line.startswith(("point", "GAME", "MATCH"))) == sum(
+        sum(game) for game in summary["points"]
+    )
+    assert any(line.strip().startswith("SETTLED   game_winner:1 = ") for line in board)
+    assert any(line.strip() == "SETTLED   match_winner = away" for line in board)
+
+
+def test_a_dropped_connection_resumes_without_losing_or_repeating_anything() -> None:
+    clean = _run(_follow())
+    dropped = _run(_follow(Faults(drop_after=(40, 95, 7))))
+    assert dropped.server.connections[clean.match.fixture_id or ""] == 4
+    assert summarize(dropped.match.state) == summarize(clean.match.state)
+    assert dropped.match.state.duplicates == 0  # startPosition: nothing was sent twice
+    assert _settlements(dropped.events) == _settlements(clean.events)
+    suspended_while_down = [
+        events for _, message, events in dropped.steps if type(message).__name__ == "Disconnected" and events
+    ]
+    assert len(suspended_while_down) == 3
+    for events in suspended_while_down:
+        assert all(isinstance(e, MarketSuspended) or type(e).__name__ == "SuspensionReasonsChanged" for e in events)
+
+
+def test_duplicates_and_reordering_change_no_settlement() -> None:
+    clean = _run(_follow())
+    noisy = _run(_follow(Faults(duplicate=0.2, reorder_window=3, seed=7)))
+    expected, got = summarize(clean.match.state), summarize(noisy.match.state)
+    assert got.pop("duplicates") > 0
+    expected.pop("duplicates")
+    assert got == expected
+    assert _settlements(noisy.events) == _settlements(clean.events)
+
+
+def test_a_wrong_token_is_a_clear_final_error_without_retries() -> None:
+    began = time.monotonic()
+    with pytest.raises(AuthRefused, match="refused the token") as refused:
+        _run(_follow(token="not-the-token"))
+    assert time.monotonic() - began < 5
+    assert TOKEN not in str(refused.value)
+    assert "not-the-token" not in str(refused.value)
+
+    async def attempts() -> int:
+        async with ProviderServer(load_fixtures(RECORDING), Secret(TOKEN)) as server:
+            (fixture_id,) = server.fixtures
+            match = connect(fixture_id, "wrong", settings=attrs.evolve(FAST, base=server.base), limiter=LIMITER)
+            async with match:
+                with pytest.raises(AuthRefused):
+                    await match.wait()
+                await asyncio.sleep(0.3)  # a retry storm would show here
+            return server.attempts
+
+    assert _run(attempts()) == 1
+
+
+def test_the_connect_command_reports_a_refused_token_in_one_line(capfd: pytest.CaptureFixture[str]) -> None:
+    async def serve_and_connect() -> int:
+        async with ProviderServer(load_fixtures(RECORDING), Secret(TOKEN)) as server:
+            (fixture_id,) = server.fixtures
+            os.environ["TT_TEST_TOKEN"] = "wrong-token-value"
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "engine",
+                "connect",
+                fixture_id,
+                "--token-env",
+                "TT_TEST_TOKEN",
+                "--base",
+                server.base,
+            )
+            return await process.wait()
+
+    assert _run(serve_and_connect()) == 3
+    err = capfd.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("engine: fixture ")
+    assert "refused the token" in err[-1]
+    assert "wrong-token-value" not in "\n".join(err)
+
+
+def test_a_missing_accept_header_gets_the_documented_400() -> None:
+    async def handshake() -> tuple[int, str]:
+        async with ProviderServer(load_fixtures(RECORDING), Secret(TOKEN)) as server:
+            (fixture_id,) = server.fixtures
+            with pytest.raises(InvalidStatus) as refused:
+                async with ws_connect(actions_url(server.base, fixture_id)):
+                    pass
+            response = refused.value.response
+            async with ws_connect(actions_url(server.base, fixture_id), additional_headers={"Accept": ACCEPT_HEADER}):
+                pass
+            return response.status_code, response.body.decode()
+
+    status, body = _run(handshake())
+    assert status == 400
+    assert body.strip() == MISSING_ACCEPT_TEXT
+
+
+def test_silence_suspends_every_market_within_the_stale_timeout() -> None:
+    stale_after = 0.3
+    settings = attrs.evolve(FAST, stale_after=stale_after, reconnect_after=5.0)
+    followed = _run(_follow(Faults(silence_after=60, silence_for=1.0), settings=settings))
+    stale_steps = [(at, index) for index, (at, message, _) in enumerate(followed.steps) if isinstance(message, Stale)]
+    assert len(stale_steps) == 1
+    at, index = stale_steps[0]
+    last_frame = max(t for t, message, _ in followed.steps[:index] if not isinstance(message, Stale))
+    assert at - last_frame <= stale_after + 0.1
+    suspended = [e for e in followed.steps[index][2] if isinstance(e, MarketSuspended)]
+    assert suspended
+    assert all(Reason.STALE_FEED in e.reasons for e in suspended)
+    assert summarize(followed.match.state) == _direct_summary()  # and nothing was lost
+
+
+def test_the_token_never_appears_in_logs_recordings_or_reprs(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    for name in ("websockets", "engine", "engine.io.websockets"):
+        logging.getLogger(name).setLevel(logging.DEBUG)
+    record = tmp_path / "recorded.jsonl"
+    followed = _run(_follow(Faults(drop_after=(30,)), record=record))
+    with pytest.raises(AuthRefused) as refused:
+        _run(_follow(token=TOKEN + "-bad"))
+    settings = attrs.evolve(FAST, base="ws://127.0.0.1:9")
+    exposed = [
+        caplog.text,
+        record.read_text(),
+        repr(followed.match),
+        repr(followed.server),
+        repr(Secret(TOKEN)),
+        str(Secret(TOKEN)),
+        f"{Secret(TOKEN)}",
+        repr(settings),
+        str(refused.value),
+    ]
+    assert "authToken" in caplog.text  # the debug log did see the auth message …
+    for text in exposed:
+        assert TOKEN not in text  # … but never the token
+    recorded = read_recording(record)
+    assert recorded.meta.fixture_id == followed.match.fixture_id
+    # every frame exactly once: the reconnect resumed after what had arrived
+    assert [getattr(f, "text", None) for f in recorded.frames] == [
+        getattr(f, "text", None) for f in read_recording(RECORDING).frames
+    ]
+
+
+def test_a_raising_callback_is_isolated_and_a_slow_one_is_warned(caplog: pytest.LogCaptureFixture) -> None:
+    callbacks = Callbacks(slow_after=0.05)
+    seen: list[int] = []
+
+    @callbacks.on(PointWon)
+    def boom(match: Match, event: PointWon) -> None:
+        seen.append(event.game)
+        raise RuntimeError("a desk's bug")
+
+    @callbacks.on(MarketSettled)
+    def slow(match: Match, event: MarketSettled) -> None:
+        if event.market == "match_winner":
+            time.sleep(0.06)
+
+    caplog.set_level(logging.WARNING)
+    followed = _run(_follow(callbacks=callbacks))
+    points = sum(sum(game) for game in followed.match.state.points)
+    assert len(seen) == points
+    assert callbacks.failures == points
+    assert summarize(followed.match.state) == _direct_summary()
+    assert "a desk's bug" in caplog.text
+    assert "took" in caplog.text
+    assert "slow" in caplog.text
+
+
+def test_many_fixtures_share_one_loop_and_one_callback_surface(tmp_path: Path) -> None:
+    paths = [FIXTURES / "aicup2026_m01_female_bo5.jsonl", FIXTURES / "aicup2026_m02_male_bo5.jsonl"]
+    for path in paths:
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    callbacks = Callbacks()
+    settled: dict[str | None, str] = {}
+    callbacks.on(
+        MarketSettled,
+        lambda match, e: settled.update({match.fixture_id: e.result}) if e.market == "match_winner" else None,
+    )
+
+    async def both() -> list[Match]:
+        fixtures = load_fixtures(tmp_path)
+        async with ProviderServer(fixtures, Secret(TOKEN)) as server:
+            settings = attrs.evolve(FAST, base=server.base)
+            matches = [connect(f, TOKEN, settings=settings, callbacks=callbacks, limiter=LIMITER) for f in fixtures]
+            for match in matches:
+                match.start()
+            await asyncio.gather(*(match.wait() for match in matches))
+            return matches
+
+    matches = _run(both())
+    assert set(settled) == {match.fixture_id for match in matches}
+    for match, path in zip(
+        sorted(matches, key=lambda m: m.fixture_id or ""), sorted(paths, key=_fixture_of), strict=True
+    ):
+        assert summarize(match.state) == _direct_summary(path)
+
+
+def _fixture_of(path: Path) -> str:
+    return read_recording(path).meta.fixture_id or ""
+
+
+def test_the_process_wide_limit_spaces_connection_attempts() -> None:
+    limiter = ConnectLimiter(rate=5, per=0.2)
+
+    async def twelve() -> list[float]:
+        times = []
+        for _ in range(12):
+            await limiter.acquire()
+            times.append(time.monotonic())
+        return times
+
+    times = _run(twelve())
+    for first, sixth in zip(times, times[5:], strict=False):
+        assert sixth - first >= 0.2 - 1e-3
+
+
+def test_paced_replay_follows_the_recorded_receive_times(tmp_path: Path) -> None:
+    source = RECORDING.read_text().splitlines()
+    path = tmp_path / "short.jsonl"
+    lines = [source[0]]
+    for index, line in enumerate(source[1:4]):
+        frame = json.loads(line)
+        frame["recv"] = f"2026-01-01T10:00:0{index}.000Z"
+        lines.append(json.dumps(frame))
+    path.write_text("\n".join(lines) + "\n")
+
+    async def timed(speed: float | None) -> float:
+        began = time.perf_counter()
+        async with replay(path, speed=speed) as match:
+            await match.wait()
+        return time.perf_counter() - began
+
+    assert _run(timed(10.0)) >= 0.2  # 2 s of recording at 10x
+    assert _run(timed(None)) < 0.2
+
+
+def test_a_client_that_is_not_ours_gets_the_stream_after_its_auth_message() -> None:
+    async def interactive() -> str:
+        fixtures = load_fixtures(RECORDING)
+        (fixture_id,) = fixtures
+        async with ProviderServer(fixtures, Secret(TOKEN), require_accept=False) as server:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "websockets",
+                actions_url(server.base, fixture_id),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+            assert process.stdin is not None
+            assert process.stdout is not None
+            process.stdin.write(json.dumps({"authToken": TOKEN}).encode() + b"\n")
+            await process.stdin.drain()
+            seen = b""
+            while b"fixtureAction" not in seen:
+                line = await process.stdout.readline()
+                assert line, "the client ended before any action arrived"
+                seen += line
+            process.kill()
+            await process.wait()
+            return seen.decode()
+
+    assert "fixtureSeqNum" in _run(interactive())
+
+
+def test_heartbeats_keep_a_quiet_feed_from_going_stale(tmp_path: Path) -> None:
+    source = RECORDING.read_text().splitlines()
+    path = tmp_path / "slow.jsonl"
+    lines = [source[0]]
+    for index, line in enumerate(source[1:4]):
+        frame = json.loads(line)
+        frame["recv"] = f"2026-01-01T10:00:0{index}.000Z"  # one second apart
+        lines.append(json.dumps(frame))
+    path.write_text("\n".join(lines) + "\n")
+
+    async def follow(heartbeat: float) -> list[Input]:
+        inputs: list[Input] = []
+        third = asyncio.Event()
+
+        def observe(match: Match, message: Input, events: list[Event]) -> None:
+            inputs.append(message)
+            if sum(isinstance(i, Action) for i in inputs) == 3:
+                third.set()  # the recording ends here, before the match does: stop following
+
+        fixtures = load_fixtures(path)
+        (fixture_id,) = fixtures
+        async with ProviderServer(fixtures, Secret(TOKEN), heartbeat=heartbeat, speed=2.0) as server:
+            settings = attrs.evolve(FAST, base=server.base, stale_after=0.3)
+            async with connect(fixture_id, TOKEN, settings=settings, limiter=LIMITER, on_input=observe):
+                await third.wait()
+        return inputs
+
+    assert not any(isinstance(i, Stale) for i in _run(follow(heartbeat=0.1)))
+    assert sum(isinstance(i, Stale) for i in _run(follow(heartbeat=10.0))) == 2  # 0.5 s gaps, twice
+
+
+def test_backoff_is_full_jitter_capped_and_never_overflows() -> None:
+    settings = ClientSettings(backoff_initial=0.5, backoff_factor=2.0, backoff_max=30.0)
+    delay = backoff_delays(settings, random.Random(1))
+    assert all(0 <= delay(0) <= 0.5 for _ in range(100))
+    assert max(delay(3) for _ in range(200)) <= 4.0
+    assert max(delay(3) for _ in range(200)) > 2.0  # full jitter spreads over the whole range
+    assert all(0 <= delay(10_000) <= 30.0 for _ in range(100))
