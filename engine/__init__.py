@@ -1,6 +1,7 @@
 """Table tennis live market state engine: fold the provider's live actions feed into match state.
 
-Typical use::
+Live: `async with connect(fixture_id, token=...) as match: async for event in match: ...`
+(see `engine.match`). Typical use of the pure core::
 
     state = MatchState.new(fixture_id, MatchFormat(best_of=5))
     for frame in frames:
@@ -75,6 +76,10 @@ from engine.feed.catalogue import (
     Stoppage,
 )
 from engine.feed.wire import Action, Heartbeat, Malformed, Message, decode, decode_object
+from engine.io.client import ClientSettings, ConnectLimiter
+from engine.io.protocol import AuthRefused, FeedError, RequestRefused, Secret
+from engine.io.server import Faults, ProviderServer
+from engine.match import Callbacks, Match, connect, replay
 
 __all__ = [
     "DEFAULT_CATALOGUE",
@@ -85,7 +90,11 @@ __all__ = [
     "ActionCatalogue",
     "ActionKind",
     "ActionPending",
+    "AuthRefused",
     "Book",
+    "Callbacks",
+    "ClientSettings",
+    "ConnectLimiter",
     "Connected",
     "Disconnected",
     "Discrepancy",
@@ -93,6 +102,8 @@ __all__ = [
     "EndOfStream",
     "EndsChanged",
     "Event",
+    "Faults",
+    "FeedError",
     "GameWon",
     "Gap",
     "Heartbeat",
@@ -109,6 +120,7 @@ __all__ = [
     "MarketSuspended",
     "MarketType",
     "MarketVoided",
+    "Match",
     "MatchFormat",
     "MatchState",
     "MatchWon",
@@ -118,8 +130,11 @@ __all__ = [
     "PastAmended",
     "PointStarted",
     "PointWon",
+    "ProviderServer",
     "Reason",
+    "RequestRefused",
     "ResultKind",
+    "Secret",
     "SendType",
     "ServerChanged",
     "SettlementRolledBack",
@@ -137,6 +152,7 @@ __all__ = [
     "VoidReason",
     "VoidRolledBack",
     "apply_signals",
+    "connect",
     "decode",
     "decode_object",
     "describe_event",
@@ -148,5 +164,6 @@ __all__ = [
     "outcome",
     "parse_market",
     "reduce",
+    "replay",
     "summarize",
 ]

@@ -35,7 +35,7 @@ from engine.core.reduce import EndOfStream, Input, reduce
 from engine.core.rules import DEFAULT_FORMAT, MatchFormat
 from engine.core.state import MatchState
 from engine.feed.wire import Malformed, decode
-from engine.io.client import ClientSettings, ConnectLimiter, Recorder, run_feed
+from engine.io.client import ClientSettings, ConnectLimiter, FrameObserver, Recorder, run_feed
 from engine.io.protocol import Secret
 from engine.io.recording import BadLine, RecordingMeta, read_recording, recv_seconds
 
@@ -270,6 +270,7 @@ def connect(
     markets: MarketConfig | None = None,
     callbacks: Callbacks | None = None,
     record: str | Path | None = None,
+    frames: FrameObserver | None = None,
     settings: ClientSettings | None = None,
     limiter: ConnectLimiter | None = None,
     buffer: int = EVENT_BUFFER,
@@ -278,8 +279,8 @@ def connect(
 ) -> Match:
     """A live match on the provider's feed (use with `async with`). `token` is kept as a `Secret`;
     `base` overrides the provider host (`settings.base`); `record` appends every raw frame to a
-    JSONL recording. Reconnects on its own; raises `AuthRefused`/`RequestRefused` from `async for`
-    or `wait()` when the provider refuses for good."""
+    JSONL recording, or `frames` sees each raw frame as it arrives. Reconnects on its own; raises
+    `AuthRefused`/`RequestRefused` from `async for` or `wait()` when the provider refuses for good."""
     secret = token if isinstance(token, Secret) else Secret(token)
     settings = settings or ClientSettings()
     if base is not None:
@@ -298,7 +299,7 @@ def connect(
                 is_over=lambda: match.is_over,
                 settings=settings,
                 limiter=limiter,
-                recorder=recorder,
+                recorder=recorder if recorder is not None else frames,
                 rng=rng,
             )
         finally:

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 import attrs
 import orjson
@@ -108,6 +108,13 @@ class ConnectLimiter:
 PROCESS_LIMITER = ConnectLimiter()
 
 
+class FrameObserver(Protocol):
+    """Sees every raw frame as it arrives, before it is decoded (a `Recorder` is one)."""
+
+    def write(self, text: str) -> None:
+        """Take one received frame."""
+
+
 class Recorder:
     """Appends every received frame to a JSONL recording (FEED.md recording format), flushed per
     line so a crash loses nothing already received. Only received frames are written: never the
@@ -159,7 +166,7 @@ async def run_feed(
     is_over: Callable[[], bool],
     settings: ClientSettings | None = None,
     limiter: ConnectLimiter | None = None,
-    recorder: Recorder | None = None,
+    recorder: FrameObserver | None = None,
     rng: random.Random | None = None,
 ) -> None:
     """Keep one fixture's feed flowing into `sink` until `is_over()` after the server closes, a final
@@ -219,7 +226,7 @@ async def _receive(
     token: Secret,
     sink: Sink,
     settings: ClientSettings,
-    recorder: Recorder | None,
+    recorder: FrameObserver | None,
     progress: _Progress,
 ) -> None:
     """Pass frames to the sink until the server closes normally; raises _Retry or ConnectionClosed

@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -162,6 +162,7 @@ class ProviderServer:
         speed: float | None = None,
         faults: Faults = NO_FAULTS,
         require_accept: bool = True,
+        stamp: Callable[[str], str] | None = None,
     ) -> None:
         if speed is not None and speed <= 0:
             raise ValueError("speed must be positive (None: as fast as possible)")
@@ -174,6 +175,8 @@ class ProviderServer:
         self.faults = faults
         #: False lets clients that cannot set headers in (the `python -m websockets` interactive client).
         self.require_accept = require_accept
+        #: Rewrites each frame just before it is sent (benchmarks stamp the send time into it).
+        self.stamp = stamp
         self.attempts = 0  # websocket connections opened, authenticated or not
         self.connections: dict[str, int] = {}  # fixture id -> authenticated connections so far
         self._server: Server | None = None
@@ -311,7 +314,7 @@ class ProviderServer:
                 await asyncio.sleep(faults.silence_for)
                 quiet.clear()
             async with sending:
-                await ws.send(text)
+                await ws.send(text if self.stamp is None else self.stamp(text))
             sent += 1
         await ws.close(1000, "end of recording")
 

@@ -1,0 +1,180 @@
+"""Frame → callback latency over loopback websockets, our provider-compatible server in another process.
+
+    python bench/latency.py [--fixtures 1 1000] [--seconds 20] [--rate 2]
+
+For each fixture count: a child process serves that many copies of a real best-of-7 recording
+(fixture ids rewritten), paced at `--rate` messages per second per fixture, heartbeats every 10 s,
+each frame stamped with the server's CLOCK_MONOTONIC at send time. This process follows every
+fixture with `engine.connect` (one event loop, one shared `Callbacks`) and, in a callback on every
+event, measures for the first event of each frame:
+- arrival → callback: from the moment the adapter got the frame off the websocket to the callback;
+- send → callback: from the server's send (same clock, another process) to the callback, which
+  adds loopback transport and any time the frame waited for a busy event loop.
+Reports p50, p99 and max of each (ms), over frames received after every fixture is connected.
+Connection attempts use a private limiter of 200/s (the process-wide 5/s protects the provider's
+rate limit; this loopback server has none).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+from engine.core.rules import MatchFormat
+from engine.io.client import ClientSettings, ConnectLimiter
+from engine.io.protocol import Secret
+from engine.io.recording import Frame, read_recording
+from engine.match import Callbacks, Match, connect
+
+SOURCE = Path(__file__).resolve().parent.parent / "fixtures_data" / "aicup2026_m05_female_bo7.jsonl"
+TOKEN = "bench-token"
+
+
+def write_recordings(folder: Path, count: int, rate: float) -> list[str]:
+    """`count` copies of the source recording with their own fixture ids, `1/rate` s apart."""
+    recording = read_recording(SOURCE)
+    original = recording.meta.fixture_id or ""
+    texts = [frame.text for frame in recording.frames if isinstance(frame, Frame)]
+    ids = []
+    for index in range(count):
+        fixture_id = f"00000000-0000-4000-8000-{index:012d}"
+        ids.append(fixture_id)
+        with open(folder / f"f{index:05d}.jsonl", "wb") as out:
+            out.write(orjson.dumps({"meta": {"fixtureId": fixture_id, "bestOf": 7}}) + b"\n")
+            for number, text in enumerate(texts):
+                seconds = number / rate
+                recv = f"2026-01-01T10:{int(seconds // 60):02d}:{seconds % 60:06.3f}Z"
+                out.write(orjson.dumps({"recv": recv, "text": text.replace(original, fixture_id)}) + b"\n")
+    return ids
+
+
+def serve_child(folder: str, port_file: str) -> None:
+    """The server process: serve the folder, stamping each frame's send time, until killed."""
+    from engine.io.server import ProviderServer, load_fixtures
+
+    def stamp(text: str) -> str:
+        return f'{text[:-1]},"benchSentAt":{time.monotonic():.6f}}}'
+
+    async def run() -> None:
+        server = ProviderServer(load_fixtures(folder), Secret(TOKEN), speed=1.0, stamp=stamp)
+        await server.start()
+        Path(port_file).write_text(str(server.port))
+        await server.serve_forever()
+
+    asyncio.run(run())
+
+
+class SentStamps:
+    """Keeps the server's send stamp of the last frame each fixture received."""
+
+    def __init__(self) -> None:
+        self.last: float = 0.0
+
+    def write(self, text: str) -> None:
+        at = text.rfind('"benchSentAt":')
+        self.last = float(text[at + 14 : -1]) if at >= 0 else 0.0
+
+
+async def measure(ids: list[str], base: str, seconds: float) -> tuple[list[float], list[float], int]:
+    callbacks = Callbacks()
+    arrival: list[float] = []
+    sent: list[float] = []
+    seen: dict[int, float] = {}
+    stamps: dict[int, SentStamps] = {}
+    measuring = False
+
+    def on_event(match: Match, event: object) -> None:
+        now = time.perf_counter()
+        mono = time.monotonic()
+        key = id(match)
+        if not measuring or seen.get(key) == match.received_at:
+            return  # not yet, or a later event of a frame already measured
+        seen[key] = match.received_at
+        arrival.append(now - match.received_at)
+        if stamps[key].last:
+            sent.append(mono - stamps[key].last)
+
+    callbacks.on(object, on_event)
+    settings = ClientSettings(base=base, stale_after=15.0, reconnect_after=60.0)
+    limiter = ConnectLimiter(rate=200)
+    matches = []
+    for fixture_id in ids:
+        frames = SentStamps()
+        match = connect(
+            fixture_id,
+            TOKEN,
+            fmt=MatchFormat(best_of=7),
+            settings=settings,
+            limiter=limiter,
+            callbacks=callbacks,
+            frames=frames,
+            buffer=0,
+        )
+        stamps[id(match)] = frames
+        matches.append(match)
+        match.start()
+        await limiter.acquire()  # ramp connections no faster than the limiter lets them open
+    while sum(1 for m in matches if m.state.last_seq) < len(matches):
+        await asyncio.sleep(0.1)
+    measuring = True
+    await asyncio.sleep(seconds)
+    measuring = False
+    frames_seen = sum(m.state.last_seq or 0 for m in matches)
+    for match in matches:
+        await match.stop()
+    return arrival, sent, frames_seen
+
+
+def _ms(values: list[float]) -> str:
+    ordered = sorted(values)
+    p50 = statistics.median(ordered)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return f"p50 {p50 * 1e3:7.3f}  p99 {p99 * 1e3:7.3f}  max {ordered[-1] * 1e3:8.3f}"
+
+
+def run(count: int, seconds: float, rate: float) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        ids = write_recordings(folder, count, rate)
+        port_file = folder / "port"
+        child = subprocess.Popen([sys.executable, __file__, "--serve-child", str(folder), str(port_file)])
+        try:
+            while not port_file.exists():
+                time.sleep(0.05)
+            time.sleep(0.05)
+            base = f"ws://127.0.0.1:{port_file.read_text().strip()}"
+            arrival, sent, _ = asyncio.run(measure(ids, base, seconds))
+        finally:
+            child.kill()
+            child.wait()
+    print(f"{count:5d} fixtures, {rate:g} msg/s each, {len(arrival):6d} frames measured over {seconds:g} s")
+    print(f"      arrival -> callback (ms): {_ms(arrival)}")
+    print(f"      send    -> callback (ms): {_ms(sent)}")
+
+
+def main() -> None:
+    if len(sys.argv) == 4 and sys.argv[1] == "--serve-child":
+        serve_child(sys.argv[2], sys.argv[3])
+        return
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--fixtures", type=int, nargs="+", default=[1, 1000])
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--rate", type=float, default=2.0)
+    args = parser.parse_args()
+    print(f"{platform.machine()} {os.cpu_count()} cores, CPython {platform.python_version()}")
+    for count in args.fixtures:
+        run(count, args.seconds, args.rate)
+
+
+if __name__ == "__main__":
+    main()
