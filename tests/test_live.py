@@ -351,15 +351,21 @@ def test_the_process_wide_limit_spaces_connection_attempts() -> None:
         assert sixth - first >= 0.2 - 1e-3
 
 
-def test_paced_replay_follows_the_recorded_receive_times(tmp_path: Path) -> None:
+def _three_frames(tmp_path: Path) -> Path:
+    """The first three frames of the real match, recorded one second apart (the match goes on)."""
     source = RECORDING.read_text().splitlines()
-    path = tmp_path / "short.jsonl"
+    path = tmp_path / "three.jsonl"
     lines = [source[0]]
     for index, line in enumerate(source[1:4]):
         frame = json.loads(line)
         frame["recv"] = f"2026-01-01T10:00:0{index}.000Z"
         lines.append(json.dumps(frame))
     path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_paced_replay_follows_the_recorded_receive_times(tmp_path: Path) -> None:
+    path = _three_frames(tmp_path)
 
     async def timed(speed: float | None) -> float:
         began = time.perf_counter()
@@ -402,14 +408,7 @@ def test_a_client_that_is_not_ours_gets_the_stream_after_its_auth_message() -> N
 
 
 def test_heartbeats_keep_a_quiet_feed_from_going_stale(tmp_path: Path) -> None:
-    source = RECORDING.read_text().splitlines()
-    path = tmp_path / "slow.jsonl"
-    lines = [source[0]]
-    for index, line in enumerate(source[1:4]):
-        frame = json.loads(line)
-        frame["recv"] = f"2026-01-01T10:00:0{index}.000Z"  # one second apart
-        lines.append(json.dumps(frame))
-    path.write_text("\n".join(lines) + "\n")
+    path = _three_frames(tmp_path)
 
     async def follow(heartbeat: float) -> list[Input]:
         inputs: list[Input] = []
@@ -439,3 +438,31 @@ def test_backoff_is_full_jitter_capped_and_never_overflows() -> None:
     assert max(delay(3) for _ in range(200)) <= 4.0
     assert max(delay(3) for _ in range(200)) > 2.0  # full jitter spreads over the whole range
     assert all(0 <= delay(10_000) <= 30.0 for _ in range(100))
+
+
+def test_leaving_the_block_stops_a_reconnecting_feed_at_once(tmp_path: Path) -> None:
+    """Regression: asyncio.wait_for on Python 3.11 can swallow a cancellation that lands as recv()
+    completes; the feed then went on reconnecting to a server whose recording had ended, and
+    leaving `async with` hung."""
+
+    async def follow_then_leave() -> float:
+        fixtures = load_fixtures(_three_frames(tmp_path))
+        (fixture_id,) = fixtures
+        actions = 0
+        third = asyncio.Event()
+
+        def observe(match: Match, message: Input, events: list[Event]) -> None:
+            nonlocal actions
+            actions += isinstance(message, Action)
+            if actions == 3:
+                third.set()
+
+        async with ProviderServer(fixtures, Secret(TOKEN), heartbeat=0.1, speed=2.0) as server:
+            settings = attrs.evolve(FAST, base=server.base, stale_after=0.3)
+            async with connect(fixture_id, TOKEN, settings=settings, limiter=LIMITER, on_input=observe):
+                await third.wait()  # heartbeats every 0.1 s keep recv() busy: the race is likely here
+                began = time.monotonic()
+            return time.monotonic() - began
+
+    for _ in range(3):
+        assert _run(follow_then_leave(), timeout=10) < 1.0

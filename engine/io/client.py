@@ -236,7 +236,10 @@ async def _receive(
     while True:
         timeout = settings.stale_after if not stale else settings.reconnect_after - settings.stale_after
         try:
-            frame = await asyncio.wait_for(ws.recv(), timeout=max(0.0, timeout - (time.monotonic() - silent_since)))
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation, and
+            # then leaving `async with connect(...)` would not stop a reconnecting feed.
+            async with asyncio.timeout(max(0.0, timeout - (time.monotonic() - silent_since))):
+                frame = await ws.recv()
         except TimeoutError:
             if not stale:
                 stale = True

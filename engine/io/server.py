@@ -263,7 +263,8 @@ class ProviderServer:
 
     async def _authenticated(self, ws: ServerConnection) -> bool:
         try:
-            first = await asyncio.wait_for(ws.recv(), AUTH_TIMEOUT)
+            async with asyncio.timeout(AUTH_TIMEOUT):  # not wait_for: on 3.11 it can swallow a cancellation
+                first = await ws.recv()
             token = orjson.loads(first).get("authToken")
         except (TimeoutError, ConnectionClosed):
             return False
