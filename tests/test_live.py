@@ -466,3 +466,33 @@ def test_leaving_the_block_stops_a_reconnecting_feed_at_once(tmp_path: Path) -> 
 
     for _ in range(3):
         assert _run(follow_then_leave(), timeout=10) < 1.0
+
+
+def test_a_frame_over_the_size_limit_is_reported_and_skipped_not_fetched_forever(tmp_path: Path) -> None:
+    lines = RECORDING.read_text().splitlines()
+    frame = json.loads(lines[40])  # an action in the first game
+    message = json.loads(frame["text"])
+    message["padding"] = "x" * 5000
+    frame["text"] = json.dumps(message)
+    lines[40] = json.dumps(frame)
+    path = tmp_path / "oversized.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+
+    async def follow() -> tuple[Match, int]:
+        fixtures = load_fixtures(path)
+        (fixture_id,) = fixtures
+        async with ProviderServer(fixtures, Secret(TOKEN)) as server:
+            settings = attrs.evolve(FAST, base=server.base, max_size=4000)
+            match = connect(
+                fixture_id, TOKEN, fmt=read_recording(path).meta.format(), settings=settings, limiter=LIMITER
+            )
+            async with match:
+                await match.wait()
+            return match, server.connections[fixture_id]
+
+    match, connections = _run(follow())
+    assert connections == 2  # one reconnect past the frame, not a loop
+    state = match.state
+    assert (state.malformed, state.gaps) == (1, 1)
+    assert summarize(state)["games"] == _direct_summary()["games"]
+    assert state.status.value == "finished"

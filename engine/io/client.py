@@ -34,7 +34,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
 from engine.core.reduce import Connected, Disconnected, Input, Stale
-from engine.feed.wire import MAX_FRAME_BYTES, decode
+from engine.feed.wire import MAX_FRAME_BYTES, Action, Malformed, decode
 from engine.io.protocol import (
     ACCEPT_HEADER,
     AUTH_REFUSED_CLOSE_CODES,
@@ -54,6 +54,9 @@ from engine.io.protocol import (
 from engine.io.recording import RecordingMeta
 
 log = logging.getLogger("engine.io.client")
+
+#: RFC 6455 close code our side sends when a frame exceeds `max_size`.
+MESSAGE_TOO_BIG = 1009
 
 #: Receives each reducer input and the `time.perf_counter()` at which its frame arrived.
 Sink = Callable[[Input, float], object]
@@ -149,9 +152,12 @@ def backoff_delays(settings: ClientSettings, rng: random.Random) -> Callable[[in
 
 
 class _Progress:
-    """Frames received on the current connection."""
+    """Frames received on the current connection; the highest action number seen; the position
+    past a frame too large to read (resumed after, so it is not sent again forever)."""
 
     frames = 0
+    highest_seq = 0
+    skip_to = 0
 
 
 class _Retry(Exception):
@@ -183,7 +189,7 @@ async def run_feed(
             attempt = 0  # the last connection worked: start the backoff afresh
         progress.frames = 0
         await limiter.acquire()
-        url = actions_url(settings.base, fixture_id, start_position())
+        url = actions_url(settings.base, fixture_id, max(start_position(), progress.skip_to))
         try:
             async with connect(
                 url,
@@ -248,6 +254,13 @@ async def _receive(
                 continue
             raise _Retry(f"nothing received for {settings.reconnect_after:.1f} s") from None
         except ConnectionClosed as exc:
+            if exc.sent is not None and exc.sent.code == MESSAGE_TOO_BIG:
+                # We closed: a frame over max_size. Report it and resume after it; if it was an
+                # action, the sequencer sees the gap and markets stay suspended until verified.
+                progress.skip_to = max(progress.skip_to, progress.highest_seq) + 1
+                reason = f"frame larger than max_size ({settings.max_size} bytes): skipped"
+                sink(Malformed(reason, None, ""), time.perf_counter())
+                raise
             code = exc.rcvd.code if exc.rcvd is not None else None
             if code in AUTH_REFUSED_CLOSE_CODES and progress.frames == 0:
                 reason = token.redact(exc.rcvd.reason) if exc.rcvd is not None else ""
@@ -266,7 +279,10 @@ async def _receive(
         if progress.frames == 0:
             sink(Connected(), arrived)
         progress.frames += 1
-        sink(decode(text), arrived)
+        message = decode(text)
+        if isinstance(message, Action):
+            progress.highest_seq = max(progress.highest_seq, message.seq)
+        sink(message, arrived)
 
 
 def _describe(exc: BaseException, token: Secret) -> str:
