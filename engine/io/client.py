@@ -151,13 +151,14 @@ def backoff_delays(settings: ClientSettings, rng: random.Random) -> Callable[[in
     return delay
 
 
+@attrs.define
 class _Progress:
     """Frames received on the current connection; the highest action number seen; the position
     past a frame too large to read (resumed after, so it is not sent again forever)."""
 
-    frames = 0
-    highest_seq = 0
-    skip_to = 0
+    frames: int = 0
+    highest_seq: int = 0
+    skip_to: int = 0
 
 
 class _Retry(Exception):
