@@ -235,9 +235,13 @@ class Match:
         """Wait for the feed to end; return the final state, or raise the feed's final error."""
         if self._task is None:
             self.start()
-        assert self._task is not None
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.shield(self._task)
+        task = self._task
+        assert task is not None
+        try:
+            await asyncio.shield(task)  # the waiter being cancelled does not stop the feed
+        except asyncio.CancelledError:
+            if not task.cancelled():
+                raise  # the waiter was cancelled, not the feed: let it go
         if self._end is not None and self._end.error is not None:
             raise self._end.error
         return self.state

@@ -496,3 +496,19 @@ def test_a_frame_over_the_size_limit_is_reported_and_skipped_not_fetched_forever
     assert (state.malformed, state.gaps) == (1, 1)
     assert summarize(state)["games"] == _direct_summary()["games"]
     assert state.status.value == "finished"
+
+
+def test_cancelling_a_waiter_cancels_the_waiter_not_the_feed() -> None:
+    async def scenario() -> tuple[bool, dict[str, Any]]:
+        async with replay(RECORDING, speed=1e6) as match:
+            waiter = asyncio.create_task(match.wait())
+            await asyncio.sleep(0)
+            waiter.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waiter
+            state = await match.wait()
+        return waiter.cancelled(), summarize(state)
+
+    cancelled, summary = _run(scenario())
+    assert cancelled
+    assert summary == _direct_summary()
