@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -225,9 +225,12 @@ class ProviderServer:
         assert self._server is not None
         await self._server.serve_forever()
 
+    def _fixture_of(self, path: str) -> ServedFixture | None:
+        match = ACTIONS_PATH_PATTERN.fullmatch(urlsplit(path).path)
+        return None if match is None else self.fixtures.get(match["fixture_id"])
+
     def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:
-        match = ACTIONS_PATH_PATTERN.fullmatch(urlsplit(request.path).path)
-        if match is None or match["fixture_id"] not in self.fixtures:
+        if self._fixture_of(request.path) is None:
             return _text_response(connection, HTTPStatus.NOT_FOUND, "Not Found")
         if self.require_accept and "Accept" not in request.headers:
             return _text_response(connection, HTTPStatus.BAD_REQUEST, MISSING_ACCEPT_TEXT)
@@ -235,9 +238,9 @@ class ProviderServer:
 
     async def _handle(self, ws: ServerConnection) -> None:
         assert ws.request is not None
-        parts = urlsplit(ws.request.path)
-        fixture = self.fixtures[ACTIONS_PATH_PATTERN.fullmatch(parts.path)["fixture_id"]]  # type: ignore[index]
-        query = parse_qs(parts.query)
+        fixture = self._fixture_of(ws.request.path)
+        assert fixture is not None  # _check_request refused any other path
+        query = parse_qs(urlsplit(ws.request.path).query)
         try:
             start_position = int(query.get("startPosition", ["0"])[0])
         except ValueError:
@@ -295,12 +298,12 @@ class ProviderServer:
     ) -> None:
         faults = self.faults
         drop_after = faults.drop_after[number] if number < len(faults.drop_after) else None
-        sent = 0
         loop = asyncio.get_running_loop()
         began = loop.time()
         first = resume_index(fixture, start_position)
         base_offset = fixture.offsets[first] if first < len(fixture.offsets) else 0.0
-        async for text, offset in _faulty(fixture, first, faults, random.Random(f"{faults.seed}/{number}")):
+        frames = _faulty(fixture, first, faults, random.Random(f"{faults.seed}/{number}"))
+        for sent, (text, offset) in enumerate(frames):
             if paced and self.speed is not None:
                 due = began + (offset - base_offset) / self.speed
                 await asyncio.sleep(max(0.0, due - loop.time()))
@@ -316,13 +319,10 @@ class ProviderServer:
                 quiet.clear()
             async with sending:
                 await ws.send(text if self.stamp is None else self.stamp(text))
-            sent += 1
         await ws.close(1000, "end of recording")
 
 
-async def _faulty(
-    fixture: ServedFixture, first: int, faults: Faults, rng: random.Random
-) -> AsyncIterator[tuple[str, float]]:
+def _faulty(fixture: ServedFixture, first: int, faults: Faults, rng: random.Random) -> Iterator[tuple[str, float]]:
     """The frames from `first`, with duplicates and local reordering applied."""
     items = list(zip(fixture.texts[first:], fixture.offsets[first:], strict=True))
     window = max(1, faults.reorder_window)
