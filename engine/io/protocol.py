@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 import attrs
 import orjson
 
+from engine.feed.wire import heartbeat_frame
+
 #: [doc] The documented host; the provider is moving to `*.data.srarena.io`, so it is configurable.
 DEFAULT_BASE: Final = "wss://dde-streams.data.imgarena.com"
 #: [doc] The path of one fixture's live actions.
@@ -38,7 +40,7 @@ STALE_AFTER: Final = 10.0
 #: [ours] After this much silence the connection is presumed dead and reopened.
 RECONNECT_AFTER: Final = 30.0
 #: [ours] A heartbeat our server sends: any JSON object without `fixtureAction` is one (FEED.md 1).
-HEARTBEAT_TEXT: Final = '{"heartbeat":true}'
+HEARTBEAT_TEXT: Final = heartbeat_frame()
 
 
 def actions_url(base: str, fixture_id: str, start_position: int = 0) -> str:
