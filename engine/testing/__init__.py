@@ -1,1 +1,14 @@
-"""Tools for testing code that uses the engine: stream generators and hypothesis strategies."""
+"""Test support for us and for our users: generated matches with their truth (hypothesis).
+
+    from hypothesis import given
+    import engine.testing
+
+    @given(engine.testing.matches(best_of=5))
+    def test_my_desk(match): ...
+
+See `engine.testing.matches` for what is generated and how to constrain it.
+"""
+
+from engine.testing.matches import DISTURBANCES, ENDINGS, GeneratedMatch, MatchTruth, matches, with_noise
+
+__all__ = ["DISTURBANCES", "ENDINGS", "GeneratedMatch", "MatchTruth", "matches", "with_noise"]

@@ -1,0 +1,427 @@
+"""Generated matches for property tests: whole provider message streams with the truth they encode.
+
+    from hypothesis import given
+    import engine.testing
+
+    @given(engine.testing.matches())
+    def test_my_desk(match):
+        state = engine.fold(engine.MatchState.new(match.fixture_id, match.format), list(match.messages))[0]
+        assert state.games == match.truth.games
+
+`matches(...)` draws a match and everything that can happen around its points: deuce games,
+timeouts, video checks (upheld or overturned), play stopped and injuries, Pending points later
+Confirmed or Cancelled, points Updated to the other side, phantom points Deleted, points Deleted
+then Restored, heartbeats, data collected offline (`delayStatus`), collection suspended, and the
+end: normal, retirement mid-game, walkover, disqualification or abandonment. Constrain it with its
+arguments (`best_of=7`, `doubles=True`, `ending="retired"`, `disturbances=("timeout",)`,
+`max_points=60`…). `with_noise(match)` adds what the transport does: duplicates, local
+reordering and lost messages.
+
+The truth (`MatchTruth`) is computed here from the drawn points, independently of the engine: the
+games and points, who served every point, the winner and result kind, and the outcome of every
+market the default catalogue offers. Shrinking goes towards short plain matches.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+from hypothesis import strategies as st
+
+from engine.core.reduce import Input
+from engine.core.rules import MatchFormat, Side
+from engine.feed.catalogue import SendType
+from engine.feed.wire import Action, Heartbeat, encode_frame, heartbeat_frame
+from engine.testing.feedgen import (
+    END_MATCH,
+    END_PERIOD,
+    LINEUPS,
+    POINT_SCORED,
+    POINT_STARTED,
+    START_MATCH,
+    START_PERIOD,
+    MatchScript,
+    StreamWriter,
+)
+
+HOME, AWAY = Side.HOME, Side.AWAY
+TIMEOUT, VIDEO_CHECK, PLAY_STOPPED, VIDEO_RESULT, INJURY, PLAY_RESUMED, STATUS_UPDATE = 52, 51, 58, 61, 62, 63, 22
+
+#: Everything `matches` may do around a point; pass a subset as `disturbances` to constrain it.
+DISTURBANCES = (
+    "timeout",
+    "video check upheld",
+    "video check overturned",
+    "play stopped",
+    "injury",
+    "pending confirmed",
+    "pending cancelled",
+    "updated to the other side",
+    "phantom deleted",
+    "deleted then restored",
+    "heartbeat",
+    "offline",
+    "collection suspended",
+)
+ENDINGS = ("normal", "retired", "walkover", "disqualified", "abandoned")
+_END_REASONS = {"retired": "Retired", "walkover": "Walkover", "disqualified": "Disqualified"}
+
+
+@attrs.frozen(slots=True)
+class MatchTruth:
+    """What a generated match is, computed from its points, not by the engine.
+
+    `games`/`points`: games won and points per game (home, away); `servers`: the side that served
+    each point, game by game; `winner` (None when abandoned); `result`: "normal", "retired",
+    "walkover", "disqualified" or "abandoned"; `markets`: market id -> "settled:<result>" or
+    "void:<reason>" for every market the default catalogue offers. `next_point`: the market on the
+    point that was next when play stopped early; an engine offers it only if it saw play stop
+    between points (not when the last point and the end arrive together), so it may be missing."""
+
+    games: tuple[int, int]
+    points: tuple[tuple[int, int], ...]
+    servers: tuple[tuple[Side, ...], ...]
+    winner: Side | None
+    result: str
+    markets: dict[str, str] = attrs.field(eq=False, repr=False)
+    next_point: str | None = None
+
+
+@attrs.frozen(slots=True)
+class GeneratedMatch:
+    """A generated provider stream (`messages`, in the order they arrive) and its truth."""
+
+    fixture_id: str
+    format: MatchFormat
+    messages: tuple[Input, ...]
+    truth: MatchTruth
+    disturbances: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        # Short on purpose: hypothesis prints it for a failing example; `messages` and `frames()` hold the rest.
+        fmt, truth = self.format, self.truth
+        return (
+            f"GeneratedMatch(best_of={fmt.best_of}, doubles={fmt.doubles}, {len(self.messages)} messages, "
+            f"points={truth.points}, result={truth.result!r}, disturbances={self.disturbances})"
+        )
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """Hypothesis' pretty printer would print every field of an attrs class: use the short repr."""
+        printer.text(repr(self))
+
+    def frames(self) -> list[str]:
+        """The messages as the text frames a websocket would carry."""
+        return [encode_frame(m) if isinstance(m, Action) else heartbeat_frame() for m in self.messages]
+
+
+@attrs.define
+class _Point:
+    winner: Side
+    server: Side
+    offline: bool = False
+
+
+class _Writer:
+    """Writes messages whose `fixtureSummary` is always the true effective score so far."""
+
+    def __init__(self, fixture_id: str, doubles: bool) -> None:
+        self.stream = StreamWriter(MatchScript(fixture_id, (), "HOME A / HOME B" if doubles else "HOME", "AWAY"))
+        self.messages: list[Input] = []
+        self.games: list[list[_Point]] = []
+        self.delayed = False
+
+    def score(self) -> tuple[list[list[int]], list[int]]:
+        periods = [[sum(p.winner is HOME for p in game), sum(p.winner is AWAY for p in game)] for game in self.games]
+        won = [0, 0]
+        for home, away in periods:
+            if max(home, away) >= 11 and abs(home - away) >= 2:
+                won[0 if home > away else 1] += 1
+        return periods, won
+
+    def emit(self, type_id: int, side: Side | None = None, **kwargs: object) -> Action:
+        self.stream.periods, self.stream.games = self.score()
+        kwargs.setdefault("delayed", self.delayed)
+        action = self.stream.emit(type_id, side, **kwargs)  # type: ignore[arg-type]
+        self.messages.append(action)
+        return action
+
+    def again(self, action: Action, **changes: object) -> Action:
+        """A later version of `action` (same actionId and timeline), with today's summary."""
+        self.stream.periods, self.stream.games = self.score()
+        seq = len(self.stream.actions) + 1
+        version = attrs.evolve(action, seq=seq, summary=self.stream.summary(), **changes)  # type: ignore[arg-type]
+        self.stream.actions.append(version)
+        self.messages.append(version)
+        return version
+
+
+def _game_over(home: int, away: int) -> bool:
+    return max(home, away) >= 11 and abs(home - away) >= 2
+
+
+def _server(first: Side, game: int, played: int) -> Side:
+    """ITTF 2.13: two serves each, one each from 10-10; the first server alternates by game."""
+    opening = first if game % 2 == 1 else first.other
+    turn = played // 2 if played < 20 else 10 + (played - 20)
+    return opening if turn % 2 == 0 else opening.other
+
+
+@st.composite
+def matches(
+    draw: st.DrawFn,
+    best_of: int | None = None,
+    doubles: bool | None = None,
+    ending: str | None = None,
+    disturbances: Sequence[str] = DISTURBANCES,
+    max_points: int = 400,
+) -> GeneratedMatch:
+    """A whole match as the provider streams it, with its truth. Every argument constrains: a fixed
+    `best_of` (else 3, 5 or 7), `doubles`, one `ending` from ENDINGS, the `disturbances` that may
+    happen (none: a plain match), and `max_points` after which a match that is still going ends in
+    a retirement (keeps examples small)."""
+    unknown = set(disturbances) - set(DISTURBANCES)
+    if unknown or (ending is not None and ending not in ENDINGS):
+        raise ValueError(f"unknown disturbances {sorted(unknown)} or ending {ending!r}")
+    fmt = MatchFormat(
+        best_of=best_of if best_of is not None else draw(st.sampled_from([3, 5, 7])),
+        doubles=doubles if doubles is not None else draw(st.booleans()),
+    )
+    end = ending if ending is not None else draw(st.sampled_from(ENDINGS))
+    fixture_id = str(uuid.UUID(int=draw(st.integers(0, 2**64)), version=4))
+    writer = _Writer(fixture_id, fmt.doubles)
+    first = draw(st.sampled_from([HOME, AWAY]))
+    used: list[str] = []
+    writer.emit(LINEUPS, HOME)
+    writer.emit(LINEUPS, AWAY)
+    writer.stream.status = "Live"
+    if end == "walkover":
+        return _finish(writer, fmt, fixture_id, end, draw(st.sampled_from([HOME, AWAY])), used)
+    writer.emit(START_MATCH)
+    stop_after = draw(st.integers(0, max_points)) if end in ("retired", "disqualified", "abandoned") else max_points
+    played = 0
+    while True:
+        _, won = writer.score()
+        if max(won) >= fmt.games_to_win:
+            return _finish(writer, fmt, fixture_id, "normal", HOME if won[0] > won[1] else AWAY, used)
+        if played >= stop_after:
+            return _finish(
+                writer,
+                fmt,
+                fixture_id,
+                end if end != "normal" else "retired",
+                draw(st.sampled_from([HOME, AWAY])),
+                used,
+            )
+        if not writer.games or _game_over(*writer.score()[0][-1]):
+            if writer.games:
+                writer.emit(END_PERIOD)
+            writer.games.append([])
+            writer.stream.periods.append([0, 0])
+            writer.emit(START_PERIOD)
+        game = len(writer.games)
+        server = _server(first, game, len(writer.games[-1]))
+        winner = draw(st.sampled_from([HOME, AWAY]))
+        disturbance = draw(st.sampled_from(["none", "none", "none", *disturbances])) if disturbances else "none"
+        applied = _play_point(writer, _Point(winner, server), disturbance, draw)
+        if applied != "none":
+            used.append(applied)
+        played += 1
+
+
+def _play_point(writer: _Writer, point: _Point, disturbance: str, draw: st.DrawFn) -> str:
+    """One rally with what happens around it (the true winner is `point.winner`); returns the
+    disturbance applied ("none" when it could not be: a wrong point must not end the game)."""
+    winner = point.winner
+    if disturbance in ("updated to the other side", "video check overturned", "phantom deleted"):
+        game = writer.games[-1]
+        home = sum(p.winner is HOME for p in game)
+        if _game_over(home + (winner.other is HOME), len(game) - home + (winner.other is AWAY)):
+            disturbance = "none"
+    if disturbance == "timeout":
+        writer.emit(TIMEOUT, draw(st.sampled_from([HOME, AWAY])))
+        writer.emit(PLAY_RESUMED)
+    elif disturbance in ("play stopped", "injury"):
+        writer.emit(PLAY_STOPPED if disturbance == "play stopped" else INJURY, winner)
+        writer.emit(PLAY_RESUMED)
+    elif disturbance == "offline":
+        writer.delayed = True
+        point.offline = True
+    elif disturbance == "collection suspended":
+        writer.stream.collection_status = "CollectionSuspended"
+        writer.emit(STATUS_UPDATE)
+        writer.stream.collection_status = "CollectingLive"
+        writer.emit(STATUS_UPDATE)
+    writer.emit(POINT_STARTED, point.server)
+    game = writer.games[-1]
+    if disturbance == "pending confirmed":
+        pending = writer.emit(POINT_SCORED, winner, send_type=SendType.PENDING)
+        game.append(point)
+        writer.again(pending, send_type=SendType.CONFIRMED)
+    elif disturbance == "pending cancelled":
+        pending = writer.emit(POINT_SCORED, winner.other, send_type=SendType.PENDING)
+        writer.again(pending, send_type=SendType.CANCELLED)
+        game.append(point)
+        writer.emit(POINT_SCORED, winner)
+    elif disturbance in ("updated to the other side", "video check overturned"):
+        game.append(_Point(winner.other, point.server, point.offline))
+        wrong = writer.emit(POINT_SCORED, winner.other)
+        if disturbance == "video check overturned":
+            writer.emit(VIDEO_CHECK)
+            writer.emit(VIDEO_RESULT)
+        game[-1] = point
+        writer.again(wrong, send_type=SendType.UPDATED, team=writer.stream.teams[winner])
+    elif disturbance == "phantom deleted":
+        game.append(_Point(winner.other, point.server))
+        phantom = writer.emit(POINT_SCORED, winner.other)
+        game.pop()
+        writer.again(phantom, send_type=SendType.DELETED)
+        game.append(point)
+        writer.emit(POINT_SCORED, winner)
+    elif disturbance == "deleted then restored":
+        game.append(point)
+        scored = writer.emit(POINT_SCORED, winner)
+        game.pop()
+        writer.again(scored, send_type=SendType.DELETED)
+        game.append(point)
+        writer.again(scored, send_type=SendType.RESTORED)
+    else:
+        game.append(point)
+        writer.emit(POINT_SCORED, winner)
+        if disturbance == "video check upheld":
+            writer.emit(VIDEO_CHECK)
+            writer.emit(VIDEO_RESULT)
+    if disturbance == "heartbeat":
+        writer.messages.append(Heartbeat())
+    if disturbance == "offline":
+        writer.delayed = False
+        writer.emit(STATUS_UPDATE)
+    return disturbance
+
+
+def _finish(
+    writer: _Writer, fmt: MatchFormat, fixture_id: str, result: str, winner: Side, used: list[str]
+) -> GeneratedMatch:
+    if result == "abandoned":
+        writer.stream.status = "Abandoned"
+        writer.emit(STATUS_UPDATE, fixture_status="Abandoned")
+        final_winner: Side | None = None
+    else:
+        writer.stream.status = "Completed"
+        reason = _END_REASONS.get(result)
+        extra = {} if reason is None else {"subtype_name": reason, "end_reason": reason}
+        writer.emit(END_MATCH, winner, **extra)
+        final_winner = winner
+    truth = _truth(writer.games, fmt, final_winner, result)
+    return GeneratedMatch(fixture_id, fmt, tuple(writer.messages), truth, tuple(used))
+
+
+# --- the truth ------------------------------------------------------------------------------------
+
+
+def _truth(games: list[list[_Point]], fmt: MatchFormat, winner: Side | None, result: str) -> MatchTruth:
+    markets = _market_truth(games, fmt, winner, result)
+    next_point = None
+    if result != "normal":
+        game, number = _next_point(games)
+        next_point = f"point_winner:{game}:{number}"
+        markets[next_point] = f"void:{result}"
+    points = tuple((sum(p.winner is HOME for p in g), sum(p.winner is AWAY for p in g)) for g in games)
+    won = (
+        sum(1 for h, a in points if _game_over(h, a) and h > a),
+        sum(1 for h, a in points if _game_over(h, a) and a > h),
+    )
+    return MatchTruth(
+        games=won,
+        points=tuple(_count(game) for game in games),
+        servers=tuple(tuple(p.server for p in g) for g in games),
+        winner=winner,
+        result=result,
+        markets=markets,
+        next_point=next_point,
+    )
+
+
+def _market_truth(games: list[list[_Point]], fmt: MatchFormat, winner: Side | None, result: str) -> dict[str, str]:
+    """The outcome of every default market (FEED.md 6: decided markets stand, the rest are void)."""
+    won = _games_won(games)
+    normal = result == "normal"
+    undecided = "void:not_played" if normal else f"void:{result}"
+    out: dict[str, str] = {}
+    out["match_winner"] = f"settled:{winner.value}" if normal and winner is not None else undecided
+    out["correct_score"] = f"settled:{won[0]}-{won[1]}" if normal else undecided
+    for games_line in range(fmt.games_to_win, fmt.best_of):
+        line = games_line + 0.5
+        played = sum(won)
+        out[f"total_games:{line}"] = "settled:over" if played > line else "settled:under" if normal else undecided
+    for number in range(1, fmt.best_of + 1):
+        rallies = [p.winner for p in games[number - 1]] if number <= len(games) else []
+        home, away = rallies.count(HOME), rallies.count(AWAY)
+        complete = _game_over(home, away)
+        out[f"game_winner:{number}"] = f"settled:{(HOME if home > away else AWAY).value}" if complete else undecided
+        total = home + away
+        out[f"game_total_points:{number}:18.5"] = (
+            "settled:over" if total > 18.5 else "settled:under" if complete else undecided
+        )
+        for target in (5, 7, 9):
+            out[f"race_to:{number}:{target}"] = _race(rallies, target, complete, undecided)
+        for index, point in enumerate(games[number - 1] if number <= len(games) else [], start=1):
+            out[f"point_winner:{number}:{index}"] = (
+                "void:not_live_data" if point.offline else f"settled:{point.winner.value}"
+            )
+    return out
+
+
+def _next_point(games: list[list[_Point]]) -> tuple[int, int]:
+    """(game, point number) of the point that would have come next."""
+    if not games:
+        return 1, 1
+    if _game_over(*_count(games[-1])):
+        return len(games) + 1, 1
+    return len(games), len(games[-1]) + 1
+
+
+def _games_won(games: list[list[_Point]]) -> tuple[int, int]:
+    scores = [_count(game) for game in games]
+    return (
+        sum(1 for h, a in scores if _game_over(h, a) and h > a),
+        sum(1 for h, a in scores if _game_over(h, a) and a > h),
+    )
+
+
+def _count(points: list[_Point]) -> tuple[int, int]:
+    home = sum(p.winner is HOME for p in points)
+    return home, len(points) - home
+
+
+def _race(rallies: list[Side], target: int, complete: bool, undecided: str) -> str:
+    counts = {HOME: 0, AWAY: 0}
+    for side in rallies:
+        counts[side] += 1
+        if counts[side] == target:
+            return f"settled:{side.value}"
+    return "settled:neither" if complete else undecided
+
+
+# --- what the transport does ------------------------------------------------------------------------
+
+
+@st.composite
+def with_noise(draw: st.DrawFn, match: GeneratedMatch, lose: bool = True) -> GeneratedMatch:
+    """`match` as a flaky transport delivers it: some messages twice, some swapped with a
+    neighbour, and (with `lose`) one message lost. The truth is unchanged: the engine must still
+    reach it (a lost message is made good by the provider's later summaries)."""
+    messages = list(match.messages)
+    for _ in range(draw(st.integers(0, 6))):
+        index = draw(st.integers(0, len(messages) - 2))
+        messages[index], messages[index + 1] = messages[index + 1], messages[index]
+    for _ in range(draw(st.integers(0, 6))):
+        index = draw(st.integers(0, len(messages) - 1))
+        messages.insert(min(len(messages), index + draw(st.integers(0, 3))), messages[index])
+    if lose and draw(st.booleans()):
+        candidates = [i for i, m in enumerate(messages) if isinstance(m, Action) and m.type_id == POINT_STARTED]
+        if candidates:
+            del messages[draw(st.sampled_from(candidates))]
+    return attrs.evolve(match, messages=tuple(messages))
