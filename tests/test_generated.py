@@ -86,17 +86,22 @@ def test_a_failing_match_shrinks_to_a_short_one() -> None:
     smallest = find(
         engine.testing.matches(),
         lambda match: match.truth.games[1] >= 1 and "timeout" in match.disturbances,
-        settings=settings(max_examples=2000, database=None),
+        settings=settings(max_examples=2000, database=None, derandomize=True),
     )
-    # the shortest match that fits: best of 3, won 11-0 11-0 (or stopped early), one timeout
+    # short: best of 3 with whitewashed games (at most three of them) and that one timeout
     assert smallest.format.best_of == 3
-    assert sum(map(sum, smallest.truth.points)) <= 22
-    assert len(smallest.messages) < 60
+    assert all(sorted(game) == [0, 11] for game in smallest.truth.points)
+    assert len(smallest.truth.points) <= 3
+    assert len(smallest.messages) < 100
     assert smallest.disturbances == ("timeout",)
 
 
 def test_frames_are_what_a_websocket_carries() -> None:
-    match = find(engine.testing.matches(), lambda m: "heartbeat" in m.disturbances, settings=settings(database=None))
+    match = find(
+        engine.testing.matches(),
+        lambda m: "heartbeat" in m.disturbances,
+        settings=settings(database=None, derandomize=True),
+    )
     frames = match.frames()
     assert len(frames) == len(match.messages)
     decoded = [engine.decode(frame) for frame in frames]

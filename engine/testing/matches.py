@@ -65,7 +65,11 @@ DISTURBANCES = (
     "heartbeat",
     "offline",
     "collection suspended",
+    "collection dropped",
+    "penalty point",
+    "timeout inserted into the past",
 )
+_STOPPAGES_BY_A_SIDE = frozenset({"timeout", "play stopped", "injury", "timeout inserted into the past"})
 ENDINGS = ("normal", "retired", "walkover", "disqualified", "abandoned")
 _END_REASONS = {"retired": "Retired", "walkover": "Walkover", "disqualified": "Disqualified"}
 
@@ -74,12 +78,13 @@ _END_REASONS = {"retired": "Retired", "walkover": "Walkover", "disqualified": "D
 class MatchTruth:
     """What a generated match is, computed from its points, not by the engine.
 
-    `games`/`points`: games won and points per game (home, away); `servers`: the side that served
-    each point, game by game; `winner` (None when abandoned); `result`: "normal", "retired",
-    "walkover", "disqualified" or "abandoned"; `markets`: market id -> "settled:<result>" or
-    "void:<reason>" for every market the default catalogue offers. `next_point`: the market on the
-    point that was next when play stopped early; an engine offers it only if it saw play stop
-    between points (not when the last point and the end arrive together), so it may be missing."""
+    `games`/`points`: games won and points per game (home, away); `servers`: the side due to
+    serve each point, game by game (a penalty point has no rally but counts in the serving order);
+    `winner` (None when abandoned); `result`: "normal", "retired", "walkover", "disqualified" or
+    "abandoned"; `markets`: market id -> "settled:<result>" or "void:<reason>" for every market
+    the default catalogue offers; `next_point`: the market on the point that was next when play
+    stopped early: an engine offers it only if it saw play stop between points (not when the last
+    point and the end arrive together), so it may be missing."""
 
     games: tuple[int, int]
     points: tuple[tuple[int, int], ...]
@@ -124,40 +129,6 @@ class _Point:
     offline: bool = False
 
 
-class _Writer:
-    """Writes messages whose `fixtureSummary` is always the true effective score so far."""
-
-    def __init__(self, fixture_id: str, doubles: bool) -> None:
-        self.stream = StreamWriter(MatchScript(fixture_id, (), "HOME A / HOME B" if doubles else "HOME", "AWAY"))
-        self.messages: list[Input] = []
-        self.games: list[list[_Point]] = []
-        self.delayed = False
-
-    def score(self) -> tuple[list[list[int]], list[int]]:
-        periods = [[sum(p.winner is HOME for p in game), sum(p.winner is AWAY for p in game)] for game in self.games]
-        won = [0, 0]
-        for home, away in periods:
-            if max(home, away) >= 11 and abs(home - away) >= 2:
-                won[0 if home > away else 1] += 1
-        return periods, won
-
-    def emit(self, type_id: int, side: Side | None = None, **kwargs: object) -> Action:
-        self.stream.periods, self.stream.games = self.score()
-        kwargs.setdefault("delayed", self.delayed)
-        action = self.stream.emit(type_id, side, **kwargs)  # type: ignore[arg-type]
-        self.messages.append(action)
-        return action
-
-    def again(self, action: Action, **changes: object) -> Action:
-        """A later version of `action` (same actionId and timeline), with today's summary."""
-        self.stream.periods, self.stream.games = self.score()
-        seq = len(self.stream.actions) + 1
-        version = attrs.evolve(action, seq=seq, summary=self.stream.summary(), **changes)  # type: ignore[arg-type]
-        self.stream.actions.append(version)
-        self.messages.append(version)
-        return version
-
-
 def _game_over(home: int, away: int) -> bool:
     return max(home, away) >= 11 and abs(home - away) >= 2
 
@@ -167,6 +138,120 @@ def _server(first: Side, game: int, played: int) -> Side:
     opening = first if game % 2 == 1 else first.other
     turn = played // 2 if played < 20 else 10 + (played - 20)
     return opening if turn % 2 == 0 else opening.other
+
+
+class MatchBuilder:
+    """Writes a match as the provider streams it, point by point, deterministically; every message's
+    `fixtureSummary` is the true effective score so far. `matches()` drives one; so can a script:
+
+        builder = MatchBuilder(fixture_id, MatchFormat(best_of=5), first_server=Side.HOME)
+        builder.play(Side.HOME)
+        builder.play(Side.AWAY, "video check overturned")
+        ...
+        match = builder.finish()          # End Match once the score decides it
+    """
+
+    def __init__(
+        self, fixture_id: str, fmt: MatchFormat, first_server: Side, names: tuple[str, str] = ("HOME", "AWAY")
+    ) -> None:
+        self.fixture_id = fixture_id
+        self.format = fmt
+        self.first_server = first_server
+        self.stream = StreamWriter(MatchScript(fixture_id, (), *names))
+        self.messages: list[Input] = []
+        self.games: list[list[_Point]] = []
+        self.applied: list[str] = []
+        self.delayed = False
+        self.emit(LINEUPS, HOME)
+        self.emit(LINEUPS, AWAY)
+        self.stream.status = "Live"
+        self._started = False
+
+    # --- the score, as the provider's summary reports it
+
+    def score(self) -> tuple[list[list[int]], list[int]]:
+        """Points per game and games won, counted from the effective points."""
+        periods = [list(_count(game)) for game in self.games]
+        won = [0, 0]
+        for home, away in periods:
+            if _game_over(home, away):
+                won[0 if home > away else 1] += 1
+        return periods, won
+
+    @property
+    def match_winner(self) -> Side | None:
+        """The side that has won the match on the score, if any."""
+        won = self.score()[1]
+        if max(won) < self.format.games_to_win:
+            return None
+        return HOME if won[0] > won[1] else AWAY
+
+    # --- writing messages
+
+    def emit(self, type_id: int, side: Side | None = None, **kwargs: object) -> Action:
+        """A new action, with the summary as it stands."""
+        self.stream.periods, self.stream.games = self.score()
+        kwargs.setdefault("delayed", self.delayed)
+        action = self.stream.emit(type_id, side, **kwargs)  # type: ignore[arg-type]
+        self.messages.append(action)
+        return action
+
+    def again(self, action: Action, **changes: object) -> Action:
+        """A later version of `action` (same actionId and timeline), with the summary as it stands."""
+        self.stream.periods, self.stream.games = self.score()
+        version = attrs.evolve(action, seq=len(self.stream.actions) + 1, summary=self.stream.summary(), **changes)  # type: ignore[arg-type]
+        self.stream.actions.append(version)
+        self.messages.append(version)
+        return version
+
+    # --- playing
+
+    def play(self, winner: Side, disturbance: str = "none", stoppage_side: Side | None = None) -> str:
+        """One rally won by `winner`, with `disturbance` around it (one of DISTURBANCES, or "none").
+        Returns the disturbance applied: "none" when it could not be (a wrong or phantom point must
+        not end the game)."""
+        if disturbance != "none" and disturbance not in DISTURBANCES:
+            raise ValueError(f"unknown disturbance {disturbance!r}")
+        if self.match_winner is not None:
+            raise ValueError("the match is already won")
+        if not self._started:
+            self.emit(START_MATCH)
+            self._started = True
+        if not self.games or _game_over(*_count(self.games[-1])):
+            if self.games:
+                self.emit(END_PERIOD)
+            self.games.append([])
+            self.emit(START_PERIOD)
+        point = _Point(winner, _server(self.first_server, len(self.games), len(self.games[-1])))
+        applied = _play_point(self, point, disturbance, stoppage_side or winner.other)
+        if applied != "none":
+            self.applied.append(applied)
+        return applied
+
+    def finish(self, ending: str = "normal", winner: Side | None = None) -> GeneratedMatch:
+        """End the match: "normal" once the score decides it, or a retirement, walkover or
+        disqualification won by `winner`, or an abandonment. Returns the stream and its truth."""
+        if ending not in ENDINGS:
+            raise ValueError(f"unknown ending {ending!r}")
+        decided = self.match_winner
+        if ending == "normal":
+            if decided is None:
+                raise ValueError("a normal ending needs a match the score decides")
+            winner = decided
+        elif decided is not None:
+            raise ValueError(f"the score already decided the match: it cannot end {ending}")
+        if ending == "abandoned":
+            self.stream.status = "Abandoned"
+            self.emit(STATUS_UPDATE, fixture_status="Abandoned")
+            winner = None
+        else:
+            if winner is None:
+                raise ValueError(f"a {ending} ending needs its winner")
+            self.stream.status = "Completed"
+            reason = _END_REASONS.get(ending)
+            self.emit(END_MATCH, winner, **({} if reason is None else {"subtype_name": reason, "end_reason": reason}))
+        truth = _truth(self.games, self.format, winner, ending)
+        return GeneratedMatch(self.fixture_id, self.format, tuple(self.messages), truth, tuple(self.applied))
 
 
 @st.composite
@@ -191,131 +276,100 @@ def matches(
     )
     end = ending if ending is not None else draw(st.sampled_from(ENDINGS))
     fixture_id = str(uuid.UUID(int=draw(st.integers(0, 2**64)), version=4))
-    writer = _Writer(fixture_id, fmt.doubles)
-    first = draw(st.sampled_from([HOME, AWAY]))
-    used: list[str] = []
-    writer.emit(LINEUPS, HOME)
-    writer.emit(LINEUPS, AWAY)
-    writer.stream.status = "Live"
+    names = ("HOME A / HOME B", "AWAY A / AWAY B") if fmt.doubles else ("HOME", "AWAY")
+    builder = MatchBuilder(fixture_id, fmt, draw(st.sampled_from([HOME, AWAY])), names)
+    sides = st.sampled_from([HOME, AWAY])
     if end == "walkover":
-        return _finish(writer, fmt, fixture_id, end, draw(st.sampled_from([HOME, AWAY])), used)
-    writer.emit(START_MATCH)
+        return builder.finish(end, draw(sides))
     stop_after = draw(st.integers(0, max_points)) if end in ("retired", "disqualified", "abandoned") else max_points
+    choices = ["none", "none", "none", *disturbances]
     played = 0
-    while True:
-        _, won = writer.score()
-        if max(won) >= fmt.games_to_win:
-            return _finish(writer, fmt, fixture_id, "normal", HOME if won[0] > won[1] else AWAY, used)
+    while builder.match_winner is None:
         if played >= stop_after:
-            return _finish(
-                writer,
-                fmt,
-                fixture_id,
-                end if end != "normal" else "retired",
-                draw(st.sampled_from([HOME, AWAY])),
-                used,
-            )
-        if not writer.games or _game_over(*writer.score()[0][-1]):
-            if writer.games:
-                writer.emit(END_PERIOD)
-            writer.games.append([])
-            writer.stream.periods.append([0, 0])
-            writer.emit(START_PERIOD)
-        game = len(writer.games)
-        server = _server(first, game, len(writer.games[-1]))
-        winner = draw(st.sampled_from([HOME, AWAY]))
-        disturbance = draw(st.sampled_from(["none", "none", "none", *disturbances])) if disturbances else "none"
-        applied = _play_point(writer, _Point(winner, server), disturbance, draw)
-        if applied != "none":
-            used.append(applied)
+            return builder.finish(end if end != "normal" else "retired", draw(sides))
+        winner = draw(sides)
+        disturbance = draw(st.sampled_from(choices)) if disturbances else "none"
+        by = draw(sides) if disturbance in _STOPPAGES_BY_A_SIDE else None
+        builder.play(winner, disturbance, by)
         played += 1
+    return builder.finish()
 
 
-def _play_point(writer: _Writer, point: _Point, disturbance: str, draw: st.DrawFn) -> str:
+def _play_point(builder: MatchBuilder, point: _Point, disturbance: str, stoppage_side: Side) -> str:
     """One rally with what happens around it (the true winner is `point.winner`); returns the
     disturbance applied ("none" when it could not be: a wrong point must not end the game)."""
     winner = point.winner
+    game = builder.games[-1]
     if disturbance in ("updated to the other side", "video check overturned", "phantom deleted"):
-        game = writer.games[-1]
-        home = sum(p.winner is HOME for p in game)
-        if _game_over(home + (winner.other is HOME), len(game) - home + (winner.other is AWAY)):
+        home, away = _count(game)
+        if _game_over(home + (winner.other is HOME), away + (winner.other is AWAY)):
             disturbance = "none"
     if disturbance == "timeout":
-        writer.emit(TIMEOUT, draw(st.sampled_from([HOME, AWAY])))
-        writer.emit(PLAY_RESUMED)
+        builder.emit(TIMEOUT, stoppage_side)
+        builder.emit(PLAY_RESUMED)
     elif disturbance in ("play stopped", "injury"):
-        writer.emit(PLAY_STOPPED if disturbance == "play stopped" else INJURY, winner)
-        writer.emit(PLAY_RESUMED)
+        builder.emit(PLAY_STOPPED if disturbance == "play stopped" else INJURY, stoppage_side)
+        builder.emit(PLAY_RESUMED)
     elif disturbance == "offline":
-        writer.delayed = True
+        builder.delayed = True
         point.offline = True
-    elif disturbance == "collection suspended":
-        writer.stream.collection_status = "CollectionSuspended"
-        writer.emit(STATUS_UPDATE)
-        writer.stream.collection_status = "CollectingLive"
-        writer.emit(STATUS_UPDATE)
-    writer.emit(POINT_STARTED, point.server)
-    game = writer.games[-1]
+    elif disturbance in ("collection suspended", "collection dropped"):
+        builder.stream.collection_status = (
+            "CollectionSuspended" if disturbance == "collection suspended" else "CollectionDropped"
+        )
+        builder.emit(STATUS_UPDATE)
+        builder.stream.collection_status = "CollectingLive"
+        builder.emit(STATUS_UPDATE)
+    started = None if disturbance == "penalty point" else builder.emit(POINT_STARTED, point.server)
     if disturbance == "pending confirmed":
-        pending = writer.emit(POINT_SCORED, winner, send_type=SendType.PENDING)
+        pending = builder.emit(POINT_SCORED, winner, send_type=SendType.PENDING)
         game.append(point)
-        writer.again(pending, send_type=SendType.CONFIRMED)
+        builder.again(pending, send_type=SendType.CONFIRMED)
     elif disturbance == "pending cancelled":
-        pending = writer.emit(POINT_SCORED, winner.other, send_type=SendType.PENDING)
-        writer.again(pending, send_type=SendType.CANCELLED)
+        pending = builder.emit(POINT_SCORED, winner.other, send_type=SendType.PENDING)
+        builder.again(pending, send_type=SendType.CANCELLED)
         game.append(point)
-        writer.emit(POINT_SCORED, winner)
+        builder.emit(POINT_SCORED, winner)
     elif disturbance in ("updated to the other side", "video check overturned"):
         game.append(_Point(winner.other, point.server, point.offline))
-        wrong = writer.emit(POINT_SCORED, winner.other)
+        wrong = builder.emit(POINT_SCORED, winner.other)
         if disturbance == "video check overturned":
-            writer.emit(VIDEO_CHECK)
-            writer.emit(VIDEO_RESULT)
+            builder.emit(VIDEO_CHECK)
+            builder.emit(VIDEO_RESULT)
         game[-1] = point
-        writer.again(wrong, send_type=SendType.UPDATED, team=writer.stream.teams[winner])
+        builder.again(wrong, send_type=SendType.UPDATED, team=builder.stream.teams[winner])
     elif disturbance == "phantom deleted":
         game.append(_Point(winner.other, point.server))
-        phantom = writer.emit(POINT_SCORED, winner.other)
+        phantom = builder.emit(POINT_SCORED, winner.other)
         game.pop()
-        writer.again(phantom, send_type=SendType.DELETED)
+        builder.again(phantom, send_type=SendType.DELETED)
         game.append(point)
-        writer.emit(POINT_SCORED, winner)
+        builder.emit(POINT_SCORED, winner)
     elif disturbance == "deleted then restored":
         game.append(point)
-        scored = writer.emit(POINT_SCORED, winner)
+        scored = builder.emit(POINT_SCORED, winner)
         game.pop()
-        writer.again(scored, send_type=SendType.DELETED)
+        builder.again(scored, send_type=SendType.DELETED)
         game.append(point)
-        writer.again(scored, send_type=SendType.RESTORED)
+        builder.again(scored, send_type=SendType.RESTORED)
     else:
         game.append(point)
-        writer.emit(POINT_SCORED, winner)
+        scored = builder.emit(POINT_SCORED, winner)
         if disturbance == "video check upheld":
-            writer.emit(VIDEO_CHECK)
-            writer.emit(VIDEO_RESULT)
+            builder.emit(VIDEO_CHECK)
+            builder.emit(VIDEO_RESULT)
+        if disturbance == "timeout inserted into the past" and started is not None:
+            # The provider adds a timeout it missed, taken before this rally: between the actions
+            # already sent, by `timelineSequence`.
+            before = started.timeline
+            builder.emit(TIMEOUT, stoppage_side, timeline=before - 0.5)
+            builder.emit(PLAY_RESUMED, timeline=before - 0.25)
     if disturbance == "heartbeat":
-        writer.messages.append(Heartbeat())
+        builder.messages.append(Heartbeat())
     if disturbance == "offline":
-        writer.delayed = False
-        writer.emit(STATUS_UPDATE)
+        builder.delayed = False
+        builder.emit(STATUS_UPDATE)
     return disturbance
-
-
-def _finish(
-    writer: _Writer, fmt: MatchFormat, fixture_id: str, result: str, winner: Side, used: list[str]
-) -> GeneratedMatch:
-    if result == "abandoned":
-        writer.stream.status = "Abandoned"
-        writer.emit(STATUS_UPDATE, fixture_status="Abandoned")
-        final_winner: Side | None = None
-    else:
-        writer.stream.status = "Completed"
-        reason = _END_REASONS.get(result)
-        extra = {} if reason is None else {"subtype_name": reason, "end_reason": reason}
-        writer.emit(END_MATCH, winner, **extra)
-        final_winner = winner
-    truth = _truth(writer.games, fmt, final_winner, result)
-    return GeneratedMatch(fixture_id, fmt, tuple(writer.messages), truth, tuple(used))
 
 
 # --- the truth ------------------------------------------------------------------------------------
