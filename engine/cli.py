@@ -39,10 +39,9 @@ from engine.core.signals import (
     VoidRolledBack,
 )
 from engine.core.state import MatchState
-from engine.feed.wire import Malformed, decode
 from engine.io.client import ClientSettings
 from engine.io.protocol import FeedError, Secret
-from engine.io.recording import BadLine, Recording, RecordingError, read_recording
+from engine.io.recording import Recording, RecordingError, read_recording, recorded_inputs
 from engine.io.server import Faults, ProviderServer, load_fixtures
 from engine.match import Match, connect, replay
 
@@ -53,12 +52,9 @@ EXIT_OK, EXIT_FEED_FAILED, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
 
 
 def recording_inputs(recording: Recording) -> Iterator[tuple[int | None, Input]]:
-    """The reducer inputs a recording replays to, each with its `fixtureSeqNum` when it has one."""
-    for frame in recording.frames:
-        if isinstance(frame, BadLine):
-            yield None, Malformed(frame.reason, None, "")
-            continue
-        message = decode(frame.text)
+    """The reducer inputs a recording replays to (`recorded_inputs`, then EndOfStream), each with
+    its `fixtureSeqNum` when it has one."""
+    for _, message in recorded_inputs(recording):
         yield getattr(message, "seq", None), message
     yield None, EndOfStream()
 

@@ -34,10 +34,9 @@ from engine.core.events import Event, Status
 from engine.core.reduce import EndOfStream, Input, reduce
 from engine.core.rules import DEFAULT_FORMAT, MatchFormat
 from engine.core.state import MatchState
-from engine.feed.wire import Malformed, decode
 from engine.io.client import ClientSettings, ConnectLimiter, FrameObserver, Recorder, run_feed
 from engine.io.protocol import Secret
-from engine.io.recording import BadLine, RecordingMeta, read_recording, recv_seconds
+from engine.io.recording import RecordingMeta, read_recording, recorded_inputs
 
 log = logging.getLogger("engine.match")
 
@@ -335,16 +334,12 @@ def replay(
         loop = asyncio.get_running_loop()
         began = loop.time()
         first: float | None = None
-        for frame in recording.frames:
-            if isinstance(frame, BadLine):
-                match.feed(Malformed(frame.reason, None, ""), time.perf_counter())
-                continue
-            moment = recv_seconds(frame.recv)
+        for moment, message in recorded_inputs(recording):
             if speed is not None and moment is not None:
                 first = moment if first is None else first
                 await asyncio.sleep(max(0.0, began + (moment - first) / speed - loop.time()))
             else:
                 await asyncio.sleep(0)
-            match.feed(decode(frame.text), time.perf_counter())
+            match.feed(message, time.perf_counter())
 
     return Match(recording.meta.fixture_id, recorded, chosen, markets, callbacks, buffer, on_input)

@@ -6,12 +6,13 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from engine.cli import initial_state, main, recording_inputs
 from engine.core.reduce import reduce
-from engine.core.report import summarize
+from engine.core.report import describe_signal, is_signal, summarize
 from engine.io.recording import read_recording
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures_data"
@@ -30,7 +31,7 @@ CONTRACT_KEYS = {
 }
 
 
-def _replay(path: Path) -> dict[str, object]:
+def _replay(path: Path) -> dict[str, Any]:
     recording = read_recording(path)
     state = initial_state(recording, None, False)
     for _, message in recording_inputs(recording):
@@ -38,18 +39,54 @@ def _replay(path: Path) -> dict[str, object]:
     return summarize(state)
 
 
-def test_there_are_recordings_of_every_real_aicup_match() -> None:
-    assert len([p for p in RECORDINGS if p.name.startswith("aicup2026_")]) == 8
-    assert len(RECORDINGS) >= 12
+def test_the_corpus_holds_every_real_aicup_match_and_twenty_real_ittf_matches() -> None:
+    names = [path.stem for path in RECORDINGS]
+    assert len([n for n in names if n.startswith("aicup2026_")]) == 8
+    assert len([n for n in names if n.startswith("ittf_")]) >= 20
+    assert len(names) >= 40
+    for path in RECORDINGS:
+        assert path.with_suffix(".expected.json").exists(), path.name
+
+
+def _trace_signals(path: Path) -> list[dict[str, Any]]:
+    recording = read_recording(path)
+    state = initial_state(recording, None, False)
+    signals: list[dict[str, Any]] = []
+    for _, message in recording_inputs(recording):
+        state, events = reduce(state, message)
+        signals.extend(describe_signal(event) for event in events if is_signal(event))
+    return signals
+
+
+def _in_order(expected: list[dict[str, Any]], signals: list[dict[str, Any]]) -> bool:
+    """True when each expected signal (its given keys) is found, in order, among `signals`."""
+    found = iter(signals)
+    return all(any(all(got.get(k) == v for k, v in want.items()) for got in found) for want in expected)
 
 
 @pytest.mark.parametrize("path", RECORDINGS, ids=lambda p: p.stem)
-def test_each_recording_replays_to_its_expected_summary(path: Path) -> None:
+def test_each_recording_replays_to_its_golden_summary_and_its_source_truth(path: Path) -> None:
     expected = json.loads(path.with_suffix(".expected.json").read_text())
     assert expected["source"]
     summary = _replay(path)
     assert summary.keys() >= CONTRACT_KEYS
-    assert {key: summary[key] for key in expected["summary"]} == expected["summary"]
+    assert summary == expected["summary"]  # golden: any change to any outcome is a diff in review
+    truth = expected["truth"]  # written from the source, not by the engine
+    for key, value in truth.items():
+        if key == "markets":
+            markets: dict[str, Any] = summary["markets"]
+            assert {market: markets[market] for market in value} == value
+        else:
+            assert summary[key] == value, key
+    if "signals" in expected:
+        assert _in_order(expected["signals"], _trace_signals(path))
+
+
+def test_the_signal_check_can_fail() -> None:
+    signals = [{"signal": "MarketSettled", "market": "a", "result": "home"}, {"signal": "MarketVoided", "market": "b"}]
+    assert _in_order([{"market": "a"}, {"market": "b"}], signals)
+    assert not _in_order([{"market": "b"}, {"market": "a"}], signals)
+    assert not _in_order([{"market": "a", "result": "away"}], signals)
 
 
 def test_cli_summary_and_trace(capsys: pytest.CaptureFixture[str]) -> None:

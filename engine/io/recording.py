@@ -8,7 +8,7 @@ then one line per received frame: `{"recv": "<RFC 3339 UTC receive time>", "text
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,10 @@ from typing import Any
 import attrs
 import orjson
 
+from engine.core.reduce import Input, Stale
 from engine.core.rules import DEFAULT_FORMAT, MatchFormat
+from engine.feed.wire import Malformed, decode
+from engine.io.protocol import STALE_AFTER
 
 
 class RecordingError(Exception):
@@ -145,3 +148,22 @@ def write_recording(path: str | Path, frames: Iterable[Frame], meta: RecordingMe
             out.write(orjson.dumps({"meta": meta.to_json()}) + b"\n")
         for frame in frames:
             out.write(orjson.dumps({"recv": frame.recv, "text": frame.text}) + b"\n")
+
+
+def recorded_inputs(
+    recording: Recording, stale_after: float | None = STALE_AFTER
+) -> Iterator[tuple[float | None, Input]]:
+    """Every input a recording replays to, with its time (POSIX seconds; None when unknown): each
+    frame decoded, a bad line as Malformed, and `Stale()` where the receive times show a silence
+    longer than `stale_after` — at the moment the live adapter would have reported it. Live and
+    replay thus give the same inputs."""
+    last: float | None = None
+    for frame in recording.frames:
+        if isinstance(frame, BadLine):
+            yield last, Malformed(frame.reason, None, "")
+            continue
+        moment = recv_seconds(frame.recv)
+        if stale_after is not None and moment is not None and last is not None and moment - last > stale_after:
+            yield last + stale_after, Stale()
+        last = moment if moment is not None else last
+        yield moment, decode(frame.text)
