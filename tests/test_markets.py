@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from contextlib import redirect_stdout
 from pathlib import Path
 
@@ -44,8 +44,9 @@ from engine.core.signals import (
     VoidRolledBack,
 )
 from engine.core.state import MatchState
-from engine.feed.catalogue import SendType
+from engine.feed.catalogue import ActionKind, SendType
 from engine.feed.wire import Action, Heartbeat, Summary
+from engine.testing import GeneratedMatch, matches, with_connection_trouble
 from engine.testing.feedgen import END_MATCH, POINT_SCORED, POINT_STARTED, MatchScript, StreamWriter, match_stream
 from engine.testing.strategies import match_scripts
 
@@ -84,111 +85,21 @@ def _unsure(state: MatchState) -> list[str]:
     return [name for name, holds in held.items() if holds]
 
 
-# --- generated matches with every kind of disturbance --------------------------------------------
+# --- generated matches with every kind of disturbance (engine.testing) ----------------------------
 
-DISTURBANCES = (
-    "plain",
-    "pending then confirmed",
-    "pending then cancelled",
-    "timeout",
-    "video check",
-    "injury",
-    "stale then heartbeat",
-    "stale then point",
-    "disconnected",
-    "scored before started",
-    "heartbeat",
-)
+#: Every disturbance around the points, the adapter's connection inputs, every ending.
+TROUBLED = matches(max_points=120).flatmap(with_connection_trouble)
 
 
-@attrs.define
-class _Stream:
-    """A generated stream: the inputs, and the steps the test knows to be certain (all markets
-    that are not decided must be open after them)."""
-
-    feed: Feed = attrs.field(factory=Feed)
-    inputs: list[Input] = attrs.field(factory=list)
-    taken: int = 0
-
-    def take(self) -> None:
-        """Move the actions the feed wrote since the last call to the inputs."""
-        self.inputs.extend(self.feed.actions[self.taken :])
-        self.taken = len(self.feed.actions)
+def _fold(match: GeneratedMatch) -> list[tuple[Input, MatchState, list[Event]]]:
+    """Every step of folding a match's messages then EndOfStream: (input, state after, events)."""
+    return _fold_inputs(list(match.messages), match.format, match.fixture_id)
 
 
-def _point(stream: _Stream, winner: Side, disturbance: str) -> None:
-    feed = stream.feed
-    if disturbance == "pending then confirmed":
-        feed.emit(POINT_STARTED)
-        pending = feed.scored(winner, SendType.PENDING)
-        feed.score(winner)
-        feed.scored(winner, action_id=pending.action_id, timeline=pending.timeline)
-    elif disturbance == "pending then cancelled":
-        feed.emit(POINT_STARTED)
-        pending = feed.scored(winner.other, SendType.PENDING)
-        feed.scored(winner.other, SendType.CANCELLED, action_id=pending.action_id, timeline=pending.timeline)
-        feed.score(winner)
-        feed.scored(winner)
-    elif disturbance in ("timeout", "injury"):
-        feed.emit(TIMEOUT if disturbance == "timeout" else INJURY, winner)
-        feed.emit(PLAY_RESUMED)
-        feed.rally(winner)
-    elif disturbance == "video check":
-        feed.rally(winner)
-        feed.emit(VIDEO_CHECK)
-        feed.emit(VIDEO_RESULT)
-    elif disturbance == "scored before started":
-        started, scored = feed.rally(winner)
-        stream.take()
-        stream.inputs[-2:] = [scored, started]
-        return
-    elif disturbance == "disconnected":
-        stream.take()
-        stream.inputs.append(Disconnected())
-        feed.rally(winner)
-        stream.take()
-        stream.inputs.append(Connected())
-        return
-    else:
-        feed.rally(winner)
-    stream.take()
-    if disturbance.startswith("stale"):
-        stream.inputs.append(Stale())
-        if disturbance == "stale then heartbeat":
-            stream.inputs.append(Heartbeat())
-    elif disturbance == "heartbeat":
-        stream.inputs.append(Heartbeat())
-
-
-@st.composite
-def disturbed_matches(draw: st.DrawFn, retire: bool | None = None) -> list[Input]:
-    """A best-of-3 match, point by point, each point plain or disturbed; it may end in a retirement."""
-    stream = _Stream()
-    feed = stream.feed
-    feed.begin()
-    stream.take()
-    retires = draw(st.booleans()) if retire is None else retire
-    retire_after = draw(st.integers(1, 40)) if retires else -1
-    played = 0
-    while max(feed.writer.games) < BO3.games_to_win:
-        if played == retire_after:
-            feed.end(draw(st.sampled_from([HOME, AWAY])), subtype_name="Retired", end_reason="Retired")
-            stream.take()
-            return stream.inputs
-        home, away = feed.writer.periods[-1]
-        if (home >= 11 or away >= 11) and abs(home - away) >= 2:
-            feed.new_game()
-        _point(stream, draw(st.sampled_from([HOME, AWAY])), draw(st.sampled_from(DISTURBANCES)))
-        played += 1
-    games = feed.writer.games
-    feed.end(HOME if games[0] > games[1] else AWAY)
-    stream.take()
-    return stream.inputs
-
-
-def _fold(inputs: list[Input], fmt: MatchFormat = BO3) -> list[tuple[Input, MatchState, list[Event]]]:
-    """Every step of folding `inputs` then EndOfStream: (input, state after, events)."""
-    state = MatchState.new("fx", fmt)
+def _fold_inputs(
+    inputs: list[Input], fmt: MatchFormat = BO3, fixture_id: str = "fx"
+) -> list[tuple[Input, MatchState, list[Event]]]:
+    state = MatchState.new(fixture_id, fmt)
     steps = []
     for message in [*inputs, EndOfStream()]:
         state, events = reduce(state, message)
@@ -197,11 +108,10 @@ def _fold(inputs: list[Input], fmt: MatchFormat = BO3) -> list[tuple[Input, Matc
 
 
 @SETTINGS
-@given(disturbed_matches())
-def test_a_no_market_is_open_while_the_engine_is_unsure(inputs: list[Input]) -> None:
+@given(TROUBLED)
+def test_a_no_market_is_open_while_the_engine_is_unsure(match: GeneratedMatch) -> None:
     stale = disconnected = False  # tracked from the inputs alone, independently of the reducer
-    opened = 0
-    for message, state, _ in _fold(inputs):
+    for message, state, _ in _fold(match):
         if isinstance(message, Stale):
             stale = True
         elif isinstance(message, Action | Heartbeat):
@@ -213,8 +123,16 @@ def test_a_no_market_is_open_while_the_engine_is_unsure(inputs: list[Input]) -> 
             assert open_markets == [], (_unsure(state), stale, disconnected, open_markets[:3])
         for market_id in open_markets:
             assert state.book[market_id].reasons == ()
-        opened += bool(open_markets)
-    assert opened > 0  # markets do open when all is certain: the property is not vacuous
+
+
+@settings(max_examples=10, deadline=None)
+@given(matches(disturbances=(), ending="normal"))
+def test_a_markets_do_open_when_all_is_certain(match: GeneratedMatch) -> None:
+    """The other side of (a), so that it is not vacuous: after every cleanly scored point of a plain
+    match that goes on, the match winner is open."""
+    for message, state, _ in _fold(match):
+        if isinstance(message, Action) and message.kind is ActionKind.POINT_SCORED and state.winner is None:
+            assert state.book["match_winner"].status is MarketStatus.OPEN
 
 
 def _check_book_agrees_with_state(state: MatchState) -> None:
@@ -231,20 +149,20 @@ def _check_book_agrees_with_state(state: MatchState) -> None:
 
 
 @SETTINGS
-@given(disturbed_matches())
-def test_b_every_settled_result_is_the_outcome_recomputed_from_the_final_state(inputs: list[Input]) -> None:
-    final = _fold(inputs)[-1][1]
+@given(TROUBLED)
+def test_b_every_settled_result_is_the_outcome_recomputed_from_the_final_state(match: GeneratedMatch) -> None:
+    final = _fold(match)[-1][1]
     _check_book_agrees_with_state(final)
     assert final.book.with_status(MarketStatus.OPEN) == []
     assert final.book.with_status(MarketStatus.SUSPENDED) == []
 
 
 @SETTINGS
-@given(disturbed_matches())
-def test_c_folding_the_signals_alone_reproduces_the_book(inputs: list[Input]) -> None:
+@given(TROUBLED)
+def test_c_folding_the_signals_alone_reproduces_the_book(match: GeneratedMatch) -> None:
     receiver = EMPTY_BOOK
     everything: list[Signal] = []
-    for _, state, events in _fold(inputs):
+    for _, state, events in _fold(match):
         signals = signals_of(events)
         _assert_edge_triggered(receiver, signals)
         receiver = apply_signals(receiver, signals)
@@ -519,10 +437,6 @@ def _reasons(state: MatchState, market_id: str = "game_winner:1") -> tuple[Reaso
     return state.book[market_id].reasons
 
 
-def _steps(feed: Feed, extra: Callable[[], list[Input]] | None = None) -> list[tuple[Input, MatchState, list[Event]]]:
-    return _fold([*feed.actions, *(extra() if extra else [])])
-
-
 def test_before_the_start_every_market_is_suspended_not_started() -> None:
     state = reduce(MatchState.new("fx", BO3), Heartbeat())[0]
     assert set(state.book) >= {"match_winner", "game_winner:1", "point_winner:1:1"}
@@ -597,7 +511,7 @@ def test_a_stoppage_during_a_rally_changes_the_reasons_without_a_second_suspensi
     feed.begin()
     feed.emit(POINT_STARTED)
     feed.emit(VIDEO_CHECK)
-    steps = _steps(feed)
+    steps = _fold_inputs(list(feed.actions))
     started, check = steps[-3][2], steps[-2][2]
     assert MarketSuspended("game_winner:1", (Reason.BALL_IN_PLAY,)) in started
     assert SuspensionReasonsChanged("game_winner:1", (Reason.BALL_IN_PLAY, Reason.VIDEO_CHECK)) in check

@@ -9,6 +9,24 @@
 See `engine.testing.matches` for what is generated and how to constrain it.
 """
 
-from engine.testing.matches import DISTURBANCES, ENDINGS, GeneratedMatch, MatchTruth, matches, with_noise
+from engine.testing.matches import (
+    DISTURBANCES,
+    ENDINGS,
+    GeneratedMatch,
+    MatchBuilder,
+    MatchTruth,
+    matches,
+    with_connection_trouble,
+    with_noise,
+)
 
-__all__ = ["DISTURBANCES", "ENDINGS", "GeneratedMatch", "MatchTruth", "matches", "with_noise"]
+__all__ = [
+    "DISTURBANCES",
+    "ENDINGS",
+    "GeneratedMatch",
+    "MatchBuilder",
+    "MatchTruth",
+    "matches",
+    "with_connection_trouble",
+    "with_noise",
+]

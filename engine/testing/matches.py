@@ -15,7 +15,8 @@ then Restored, heartbeats, data collected offline (`delayStatus`), collection su
 end: normal, retirement mid-game, walkover, disqualification or abandonment. Constrain it with its
 arguments (`best_of=7`, `doubles=True`, `ending="retired"`, `disturbances=("timeout",)`,
 `max_points=60`…). `with_noise(match)` adds what the transport does: duplicates, local
-reordering and lost messages.
+reordering and lost messages; `with_connection_trouble(match)` adds the adapter's `Stale()`,
+`Disconnected()` and `Connected()` inputs.
 
 The truth (`MatchTruth`) is computed here from the drawn points, independently of the engine: the
 games and points, who served every point, the winner and result kind, and the outcome of every
@@ -31,7 +32,7 @@ from typing import Any
 import attrs
 from hypothesis import strategies as st
 
-from engine.core.reduce import Input
+from engine.core.reduce import Connected, Disconnected, Input, Stale
 from engine.core.rules import MatchFormat, Side
 from engine.feed.catalogue import SendType
 from engine.feed.wire import Action, Heartbeat, encode_frame, heartbeat_frame
@@ -68,8 +69,11 @@ DISTURBANCES = (
     "collection dropped",
     "penalty point",
     "timeout inserted into the past",
+    "pending timeout",
 )
-_STOPPAGES_BY_A_SIDE = frozenset({"timeout", "play stopped", "injury", "timeout inserted into the past"})
+_STOPPAGES_BY_A_SIDE = frozenset(
+    {"timeout", "pending timeout", "play stopped", "injury", "timeout inserted into the past"}
+)
 ENDINGS = ("normal", "retired", "walkover", "disqualified", "abandoned")
 _END_REASONS = {"retired": "Retired", "walkover": "Walkover", "disqualified": "Disqualified"}
 
@@ -307,6 +311,10 @@ def _play_point(builder: MatchBuilder, point: _Point, disturbance: str, stoppage
     if disturbance == "timeout":
         builder.emit(TIMEOUT, stoppage_side)
         builder.emit(PLAY_RESUMED)
+    elif disturbance == "pending timeout":  # a Pending action outside a rally, later confirmed
+        pending = builder.emit(TIMEOUT, stoppage_side, send_type=SendType.PENDING)
+        builder.again(pending, send_type=SendType.CONFIRMED)
+        builder.emit(PLAY_RESUMED)
     elif disturbance in ("play stopped", "injury"):
         builder.emit(PLAY_STOPPED if disturbance == "play stopped" else INJURY, stoppage_side)
         builder.emit(PLAY_RESUMED)
@@ -478,4 +486,21 @@ def with_noise(draw: st.DrawFn, match: GeneratedMatch, lose: bool = True) -> Gen
         candidates = [i for i, m in enumerate(messages) if isinstance(m, Action) and m.type_id == POINT_STARTED]
         if candidates:
             del messages[draw(st.sampled_from(candidates))]
+    return attrs.evolve(match, messages=tuple(messages))
+
+
+@st.composite
+def with_connection_trouble(draw: st.DrawFn, match: GeneratedMatch) -> GeneratedMatch:
+    """`match` with what the adapter reports about the connection mixed in: `Stale()` (sometimes
+    followed by a heartbeat) and `Disconnected()` … `Connected()` spans. These inputs only move
+    markets, so the truth is unchanged; while they hold, no market may be open."""
+    messages = list(match.messages)
+    for _ in range(draw(st.integers(0, 4))):
+        index = draw(st.integers(0, len(messages)))
+        messages[index:index] = [Stale(), Heartbeat()] if draw(st.booleans()) else [Stale()]
+    for _ in range(draw(st.integers(0, 3))):
+        start = draw(st.integers(0, len(messages)))
+        end = draw(st.integers(start, min(len(messages), start + 10)))
+        messages[end:end] = [Connected()]
+        messages[start:start] = [Disconnected()]
     return attrs.evolve(match, messages=tuple(messages))
