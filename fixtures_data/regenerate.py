@@ -30,11 +30,12 @@ from engine.cli import initial_state, recording_inputs
 from engine.core.reduce import reduce
 from engine.core.report import summarize
 from engine.core.rules import MatchFormat, Side
-from engine.feed.catalogue import SendType
+from engine.feed.catalogue import ActionKind, SendType
 from engine.feed.wire import Action, Summary, encode_frame, heartbeat_frame
 from engine.io.recording import Frame, RecordingMeta, read_recording, write_recording
 from engine.testing import GeneratedMatch
 from engine.testing.feedgen import (
+    EXPEDITE,
     POINT_SCORED,
     MatchScript,
     ScriptedPoint,
@@ -77,13 +78,14 @@ def write(
     frames: list[str] | None = None,
     signals: list[dict[str, Any]] | None = None,
     recv: Callable[[int], str] | None = None,
+    types: dict[int, ActionKind] | None = None,
 ) -> None:
     """Write `<name>.jsonl` and `<name>.expected.json`: the source's truth (`truth`, written from the
     source, never from the engine), the engine's whole summary of the replay (`summary`, the golden
     file: any change to any outcome shows in review) and, for a scenario, the signals it must emit
     (`signals`, in order, among all the others)."""
     texts = frames if frames is not None else [encode_frame(action) for action in actions]
-    meta = RecordingMeta(actions[0].fixture_id, best_of, doubles)
+    meta = RecordingMeta(actions[0].fixture_id, best_of, doubles, types or {})
     path = HERE / f"{name}.jsonl"
     write_recording(path, (Frame(text, (recv or recv_time)(index)) for index, text in enumerate(texts)), meta)
     body: dict[str, Any] = {"source": source, "truth": expected, "summary": replayed_summary(path)}
@@ -250,7 +252,18 @@ def write_generated(name: str, match: GeneratedMatch, source: str, signals: list
         "result": truth_of.result,
         "markets": {market: _market_entry(outcome) for market, outcome in sorted(truth_of.markets.items())},
     }
-    write(name, actions, match.format.best_of, match.format.doubles, source, expected, match.frames(), signals)
+    types = {EXPEDITE: ActionKind.EXPEDITE} if "expedite" in match.disturbances else None
+    write(
+        name,
+        actions,
+        match.format.best_of,
+        match.format.doubles,
+        source,
+        expected,
+        match.frames(),
+        signals,
+        types=types,
+    )
 
 
 def _market_entry(outcome: str) -> dict[str, Any]:
@@ -430,6 +443,13 @@ SCENARIOS: list[tuple[str, str, dict[int, str], str, list[dict[str, Any]]]] = [
         "scenario_timeout_inserted_into_the_past",
         "a timeout the provider adds afterwards, between earlier actions",
         {15: "timeout inserted into the past"},
+        "normal",
+        [],
+    ),
+    (
+        "scenario_expedite",
+        "the expedite system comes on in game 2 (its type id mapped in the recording's meta)",
+        {25: "expedite"},
         "normal",
         [],
     ),

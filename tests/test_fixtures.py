@@ -13,7 +13,8 @@ import pytest
 from engine.cli import initial_state, main, recording_inputs
 from engine.core.reduce import reduce
 from engine.core.report import describe_signal, is_signal, summarize
-from engine.io.recording import read_recording
+from engine.feed.catalogue import ActionKind
+from engine.io.recording import RecordingError, read_recording
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures_data"
 RECORDINGS = sorted(FIXTURES.glob("*.jsonl"))
@@ -146,3 +147,25 @@ def test_a_broken_recording_line_is_counted_not_fatal(tmp_path: Path, capsys: py
     summary = json.loads(capsys.readouterr().out)
     assert summary["malformed"] == 1
     assert summary["games"] == [3, 0]
+
+
+def test_the_expedite_recording_maps_its_type_and_the_engine_follows_the_service_order() -> None:
+    path = FIXTURES / "scenario_expedite.jsonl"
+    assert read_recording(path).meta.types == {9901: ActionKind.EXPEDITE}
+    recording = read_recording(path)
+    state = initial_state(recording, None, False)
+    names: list[str] = []
+    for _, message in recording_inputs(recording):
+        state, events = reduce(state, message)
+        names.extend(type(event).__name__ for event in events)
+    assert state.expedite
+    assert state.unknown_actions == 0
+    assert "UnexpectedServer" not in names  # every named server after expedite is the one expected
+
+
+@pytest.mark.parametrize("types", ['{"x": "expedite"}', '{"9901": "nonsense"}', '["expedite"]'])
+def test_a_bad_types_map_in_the_meta_is_a_clear_error(tmp_path: Path, types: str) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"meta": {"fixtureId": "fx", "types": ' + types + "}}\n")
+    with pytest.raises(RecordingError, match="types"):
+        read_recording(path)

@@ -53,7 +53,7 @@ def test_every_generated_match_folds_to_its_truth(match: engine.testing.Generate
 
 
 @SETTINGS
-@given(engine.testing.matches(disturbances=()))
+@given(engine.testing.matches(disturbances=("expedite", "timeout", "heartbeat")))
 def test_the_engine_names_every_server_the_truth_names(match: engine.testing.GeneratedMatch) -> None:
     state = engine.MatchState.new(match.fixture_id, match.format)
     servers = iter(server for game in match.truth.servers for server in game)
@@ -104,5 +104,5 @@ def test_frames_are_what_a_websocket_carries() -> None:
     )
     frames = match.frames()
     assert len(frames) == len(match.messages)
-    decoded = [engine.decode(frame) for frame in frames]
+    decoded = [engine.decode(frame, match.catalogue) for frame in frames]
     assert decoded == list(match.messages)

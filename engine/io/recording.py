@@ -8,7 +8,7 @@ then one line per received frame: `{"recv": "<RFC 3339 UTC receive time>", "text
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ import orjson
 
 from engine.core.reduce import Input, Stale
 from engine.core.rules import DEFAULT_FORMAT, MatchFormat
+from engine.feed.catalogue import DEFAULT_CATALOGUE, ActionCatalogue, ActionKind
 from engine.feed.wire import Malformed, decode
 from engine.io.protocol import STALE_AFTER
 
@@ -59,6 +60,12 @@ class RecordingMeta:
     fixture_id: str | None = None
     best_of: int | None = None
     doubles: bool | None = None
+    #: Type ids the recording uses beyond the default catalogue (`"types": {"9901": "expedite"}`).
+    types: Mapping[int, ActionKind] = attrs.field(factory=dict)
+
+    def catalogue(self) -> ActionCatalogue:
+        """The action catalogue to decode this recording's frames with."""
+        return DEFAULT_CATALOGUE.with_types(self.types) if self.types else DEFAULT_CATALOGUE
 
     def format(self, base: MatchFormat = DEFAULT_FORMAT) -> MatchFormat:
         """`base` with what the recording says about the format applied."""
@@ -75,6 +82,8 @@ class RecordingMeta:
             out["bestOf"] = self.best_of
         if self.doubles is not None:
             out["doubles"] = self.doubles
+        if self.types:
+            out["types"] = {str(type_id): kind.value for type_id, kind in sorted(self.types.items())}
         return out
 
 
@@ -138,7 +147,21 @@ def _meta(value: object) -> RecordingMeta:
         raise RecordingError(f"recording meta: bestOf must be a positive odd integer, got {best_of!r}")
     if doubles is not None and type(doubles) is not bool:
         raise RecordingError("recording meta: doubles must be true or false")
-    return RecordingMeta(fixture_id, best_of, doubles)
+    return RecordingMeta(fixture_id, best_of, doubles, _types(value.get("types", {})))
+
+
+def _types(value: object) -> dict[int, ActionKind]:
+    if not isinstance(value, dict):
+        raise RecordingError('recording meta: "types" must map type ids to action kinds')
+    types = {}
+    for key, kind in value.items():
+        try:
+            types[int(key)] = ActionKind(kind)
+        except ValueError:
+            raise RecordingError(
+                f"recording meta: types: {key!r}: {kind!r} is not a type id and an action kind"
+            ) from None
+    return types
 
 
 def write_recording(path: str | Path, frames: Iterable[Frame], meta: RecordingMeta | None = None) -> None:
@@ -158,6 +181,7 @@ def recorded_inputs(
     longer than `stale_after` — at the moment the live adapter would have reported it. Live and
     replay thus give the same inputs."""
     last: float | None = None
+    catalogue = recording.meta.catalogue()
     for frame in recording.frames:
         if isinstance(frame, BadLine):
             yield last, Malformed(frame.reason, None, "")
@@ -166,4 +190,4 @@ def recorded_inputs(
         if stale_after is not None and moment is not None and last is not None and moment - last > stale_after:
             yield last + stale_after, Stale()
         last = moment if moment is not None else last
-        yield moment, decode(frame.text)
+        yield moment, decode(frame.text, catalogue)

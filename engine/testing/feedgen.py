@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import attrs
 
 from engine.core.rules import Side
-from engine.feed.catalogue import DEFAULT_CATALOGUE, SendType
+from engine.feed.catalogue import DEFAULT_CATALOGUE, ActionKind, SendType
 from engine.feed.wire import Action, PeriodScore, Summary, Team
 
 _NAMESPACE = uuid.UUID("5f0e8f49-0b1c-4a7e-9d59-7a1f2f0b6c11")
@@ -22,6 +22,10 @@ _NAMESPACE = uuid.UUID("5f0e8f49-0b1c-4a7e-9d59-7a1f2f0b6c11")
 #: The provider's type ids the generator writes (FEED.md section 3).
 LINEUPS, START_MATCH, END_MATCH, START_PERIOD, END_PERIOD = 3, 4, 5, 6, 7
 POINT_STARTED, POINT_SCORED = 1101, 1102
+#: [ours] Not a provider id (the provider's expedite id is not public): generated streams use it, and
+#: `GENERATED_CATALOGUE` (also written into recordings' meta) maps it to ActionKind.EXPEDITE.
+EXPEDITE = 9901
+GENERATED_CATALOGUE = DEFAULT_CATALOGUE.with_types({EXPEDITE: ActionKind.EXPEDITE})
 TYPE_NAMES = {
     LINEUPS: "Lineups",
     START_MATCH: "Start Match",
@@ -30,6 +34,7 @@ TYPE_NAMES = {
     END_PERIOD: "End Period",
     POINT_STARTED: "Point Started",
     POINT_SCORED: "Point Scored",
+    EXPEDITE: "Expedite",
 }
 
 
@@ -112,7 +117,7 @@ class StreamWriter:
             seq=seq,
             timeline=float(seq) if timeline is None else timeline,
             type_id=type_id,
-            kind=DEFAULT_CATALOGUE.kind_of(type_id),
+            kind=GENERATED_CATALOGUE.kind_of(type_id),
             send_type=send_type,
             period=len(self.periods),
             type_name=TYPE_NAMES.get(type_id),

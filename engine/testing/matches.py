@@ -34,11 +34,13 @@ from hypothesis import strategies as st
 
 from engine.core.reduce import Connected, Disconnected, Input, Stale
 from engine.core.rules import MatchFormat, Side
-from engine.feed.catalogue import SendType
+from engine.feed.catalogue import ActionCatalogue, SendType
 from engine.feed.wire import Action, Heartbeat, encode_frame, heartbeat_frame
 from engine.testing.feedgen import (
     END_MATCH,
     END_PERIOD,
+    EXPEDITE,
+    GENERATED_CATALOGUE,
     LINEUPS,
     POINT_SCORED,
     POINT_STARTED,
@@ -70,6 +72,7 @@ DISTURBANCES = (
     "penalty point",
     "timeout inserted into the past",
     "pending timeout",
+    "expedite",
 )
 _STOPPAGES_BY_A_SIDE = frozenset(
     {"timeout", "pending timeout", "play stopped", "injury", "timeout inserted into the past"}
@@ -108,6 +111,8 @@ class GeneratedMatch:
     messages: tuple[Input, ...]
     truth: MatchTruth
     disturbances: tuple[str, ...] = ()
+    #: Decode `frames()` with this: it maps the generated expedite id (feedgen.EXPEDITE).
+    catalogue: ActionCatalogue = GENERATED_CATALOGUE
 
     def __repr__(self) -> str:
         # Short on purpose: hypothesis prints it for a failing example; `messages` and `frames()` hold the rest.
@@ -137,9 +142,15 @@ def _game_over(home: int, away: int) -> bool:
     return max(home, away) >= 11 and abs(home - away) >= 2
 
 
-def _server(first: Side, game: int, played: int) -> Side:
-    """ITTF 2.13: two serves each, one each from 10-10; the first server alternates by game."""
+def _server(first: Side, game: int, played: int, expedite: tuple[int, int] | None = None) -> Side:
+    """ITTF 2.13: two serves each, one each from 10-10; the first server alternates by game.
+    ITTF 2.15, expedite on since point `p` of game `g`: the server of the preceding rally serves
+    again, then one serve each, for the rest of the match."""
     opening = first if game % 2 == 1 else first.other
+    if expedite is not None and (game, played) >= expedite:
+        since = expedite[1] if game == expedite[0] else 0
+        start = _server(first, game, since - 1) if since > 0 else opening
+        return start if (played - since) % 2 == 0 else start.other
     turn = played // 2 if played < 20 else 10 + (played - 20)
     return opening if turn % 2 == 0 else opening.other
 
@@ -166,6 +177,7 @@ class MatchBuilder:
         self.games: list[list[_Point]] = []
         self.applied: list[str] = []
         self.delayed = False
+        self.expedite: tuple[int, int] | None = None  # (game, points played in it) when it came on
         self.emit(LINEUPS, HOME)
         self.emit(LINEUPS, AWAY)
         self.stream.status = "Live"
@@ -226,7 +238,13 @@ class MatchBuilder:
                 self.emit(END_PERIOD)
             self.games.append([])
             self.emit(START_PERIOD)
-        point = _Point(winner, _server(self.first_server, len(self.games), len(self.games[-1])))
+        if disturbance == "expedite":
+            if self.expedite is None:
+                self.expedite = (len(self.games), len(self.games[-1]))
+                self.emit(EXPEDITE)
+            else:
+                disturbance = "none"  # on once, for the rest of the match
+        point = _Point(winner, _server(self.first_server, len(self.games), len(self.games[-1]), self.expedite))
         applied = _play_point(self, point, disturbance, stoppage_side or winner.other)
         if applied != "none":
             self.applied.append(applied)
