@@ -22,6 +22,10 @@ long (any later message clears it), `Disconnected()` and `Connected()`. Each onl
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Mapping
+from types import MappingProxyType
+
 import attrs
 
 from engine.core import rules
@@ -61,7 +65,7 @@ from engine.feed.catalogue import (
     end_match_winner,
     result_kind_from_text,
 )
-from engine.feed.wire import Action, Heartbeat, Malformed, Summary
+from engine.feed.wire import Action, Heartbeat, Malformed, Summary, Team
 
 
 @attrs.frozen(slots=True)
@@ -189,7 +193,7 @@ def _apply(state: MatchState, action: Action, events: list[Event]) -> MatchState
     first_event = len(events)
     previous = state.timeline.get(action.action_id)
     standing = _standing(action, previous)
-    timeline = state.timeline.record(action, standing)
+    timeline = state.timeline.record(_kept(action), standing)
     if action.kind is ActionKind.UNKNOWN:
         events.append(UnknownAction(action.type_id, action.type_name, action.action_id))
     if standing is Standing.PENDING:
@@ -227,6 +231,29 @@ def _apply(state: MatchState, action: Action, events: list[Event]) -> MatchState
 #: [ours] A confirmed action of these kinds whose summary agrees with our score ends the
 #: uncertainty a discrepancy or a lost message left.
 _VERIFYING_KINDS = frozenset({ActionKind.POINT_SCORED, ActionKind.END_MATCH})
+
+
+def _kept(action: Action) -> Action:
+    """The action as the timeline keeps it: what a re-fold needs (id, kind, side, timeline,
+    period, player, end reason, offline flag), without what only its own arrival needed (the
+    provider's summary, raw metadata, names, clocks, trace ids), so a long match's state stays small."""
+    return attrs.evolve(
+        action,
+        fixture_id=sys.intern(action.fixture_id),  # one string for the whole match
+        team=None if action.team is None else _SIDE_TEAMS[action.team.home],
+        type_name=None,
+        summary=None,
+        metadata=_NO_METADATA,
+        timestamp=None,
+        clock_time=None,
+        trace_id=None,
+        related_ids=(),
+    )
+
+
+_NO_METADATA: Mapping[str, object] = MappingProxyType({})
+#: Kept actions need only the side of their team (its id and name stay in the arriving action).
+_SIDE_TEAMS = {True: Team(None, None, True), False: Team(None, None, False)}
 
 
 def _standing(action: Action, previous: Entry | None) -> Standing:
