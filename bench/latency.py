@@ -10,7 +10,8 @@ event, measures for the first event of each frame:
 - arrival → callback: from the moment the adapter got the frame off the websocket to the callback;
 - send → callback: from the server's send (same clock, another process) to the callback, which
   adds loopback transport and any time the frame waited for a busy event loop.
-Reports p50, p99 and max of each (ms), over frames received after every fixture is connected.
+Reports p50, p99 and max of each (ms), over frames received after every fixture is connected;
+with `--gc-freeze`, also with `gc.freeze()` called once every fixture is connected.
 Connection attempts use a private limiter of 200/s (the process-wide 5/s protects the provider's
 rate limit; this loopback server has none).
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import platform
 import statistics
@@ -85,7 +87,9 @@ class SentStamps:
         self.last = float(text[at + 14 : -1]) if at >= 0 else 0.0
 
 
-async def measure(ids: list[str], base: str, seconds: float) -> tuple[list[float], list[float], int]:
+async def measure(
+    ids: list[str], base: str, seconds: float, freeze: bool = False
+) -> tuple[list[float], list[float], int]:
     callbacks = Callbacks()
     arrival: list[float] = []
     sent: list[float] = []
@@ -126,6 +130,8 @@ async def measure(ids: list[str], base: str, seconds: float) -> tuple[list[float
         await limiter.acquire()  # ramp connections no faster than the limiter lets them open
     while sum(1 for m in matches if m.state.last_seq) < len(matches):
         await asyncio.sleep(0.1)
+    if freeze:
+        gc.freeze()  # what is alive now (connections, states so far) is no longer scanned by collections
     measuring = True
     await asyncio.sleep(seconds)
     measuring = False
@@ -142,7 +148,7 @@ def _ms(values: list[float]) -> str:
     return f"p50 {p50 * 1e3:7.3f}  p99 {p99 * 1e3:7.3f}  max {ordered[-1] * 1e3:8.3f}"
 
 
-def run(count: int, seconds: float, rate: float) -> None:
+def run(count: int, seconds: float, rate: float, freeze: bool) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         ids = write_recordings(folder, count, rate)
@@ -153,11 +159,13 @@ def run(count: int, seconds: float, rate: float) -> None:
                 time.sleep(0.05)
             time.sleep(0.05)
             base = f"ws://127.0.0.1:{port_file.read_text().strip()}"
-            arrival, sent, _ = asyncio.run(measure(ids, base, seconds))
+            arrival, sent, _ = asyncio.run(measure(ids, base, seconds, freeze))
+            gc.unfreeze()
         finally:
             child.kill()
             child.wait()
-    print(f"{count:5d} fixtures, {rate:g} msg/s each, {len(arrival):6d} frames measured over {seconds:g} s")
+    label = ", gc.freeze() once connected" if freeze else ""
+    print(f"{count:5d} fixtures, {rate:g} msg/s each, {len(arrival):6d} frames measured over {seconds:g} s{label}")
     print(f"      arrival -> callback (ms): {_ms(arrival)}")
     print(f"      send    -> callback (ms): {_ms(sent)}")
 
@@ -170,10 +178,13 @@ def main() -> None:
     parser.add_argument("--fixtures", type=int, nargs="+", default=[1, 1000])
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--rate", type=float, default=2.0)
+    parser.add_argument("--gc-freeze", action="store_true", help="also measure with gc.freeze() once connected")
     args = parser.parse_args()
     print(f"{platform.machine()} {os.cpu_count()} cores, CPython {platform.python_version()}")
     for count in args.fixtures:
-        run(count, args.seconds, args.rate)
+        run(count, args.seconds, args.rate, freeze=False)
+        if args.gc_freeze:
+            run(count, args.seconds, args.rate, freeze=True)
 
 
 if __name__ == "__main__":
