@@ -232,9 +232,19 @@ class MarketPolicy:
         """A copy in which each given reason suspends exactly the given market types."""
         return attrs.evolve(self, suspends={**self.suspends, **_frozen_scopes(scopes)})
 
+    #: Market type -> every reason that suspends it (the table above, inverted once).
+    suspended_by: Mapping[MarketType, frozenset[Reason]] = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        inverted = {
+            market_type: frozenset(reason for reason, types in self.suspends.items() if market_type in types)
+            for market_type in MarketType
+        }
+        object.__setattr__(self, "suspended_by", inverted)
+
     def reasons_for(self, market_type: MarketType, held: frozenset[Reason]) -> frozenset[Reason]:
         """Of the reasons that hold for the match, those that suspend this market type."""
-        return frozenset(reason for reason in held if market_type in self.suspends.get(reason, ()))
+        return held & self.suspended_by[market_type]
 
 
 @attrs.frozen(slots=True)
@@ -351,6 +361,10 @@ class Book(Mapping[str, MarketEntry]):
         for entry in self._entries.values():
             counts[entry.status.value] = counts.get(entry.status.value, 0) + 1
         return f"Book({len(self)} markets: {counts})"
+
+    def entries(self) -> dict[str, MarketEntry]:
+        """A new dict of every entry (the cheap way to start the next book from this one)."""
+        return self._entries.copy()
 
     def with_status(self, status: MarketStatus) -> list[str]:
         """Ids of the markets in one status, in book order."""

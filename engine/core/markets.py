@@ -271,6 +271,26 @@ def _unchanged_group(group: int, before: _Context, after: _Context) -> bool:
     )
 
 
+def _only_appended(group: int, before: _Context, after: _Context) -> bool:
+    """True when game `group` only gained points at its end (the common step: a point scored):
+    then every market of that game decided before stays decided the same way (a game won, a race
+    reached or an over line exceeded cannot be undone by later points; earlier points keep their
+    winners)."""
+    if group == 0 or before.ended != after.ended:
+        return False
+    old, new = before.play, after.play
+    if old.format != new.format or not old.offline <= new.offline:
+        return False
+    index = group - 1
+    if index >= len(old.rallies) or index >= len(new.rallies):
+        return False
+    kept, grown = old.rallies[index], new.rallies[index]
+    if len(grown) < len(kept) or grown[: len(kept)] != kept:
+        return False
+    # A point already played that became offline would void its market: not an append.
+    return all(game != group or number > len(kept) for game, number in new.offline - old.offline)
+
+
 def next_book(state: MatchState) -> Book:
     """The book for `state`, built on `state.book` (the same object when nothing it depends on changed)."""
     return advance_book(state)[0]
@@ -295,7 +315,7 @@ def advance_book(state: MatchState) -> tuple[Book, list[str]]:
     for market_id in previous.live:
         step.refresh(market_id, previous.market(market_id))
     for group, ids in previous.decided.items():
-        if before is None or not _unchanged_group(group, before, ctx):
+        if before is None or not (_unchanged_group(group, before, ctx) or _only_appended(group, before, ctx)):
             for market_id in ids:
                 step.refresh(market_id, previous.market(market_id))
     offered = _standing_markets(state) if before is None or before.play.format != ctx.play.format else []
@@ -344,7 +364,7 @@ class _Step:
         self.previous = previous
         self.waiting = reasons & policy.settlement_waits_for
         self.scoped = {market_type: policy.reasons_for(market_type, reasons) for market_type in MarketType}
-        self.entries = dict(previous.items())
+        self.entries = previous.entries()
         self.markets: dict[str, Market] | None = None  # copied on the first new market
         self.outcomes: dict[str, Outcome] = {}
         self.changed: list[str] = []
