@@ -8,11 +8,12 @@
         state = engine.fold(engine.MatchState.new(match.fixture_id, match.format), list(match.messages))[0]
         assert state.games == match.truth.games
 
-`matches(...)` draws a match and everything that can happen around its points: deuce games,
-timeouts, video checks (upheld or overturned), play stopped and injuries, Pending points later
-Confirmed or Cancelled, points Updated to the other side, phantom points Deleted, points Deleted
-then Restored, heartbeats, data collected offline (`delayStatus`), collection suspended, and the
-end: normal, retirement mid-game, walkover, disqualification or abandonment. Constrain it with its
+`matches(...)` draws a match and everything that can happen around its points (DISTURBANCES):
+deuce games, timeouts (also Pending, or inserted into the past), video checks (upheld or
+overturned), play stopped and injuries, Pending points later Confirmed or Cancelled, points
+Updated to the other side, phantom points Deleted, points Deleted then Restored, penalty points,
+expedite, heartbeats, data collected offline (`delayStatus`), collection suspended or dropped; and
+the end: normal, retirement mid-game, walkover, disqualification or abandonment. Constrain it with its
 arguments (`best_of=7`, `doubles=True`, `ending="retired"`, `disturbances=("timeout",)`,
 `max_points=60`…). `with_noise(match)` adds what the transport does: duplicates, local
 reordering and lost messages; `with_connection_trouble(match)` adds the adapter's `Stale()`,
