@@ -6,7 +6,7 @@
     connect FIXTURE --token-env VAR [--record FILE] [--base URL]
 
 Errors are one line on stderr; exit codes: 0 done, 1 the feed failed, 2 bad usage or input,
-3 the provider refused the token or the request.
+3 the provider refused the token or the request, 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -385,5 +385,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = _parser().parse_args(argv)
-    code: int = args.run(args)
+    try:
+        code: int = args.run(args)
+    except KeyboardInterrupt:
+        print("engine: interrupted", file=sys.stderr)
+        return 130
     return code
