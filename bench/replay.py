@@ -16,8 +16,7 @@ import statistics
 import time
 from pathlib import Path
 
-from engine.cli import initial_state, recording_inputs
-from engine.core.reduce import reduce
+from engine.cli import fold_recording
 from engine.io.recording import read_recording
 from engine.match import replay
 
@@ -25,10 +24,7 @@ SOURCE = Path(__file__).resolve().parent.parent / "fixtures_data" / "aicup2026_m
 
 
 def replay_direct() -> None:
-    recording = read_recording(SOURCE)
-    state = initial_state(recording, None, False)
-    for _, message in recording_inputs(recording):
-        state, _ = reduce(state, message)
+    fold_recording(read_recording(SOURCE))
 
 
 def replay_runtime() -> None:

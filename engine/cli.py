@@ -64,6 +64,14 @@ def initial_state(recording: Recording, best_of: int | None, doubles: bool) -> M
     return MatchState.new(recording.meta.fixture_id, _format(recording.meta.format(DEFAULT_FORMAT), best_of, doubles))
 
 
+def fold_recording(recording: Recording, best_of: int | None = None, doubles: bool = False) -> MatchState:
+    """The final state of a recording replayed from its start (what `replay --summary` prints)."""
+    state = initial_state(recording, best_of, doubles)
+    for _, message in recording_inputs(recording):
+        state, _ = reduce(state, message)
+    return state
+
+
 def _format(base: MatchFormat, best_of: int | None, doubles: bool) -> MatchFormat:
     if best_of is not None:
         base = attrs.evolve(base, best_of=best_of)
@@ -95,11 +103,12 @@ def _replay(args: argparse.Namespace) -> int:
     except (RecordingError, ValueError) as exc:
         return _fail(f"engine replay: {exc}", EXIT_USAGE)
     out = sys.stdout
-    if args.speed is None:
+    if args.speed is None and not args.trace:
+        state = fold_recording(recording, args.best_of, args.doubles)
+    elif args.speed is None:
         for _, message in recording_inputs(recording):
             state, events = reduce(state, message)
-            if args.trace:
-                _write_json(out, _trace_line(message, events, state))
+            _write_json(out, _trace_line(message, events, state))
     else:
         if args.speed <= 0:
             return _fail("engine replay: --speed must be positive", EXIT_USAGE)

@@ -26,8 +26,7 @@ from typing import Any
 import attrs
 import orjson
 
-from engine.cli import initial_state, recording_inputs
-from engine.core.reduce import reduce
+from engine.cli import fold_recording
 from engine.core.report import summarize
 from engine.core.rules import MatchFormat, Side
 from engine.feed.catalogue import ActionKind, SendType
@@ -98,11 +97,7 @@ def write(
 
 def replayed_summary(path: Path) -> dict[str, Any]:
     """What the engine makes of a recording (the CLI's replay)."""
-    recording = read_recording(path)
-    state = initial_state(recording, None, False)
-    for _, message in recording_inputs(recording):
-        state, _ = reduce(state, message)
-    return summarize(state)
+    return summarize(fold_recording(read_recording(path)))
 
 
 def truth(script: MatchScript, last_seq: int) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from engine.cli import initial_state, main, recording_inputs
+from engine.cli import fold_recording, initial_state, main, recording_inputs
 from engine.core.reduce import reduce
 from engine.core.report import describe_signal, is_signal, summarize
 from engine.feed.catalogue import ActionKind
@@ -33,11 +33,7 @@ CONTRACT_KEYS = {
 
 
 def _replay(path: Path) -> dict[str, Any]:
-    recording = read_recording(path)
-    state = initial_state(recording, None, False)
-    for _, message in recording_inputs(recording):
-        state, _ = reduce(state, message)
-    return summarize(state)
+    return summarize(fold_recording(read_recording(path)))
 
 
 def test_the_corpus_holds_every_real_aicup_match_and_twenty_real_ittf_matches() -> None:

@@ -19,9 +19,9 @@ import pytest
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import InvalidStatus
 
-from engine.cli import initial_state, main, recording_inputs
+from engine.cli import fold_recording, main
 from engine.core.events import Event, PointWon
-from engine.core.reduce import Input, Stale, reduce
+from engine.core.reduce import Input, Stale
 from engine.core.report import summarize
 from engine.core.signals import (
     MarketSettled,
@@ -54,11 +54,7 @@ def _run(coro: Awaitable[T], timeout: float = 30.0) -> T:
 
 
 def _direct_summary(path: Path = RECORDING) -> dict[str, Any]:
-    recording = read_recording(path)
-    state = initial_state(recording, None, False)
-    for _, message in recording_inputs(recording):
-        state, _ = reduce(state, message)
-    return summarize(state)
+    return summarize(fold_recording(read_recording(path)))
 
 
 def _settlements(events: list[Event]) -> dict[str, list[Event]]:
