@@ -53,9 +53,9 @@ class Feed:
     def score(self, side: Side, delta: int = 1) -> None:
         """Change the provider's count (the summary the next message carries)."""
         game = self.writer.periods[-1]
-        won_before = _won(*game)
+        won_before = game_won(*game)
         game[0 if side is HOME else 1] += delta
-        won_after = _won(*game)
+        won_after = game_won(*game)
         if won_before is not None:
             self.writer.games[0 if won_before is HOME else 1] -= 1
         if won_after is not None:
@@ -85,7 +85,8 @@ class Feed:
         return self.emit(END_MATCH, side, **kwargs)
 
 
-def _won(home: int, away: int) -> Side | None:
+def game_won(home: int, away: int) -> Side | None:
+    """Who has won a game at this score (11 with a lead of 2), counted here for the test feeds."""
     if home >= 11 and home - away >= 2:
         return HOME
     if away >= 11 and away - home >= 2:

@@ -13,7 +13,7 @@ import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from scenario import AWAY, HOME, Feed, signals_of
+from scenario import AWAY, HOME, Feed, game_won, signals_of
 
 from engine.cli import main
 from engine.core.book import (
@@ -47,12 +47,22 @@ from engine.core.state import MatchState
 from engine.feed.catalogue import ActionKind, SendType
 from engine.feed.wire import Action, Heartbeat, Summary
 from engine.testing import GeneratedMatch, matches, with_connection_trouble
-from engine.testing.feedgen import END_MATCH, POINT_SCORED, POINT_STARTED, MatchScript, StreamWriter, match_stream
+from engine.testing.feedgen import (
+    END_MATCH,
+    PLAY_RESUMED,
+    POINT_SCORED,
+    POINT_STARTED,
+    STATUS_UPDATE,
+    TIMEOUT,
+    VIDEO_CHECK,
+    MatchScript,
+    StreamWriter,
+    match_stream,
+)
 from engine.testing.strategies import match_scripts
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures_data"
-TIMEOUT, VIDEO_CHECK, VIDEO_RESULT, INJURY, PLAY_RESUMED, STATUS_UPDATE = 52, 51, 61, 62, 63, 22
 BO3 = MatchFormat(best_of=3)
 
 
@@ -198,14 +208,8 @@ def _amended(summary: Summary, game: int, gains: Side) -> Summary:
     periods[game - 1] = attrs.evolve(
         period, home_points=period.home_points + step, away_points=period.away_points - step
     )
-    won = [_won(p.home_points, p.away_points) for p in periods]
+    won = [game_won(p.home_points, p.away_points) for p in periods]
     return attrs.evolve(summary, periods=tuple(periods), home_games=won.count(HOME), away_games=won.count(AWAY))
-
-
-def _won(home: int, away: int) -> Side | None:
-    if max(home, away) >= 11 and abs(home - away) >= 2:
-        return HOME if home > away else AWAY
-    return None
 
 
 @st.composite

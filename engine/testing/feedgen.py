@@ -22,6 +22,7 @@ _NAMESPACE = uuid.UUID("5f0e8f49-0b1c-4a7e-9d59-7a1f2f0b6c11")
 #: The provider's type ids the generator writes (FEED.md section 3).
 LINEUPS, START_MATCH, END_MATCH, START_PERIOD, END_PERIOD = 3, 4, 5, 6, 7
 POINT_STARTED, POINT_SCORED = 1101, 1102
+STATUS_UPDATE, VIDEO_CHECK, TIMEOUT, PLAY_STOPPED, VIDEO_RESULT, INJURY, PLAY_RESUMED = 22, 51, 52, 58, 61, 62, 63
 #: [ours] Not a provider id (the provider's expedite id is not public): generated streams use it, and
 #: `GENERATED_CATALOGUE` (also written into recordings' meta) maps it to ActionKind.EXPEDITE.
 EXPEDITE = 9901
@@ -183,14 +184,19 @@ def points_from_scores(
         points = []
         for index, winner_takes in enumerate(order):
             side = winner if winner_takes else winner.other
-            serving = None
-            if opening is not None:
-                turn = index // 2 if index < 20 else 10 + (index - 20)
-                serving = opening if turn % 2 == 0 else opening.other
+            serving = None if opening is None else serving_side(opening, index)
             points.append(ScriptedPoint(side, serving))
         games.append(tuple(points))
         opening = None if opening is None else opening.other
     return tuple(games)
+
+
+def serving_side(opening: Side, played: int) -> Side:
+    """Who serves after `played` points of a game `opening` served first (ITTF 2.13: two serves
+    each, one each from 10-10). Written here, not taken from the engine's rules, so generated
+    streams check them independently."""
+    turn = played // 2 if played < 20 else 10 + (played - 20)
+    return opening if turn % 2 == 0 else opening.other
 
 
 def _interleave(wins: int, losses: int) -> list[bool]:

@@ -42,17 +42,24 @@ from engine.testing.feedgen import (
     END_PERIOD,
     EXPEDITE,
     GENERATED_CATALOGUE,
+    INJURY,
     LINEUPS,
+    PLAY_RESUMED,
+    PLAY_STOPPED,
     POINT_SCORED,
     POINT_STARTED,
     START_MATCH,
     START_PERIOD,
+    STATUS_UPDATE,
+    TIMEOUT,
+    VIDEO_CHECK,
+    VIDEO_RESULT,
     MatchScript,
     StreamWriter,
+    serving_side,
 )
 
 HOME, AWAY = Side.HOME, Side.AWAY
-TIMEOUT, VIDEO_CHECK, PLAY_STOPPED, VIDEO_RESULT, INJURY, PLAY_RESUMED, STATUS_UPDATE = 52, 51, 58, 61, 62, 63, 22
 
 #: Everything `matches` may do around a point; pass a subset as `disturbances` to constrain it.
 DISTURBANCES = (
@@ -152,8 +159,7 @@ def _server(first: Side, game: int, played: int, expedite: tuple[int, int] | Non
         since = expedite[1] if game == expedite[0] else 0
         start = _server(first, game, since - 1) if since > 0 else opening
         return start if (played - since) % 2 == 0 else start.other
-    turn = played // 2 if played < 20 else 10 + (played - 20)
-    return opening if turn % 2 == 0 else opening.other
+    return serving_side(opening, played)
 
 
 class MatchBuilder:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from hypothesis import strategies as st
 
 from engine.core.rules import Side
-from engine.testing.feedgen import MatchScript, ScriptedPoint
+from engine.testing.feedgen import MatchScript, ScriptedPoint, serving_side
 
 
 @st.composite
@@ -26,10 +26,7 @@ def game_points(draw: st.DrawFn, first_server: Side | None, named_servers: bool)
     home = away = 0
     while not ((home >= 11 or away >= 11) and abs(home - away) >= 2):
         index = home + away
-        serving = None
-        if first_server is not None:
-            turn = index // 2 if index < 20 else 10 + (index - 20)
-            serving = first_server if turn % 2 == 0 else first_server.other
+        serving = None if first_server is None else serving_side(first_server, index)
         winner = draw(st.sampled_from([Side.HOME, Side.AWAY]))
         shown = serving if named_servers or (draw(st.booleans()) and serving is not None) else None
         points.append(ScriptedPoint(winner, shown, serving))
