@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from engine.core.events import Event
@@ -85,6 +86,11 @@ class Feed:
         return self.emit(END_MATCH, side, **kwargs)
 
 
+def script_format(script: MatchScript) -> MatchFormat:
+    """The format a completed scripted match was drawn in (its winner took the last needed game)."""
+    return MatchFormat(best_of=2 * max(script.games_won()) - 1)
+
+
 def game_won(home: int, away: int) -> Side | None:
     """Who has won a game at this score (11 with a lead of 2), counted here for the test feeds."""
     if home >= 11 and home - away >= 2:
@@ -95,7 +101,7 @@ def game_won(home: int, away: int) -> Side | None:
 
 
 def run(
-    messages: list[Action] | list[Input], fmt: MatchFormat | None = None, fixture_id: str | None = "fx"
+    messages: Sequence[Input], fmt: MatchFormat | None = None, fixture_id: str | None = "fx"
 ) -> tuple[MatchState, list[Event], list[list[Event]]]:
     """Fold messages then EndOfStream: final state, all events, and the events of each message."""
     state = MatchState.new(fixture_id, fmt or MatchFormat())

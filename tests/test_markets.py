@@ -13,7 +13,7 @@ import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from scenario import AWAY, HOME, Feed, game_won, signals_of
+from scenario import AWAY, HOME, Feed, game_won, script_format, signals_of
 
 from engine.cli import main
 from engine.core.book import (
@@ -64,10 +64,6 @@ from engine.testing.strategies import match_scripts
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures_data"
 BO3 = MatchFormat(best_of=3)
-
-
-def _fmt(script: MatchScript) -> MatchFormat:
-    return MatchFormat(best_of=int(script.fixture_id.removeprefix("gen-")))
 
 
 def _open(book: Book) -> list[str]:
@@ -245,7 +241,7 @@ def test_d_a_correction_rolls_back_and_resettles_each_affected_market_exactly_on
     case: tuple[MatchScript, list[Action], Action],
 ) -> None:
     script, prefix, update = case
-    state = _fold_without_end(prefix, _fmt(script))
+    state = _fold_without_end(prefix, script_format(script))
     after, events = reduce(state, update)
     signals = _by_market(signals_of(events))
     assert update.period is not None
@@ -315,7 +311,7 @@ def test_e_a_retirement_mid_game_settles_what_was_decided_and_voids_the_rest(
 ) -> None:
     script, prefix, end = case
     assert end.type_id == END_MATCH
-    state = _fold_without_end(prefix, _fmt(script))
+    state = _fold_without_end(prefix, script_format(script))
     after, events = reduce(state, end)
     signals = _by_market(signals_of(events))
     game = state.current_game

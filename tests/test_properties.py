@@ -5,11 +5,11 @@ from __future__ import annotations
 import attrs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from scenario import run
+from scenario import run, script_format
 
 from engine.core.reduce import reduce
 from engine.core.report import summarize
-from engine.core.rules import MatchFormat, Side
+from engine.core.rules import Side
 from engine.core.state import MatchState
 from engine.feed.catalogue import SendType
 from engine.feed.wire import Action, Summary
@@ -19,14 +19,10 @@ from engine.testing.strategies import match_scripts
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def _fmt(script: MatchScript) -> MatchFormat:
-    return MatchFormat(best_of=int(script.fixture_id.removeprefix("gen-")))
-
-
 @SETTINGS
 @given(match_scripts())
 def test_a_folding_a_generated_match_gives_the_intended_score(script: MatchScript) -> None:
-    state, _, _ = run(match_stream(script), _fmt(script), script.fixture_id)
+    state, _, _ = run(match_stream(script), script_format(script), script.fixture_id)
     home, away = script.games_won()
     assert list(state.points) == script.game_scores()
     assert state.games == (home, away)
@@ -38,7 +34,7 @@ def test_a_folding_a_generated_match_gives_the_intended_score(script: MatchScrip
 @SETTINGS
 @given(match_scripts())
 def test_b_the_server_always_obeys_the_rules(script: MatchScript) -> None:
-    state = MatchState.new(script.fixture_id, _fmt(script))
+    state = MatchState.new(script.fixture_id, script_format(script))
     rallies = iter(point for game in script.games for point in game)
     anchored = False  # once the feed has named one server, every later one is predicted
     for action in match_stream(script):
@@ -72,8 +68,8 @@ def test_c_duplicates_and_local_reordering_leave_the_final_state_unchanged(
     case: tuple[MatchScript, list[Action]],
 ) -> None:
     script, actions = case
-    clean, _, _ = run(match_stream(script), _fmt(script), script.fixture_id)
-    messy, _, _ = run(actions, _fmt(script), script.fixture_id)
+    clean, _, _ = run(match_stream(script), script_format(script), script.fixture_id)
+    messy, _, _ = run(actions, script_format(script), script.fixture_id)
     expected, got = summarize(clean), summarize(messy)
     del expected["duplicates"], got["duplicates"]
     assert got == expected
@@ -123,9 +119,9 @@ def test_d_deleting_then_restoring_a_point_returns_to_the_earlier_state(
         summary=_minus_point(last_summary, point.period, point.side),
     )
     restored = attrs.evolve(point, seq=at + 2, send_type=SendType.RESTORED, summary=last_summary)
-    before, _, _ = run(prefix, _fmt(script), script.fixture_id)
-    middle, _, _ = run([*prefix, deleted], _fmt(script), script.fixture_id)
-    after, _, _ = run([*prefix, deleted, restored], _fmt(script), script.fixture_id)
+    before, _, _ = run(prefix, script_format(script), script.fixture_id)
+    middle, _, _ = run([*prefix, deleted], script_format(script), script.fixture_id)
+    after, _, _ = run([*prefix, deleted, restored], script_format(script), script.fixture_id)
     assert middle.points != before.points
     expected, got = summarize(before), summarize(after)
     assert got.pop("lastSeq") == at + 2
@@ -138,7 +134,7 @@ def test_d_deleting_then_restoring_a_point_returns_to_the_earlier_state(
 @given(match_scripts(best_of=3))
 def test_e_the_same_input_twice_gives_identical_events(script: MatchScript) -> None:
     stream = match_stream(script)
-    first = run(stream, _fmt(script), script.fixture_id)
-    second = run(stream, _fmt(script), script.fixture_id)
+    first = run(stream, script_format(script), script.fixture_id)
+    second = run(stream, script_format(script), script.fixture_id)
     assert first[2] == second[2]
     assert summarize(first[0]) == summarize(second[0])

@@ -7,6 +7,7 @@ the match; the engine must predict every other observed server before its rally 
 from __future__ import annotations
 
 import csv
+import uuid
 from pathlib import Path
 
 import pytest
@@ -45,7 +46,9 @@ def test_every_observed_server_is_predicted_from_the_first_one(match: str) -> No
     for index, row in enumerate(rows):
         named = side[row["server"]] if index == first_observed else None
         games.setdefault(int(row["game"]), []).append(ScriptedPoint(side[row["winner"]], named))
-    script = MatchScript(f"aicup-{match}", tuple(tuple(games[g]) for g in sorted(games)))
+    script = MatchScript(
+        str(uuid.uuid5(uuid.NAMESPACE_URL, f"aicup-{match}")), tuple(tuple(games[g]) for g in sorted(games))
+    )
     best_of = int(info["format_inferred"].removeprefix("best_of_"))
 
     state = MatchState.new(script.fixture_id, MatchFormat(best_of=best_of))

@@ -1,8 +1,8 @@
 """What the reducer reports: small frozen classes, one per kind of happening.
 
 Every event has a `name` (its class name) for traces and callbacks. `Malformed` (a frame we could
-not read), `Gap` and `DuplicateDropped` (sequencing) are defined where they arise and re-exported here;
-so are the market signals (`engine.core.signals`), which the reducer emits after the match events.
+not read), `Gap`, `DuplicateDropped` and `LateArrival` (sequencing) are defined where they arise and
+re-exported here; so are the market signals (`engine.core.signals`), which the reducer emits after the match events.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import enum
 import attrs
 
 from engine.core.rules import Side
-from engine.core.sequence import DuplicateDropped, Gap
+from engine.core.sequence import DuplicateDropped, Gap, LateArrival
 from engine.core.signals import (
     MarketResumed,
     MarketSettled,
@@ -188,6 +188,7 @@ Event = (
     | Malformed
     | Gap
     | DuplicateDropped
+    | LateArrival
     | MarketSuspended
     | SuspensionReasonsChanged
     | MarketResumed
@@ -211,6 +212,7 @@ __all__ = [
     "Event",
     "GameWon",
     "Gap",
+    "LateArrival",
     "Malformed",
     "MarketResumed",
     "MarketSettled",

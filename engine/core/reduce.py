@@ -53,6 +53,7 @@ from engine.core.events import (
 )
 from engine.core.markets import advance_book
 from engine.core.rules import Side
+from engine.core.sequence import Note, TooFarAhead
 from engine.core.state import Expedite, MatchState, PlayState, Rallies, Rally, Score
 from engine.core.timeline import STANDING_AFTER, Entry, Standing, Timeline
 from engine.feed.catalogue import (
@@ -137,7 +138,7 @@ def _fold_message(state: MatchState, message: Action | EndOfStream, events: list
             return attrs.evolve(state, malformed=state.malformed + 1)
         sequencer, released, notes = state.sequencer.push(message)
     state = _count_notes(attrs.evolve(state, sequencer=sequencer), notes)
-    events.extend(notes)
+    events.extend(_quarantined(note) if isinstance(note, TooFarAhead) else note for note in notes)
     for action in released:
         state = _apply(state, action, events)
     before.diff(_View.of(state), events)
@@ -153,15 +154,26 @@ def fold(state: MatchState, messages: list[Input]) -> tuple[MatchState, list[Eve
     return state, events
 
 
-def _count_notes(state: MatchState, notes: list[Gap | DuplicateDropped]) -> MatchState:
+def _count_notes(state: MatchState, notes: list[Note]) -> MatchState:
     if not notes:
         return state
     gaps = sum(1 for note in notes if isinstance(note, Gap))
     return attrs.evolve(
         state,
         gaps=state.gaps + gaps,
-        duplicates=state.duplicates + len(notes) - gaps,
+        duplicates=state.duplicates + sum(1 for note in notes if isinstance(note, DuplicateDropped)),
+        malformed=state.malformed + sum(1 for note in notes if isinstance(note, TooFarAhead)),
         gap_unverified=state.gap_unverified or gaps > 0,
+    )
+
+
+def _quarantined(note: TooFarAhead) -> Malformed:
+    """The quarantine record of an action numbered implausibly far ahead."""
+    return Malformed(
+        f"fixtureAction.fixtureSeqNum: {note.seq} is {note.seq - note.next_seq} past the next expected "
+        f"{note.next_seq}, beyond the sequencer's bound; refused",
+        "fixtureAction.fixtureSeqNum",
+        seq=note.seq,
     )
 
 
@@ -205,13 +217,17 @@ def _apply(state: MatchState, action: Action, events: list[Event]) -> MatchState
         play = fold_step(play, action, events)
     elif (was_effective or now_effective) and not _same_content(previous, action, standing):
         play = _refold(state, timeline, action, previous is None, events)
+    late = state.last_seq is not None and action.seq < state.last_seq
     state = attrs.evolve(
         state,
         timeline=timeline,
         play=play,
-        last_seq=action.seq,
+        last_seq=action.seq if not late else state.last_seq,
         unknown_actions=state.unknown_actions + (action.kind is ActionKind.UNKNOWN),
     )
+    if late:
+        # A lost message that arrived after all (LateArrival): its summary and statuses are the past.
+        return state
     state = _provider_context(state, action, events)
     play = _reconcile(state.play, previous_play, action, events)
     found = sum(1 for event in events[first_event:] if isinstance(event, Discrepancy))
@@ -491,6 +507,13 @@ def _reconcile(play: PlayState, before: PlayState, action: Action, events: list[
     provider = _trimmed(_provider_points(summary))
     derived = _trimmed(play.points)
     if provider_games == play.games and provider == derived:
+        return play
+    impossible = rules.impossible_score(provider_games, provider, play.format)
+    if impossible is not None:
+        # Never adopted: it would settle markets on nonsense (and a huge claimed score costs huge work).
+        events.append(
+            Discrepancy(f"the provider's score is impossible ({impossible}); keeping ours", derived, provider)
+        )
         return play
     events.append(
         Discrepancy(

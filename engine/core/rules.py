@@ -7,6 +7,7 @@ or the match is over all follow from the format, the first server and the points
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 
 import attrs
 
@@ -65,6 +66,32 @@ def match_winner(home_games: int, away_games: int, fmt: MatchFormat = DEFAULT_FO
         return Side.HOME
     if away_games >= fmt.games_to_win:
         return Side.AWAY
+    return None
+
+
+#: [ours] No game runs longer than this many points (real deuce games end in the 20s and 30s). A
+#: score beyond it is impossible, whatever the lead; it also bounds the work a claimed score costs.
+MAX_GAME_POINTS = 200
+
+
+def possible_game_score(home: int, away: int, fmt: MatchFormat = DEFAULT_FORMAT) -> bool:
+    """True when a game can stand at this score: the game was not already over before its last point."""
+    high, low = max(home, away), min(home, away)
+    if low < 0 or high + low > MAX_GAME_POINTS:
+        return False
+    return high <= fmt.points_to_win or high - low <= fmt.lead
+
+
+def impossible_score(games: tuple[int, int], points: Sequence[tuple[int, int]], fmt: MatchFormat) -> str | None:
+    """Why a match cannot stand at these games and per-game points in `fmt`, or None when it can."""
+    home, away = games
+    if min(home, away) < 0 or max(home, away) > fmt.games_to_win or home == away == fmt.games_to_win:
+        return f"{home}-{away} games in a best of {fmt.best_of}"
+    if len(points) > fmt.best_of:
+        return f"{len(points)} games of points in a best of {fmt.best_of}"
+    for number, (game_home, game_away) in enumerate(points, start=1):
+        if not possible_game_score(game_home, game_away, fmt):
+            return f"game {number} at {game_home}-{game_away}"
     return None
 
 

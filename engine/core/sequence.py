@@ -2,7 +2,10 @@
 
 Messages older than the next expected number are duplicates and are dropped. Messages ahead of it
 are held, in order, until the missing ones arrive. When more than `max_held` are held, the missing
-numbers are given up as lost: a `Gap` is reported and the held messages are released.
+numbers are given up as lost: a `Gap` is reported and the held messages are released. A lost
+message that turns up after all is released then (`LateArrival`), not dropped: it was never applied.
+A message numbered more than `max_ahead` past the next expected one is not held at all but refused
+(`TooFarAhead`): holding it would keep a gap open for the rest of the match.
 """
 
 from __future__ import annotations
@@ -18,6 +21,11 @@ from engine.feed.wire import Action
 DEFAULT_MAX_HELD: Final = 8
 #: FEED.md section 2: `fixtureSeqNum` starts at 1.
 FIRST_SEQ: Final = 1
+#: [ours] A message this far past the next expected number is refused, not held (a best-of-7 match
+#: has well under a thousand actions; a resumed connection starts where we left off).
+DEFAULT_MAX_AHEAD: Final = 5_000
+#: [ours] How many given-up ranges are remembered, so a lost message arriving late is still applied.
+LOST_RANGES_KEPT: Final = 32
 
 
 @attrs.frozen(slots=True)
@@ -41,32 +49,56 @@ class DuplicateDropped:
 
 
 @attrs.frozen(slots=True)
+class LateArrival:
+    """A message given up as lost arrived after all; it is applied now, out of order."""
+
+    seq: int
+
+
+@attrs.frozen(slots=True)
+class TooFarAhead:
+    """A message numbered implausibly far past the next expected one: refused, not held."""
+
+    seq: int
+    next_seq: int
+
+
+Note = Gap | DuplicateDropped | LateArrival | TooFarAhead
+
+
+@attrs.frozen(slots=True)
 class Sequencer:
     """Which `fixtureSeqNum` comes next, and the early arrivals waiting for it."""
 
     next_seq: int = FIRST_SEQ
     held: SortedDict = attrs.field(factory=SortedDict, eq=False, hash=False)
     max_held: int = DEFAULT_MAX_HELD
+    max_ahead: int = DEFAULT_MAX_AHEAD
+    #: Ranges [first, end) given up as lost and not yet arrived, oldest first.
+    lost: tuple[tuple[int, int], ...] = ()
 
     @property
     def waiting(self) -> bool:
         """True while messages are held because an earlier one is missing (a gap is open)."""
         return bool(self.held)
 
-    def push(self, action: Action) -> tuple[Sequencer, list[Action], list[Gap | DuplicateDropped]]:
+    def push(self, action: Action) -> tuple[Sequencer, list[Action], list[Note]]:
         """Offer one action: returns the new sequencer, the actions now released in order, and notes."""
         seq = action.seq
         if seq < self.next_seq or seq in self.held:
-            return self, [], [DuplicateDropped(seq)]
+            lost = _without(self.lost, seq)
+            if lost is None:
+                return self, [], [DuplicateDropped(seq)]
+            return attrs.evolve(self, lost=lost), [action], [LateArrival(seq)]
         if seq == self.next_seq and not self.held:
-            return Sequencer(seq + 1, self.held, self.max_held), [action], []
+            return attrs.evolve(self, next_seq=seq + 1), [action], []
+        if seq - self.next_seq > self.max_ahead:
+            return self, [], [TooFarAhead(seq, self.next_seq)]
         held = self.held.copy()
         held[seq] = action
         return self._release(held, [])
 
-    def _release(
-        self, held: SortedDict, notes: list[Gap | DuplicateDropped]
-    ) -> tuple[Sequencer, list[Action], list[Gap | DuplicateDropped]]:
+    def _release(self, held: SortedDict, notes: list[Note]) -> tuple[Sequencer, list[Action], list[Note]]:
         next_seq = self.next_seq
         released: list[Action] = []
         while held:
@@ -78,12 +110,17 @@ class Sequencer:
                 next_seq = first
             released.append(held.popitem(0)[1])
             next_seq += 1
-        return Sequencer(next_seq, held, self.max_held), released, notes
+        return self._after(next_seq, held, notes), released, notes
 
-    def flush(self) -> tuple[Sequencer, list[Action], list[Gap | DuplicateDropped]]:
+    def _after(self, next_seq: int, held: SortedDict, notes: list[Note]) -> Sequencer:
+        gaps = tuple((gap.first_missing, gap.resumed_at) for gap in notes if isinstance(gap, Gap))
+        lost = (self.lost + gaps)[-LOST_RANGES_KEPT:] if gaps else self.lost
+        return attrs.evolve(self, next_seq=next_seq, held=held, lost=lost)
+
+    def flush(self) -> tuple[Sequencer, list[Action], list[Note]]:
         """Give up on every missing message now: release all held actions, reporting the gaps."""
         held = self.held.copy()
-        notes: list[Gap | DuplicateDropped] = []
+        notes: list[Note] = []
         next_seq = self.next_seq
         released: list[Action] = []
         for seq in list(held.keys()):
@@ -91,4 +128,13 @@ class Sequencer:
                 notes.append(Gap(next_seq, seq))
             released.append(held[seq])
             next_seq = seq + 1
-        return Sequencer(next_seq, SortedDict(), self.max_held), released, notes
+        return self._after(next_seq, SortedDict(), notes), released, notes
+
+
+def _without(lost: tuple[tuple[int, int], ...], seq: int) -> tuple[tuple[int, int], ...] | None:
+    """`lost` with `seq` taken out of its range, or None when no range holds it."""
+    for index, (first, end) in enumerate(lost):
+        if first <= seq < end:
+            pieces = tuple(piece for piece in ((first, seq), (seq + 1, end)) if piece[0] < piece[1])
+            return lost[:index] + pieces + lost[index + 1 :]
+    return None

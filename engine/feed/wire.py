@@ -12,6 +12,7 @@ It never raises. `encode_message` is the inverse, used by our generators and rec
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -28,8 +29,16 @@ from engine.feed.catalogue import (
     SendType,
 )
 
-#: Frames larger than this are refused before parsing (bounds the work per message).
-MAX_FRAME_BYTES: Final = 1 << 20
+#: [ours] Frames larger than this are refused before parsing: it bounds the work per message (a
+#: frame this size of small objects parses in about a millisecond; a real message is 1-2 KiB).
+MAX_FRAME_BYTES: Final = 256 << 10
+#: [ours] `metadata` is the one free-form value an `Action` keeps: nested deeper than this, the
+#: frame is refused (orjson alone stops at 1024 levels, deep enough to break a repr or a comparison).
+MAX_METADATA_DEPTH: Final = 16
+#: [ours] More games than this in `fixtureSummary.periods` is no table tennis match: refused.
+MAX_PERIODS: Final = 16
+#: FEED.md section 2: `fixtureId` and `actionId` are UUIDs (any case, with hyphens).
+UUID_PATTERN: Final = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 #: How much of a bad frame a `Malformed` keeps for the quarantine record.
 EXCERPT_CHARS: Final = 200
 
@@ -204,13 +213,15 @@ def _action(obj: dict[str, Any], raw: object, catalogue: ActionCatalogue) -> Act
     if seq < 0:
         raise _Bad(p + "fixtureSeqNum", "negative")
     metadata = _opt(raw, "metadata", dict, p) or {}
+    if metadata and _depth(metadata) > MAX_METADATA_DEPTH:
+        raise _Bad(p + "metadata", f"nested deeper than {MAX_METADATA_DEPTH} levels")
     related = _opt(raw, "relatedFixtureActionIds", list, p) or []
     if not all(isinstance(item, str) for item in related):
         raise _Bad(p + "relatedFixtureActionIds", "not a list of strings")
     delay = raw.get("delayStatus")
     return Action(
-        fixture_id=_str(raw, "fixtureId", p),
-        action_id=_str(raw, "actionId", p),
+        fixture_id=_uuid(raw, "fixtureId", p),
+        action_id=_uuid(raw, "actionId", p),
         seq=seq,
         timeline=timeline,
         type_id=type_id,
@@ -237,6 +248,31 @@ def _action(obj: dict[str, Any], raw: object, catalogue: ActionCatalogue) -> Act
     )
 
 
+def _depth(value: object) -> int:
+    """How deeply objects and arrays nest in `value` (a scalar is 0), without recursion."""
+    deepest = 0
+    todo = [(value, 1)]
+    while todo:
+        item, level = todo.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, level)
+        if level > MAX_METADATA_DEPTH:
+            break
+        todo.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """A short, safe description of a received value for an error message: scalars by their text
+    (cut at `limit`), containers by kind only (a repr of deep nesting would itself fail)."""
+    if isinstance(value, dict | list):
+        return f"a JSON {'object' if isinstance(value, dict) else 'array'} of {len(value)} items"
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def _missing_or_type(value: object, expected: str) -> str:
     return "missing" if value is None else f"expected {expected}, got {type(value).__name__}"
 
@@ -252,6 +288,13 @@ def _str(obj: Mapping[str, Any], key: str, prefix: str) -> str:
     value = obj.get(key)
     if type(value) is not str:
         raise _Bad(prefix + key, _missing_or_type(value, "a string"))
+    return value
+
+
+def _uuid(obj: Mapping[str, Any], key: str, prefix: str) -> str:
+    value = _str(obj, key, prefix)
+    if UUID_PATTERN.fullmatch(value) is None:
+        raise _Bad(prefix + key, f"not a UUID: {shown(value)}")
     return value
 
 
@@ -273,7 +316,7 @@ def _status(obj: Mapping[str, Any], key: str, names: Mapping[int, str], prefix: 
         return value
     if type(value) is int and value in names:
         return names[value]
-    raise _Bad(prefix + key, f"expected a status name or code, got {value!r}"[:120])
+    raise _Bad(prefix + key, f"expected a status name or code, got {shown(value)}")
 
 
 def _end_reason(metadata: Mapping[str, Any], raw: Mapping[str, Any]) -> str | None:
@@ -312,6 +355,8 @@ def _summary(value: object) -> Summary | None:
         raise _Bad(where, "not an object")
     p = where + "."
     raw_periods = _opt(value, "periods", list, p) or []
+    if len(raw_periods) > MAX_PERIODS:
+        raise _Bad(p + "periods", f"{len(raw_periods)} games, more than any match has")
     periods = []
     for index, item in enumerate(raw_periods):
         at = f"{p}periods[{index}]"

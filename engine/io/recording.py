@@ -19,7 +19,7 @@ import orjson
 from engine.core.reduce import Input, Stale
 from engine.core.rules import DEFAULT_FORMAT, MatchFormat
 from engine.feed.catalogue import DEFAULT_CATALOGUE, ActionCatalogue, ActionKind
-from engine.feed.wire import Malformed, decode
+from engine.feed.wire import Malformed, decode, shown
 from engine.io.protocol import STALE_AFTER
 
 
@@ -144,7 +144,7 @@ def _meta(value: object) -> RecordingMeta:
     if fixture_id is not None and not isinstance(fixture_id, str):
         raise RecordingError("recording meta: fixtureId must be a string")
     if best_of is not None and (type(best_of) is not int or best_of < 1 or best_of % 2 == 0):
-        raise RecordingError(f"recording meta: bestOf must be a positive odd integer, got {best_of!r}")
+        raise RecordingError(f"recording meta: bestOf must be a positive odd integer, got {shown(best_of)}")
     if doubles is not None and type(doubles) is not bool:
         raise RecordingError("recording meta: doubles must be true or false")
     return RecordingMeta(fixture_id, best_of, doubles, _types(value.get("types", {})))
@@ -159,7 +159,7 @@ def _types(value: object) -> dict[int, ActionKind]:
             types[int(key)] = ActionKind(kind)
         except ValueError:
             raise RecordingError(
-                f"recording meta: types: {key!r}: {kind!r} is not a type id and an action kind"
+                f"recording meta: types: {shown(key)}: {shown(kind)} is not a type id and an action kind"
             ) from None
     return types
 

@@ -13,6 +13,8 @@ towards short matches with few points.
 
 from __future__ import annotations
 
+import uuid
+
 from hypothesis import strategies as st
 
 from engine.core.rules import Side
@@ -58,4 +60,4 @@ def match_scripts(
         won[0 if home > len(points) - home else 1] += 1
         games.append(points)
         opening = opening.other
-    return MatchScript(f"gen-{fmt}", tuple(games))
+    return MatchScript(str(uuid.uuid5(uuid.NAMESPACE_URL, f"engine.testing/gen-{fmt}")), tuple(games))
