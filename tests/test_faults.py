@@ -10,7 +10,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import orjson
 from faultruns import (
+    FIXTURES,
     Outcome,
     Plan,
     clean_outcome,
@@ -20,7 +22,13 @@ from faultruns import (
     without_fault_counters,
 )
 
+from engine.cli import initial_state
 from engine.core.events import Event
+from engine.core.reduce import EndOfStream, reduce
+from engine.core.report import summarize
+from engine.feed.wire import decode
+from engine.io.recording import Frame, read_recording
+from engine.testing.feedgen import END_MATCH, POINT_SCORED
 
 CI_RUNS = 16
 LONG_RUNS = 200
@@ -61,3 +69,29 @@ def test_randomized_fault_runs_end_as_a_clean_replay_and_suspend_every_fault_win
     print(f"\n{runs} fault runs in {time.perf_counter() - began:.0f} s, all as clean replays: {dict(seen)}")
     for fault in ("drops", "restarts", "silences", "reordering", "duplicating", "steps in fault windows"):
         assert seen[fault] > 0, fault
+
+
+def test_reordered_retirement_offered_a_different_set_of_markets() -> None:
+    """Found by the fault runs (seed 25): when a hold released the last point and the retirement
+    together, the book was computed only after both, so the next point's market, offered and then
+    voided when they came one by one, never existed. The book now advances after each released
+    action and the signals are the net change: the same settlements either way."""
+    recording = read_recording(FIXTURES / "ittf_ws_bo7_retired.jsonl")
+    frames = [frame.text for frame in recording.frames if isinstance(frame, Frame)]
+    kinds = [orjson.loads(text).get("fixtureAction", {}).get("fixtureActionTypeId") for text in frames]
+    end = max(index for index, kind in enumerate(kinds) if kind == END_MATCH)
+    last_point = max(index for index, kind in enumerate(kinds[:end]) if kind == POINT_SCORED)
+    reordered = [*frames[:last_point], *frames[last_point + 1 : end + 1], frames[last_point], *frames[end + 1 :]]
+
+    def folded(texts: list[str]) -> tuple[dict[str, Any], list[Event]]:
+        state = initial_state(recording, None, False)
+        events: list[Event] = []
+        for message in [*(decode(text) for text in texts), EndOfStream()]:
+            state, new = reduce(state, message)
+            events.extend(new)
+        return summarize(state), events
+
+    (clean, clean_events), (held, held_events) = folded(frames), folded(reordered)
+    assert without_fault_counters(held) == without_fault_counters(clean)
+    assert settlements(held_events) == settlements(clean_events)
+    assert any(market.startswith("point_winner:") for market in clean["markets"])

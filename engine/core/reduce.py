@@ -108,21 +108,26 @@ def reduce(state: MatchState, message: Input) -> tuple[MatchState, list[Event]]:
     elif isinstance(message, Disconnected | Connected):
         state = attrs.evolve(state, disconnected=isinstance(message, Disconnected))
     else:
-        state = _fold_message(state, message, events)
+        return _fold_message(state, message, events), events
     return _with_book(state, events), events
 
 
 def _with_book(state: MatchState, events: list[Event]) -> MatchState:
     """The state with its market book brought up to date; the book's changes appended as signals."""
-    book, changed = advance_book(state)
-    if book is state.book:
-        return state
-    events.extend(diff(state.book, book, changed))
-    return attrs.evolve(state, book=book)
+    changed: dict[str, None] = {}
+    after = _advanced(state, changed)
+    if after is not state:
+        events.extend(diff(state.book, after.book, changed))
+    return after
 
 
 def _fold_message(state: MatchState, message: Action | EndOfStream, events: list[Event]) -> MatchState:
+    """Sequence the message and apply what it releases, then signal the book's net change. When a
+    hold releases several actions at once, the book is advanced after each of them, so the markets
+    offered and decided do not depend on how the network batched the messages; the signals are the
+    net change, so no market flashes open on a state already superseded."""
     before = _View.of(state)
+    book_before = state.book
     if state.stale:
         state = attrs.evolve(state, stale=False)
     if isinstance(message, EndOfStream):
@@ -135,14 +140,29 @@ def _fold_message(state: MatchState, message: Action | EndOfStream, events: list
                 seq=message.seq,
             )
             events.append(bad)
-            return attrs.evolve(state, malformed=state.malformed + 1)
+            return _with_book(attrs.evolve(state, malformed=state.malformed + 1), events)
         sequencer, released, notes = state.sequencer.push(message)
     state = _count_notes(attrs.evolve(state, sequencer=sequencer), notes)
     events.extend(_quarantined(note) if isinstance(note, TooFarAhead) else note for note in notes)
+    changed: dict[str, None] = {}
     for action in released:
         state = _apply(state, action, events)
+        if len(released) > 1:
+            state = _advanced(state, changed)
     before.diff(_View.of(state), events)
+    state = _advanced(state, changed)
+    if state.book is not book_before:
+        events.extend(diff(book_before, state.book, changed))
     return state
+
+
+def _advanced(state: MatchState, changed: dict[str, None]) -> MatchState:
+    """The state with its book brought up to date; the ids of the markets that changed added to `changed`."""
+    book, ids = advance_book(state)
+    if book is state.book:
+        return state
+    changed.update(dict.fromkeys(ids))
+    return attrs.evolve(state, book=book)
 
 
 def fold(state: MatchState, messages: list[Input]) -> tuple[MatchState, list[Event]]:
