@@ -98,7 +98,7 @@ class Plan:
             silence_for=rng.choice([0.3, 0.8]) if silent else 0.0,  # beyond stale_after; 0.8 beyond reconnect_after
             seed=seed,
         )
-        restart_after = rng.randrange(5, frames) if rng.random() < 0.4 else None
+        restart_after = rng.randrange(1, frames) if rng.random() < 0.4 else None
         return cls(seed, recording, faults, restart_after, rng.randint(1, 5), rng.choice([0.0, 0.02]))
 
 
