@@ -212,19 +212,33 @@ _CLEAN = clean_run(RECORDING)
 _VALID = [text for text, message in _CLEAN.inputs if text is not None and isinstance(message, Action | Heartbeat)]
 
 
-@settings(max_examples=150, deadline=None)
-@given(bad_frames(_VALID))
-def test_a_mutated_message_never_raises_and_is_counted(bad: BadFrame) -> None:
-    decoded = decode(bad.frame)
+def _states_before_each_frame() -> list[MatchState]:
     state = MatchState.new(_CLEAN.summary["fixtureId"])
-    for text in _VALID[:120]:
+    states = []
+    for text in _VALID:
+        states.append(state)
         state, _ = reduce(state, decode(text))
+    return states
+
+
+_STATES = _states_before_each_frame()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, len(_VALID) - 1), st.sampled_from(sorted(MUTATIONS)), st.randoms(use_true_random=False))
+def test_a_mutated_message_never_raises_and_is_counted(position: int, kind: str, rng: random.Random) -> None:
+    """The message about to arrive, damaged, reduced on the state it would have met."""
+    bad = mutate(rng, _message(_VALID[position]), kind)
+    decoded = decode(bad.frame)
+    state = _STATES[position]
     after, events = reduce(state, decoded)
     refused = [event for event in events if isinstance(event, Malformed)]
     assert after.malformed - state.malformed == len(refused)
     assert all(event.reason for event in refused)
-    if bad.kind in ("truncated", "not_utf8", "nan", "random_bytes"):
+    if kind in ("truncated", "not_utf8", "nan"):
         assert isinstance(decoded, Malformed)
+    if kind == "impossible_summary" and isinstance(decoded, Action):
+        assert after.points == reduce(state, attrs.evolve(decoded, summary=None))[0].points  # never adopted
 
 
 def test_every_mutation_kind_is_exercised_and_some_are_refused() -> None:
@@ -265,6 +279,7 @@ def test_fuzzed_corpus(long_run: bool) -> None:
     assert set(tally.kinds) >= set(MUTATIONS)
     assert tally.quarantined > tally.bad / 2
     assert tally.actions > 0  # renumbered and impossibly scored actions went through the reducer too
+    assert tally.discrepancies > 0
 
 
 def test_one_stream_with_garbage_between_every_message() -> None:

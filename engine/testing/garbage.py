@@ -9,8 +9,11 @@
 `mutate(rng, message)` damages one valid provider message (a parsed JSON object) in one of the
 ways of `MUTATIONS`: wrong types, missing fields, huge or negative numbers, NaN, huge strings, deep
 nesting, an unknown `sendTypeId`, invalid UUIDs, impossible scores in `fixtureSummary`,
-`fixtureSeqNum` jumps and repeats, truncation, bytes that are not UTF-8. `noise(rng)` is a frame
-with no message in it at all (random bytes, random JSON). Both are deterministic given the
+`fixtureSeqNum` jumps and repeats, truncation, bytes that are not UTF-8; and well-formed messages
+that are still wrong: another fixture's id, an unknown action type, the other side's team, no
+team, no summary, a possible score that is not the match's (these six were added after an atheris
+run reached code the others did not). `noise(rng)` is a frame with no message in it at all (random bytes, random
+JSON). Both are deterministic given the
 `random.Random`, so a long run is reproducible from its seed; `bad_frames` draws them through
 hypothesis (which then shrinks the seed, the message and the fault).
 """
@@ -20,6 +23,7 @@ from __future__ import annotations
 import copy
 import random
 import string
+import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
@@ -194,8 +198,10 @@ def _impossible_summary(rng: random.Random, message: dict[str, Any]) -> str:
     summary = message.setdefault("fixtureSummary", {})
     if not isinstance(summary, dict):
         summary = message["fixtureSummary"] = {}
-    choice = rng.randrange(4)
-    if choice == 0:
+    choice = rng.randrange(5)
+    if choice == 4:
+        summary["periods"] = [{"homeTeamPeriodScore": 11, "awayTeamPeriodScore": 3}] * rng.choice([8, 9])
+    elif choice == 0:
         summary["homeTeamScore"] = rng.choice([99, 2**62])
     elif choice == 1:
         summary["periods"] = [{"homeTeamPeriodScore": rng.choice([30, 10**7, 2**62]), "awayTeamPeriodScore": 0}]
@@ -218,6 +224,44 @@ def _seq_repeat(rng: random.Random, message: dict[str, Any]) -> str:
     action = _action(message)
     seq = action.get("fixtureSeqNum")
     action["fixtureSeqNum"] = rng.randint(0, seq) if type(seq) is int and seq >= 0 else 1
+    return _dumps(message)
+
+
+def _other_fixture(rng: random.Random, message: dict[str, Any]) -> str:
+    _action(message)["fixtureId"] = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    return _dumps(message)
+
+
+def _unknown_type(rng: random.Random, message: dict[str, Any]) -> str:
+    _action(message)["fixtureActionTypeId"] = rng.choice([0, 2, 999, 1199, 31337])
+    return _dumps(message)
+
+
+def _other_side(rng: random.Random, message: dict[str, Any]) -> str:
+    team = _action(message).get("team")
+    if isinstance(team, dict):
+        team["homeTeam"] = not team.get("homeTeam")
+    return _dumps(message)
+
+
+def _no_team(rng: random.Random, message: dict[str, Any]) -> str:
+    _action(message)["team"] = None
+    return _dumps(message)
+
+
+def _no_summary(rng: random.Random, message: dict[str, Any]) -> str:
+    message.pop("fixtureSummary", None)
+    return _dumps(message)
+
+
+def _other_score(rng: random.Random, message: dict[str, Any]) -> str:
+    """A possible score that is not the match's: the reducer adopts it (and may finish the match)."""
+    games = rng.randint(0, 4)
+    message["fixtureSummary"] = {
+        "homeTeamScore": games,
+        "awayTeamScore": rng.randint(0, 3),
+        "periods": [{"homeTeamPeriodScore": 11, "awayTeamPeriodScore": rng.randint(0, 9)} for _ in range(games)],
+    }
     return _dumps(message)
 
 
@@ -246,6 +290,12 @@ MUTATIONS: Final[dict[str, _Mutation]] = {
     "impossible_summary": _impossible_summary,
     "seq_jump": _seq_jump,
     "seq_repeat": _seq_repeat,
+    "other_fixture": _other_fixture,
+    "unknown_type": _unknown_type,
+    "other_side": _other_side,
+    "no_team": _no_team,
+    "no_summary": _no_summary,
+    "other_score": _other_score,
     "truncated": _truncated,
     "not_utf8": _not_utf8,
 }
