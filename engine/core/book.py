@@ -291,10 +291,10 @@ class Book(Mapping[str, MarketEntry]):
 
     Besides the entries it keeps each market's `Market` (`market(id)`), an index of the undecided
     markets (`live`) and of the decided ones by game (`decided`, 0 for match markets), and what it
-    was computed from (`key`, `outcomes`): together they let `engine.core.markets` look only at what
+    was computed from (`key`, `outcomes`, `interned`): together they let `engine.core.markets` look only at what
     can have changed. Equality compares the entries only."""
 
-    __slots__ = ("_entries", "_markets", "decided", "key", "live", "outcomes")
+    __slots__ = ("_entries", "_markets", "decided", "interned", "key", "live", "outcomes")
 
     def __init__(
         self,
@@ -304,6 +304,7 @@ class Book(Mapping[str, MarketEntry]):
         key: object = None,
         index: BookIndex | None = None,
         outcomes: Mapping[str, object] | None = None,
+        interned: Mapping[frozenset[Reason], MarketEntry] | None = None,
     ) -> None:
         self._entries: dict[str, MarketEntry] = dict(entries or {})
         if markets is None:
@@ -311,6 +312,9 @@ class Book(Mapping[str, MarketEntry]):
         self._markets: Mapping[str, Market] = markets
         self.key = key
         self.outcomes: Mapping[str, object] = outcomes or {}
+        #: One suspended entry per set of reasons, shared by the books that follow, so an unchanged
+        #: market keeps the very same entry object and is recognised without comparing fields.
+        self.interned: Mapping[frozenset[Reason], MarketEntry] = interned or {}
         if index is None:
             index = _index(self._entries, markets)
         self.live, self.decided = index
@@ -394,9 +398,10 @@ def diff(
     Edge-triggered: a market whose entry did not change gets no signal. A settlement or voiding
     that no longer holds is rolled back first, then the market's new status is signalled."""
     signals: list[Signal] = []
-    for market_id in after if only is None else only:
-        entry = after[market_id]
-        old = before.get(market_id)
+    after_entries, before_entries = _plain(after), _plain(before)
+    for market_id in after_entries if only is None else only:
+        entry = after_entries[market_id]
+        old = before_entries.get(market_id)
         if old is entry or old == entry:
             continue
         if old is not None and old.status is MarketStatus.SETTLED and old.result is not None:
@@ -418,6 +423,11 @@ def diff(
         elif entry.void_reason is not None:
             signals.append(MarketVoided(market_id, entry.void_reason))
     return signals
+
+
+def _plain(book: Mapping[str, MarketEntry]) -> Mapping[str, MarketEntry]:
+    """The dict behind a Book (its lookups are then C calls), or the mapping itself."""
+    return book._entries if isinstance(book, Book) else book
 
 
 def apply_signals(book: Mapping[str, MarketEntry], signals: Iterable[Signal]) -> Book:

@@ -312,8 +312,7 @@ def advance_book(state: MatchState) -> tuple[Book, list[str]]:
     if isinstance(old_key, tuple) and old_key[3] == state.markets:
         before = old_key[1]
     step = _Step(state, reasons, ctx, before, previous)
-    for market_id in previous.live:
-        step.refresh(market_id, previous.market(market_id))
+    step.refresh_live(previous.live)
     for group, ids in previous.decided.items():
         if before is None or not (_unchanged_group(group, before, ctx) or _only_appended(group, before, ctx)):
             for market_id in ids:
@@ -372,7 +371,7 @@ class _Step:
         self.newly_decided: list[str] = []
         self.added_live: list[str] = []
         self.group_unchanged: dict[int, bool] = {}
-        self.shared: dict[frozenset[Reason], MarketEntry] = {}
+        self.shared: Mapping[frozenset[Reason], MarketEntry] = previous.interned  # copied on the first addition
         self.undecided: dict[MarketType, MarketEntry] = {}
 
     def _outcome(self, market_id: str, market: Market) -> Outcome:
@@ -385,6 +384,32 @@ class _Step:
                 return cached
         return _outcome(market, self.ctx)
 
+    def refresh_live(self, market_ids: tuple[str, ...]) -> None:
+        """`refresh` of every undecided market, the common case inline: an outcome still undecided
+        because its game's score did not change, so only the reasons that suspend it matter."""
+        previous, before, entries, outcomes = self.previous, self.before, self.entries, self.outcomes
+        cached_outcomes, markets = previous.outcomes, previous.markets()
+        undecided = self.undecided
+        for market_id in market_ids:
+            market = markets[market_id]
+            if before is None or cached_outcomes.get(market_id) is not UNDECIDED:
+                self.refresh(market_id, market)
+                continue
+            unchanged = self.group_unchanged.get(market.game)
+            if unchanged is None:
+                unchanged = self.group_unchanged[market.game] = _unchanged_group(market.game, before, self.ctx)
+            if not unchanged:
+                self.refresh(market_id, market)
+                continue
+            entry = undecided.get(market.type)
+            if entry is None:
+                entry = undecided[market.type] = self._entry(UNDECIDED, self.scoped[market.type], None)
+            outcomes[market_id] = UNDECIDED
+            old = entries[market_id]
+            if entry is not old and entry != old:
+                entries[market_id] = entry
+                self.changed.append(market_id)
+
     def refresh(self, market_id: str, market: Market) -> None:
         old = self.entries[market_id]
         found = self._outcome(market_id, market)
@@ -392,7 +417,7 @@ class _Step:
             entry = self.undecided.get(market.type)
             if entry is None:
                 entry = self.undecided[market.type] = self._entry(found, self.scoped[market.type], None)
-            if entry == old:
+            if entry is not old and entry == old:
                 entry = old
         else:
             entry = self._entry(found, self.scoped[market.type], old)
@@ -442,15 +467,16 @@ class _Step:
             held = reasons
         entry = self.shared.get(held)
         if entry is None:
-            entry = self.shared[held] = MarketEntry(MarketStatus.SUSPENDED, reasons=sorted_reasons(held))
-        return previous if previous == entry else entry
+            entry = MarketEntry(MarketStatus.SUSPENDED, reasons=sorted_reasons(held))
+            self.shared = {**self.shared, held: entry}
+        return previous if previous is not None and (previous is entry or previous == entry) else entry
 
     def book(self, key: object) -> Book:
         """The new book, its index updated by what moved."""
         previous = self.previous
         markets = previous.markets() if self.markets is None else self.markets
         if self.reopened:
-            return Book(self.entries, markets=markets, key=key, outcomes=self.outcomes)
+            return Book(self.entries, markets=markets, key=key, outcomes=self.outcomes, interned=self.shared)
         live = previous.live
         decided = previous.decided
         if self.newly_decided:
@@ -463,4 +489,6 @@ class _Step:
             decided = grouped
         if self.added_live:
             live = (*live, *self.added_live)
-        return Book(self.entries, markets=markets, key=key, index=(live, decided), outcomes=self.outcomes)
+        return Book(
+            self.entries, markets=markets, key=key, index=(live, decided), outcomes=self.outcomes, interned=self.shared
+        )

@@ -90,8 +90,8 @@ class Sequencer:
             if lost is None:
                 return self, [], [DuplicateDropped(seq)]
             return attrs.evolve(self, lost=lost), [action], [LateArrival(seq)]
-        if seq == self.next_seq and not self.held:
-            return attrs.evolve(self, next_seq=seq + 1), [action], []
+        if seq == self.next_seq and not self.held:  # the common case, built directly (not attrs.evolve)
+            return Sequencer(seq + 1, self.held, self.max_held, self.max_ahead, self.lost), [action], []
         if seq - self.next_seq > self.max_ahead:
             return self, [], [TooFarAhead(seq, self.next_seq)]
         held = self.held.copy()
