@@ -17,12 +17,13 @@ from engine.core.events import (
     UnexpectedServer,
     UnknownAction,
 )
-from engine.core.reduce import _kept, reduce
+from engine.core.reduce import reduce
 from engine.core.report import summarize
 from engine.core.rules import MatchFormat
 from engine.core.state import MatchState
+from engine.core.timeline import Folded, KeptAction
 from engine.feed.catalogue import ActionKind, ResultKind, SendType, Stoppage
-from engine.feed.wire import Action, Malformed, Player
+from engine.feed.wire import Malformed, Player
 from engine.testing.feedgen import POINT_SCORED, POINT_STARTED
 
 
@@ -296,28 +297,18 @@ def test_reduce_is_pure_the_same_input_gives_the_same_output() -> None:
     assert attrs.evolve(state) == state
 
 
-def test_the_timeline_keeps_every_field_of_an_action_but_the_ones_it_drops_on_purpose() -> None:
-    """`_kept` builds the slim copy field by field: a field added to Action later must be kept or
-    dropped here on purpose, not lost."""
+def test_the_timeline_keeps_every_field_a_refold_reads() -> None:
+    """`KeptAction` is the slim copy the timeline holds: every `Folded` field must survive it."""
     full = attrs.evolve(
         Feed().emit(POINT_SCORED, HOME),
         player=Player("p1", "A Player"),
-        subtype_id=7,
-        subtype_name="x",
-        end_reason="y",
-        metadata={"k": 1},
-        clock_time="00:01",
-        trace_id="t",
-        related_ids=("r",),
+        end_reason="Retired",
         fixture_status="Live",
-        collection_status="CollectingLive",
         delayed=True,
-        version=3,
     )
-    dropped = {"type_name", "summary", "metadata", "timestamp", "clock_time", "trace_id", "related_ids"}
-    kept = _kept(full)
-    for field in attrs.fields(Action):
-        if field.name == "team":
-            assert kept.side is full.side
-        elif field.name not in dropped:
-            assert getattr(kept, field.name) == getattr(full, field.name), field.name
+    kept = KeptAction.of(full)
+    members = [name for name in vars(Folded) if not name.startswith("_")]
+    assert len(members) == 8
+    for name in members:
+        assert getattr(kept, name) == getattr(full, name), name
+    assert kept.seq == full.seq

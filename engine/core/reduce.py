@@ -22,9 +22,7 @@ long (any later message clears it), `Disconnected()` and `Connected()`. Each onl
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Mapping
-from types import MappingProxyType
+from collections.abc import Sequence
 
 import attrs
 
@@ -55,7 +53,7 @@ from engine.core.markets import advance_book
 from engine.core.rules import Side
 from engine.core.sequence import Note, TooFarAhead
 from engine.core.state import Expedite, MatchState, PlayState, Rallies, Rally, Score
-from engine.core.timeline import STANDING_AFTER, Entry, Standing, Timeline
+from engine.core.timeline import STANDING_AFTER, Entry, Folded, Standing, Timeline
 from engine.feed.catalogue import (
     FIXTURE_STATUS_ABANDONED,
     STOPPAGE_OPENED_BY,
@@ -66,7 +64,7 @@ from engine.feed.catalogue import (
     end_match_winner,
     result_kind_from_text,
 )
-from engine.feed.wire import Action, Heartbeat, Malformed, Summary, Team
+from engine.feed.wire import Action, Heartbeat, Malformed, Summary
 
 
 @attrs.frozen(slots=True)
@@ -225,7 +223,7 @@ def _apply(state: MatchState, action: Action, events: list[Event]) -> MatchState
     first_event = len(events)
     previous = state.timeline.get(action.action_id)
     standing = _standing(action, previous)
-    timeline = state.timeline.record(_kept(action), standing)
+    timeline = state.timeline.record(action, standing)
     if action.kind is ActionKind.UNKNOWN:
         events.append(UnknownAction(action.type_id, action.type_name, action.action_id))
     if standing is Standing.PENDING:
@@ -269,39 +267,6 @@ def _apply(state: MatchState, action: Action, events: list[Event]) -> MatchState
 _VERIFYING_KINDS = frozenset({ActionKind.POINT_SCORED, ActionKind.END_MATCH})
 
 
-def _kept(action: Action) -> Action:
-    """The action as the timeline keeps it: what a re-fold needs (id, kind, side, timeline,
-    period, player, end reason, offline flag), without what only its own arrival needed (the
-    provider's summary, raw metadata, names, clocks, trace ids), so a long match's state stays small."""
-    # Built field by field (not attrs.evolve: this runs for every action; a test guards the list).
-    return Action(
-        fixture_id=sys.intern(action.fixture_id),  # one string for the whole match
-        action_id=action.action_id,
-        seq=action.seq,
-        timeline=action.timeline,
-        type_id=action.type_id,
-        kind=action.kind,
-        send_type=action.send_type,
-        period=action.period,
-        subtype_id=action.subtype_id,
-        subtype_name=action.subtype_name,
-        team=None if action.team is None else _SIDE_TEAMS[action.team.home],
-        player=action.player,
-        metadata=_NO_METADATA,
-        delayed=action.delayed,
-        fixture_status=action.fixture_status,
-        collection_status=action.collection_status,
-        end_reason=action.end_reason,
-        finished=action.finished,
-        version=action.version,
-    )
-
-
-_NO_METADATA: Mapping[str, object] = MappingProxyType({})
-#: Kept actions need only the side of their team (its id and name stay in the arriving action).
-_SIDE_TEAMS = {True: Team(None, None, True), False: Team(None, None, False)}
-
-
 def _standing(action: Action, previous: Entry | None) -> Standing:
     standing = STANDING_AFTER[action.send_type]
     if previous is None:
@@ -337,7 +302,7 @@ def _refold(state: MatchState, timeline: Timeline, action: Action, inserted: boo
     return play
 
 
-def replay_timeline(actions: list[Action], fmt: rules.MatchFormat) -> PlayState:
+def replay_timeline(actions: Sequence[Folded], fmt: rules.MatchFormat) -> PlayState:
     """The play state that folding these effective actions from the start gives (no events)."""
     play = PlayState(format=fmt)
     sink: list[Event] = []
@@ -350,7 +315,7 @@ def replay_timeline(actions: list[Action], fmt: rules.MatchFormat) -> PlayState:
 # --- the fold of one effective action ------------------------------------------------------------
 
 
-def fold_step(play: PlayState, action: Action, events: list[Event]) -> PlayState:
+def fold_step(play: PlayState, action: Folded, events: list[Event]) -> PlayState:
     """Apply one confirmed action at the end of the timeline to the play state; append its events."""
     kind = action.kind
     if kind is ActionKind.POINT_SCORED:
@@ -380,7 +345,7 @@ def fold_step(play: PlayState, action: Action, events: list[Event]) -> PlayState
     return play
 
 
-def _close_stoppages(play: PlayState, closes: frozenset[Stoppage], action: Action, events: list[Event]) -> PlayState:
+def _close_stoppages(play: PlayState, closes: frozenset[Stoppage], action: Folded, events: list[Event]) -> PlayState:
     ended = play.stoppages & closes
     if not ended:
         return play
@@ -410,7 +375,7 @@ def _open_game_if_due(play: PlayState, events: list[Event]) -> PlayState:
     )
 
 
-def _point_started(play: PlayState, action: Action, events: list[Event]) -> PlayState:
+def _point_started(play: PlayState, action: Folded, events: list[Event]) -> PlayState:
     play = _open_game_if_due(play, events)
     play = _close_stoppages(play, STOPPAGES_CLOSED_BY[ActionKind.POINT_STARTED], action, events)
     expected = play.expected_server()
@@ -429,7 +394,7 @@ def _point_started(play: PlayState, action: Action, events: list[Event]) -> Play
     return attrs.evolve(play, first_server=first_server, rally=Rally(action.action_id, serving, player))
 
 
-def _point_scored(play: PlayState, action: Action, events: list[Event]) -> PlayState:
+def _point_scored(play: PlayState, action: Folded, events: list[Event]) -> PlayState:
     side = action.side
     if side is None:
         events.append(Discrepancy("Point Scored without a team: no point given"))
@@ -467,7 +432,7 @@ def _finish(play: PlayState, winner: Side | None, result: ResultKind, events: li
     return attrs.evolve(play, winner=winner, result=result, rally=None)
 
 
-def _end_match(play: PlayState, action: Action, events: list[Event]) -> PlayState:
+def _end_match(play: PlayState, action: Folded, events: list[Event]) -> PlayState:
     if play.result is not None:
         return play
     result = result_kind_from_text(action.end_reason)

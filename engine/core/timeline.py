@@ -1,7 +1,7 @@
 """The action timeline: every action's current version, keyed by `actionId`.
 
 A `Timeline` is an immutable value. Internally, versions share one append-only log: a timeline is
-(log, length) and sees only the first `length` entries. Appending to the newest timeline of a log
+(log, length) and sees only the first `length` versions. Appending to the newest timeline of a log
 extends the log in place (O(1)) and returns a longer view; the older view still sees exactly what it
 saw before. Appending to an older view (a fork) copies its prefix first. So every `Timeline` behaves
 as a persistent value while the common case stays O(1). Not thread-safe: fold one match in one thread.
@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterator
+from typing import Protocol
 
 import attrs
 
-from engine.feed.catalogue import SendType
-from engine.feed.wire import Action
+from engine.core.rules import Side
+from engine.feed.catalogue import ActionKind, SendType
+from engine.feed.wire import Action, Player
 
 
 class Standing(enum.Enum):
@@ -38,26 +40,91 @@ STANDING_AFTER: dict[SendType, Standing] = {
 }
 
 
+class Folded(Protocol):
+    """What folding an action into the score reads: an arriving `Action` and a `KeptAction` alike."""
+
+    @property
+    def action_id(self) -> str: ...
+    @property
+    def timeline(self) -> float: ...
+    @property
+    def kind(self) -> ActionKind: ...
+    @property
+    def side(self) -> Side | None: ...
+    @property
+    def player(self) -> Player | None: ...
+    @property
+    def end_reason(self) -> str | None: ...
+    @property
+    def delayed(self) -> bool: ...
+    @property
+    def fixture_status(self) -> str | None: ...
+
+
+@attrs.frozen(slots=True)
+class KeptAction:
+    """An action as the timeline keeps it: what a re-fold reads (`Folded`) and its number, without
+    what only its arrival needed (summary, metadata, names, clocks), so a long match's state stays
+    small. A test checks that it carries every `Folded` field of the action it was made from."""
+
+    action_id: str
+    seq: int
+    timeline: float
+    kind: ActionKind
+    side: Side | None
+    player: Player | None
+    end_reason: str | None
+    delayed: bool
+    fixture_status: str | None
+
+    @classmethod
+    def of(cls, action: Action) -> KeptAction:
+        """The slim copy of an arriving action."""
+        return cls(
+            action.action_id,
+            action.seq,
+            action.timeline,
+            action.kind,
+            action.side,
+            action.player,
+            action.end_reason,
+            action.delayed,
+            action.fixture_status,
+        )
+
+
 @attrs.frozen(slots=True)
 class Entry:
     """One action's version as the timeline holds it."""
 
-    action: Action
+    action: KeptAction
     standing: Standing
 
 
 class _Log:
-    """Shared, append-only storage behind timelines. Never exposed."""
+    """Shared, append-only storage behind timelines. Never exposed.
 
-    __slots__ = ("entries", "positions")
+    Version `p` is (`actions[p]`, `standings[p]`); `latest` maps an action id to the position of its
+    latest version and `earlier[p]` is the position of the version before `p` (-1: none). Parallel
+    lists rather than an object and a list per version: a live state holds hundreds of them."""
+
+    __slots__ = ("actions", "earlier", "latest", "standings")
 
     def __init__(self) -> None:
-        self.entries: list[Entry] = []
-        self.positions: dict[str, list[int]] = {}
+        self.actions: list[KeptAction] = []
+        self.standings: list[Standing] = []
+        self.latest: dict[str, int] = {}
+        self.earlier: list[int] = []
 
-    def append(self, entry: Entry) -> None:
-        self.positions.setdefault(entry.action.action_id, []).append(len(self.entries))
-        self.entries.append(entry)
+    def append(self, action: KeptAction, standing: Standing) -> None:
+        action_id = action.action_id
+        self.earlier.append(self.latest.get(action_id, -1))
+        self.latest[action_id] = len(self.actions)
+        self.actions.append(action)
+        self.standings.append(standing)
+
+    def entry(self, position: int) -> Entry:
+        return Entry(self.actions[position], self.standings[position])
 
 
 class Timeline:
@@ -87,22 +154,21 @@ class Timeline:
 
     def get(self, action_id: str) -> Entry | None:
         """The current version of an action, or None if unknown."""
-        positions = self._log.positions.get(action_id)
-        if positions is None:
-            return None
-        for position in reversed(positions):
-            if position < self._length:
-                return self._log.entries[position]
-        return None
-
-    def record(self, action: Action, standing: Standing) -> Timeline:
-        """A new timeline in which `action` is the current version of its actionId."""
         log = self._log
-        if len(log.entries) != self._length:  # a fork from an older version: copy our prefix
+        position = log.latest.get(action_id, -1)
+        while position >= self._length:  # versions this (older) view does not see
+            position = log.earlier[position]
+        return None if position < 0 else log.entry(position)
+
+    def record(self, arriving: Action, standing: Standing) -> Timeline:
+        """A new timeline in which `arriving` (kept as a `KeptAction`) is the current version of its actionId."""
+        action = KeptAction.of(arriving)
+        log = self._log
+        if len(log.actions) != self._length:  # a fork from an older version: copy our prefix
             log = _Log()
-            for entry in self._log.entries[: self._length]:
-                log.append(entry)
-        log.append(Entry(action, standing))
+            for position in range(self._length):
+                log.append(self._log.actions[position], self._log.standings[position])
+        log.append(action, standing)
         new = Timeline.__new__(Timeline)
         new._log = log
         new._length = self._length + 1
@@ -117,12 +183,12 @@ class Timeline:
 
     def _latest(self) -> Iterator[Entry]:
         seen: set[str] = set()
-        entries = self._log.entries
+        log = self._log
         for position in range(self._length - 1, -1, -1):
-            entry = entries[position]
-            if entry.action.action_id not in seen:
-                seen.add(entry.action.action_id)
-                yield entry
+            action_id = log.actions[position].action_id
+            if action_id not in seen:
+                seen.add(action_id)
+                yield log.entry(position)
 
     def ordered(self) -> list[Entry]:
         """Every action's current version, in `timelineSequence` order (ties: arrival order)."""
@@ -131,7 +197,7 @@ class Timeline:
         latest.sort(key=lambda entry: entry.action.timeline)
         return latest
 
-    def effective(self) -> list[Action]:
+    def effective(self) -> list[KeptAction]:
         """The confirmed actions in timeline order: what the score is folded from."""
         return [e.action for e in self.ordered() if e.standing is Standing.CONFIRMED]
 
