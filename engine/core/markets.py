@@ -406,7 +406,7 @@ class _Step:
                 entry = undecided[market.type] = self._entry(UNDECIDED, self.scoped[market.type], None)
             outcomes[market_id] = UNDECIDED
             old = entries[market_id]
-            if entry is not old and entry != old:
+            if entry is not old:  # interned entries: a different object is a change (diff re-checks)
                 entries[market_id] = entry
                 self.changed.append(market_id)
 

@@ -51,7 +51,7 @@ from engine.core.events import (
 )
 from engine.core.markets import advance_book
 from engine.core.rules import Side
-from engine.core.sequence import Note, TooFarAhead
+from engine.core.sequence import Note, Sequencer, TooFarAhead
 from engine.core.state import Expedite, MatchState, PlayState, Rallies, Rally, Score
 from engine.core.timeline import STANDING_AFTER, Entry, Folded, Standing, Timeline
 from engine.feed.catalogue import (
@@ -140,11 +140,18 @@ def _fold_message(state: MatchState, message: Action | EndOfStream, events: list
             events.append(bad)
             return _with_book(attrs.evolve(state, malformed=state.malformed + 1), events)
         sequencer, released, notes = state.sequencer.push(message)
-    state = _count_notes(attrs.evolve(state, sequencer=sequencer), notes)
-    events.extend(_quarantined(note) if isinstance(note, TooFarAhead) else note for note in notes)
+    unset: Sequencer | None = None  # the common step sets the sequencer with the action's own changes
+    if notes:
+        state = _count_notes(attrs.evolve(state, sequencer=sequencer), notes)
+        events.extend(_quarantined(note) if isinstance(note, TooFarAhead) else note for note in notes)
+    elif released:
+        unset = sequencer
+    else:
+        state = attrs.evolve(state, sequencer=sequencer)
     changed: dict[str, None] = {}
     for action in released:
-        state = _apply(state, action, events)
+        state = _apply(state, action, events, unset)
+        unset = None
         if len(released) > 1:
             state = _advanced(state, changed)
     before.diff(_View.of(state), events)
@@ -219,7 +226,8 @@ class _View:
 # --- one released action -------------------------------------------------------------------------
 
 
-def _apply(state: MatchState, action: Action, events: list[Event]) -> MatchState:
+def _apply(state: MatchState, action: Action, events: list[Event], sequencer: Sequencer | None = None) -> MatchState:
+    """Record one released action and fold it; `sequencer`, if given, is set in the same step."""
     first_event = len(events)
     previous = state.timeline.get(action.action_id)
     standing = _standing(action, previous)
@@ -242,6 +250,7 @@ def _apply(state: MatchState, action: Action, events: list[Event]) -> MatchState
         play=play,
         last_seq=action.seq if not late else state.last_seq,
         unknown_actions=state.unknown_actions + (action.kind is ActionKind.UNKNOWN),
+        sequencer=state.sequencer if sequencer is None else sequencer,
     )
     if late:
         # A lost message that arrived after all (LateArrival): its summary and statuses are the past.
