@@ -10,7 +10,8 @@ event, measures for the first event of each frame:
 - arrival → callback: from the moment the adapter got the frame off the websocket to the callback;
 - send → callback: from the server's send (same clock, another process) to the callback, which
   adds loopback transport and any time the frame waited for a busy event loop.
-Reports p50, p99 and max of each (ms), over frames received after every fixture is connected;
+Reports p50, p99 and max of each (ms), over frames received after every fixture is connected, and
+the share of a core each process used meanwhile (Linux);
 with `--gc-freeze`, also with `gc.freeze()` called once every fixture is connected.
 Connection attempts use a private limiter of 200/s (the process-wide 5/s protects the provider's
 rate limit; this loopback server has none).
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import gc
 import os
 import platform
@@ -87,9 +89,26 @@ class SentStamps:
         self.last = float(text[at + 14 : -1]) if at >= 0 else 0.0
 
 
-async def measure(
-    ids: list[str], base: str, seconds: float, freeze: bool = False
-) -> tuple[list[float], list[float], int]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (Linux /proc; 0.0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclasses.dataclass
+class Measured:
+    """What one measurement window saw."""
+
+    arrival: list[float]
+    sent: list[float]
+    client_cpu: float  # share of one core the client used over the window
+    server_cpu: float  # the same for the server process
+
+
+async def measure(ids: list[str], base: str, seconds: float, server_pid: int, freeze: bool = False) -> Measured:
     callbacks = Callbacks()
     arrival: list[float] = []
     sent: list[float] = []
@@ -133,12 +152,15 @@ async def measure(
     if freeze:
         gc.freeze()  # what is alive now (connections, states so far) is no longer scanned by collections
     measuring = True
+    client_before, server_before, began = cpu_seconds(os.getpid()), cpu_seconds(server_pid), time.monotonic()
     await asyncio.sleep(seconds)
     measuring = False
-    frames_seen = sum(m.state.last_seq or 0 for m in matches)
+    wall = time.monotonic() - began
+    client_cpu = (cpu_seconds(os.getpid()) - client_before) / wall
+    server_cpu = (cpu_seconds(server_pid) - server_before) / wall
     for match in matches:
         await match.stop()
-    return arrival, sent, frames_seen
+    return Measured(arrival, sent, client_cpu, server_cpu)
 
 
 def _ms(values: list[float]) -> str:
@@ -159,15 +181,17 @@ def run(count: int, seconds: float, rate: float, freeze: bool) -> None:
                 time.sleep(0.05)
             time.sleep(0.05)
             base = f"ws://127.0.0.1:{port_file.read_text().strip()}"
-            arrival, sent, _ = asyncio.run(measure(ids, base, seconds, freeze))
+            measured = asyncio.run(measure(ids, base, seconds, child.pid, freeze))
             gc.unfreeze()
         finally:
             child.kill()
             child.wait()
     label = ", gc.freeze() once connected" if freeze else ""
-    print(f"{count:5d} fixtures, {rate:g} msg/s each, {len(arrival):6d} frames measured over {seconds:g} s{label}")
-    print(f"      arrival -> callback (ms): {_ms(arrival)}")
-    print(f"      send    -> callback (ms): {_ms(sent)}")
+    frames = len(measured.arrival)
+    print(f"{count:5d} fixtures, {rate:g} msg/s each, {frames:6d} frames measured over {seconds:g} s{label}")
+    print(f"      arrival -> callback (ms): {_ms(measured.arrival)}")
+    print(f"      send    -> callback (ms): {_ms(measured.sent)}")
+    print(f"      CPU, share of one core:   client {measured.client_cpu:.2f}, server {measured.server_cpu:.2f}")
 
 
 def main() -> None:

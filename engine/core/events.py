@@ -1,8 +1,9 @@
 """What the reducer reports: small frozen classes, one per kind of happening.
 
 Every event has a `name` (its class name) for traces and callbacks. `Malformed` (a frame we could
-not read), `Gap`, `DuplicateDropped` and `LateArrival` (sequencing) are defined where they arise and
-re-exported here; so are the market signals (`engine.core.signals`), which the reducer emits after the match events.
+not read), `Gap`, `DuplicateDropped` and `LateArrival` (sequencing) are defined where they arise
+and re-exported here; so are the market signals (`engine.core.signals`), which the reducer emits
+after the match events.
 """
 
 from __future__ import annotations
