@@ -108,7 +108,7 @@ def fuzz_stream(clean: CleanRun, rng: random.Random, tally: Tally, per_message: 
         # goes past the sequencer); sometimes any message of the match (mostly repeats, then).
         upcoming = [orjson.loads(text)] if text is not None and isinstance(message, Action) else clean.messages
         while rng.random() < per_message / (1 + per_message):
-            bad = bad_frame(rng, upcoming if rng.random() < 0.8 else clean.messages)
+            bad = bad_frame(rng, upcoming if rng.random() < 0.8 else clean.messages, clean.messages)
             began = time.perf_counter()
             decoded = decode(bad.frame, catalogue)
             tally.bad += 1

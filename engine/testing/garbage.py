@@ -10,12 +10,12 @@
 ways of `MUTATIONS`: wrong types, missing fields, huge or negative numbers, NaN, huge strings, deep
 nesting, an unknown `sendTypeId`, invalid UUIDs, impossible scores in `fixtureSummary`,
 `fixtureSeqNum` jumps and repeats, truncation, bytes that are not UTF-8; and well-formed messages
-that are still wrong: another fixture's id, an unknown action type, the other side's team, no
-team, no summary, a possible score that is not the match's (these six were added after an atheris
-run reached code the others did not). `noise(rng)` is a frame with no message in it at all (random bytes, random
-JSON). Both are deterministic given the
-`random.Random`, so a long run is reproducible from its seed; `bad_frames` draws them through
-hypothesis (which then shrinks the seed, the message and the fault).
+that are still wrong: another fixture's id, an unknown or another known action type, another
+send type, another status, the other side's team, no team, no summary, a possible score that is
+not the match's, and (`correction`) a new version of an earlier action — these were added after
+atheris runs reached code the others did not. `noise(rng)` is a frame with no message in it at
+all (random bytes, random JSON). All are deterministic given the `random.Random`, so a long run is
+reproducible from its seed; `bad_frames` draws them through hypothesis.
 """
 
 from __future__ import annotations
@@ -31,6 +31,12 @@ import attrs
 import orjson
 from hypothesis import strategies as st
 
+from engine.feed.catalogue import (
+    COLLECTION_STATUS_NAMES,
+    DEFAULT_CATALOGUE,
+    FIXTURE_STATUS_NAMES,
+    SendType,
+)
 from engine.feed.wire import MAX_FRAME_BYTES
 
 
@@ -244,6 +250,32 @@ def _other_side(rng: random.Random, message: dict[str, Any]) -> str:
     return _dumps(message)
 
 
+def _other_kind(rng: random.Random, message: dict[str, Any]) -> str:
+    """Another known action type (an End Match in mid-game, a Start Period mid-rally, …)."""
+    _action(message)["fixtureActionTypeId"] = rng.choice(sorted(DEFAULT_CATALOGUE.kinds))
+    return _dumps(message)
+
+
+def _other_send_type(rng: random.Random, message: dict[str, Any]) -> str:
+    """Another lifecycle (the action Cancelled, Deleted, Restored, … out of turn)."""
+    _action(message)["sendTypeId"] = rng.choice([int(send_type) for send_type in SendType])
+    return _dumps(message)
+
+
+def _other_status(rng: random.Random, message: dict[str, Any]) -> str:
+    """Another fixture or collection status, in the summary or the action's metadata."""
+    summary = message.get("fixtureSummary")
+    if isinstance(summary, dict) and rng.random() < 0.5:
+        summary["currentStatus"] = rng.choice(sorted(FIXTURE_STATUS_NAMES.values()))
+        summary["collectionStatus"] = rng.choice(sorted(COLLECTION_STATUS_NAMES.values()))
+        summary["finished"] = rng.random() < 0.3
+    else:
+        metadata = _action(message).setdefault("metadata", {})
+        if isinstance(metadata, dict):
+            metadata["fixtureStatus"] = rng.choice(sorted(FIXTURE_STATUS_NAMES))
+    return _dumps(message)
+
+
 def _no_team(rng: random.Random, message: dict[str, Any]) -> str:
     _action(message)["team"] = None
     return _dumps(message)
@@ -293,6 +325,9 @@ MUTATIONS: Final[dict[str, _Mutation]] = {
     "other_fixture": _other_fixture,
     "unknown_type": _unknown_type,
     "other_side": _other_side,
+    "other_kind": _other_kind,
+    "other_send_type": _other_send_type,
+    "other_status": _other_status,
     "no_team": _no_team,
     "no_summary": _no_summary,
     "other_score": _other_score,
@@ -316,14 +351,33 @@ def noise(rng: random.Random) -> BadFrame:
     return BadFrame("random_json", orjson.dumps(random_json(rng)).decode())
 
 
-def bad_frame(rng: random.Random, messages: Sequence[dict[str, Any]]) -> BadFrame:
-    """Noise one time in five, else one of `messages` mutated."""
+def correction(rng: random.Random, message: dict[str, Any], others: Sequence[dict[str, Any]]) -> BadFrame:
+    """`message` (its number kept) turned into a new version of the action of one of `others` —
+    its id, type, team and place in the timeline — sent as Updated, Cancelled, Deleted or Restored."""
+    damaged = copy.deepcopy(message)
+    action, other = _action(damaged), _action(rng.choice(others))
+    for key in ("actionId", "fixtureActionTypeId", "team", "timelineSequence"):
+        if key in other:
+            action[key] = copy.deepcopy(other[key])
+    action["sendTypeId"] = rng.choice(
+        [int(SendType.UPDATED), int(SendType.CANCELLED), int(SendType.DELETED), int(SendType.RESTORED)]
+    )
+    return BadFrame("correction", _dumps(damaged))
+
+
+def bad_frame(
+    rng: random.Random, messages: Sequence[dict[str, Any]], others: Sequence[dict[str, Any]] = ()
+) -> BadFrame:
+    """Noise one time in five; else one of `messages` mutated, or (one time in ten, when `others`
+    are given) turned into a correction of one of them."""
     if not messages or rng.random() < 0.2:
         return noise(rng)
+    if others and rng.random() < 0.1:
+        return correction(rng, rng.choice(messages), others)
     return mutate(rng, rng.choice(messages))
 
 
 def bad_frames(valid_frames: Sequence[str]) -> st.SearchStrategy[BadFrame]:
     """Hypothesis strategy: bad frames made from these valid provider frames."""
     messages = [orjson.loads(frame) for frame in valid_frames]
-    return st.randoms(use_true_random=False).map(lambda rng: bad_frame(rng, messages))
+    return st.randoms(use_true_random=False).map(lambda rng: bad_frame(rng, messages, messages))
