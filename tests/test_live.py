@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import attrs
 import pytest
+from faultruns import settlements
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import InvalidStatus
 
@@ -26,10 +27,7 @@ from engine.core.report import summarize
 from engine.core.signals import (
     MarketSettled,
     MarketSuspended,
-    MarketVoided,
     Reason,
-    SettlementRolledBack,
-    VoidRolledBack,
 )
 from engine.feed.wire import Action
 from engine.io.client import ClientSettings, ConnectLimiter, backoff_delays
@@ -55,16 +53,6 @@ def _run(coro: Awaitable[T], timeout: float = 30.0) -> T:
 
 def _direct_summary(path: Path = RECORDING) -> dict[str, Any]:
     return summarize(fold_recording(read_recording(path)))
-
-
-def _settlements(events: list[Event]) -> dict[str, list[Event]]:
-    """Each market's settlements, voids and rollbacks in order (markets settled by one step may be
-    listed in any order, so the order across markets is not compared)."""
-    out: dict[str, list[Event]] = {}
-    for e in events:
-        if isinstance(e, MarketSettled | MarketVoided | SettlementRolledBack | VoidRolledBack):
-            out.setdefault(e.market, []).append(e)
-    return out
 
 
 @attrs.define
@@ -146,7 +134,7 @@ def test_a_dropped_connection_resumes_without_losing_or_repeating_anything() -> 
     assert dropped.server.connections[clean.match.fixture_id or ""] == 4
     assert summarize(dropped.match.state) == summarize(clean.match.state)
     assert dropped.match.state.duplicates == 0  # startPosition: nothing was sent twice
-    assert _settlements(dropped.events) == _settlements(clean.events)
+    assert settlements(dropped.events) == settlements(clean.events)
     suspended_while_down = [
         events for _, message, events in dropped.steps if type(message).__name__ == "Disconnected" and events
     ]
@@ -162,7 +150,7 @@ def test_duplicates_and_reordering_change_no_settlement() -> None:
     assert got.pop("duplicates") > 0
     expected.pop("duplicates")
     assert got == expected
-    assert _settlements(noisy.events) == _settlements(clean.events)
+    assert settlements(noisy.events) == settlements(clean.events)
 
 
 def test_a_wrong_token_is_a_clear_final_error_without_retries() -> None:
