@@ -5,7 +5,6 @@ The regression tests at the top are named after the defects the fuzzing found.""
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from typing import Any
@@ -241,13 +240,15 @@ def test_a_mutated_message_never_raises_and_is_counted(position: int, kind: str,
         assert after.points == reduce(state, attrs.evolve(decoded, summary=None))[0].points  # never adopted
 
 
-def test_every_mutation_kind_is_exercised_and_some_are_refused() -> None:
+def test_every_mutation_changes_the_message_and_noise_is_never_an_action() -> None:
     rng = random.Random(7)
-    message = _message(_VALID[60])
+    original = _VALID[60]
+    message = _message(original)
     for kind in MUTATIONS:
-        outcomes = {type(decode(mutate(rng, message, kind).frame)).__name__ for _ in range(30)}
-        assert outcomes, kind
-    assert isinstance(decode(noise(random.Random(1)).frame), Action | Heartbeat | Malformed)
+        frames = [mutate(rng, message, kind).frame for _ in range(30)]
+        assert any(frame != original for frame in frames), kind
+        assert _message(original) == message  # the input is left untouched
+    assert not any(isinstance(decode(noise(rng).frame), Action) for _ in range(500))
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -286,4 +287,4 @@ def test_one_stream_with_garbage_between_every_message() -> None:
     tally = Tally()
     fuzz_stream(_CLEAN, random.Random(3), tally, per_message=3.0)
     assert tally.bad > 2 * tally.valid
-    assert json.dumps(tally.kinds)
+    assert tally.quarantined > 0
