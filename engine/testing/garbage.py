@@ -42,7 +42,7 @@ from engine.feed.wire import MAX_FRAME_BYTES
 
 @attrs.frozen(slots=True)
 class BadFrame:
-    """One frame as received and the fault that made it (a name from `MUTATIONS`, or a noise kind)."""
+    """One frame as received and the fault that made it (a name in `MUTATIONS`, "correction", or in `NOISE`)."""
 
     kind: str
     frame: str | bytes
