@@ -79,17 +79,15 @@ def clean_run(path: Path) -> CleanRun:
     inputs: list[tuple[str | None, Input]] = []
     for _, message in recorded_inputs(recording):
         inputs.append((None if isinstance(message, Stale) else next(frames), message))
-    messages = [orjson.loads(text) for text, message in inputs if text is not None and not _is_bad(message)]
+    messages = [
+        orjson.loads(text) for text, message in inputs if text is not None and not isinstance(message, Malformed)
+    ]
     state = initial_state(recording, None, False)
     events: list[Event] = []
     for _, message in [*inputs, (None, EndOfStream())]:
         state, new = reduce(state, message)
         events.extend(new)
     return CleanRun(recording, inputs, messages, summarize(state), _without_bad(events))
-
-
-def _is_bad(message: Input) -> bool:
-    return isinstance(message, Malformed)
 
 
 def _without_bad(events: list[Event]) -> list[Event]:
