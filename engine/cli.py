@@ -18,6 +18,7 @@ import os
 import secrets
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -27,7 +28,7 @@ import orjson
 from engine.core.events import Event, GameWon, MatchWon, PointWon, event_name
 from engine.core.reduce import EndOfStream, Input, reduce
 from engine.core.report import describe_signal, is_signal, summarize
-from engine.core.rules import DEFAULT_FORMAT, MatchFormat
+from engine.core.rules import UNKNOWN_FORMAT, MatchFormat
 from engine.core.signals import (
     MarketResumed,
     MarketSettled,
@@ -39,6 +40,7 @@ from engine.core.signals import (
     VoidRolledBack,
 )
 from engine.core.state import MatchState
+from engine.feed.wire import Malformed
 from engine.io.client import ClientSettings
 from engine.io.protocol import FeedError, Secret
 from engine.io.recording import Recording, RecordingError, read_recording, recorded_inputs
@@ -51,17 +53,19 @@ DEMO_RECORDING = Path(__file__).resolve().parent.parent / "fixtures_data" / "aic
 EXIT_OK, EXIT_FEED_FAILED, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
 
 
-def recording_inputs(recording: Recording) -> Iterator[tuple[int | None, Input]]:
+def recording_inputs(recording: Recording) -> Iterator[tuple[float | None, Input]]:
     """The reducer inputs a recording replays to (`recorded_inputs`, then EndOfStream), each with
-    its `fixtureSeqNum` when it has one."""
-    for _, message in recorded_inputs(recording):
-        yield getattr(message, "seq", None), message
-    yield None, EndOfStream()
+    its receive time (POSIX seconds) when the recording has it."""
+    last: float | None = None
+    for moment, message in recorded_inputs(recording):
+        last = moment
+        yield moment, message
+    yield last, EndOfStream()
 
 
 def initial_state(recording: Recording, best_of: int | None, doubles: bool) -> MatchState:
     """The state a replay starts from: the recording's metadata, overridden by the flags."""
-    return MatchState.new(recording.meta.fixture_id, _format(recording.meta.format(DEFAULT_FORMAT), best_of, doubles))
+    return MatchState.new(recording.fixture_id, _format(recording.meta.format(UNKNOWN_FORMAT), best_of, doubles))
 
 
 def fold_recording(recording: Recording, best_of: int | None = None, doubles: bool = False) -> MatchState:
@@ -84,13 +88,19 @@ def _write_json(out: IO[str], value: object, indent: bool = False) -> None:
     out.write(orjson.dumps(value, option=orjson.OPT_INDENT_2 if indent else 0).decode() + "\n")
 
 
-def _trace_line(message: Input, events: list[Event], state: MatchState) -> dict[str, Any]:
-    return {
+def _trace_line(message: Input, events: list[Event], state: MatchState, moment: float | None = None) -> dict[str, Any]:
+    line: dict[str, Any] = {
         "seq": getattr(message, "seq", None),
+        "input": type(message).__name__,
         "events": [event_name(event) for event in events if not is_signal(event)],
         "signals": [describe_signal(event) for event in events if is_signal(event)],
         "state": summarize(state, markets=False),
     }
+    if moment is not None:
+        line["recv"] = datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if isinstance(message, Malformed):
+        line["refused"] = message.reason
+    return line
 
 
 # --- replay --------------------------------------------------------------------------------------
@@ -102,13 +112,16 @@ def _replay(args: argparse.Namespace) -> int:
         state = initial_state(recording, args.best_of, args.doubles)
     except (RecordingError, ValueError) as exc:
         return _fail(f"engine replay: {exc}", EXIT_USAGE)
+    unreadable = recording.without_actions()
+    if unreadable is not None:
+        return _fail(f"engine replay: {args.file}: {unreadable}", EXIT_USAGE)
     out = sys.stdout
     if args.speed is None and not args.trace:
         state = fold_recording(recording, args.best_of, args.doubles)
     elif args.speed is None:
-        for _, message in recording_inputs(recording):
+        for moment, message in recording_inputs(recording):
             state, events = reduce(state, message)
-            _write_json(out, _trace_line(message, events, state))
+            _write_json(out, _trace_line(message, events, state, moment))
     else:
         if args.speed <= 0:
             return _fail("engine replay: --speed must be positive", EXIT_USAGE)
@@ -120,7 +133,7 @@ def _replay(args: argparse.Namespace) -> int:
 
 async def _paced_replay(args: argparse.Namespace, fmt: MatchFormat, out: IO[str]) -> MatchState:
     def trace(match: Match, message: Input, events: list[Event]) -> None:
-        _write_json(out, _trace_line(message, events, match.state))
+        _write_json(out, _trace_line(message, events, match.state, match.recv))
         out.flush()
 
     match = replay(args.file, args.speed, fmt=fmt, buffer=0, on_input=trace if args.trace else None)
@@ -217,7 +230,7 @@ def _demo(args: argparse.Namespace) -> int:
                 fixture_id,
                 token,
                 base=server.base,
-                fmt=meta.format(DEFAULT_FORMAT),
+                fmt=meta.format(UNKNOWN_FORMAT),
                 buffer=0,
                 on_input=Scoreboard(out, args.all_signals),
             )
@@ -234,7 +247,7 @@ def _connect(args: argparse.Namespace) -> int:
         settings = ClientSettings(base=args.base, stale_after=args.stale_after, allow_insecure=args.allow_insecure)
     except ValueError as exc:
         return _fail(f"engine connect: {exc}", EXIT_USAGE)
-    fmt = _format(DEFAULT_FORMAT, args.best_of, args.doubles)
+    fmt = _format(UNKNOWN_FORMAT, args.best_of, args.doubles)
     observer = _trace_observer(sys.stdout) if args.trace else Scoreboard(sys.stdout, args.all_signals)
     match = connect(
         args.fixture, Secret(value), fmt=fmt, record=args.record, settings=settings, buffer=0, on_input=observer
@@ -312,7 +325,9 @@ def _positive(text: str) -> float:
 
 
 def _format_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--best-of", type=int, default=None, help="games in the match (default: recording, else 5)")
+    parser.add_argument(
+        "--best-of", type=int, default=None, help="games in the match, odd (default: the recording's, else unknown)"
+    )
     parser.add_argument("--doubles", action="store_true", help="a doubles match")
 
 

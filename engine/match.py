@@ -32,11 +32,11 @@ import attrs
 from engine.core.book import DEFAULT_MARKETS, MarketConfig
 from engine.core.events import Event, Status
 from engine.core.reduce import EndOfStream, Input, reduce
-from engine.core.rules import DEFAULT_FORMAT, MatchFormat
+from engine.core.rules import UNKNOWN_FORMAT, MatchFormat
 from engine.core.state import MatchState
 from engine.io.client import ClientSettings, ConnectLimiter, FrameObserver, Recorder, run_feed
 from engine.io.protocol import Secret
-from engine.io.recording import RecordingMeta, read_recording, recorded_inputs
+from engine.io.recording import RecordingError, RecordingMeta, read_recording, recorded_inputs
 
 log = logging.getLogger("engine.match")
 
@@ -129,13 +129,14 @@ class Match:
     order and ends when the feed ends (match over, recording done) or raises the feed's final
     error; `await match.wait()` does the same without consuming events. Leaving the block stops
     the feed. `match.state` is always the latest state, `match.received_at` the arrival time
-    (`time.perf_counter()`) of the frame being processed."""
+    (`time.perf_counter()`) of the frame being processed and `match.recv` its receive time (POSIX
+    seconds) when known (a replay knows it from the recording)."""
 
     def __init__(
         self,
         fixture_id: str | None,
         source: Source,
-        fmt: MatchFormat = DEFAULT_FORMAT,
+        fmt: MatchFormat = UNKNOWN_FORMAT,
         markets: MarketConfig | None = None,
         callbacks: Callbacks | None = None,
         buffer: int = EVENT_BUFFER,
@@ -146,6 +147,7 @@ class Match:
         self.state = MatchState.new(fixture_id, fmt, markets=markets or DEFAULT_MARKETS)
         self.callbacks = callbacks if callbacks is not None else Callbacks()
         self.received_at = 0.0
+        self.recv: float | None = None
         self._source = source
         self._buffer = buffer
         self._queue: collections.deque[Event | _End] = collections.deque()
@@ -269,7 +271,7 @@ def connect(
     token: str | Secret,
     *,
     base: str | None = None,
-    fmt: MatchFormat = DEFAULT_FORMAT,
+    fmt: MatchFormat = UNKNOWN_FORMAT,
     markets: MarketConfig | None = None,
     callbacks: Callbacks | None = None,
     record: str | Path | None = None,
@@ -328,7 +330,10 @@ def replay(
     if speed is not None and speed <= 0:
         raise ValueError("speed must be positive, or None for as fast as possible")
     recording = read_recording(path)
-    chosen = fmt or recording.meta.format(DEFAULT_FORMAT)
+    unreadable = recording.without_actions()
+    if unreadable is not None:
+        raise RecordingError(f"{path}: {unreadable}")
+    chosen = fmt or recording.meta.format(UNKNOWN_FORMAT)
 
     async def recorded(match: Match) -> None:
         loop = asyncio.get_running_loop()
@@ -340,6 +345,7 @@ def replay(
                 await asyncio.sleep(max(0.0, began + (moment - first) / speed - loop.time()))
             else:
                 await asyncio.sleep(0)
+            match.recv = moment if moment is not None else match.recv
             match.feed(message, time.perf_counter())
 
-    return Match(recording.meta.fixture_id, recorded, chosen, markets, callbacks, buffer, on_input)
+    return Match(recording.fixture_id, recorded, chosen, markets, callbacks, buffer, on_input)

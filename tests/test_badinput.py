@@ -19,6 +19,7 @@ from scenario import HOME, Feed, run
 from engine.core.events import Discrepancy, LateArrival, MatchWon
 from engine.core.reduce import reduce
 from engine.core.report import summarize
+from engine.core.rules import MatchFormat
 from engine.core.sequence import Gap, Sequencer
 from engine.core.signals import MarketStatus, Reason
 from engine.core.state import MatchState
@@ -212,7 +213,7 @@ _VALID = [text for text, message in _CLEAN.inputs if text is not None and isinst
 
 
 def _states_before_each_frame() -> list[MatchState]:
-    state = MatchState.new(_CLEAN.summary["fixtureId"])
+    state = MatchState.new(_CLEAN.summary["fixtureId"], MatchFormat(best_of=_CLEAN.summary["bestOf"]))
     states = []
     for text in _VALID:
         states.append(state)

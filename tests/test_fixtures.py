@@ -98,7 +98,25 @@ def test_cli_summary_and_trace(capsys: pytest.CaptureFixture[str]) -> None:
     assert lines[-1]["seq"] is None  # the end of the stream
     assert lines[-1]["state"] == {key: value for key, value in summary.items() if key != "markets"}
     assert any("MatchWon" in line["events"] for line in lines)
-    assert set(lines[10]) == {"seq", "events", "signals", "state"}
+    assert set(lines[10]) == {"seq", "input", "recv", "events", "signals", "state"}  # keys only added
+    assert lines[10]["input"] == "Action"
+    assert lines[-1]["input"] == "EndOfStream"
+    assert lines[0]["recv"].endswith("Z")
+    assert lines[0]["recv"] <= lines[10]["recv"] <= lines[-1]["recv"]
+
+
+def test_trace_names_non_message_inputs_and_refusals(capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 12.2: the input kind of every line (Stale from a silence in the receive times) and the
+    reason decode gave for a refused frame."""
+    assert main(["replay", str(FIXTURES / "scenario_stale_feed.jsonl"), "--trace"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert any(line["input"] == "Stale" and line["seq"] is None and "recv" in line for line in lines)
+    assert main(["replay", str(FIXTURES / "scenario_duplicates_reorder_malformed.jsonl"), "--trace"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    refused = [line for line in lines if line["input"] == "Malformed"]
+    assert refused
+    assert all(line["refused"] for line in refused)
+    assert all("refused" not in line for line in lines if line["input"] != "Malformed")
 
 
 def test_cli_flags_override_the_recording_meta(capsys: pytest.CaptureFixture[str]) -> None:

@@ -21,14 +21,22 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import InvalidStatus
 
 from engine.cli import fold_recording, main
+from engine.core.book import FORMAT_DEPENDENT_MARKET_TYPES
 from engine.core.events import Event, PointWon
 from engine.core.reduce import Input, Stale
 from engine.core.report import summarize
+from engine.core.rules import UNKNOWN_FORMAT, MatchFormat
 from engine.core.signals import (
+    MarketResumed,
     MarketSettled,
     MarketSuspended,
+    MarketVoided,
     Reason,
+    SettlementRolledBack,
+    Signal,
+    VoidRolledBack,
 )
+from engine.feed.catalogue import ActionKind
 from engine.feed.wire import Action
 from engine.io.client import ClientSettings, ConnectLimiter, backoff_delays
 from engine.io.protocol import ACCEPT_HEADER, MISSING_ACCEPT_TEXT, AuthRefused, Secret, actions_url
@@ -73,6 +81,7 @@ async def _follow(
     token: str = TOKEN,
     settings: ClientSettings = FAST,
     heartbeat: float = 10.0,
+    fmt: MatchFormat | None = None,
     **connect_kwargs: Any,
 ) -> Followed:
     fixtures = load_fixtures(RECORDING)
@@ -87,7 +96,7 @@ async def _follow(
         match = connect(
             fixture_id,
             token,
-            fmt=meta.format(),
+            fmt=meta.format() if fmt is None else fmt,
             settings=attrs.evolve(settings, base=server.base),
             limiter=LIMITER,
             on_input=observe,
@@ -111,6 +120,38 @@ def test_live_summary_and_events_equal_a_direct_replay() -> None:
         return events
 
     assert followed.events == _run(replayed())  # the same events as live, in the same order
+
+
+def test_a_follow_without_a_format_never_settles_a_match_market_on_a_guess(tmp_path: Path) -> None:
+    """Issue 12.1: a best-of-7 followed with no format given. Match-level markets stay suspended
+    (format_unknown) and settle only on the provider's End Match, never rolled back; the recording
+    invents no bestOf."""
+    record = tmp_path / "followed.jsonl"
+    followed = _run(_follow(fmt=UNKNOWN_FORMAT, record=str(record)))
+    match_level = {market_type.value for market_type in FORMAT_DEPENDENT_MARKET_TYPES}
+    ended = False
+    settled: dict[str, str] = {}
+    for _, message, events in followed.steps:
+        ended = ended or (isinstance(message, Action) and message.kind is ActionKind.END_MATCH)
+        for event in events:
+            if not isinstance(event, Signal) or event.market.split(":")[0] not in match_level:
+                continue
+            assert not isinstance(event, SettlementRolledBack | VoidRolledBack), event
+            assert not isinstance(event, MarketResumed), event  # never opened on a guess
+            if isinstance(event, MarketSuspended):
+                assert Reason.FORMAT_UNKNOWN in event.reasons, event
+            if isinstance(event, MarketSettled | MarketVoided):
+                assert ended, f"{event} before the provider ended the match"
+                settled[event.market] = event.result if isinstance(event, MarketSettled) else "void"
+    assert ended
+    known = _direct_summary()["markets"]  # the same match replayed with its format (best of 7)
+    assert settled["match_winner"] == known["match_winner"]["result"] == "away"
+    assert settled["correct_score"] == known["correct_score"]["result"]
+    for market_id, entry in known.items():
+        if market_id.startswith("total_games:"):
+            assert settled[market_id] == entry["result"]
+    assert summarize(followed.match.state)["bestOf"] is None
+    assert "bestOf" not in read_recording(record).meta.to_json()
 
 
 def test_the_demo_shows_a_real_match_and_ends_with_the_replay_summary(capsys: pytest.CaptureFixture[str]) -> None:
@@ -302,7 +343,10 @@ def test_many_fixtures_share_one_loop_and_one_callback_surface(tmp_path: Path) -
         fixtures = load_fixtures(tmp_path)
         async with ProviderServer(fixtures, Secret(TOKEN)) as server:
             settings = attrs.evolve(FAST, base=server.base)
-            matches = [connect(f, TOKEN, settings=settings, callbacks=callbacks, limiter=LIMITER) for f in fixtures]
+            fmt = MatchFormat(best_of=5)  # both recordings are best of 5, as their replay says
+            matches = [
+                connect(f, TOKEN, fmt=fmt, settings=settings, callbacks=callbacks, limiter=LIMITER) for f in fixtures
+            ]
             for match in matches:
                 match.start()
             await asyncio.gather(*(match.wait() for match in matches))

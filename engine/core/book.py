@@ -18,6 +18,7 @@ from collections.abc import ItemsView, Iterable, Iterator, Mapping, ValuesView
 
 import attrs
 
+from engine.core import rules
 from engine.core.rules import MatchFormat
 from engine.core.signals import (
     MarketResumed,
@@ -162,8 +163,10 @@ class MarketCatalogue:
         if self.correct_score:
             markets.append(Market(MarketType.CORRECT_SCORE))
         lines = self.total_games_lines
-        if lines is None:
-            lines = tuple(games + 0.5 for games in range(fmt.games_to_win, fmt.best_of))
+        if lines is None:  # the format unknown: every line of the usual formats (best of 3 to 7)
+            best_of = fmt.best_of
+            fewest, most = (2, rules.USUAL_LONGEST_BEST_OF) if best_of is None else (best_of // 2 + 1, best_of)
+            lines = tuple(games + 0.5 for games in range(fewest, most))
         markets.extend(Market(MarketType.TOTAL_GAMES, line=line) for line in lines)
         return markets
 
@@ -204,8 +207,15 @@ def _frozen_scopes(scopes: Mapping[Reason, Iterable[MarketType]]) -> dict[Reason
     return {reason: frozenset(types) for reason, types in scopes.items()}
 
 
+#: The market types whose outcome depends on the number of games: while the format is unknown they
+#: are suspended (`Reason.FORMAT_UNKNOWN`) and settle only when the provider ends the match.
+FORMAT_DEPENDENT_MARKET_TYPES = frozenset({MarketType.MATCH_WINNER, MarketType.CORRECT_SCORE, MarketType.TOTAL_GAMES})
+
+
 def _every_reason_suspends_everything() -> dict[Reason, frozenset[MarketType]]:
-    return dict.fromkeys(Reason, ALL_MARKET_TYPES)
+    scopes = dict.fromkeys(Reason, ALL_MARKET_TYPES)
+    scopes[Reason.FORMAT_UNKNOWN] = FORMAT_DEPENDENT_MARKET_TYPES
+    return scopes
 
 
 @attrs.frozen(slots=True)

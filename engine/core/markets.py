@@ -68,6 +68,8 @@ def match_reasons(state: MatchState) -> frozenset[Reason]:
         reasons.add(Reason.DISCONNECTED)
     if state.provider_says_finished and status not in _ENDED:
         reasons.add(Reason.FINISHED)
+    if state.play.format.best_of is None and state.result is None:
+        reasons.add(Reason.FORMAT_UNKNOWN)
     return frozenset(reasons)
 
 
@@ -181,6 +183,8 @@ def _correct_score(ctx: _Context) -> Outcome:
 
 def _total_games(line: float, ctx: _Context) -> Outcome:
     played = sum(ctx.play.games)
+    if ctx.ended is None and ctx.play.format.best_of is None:
+        return UNDECIDED  # the format unknown: settled only when the provider ends the match
     if played > line:
         return _settled("over")
     if ctx.ended is None:
@@ -238,13 +242,20 @@ def offered_markets(state: MatchState) -> list[Market]:
 
 
 def _standing_markets(state: MatchState) -> list[Market]:
-    """The match markets and the markets on every game of the format."""
+    """The match markets and the markets on every game of the format (the format unknown: on every
+    game begun)."""
     catalogue = state.markets.catalogue
-    fmt = state.play.format
-    markets = catalogue.match_markets(fmt)
-    for game in range(1, fmt.best_of + 1):
+    play = state.play
+    markets = catalogue.match_markets(play.format)
+    for game in range(1, _games_offered(play) + 1):
         markets.extend(catalogue.game_markets(game))
     return markets
+
+
+def _games_offered(play: PlayState) -> int:
+    """How many games carry game markets: the format's, or when it is unknown the games begun (a
+    game that may never be played is not offered)."""
+    return len(play.points) if play.format.best_of is None else play.format.best_of
 
 
 def _next_point_market(state: MatchState) -> Market | None:
@@ -317,7 +328,13 @@ def advance_book(state: MatchState) -> tuple[Book, list[str]]:
         if before is None or not (_unchanged_group(group, before, ctx) or _only_appended(group, before, ctx)):
             for market_id in ids:
                 step.refresh(market_id, previous.market(market_id))
-    offered = _standing_markets(state) if before is None or before.play.format != ctx.play.format else []
+    offered = (
+        _standing_markets(state)
+        if before is None
+        or before.play.format != ctx.play.format
+        or _games_offered(before.play) != _games_offered(ctx.play)
+        else []
+    )
     offered.extend(_played_point_markets(state, before, step.entries))
     point = key[2]
     if point is not None:

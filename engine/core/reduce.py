@@ -370,9 +370,10 @@ def _open_game_if_due(play: PlayState, events: list[Event]) -> PlayState:
         return play if play.started else attrs.evolve(play, started=True)
     fmt = play.format
     if play.winner is not None or play.result is not None:
-        while rules.match_winner(*play.games, fmt) is not None:
+        while fmt.best_of is not None and rules.match_winner(*play.games, fmt) is not None:
             fmt = attrs.evolve(fmt, best_of=fmt.best_of + 2)
-        events.append(Discrepancy(f"play went on after the match was over; now treated as best of {fmt.best_of}"))
+        longer = "with the format unknown" if fmt.best_of is None else f"now treated as best of {fmt.best_of}"
+        events.append(Discrepancy(f"play went on after the match was over; {longer}"))
     return attrs.evolve(
         play,
         format=fmt,
@@ -452,9 +453,10 @@ def _end_match(play: PlayState, action: Folded, events: list[Event]) -> PlayStat
     home_games, away_games = play.games
     leader = Side.HOME if home_games > away_games else Side.AWAY if away_games > home_games else None
     winner = end_match_winner(action.side) or leader
-    events.append(
-        Discrepancy(f"the match ended at {home_games}-{away_games} games, short of best of {play.format.best_of}")
-    )
+    if play.format.best_of is not None:
+        events.append(
+            Discrepancy(f"the match ended at {home_games}-{away_games} games, short of best of {play.format.best_of}")
+        )
     return _finish(play, winner, result, events)
 
 

@@ -24,27 +24,44 @@ class Side(enum.Enum):
         return Side.AWAY if self is Side.HOME else Side.HOME
 
 
-def _check_best_of(_instance: object, _attribute: object, value: int) -> None:
-    if value < 1 or value % 2 == 0:
+#: [ours] The longest format a user may give (ITTF 2.12 allows any odd number; play uses 3, 5 and 7).
+MAX_BEST_OF = 9
+#: [ours] The formats played in practice: with the format unknown, the total-games lines offered
+#: span them (FEED.md says nothing of the format; no field of the feed is known to carry it).
+USUAL_LONGEST_BEST_OF = 7
+
+
+def _check_best_of(_instance: object, _attribute: object, value: int | None) -> None:
+    if value is not None and (value < 1 or value % 2 == 0):
         raise ValueError(f"best_of must be a positive odd number of games, got {value}")
 
 
 @attrs.frozen(slots=True)
 class MatchFormat:
-    """How a match is played: best of N games, singles or doubles, 11 points win by 2."""
+    """How a match is played: best of N games (None: not known), singles or doubles, 11 points win by 2.
 
-    best_of: int = attrs.field(default=5, validator=_check_best_of)
+    With `best_of=None` no match is ever won from the score alone: only the provider's End Match
+    ends it, and the markets that depend on the format wait for it (`engine.core.markets`)."""
+
+    best_of: int | None = attrs.field(default=5, validator=_check_best_of)
     doubles: bool = False
     points_to_win: int = 11
     lead: int = 2
 
     @property
-    def games_to_win(self) -> int:
-        """Games a side needs to win the match (3 in a best of 5)."""
-        return self.best_of // 2 + 1
+    def known(self) -> bool:
+        """True when the number of games is known."""
+        return self.best_of is not None
+
+    @property
+    def games_to_win(self) -> int | None:
+        """Games a side needs to win the match (3 in a best of 5); None when the format is unknown."""
+        return None if self.best_of is None else self.best_of // 2 + 1
 
 
 DEFAULT_FORMAT = MatchFormat()
+#: Singles, number of games not known: what a live follow starts from unless the user says.
+UNKNOWN_FORMAT = MatchFormat(best_of=None)
 
 #: ITTF 2.13.4: from 10-10 (both sides at points_to_win - 1) service changes after each point.
 #: ITTF 2.14.2: ends change in the last possible game when a side first reaches this many points.
@@ -61,10 +78,14 @@ def game_winner(home: int, away: int, fmt: MatchFormat = DEFAULT_FORMAT) -> Side
 
 
 def match_winner(home_games: int, away_games: int, fmt: MatchFormat = DEFAULT_FORMAT) -> Side | None:
-    """The side that has won the match with these games, or None (ITTF 2.12)."""
-    if home_games >= fmt.games_to_win:
+    """The side that has won the match with these games, or None (ITTF 2.12). None whenever the
+    format is unknown: the score alone cannot tell."""
+    to_win = fmt.games_to_win
+    if to_win is None:
+        return None
+    if home_games >= to_win:
         return Side.HOME
-    if away_games >= fmt.games_to_win:
+    if away_games >= to_win:
         return Side.AWAY
     return None
 
@@ -83,12 +104,15 @@ def possible_game_score(home: int, away: int, fmt: MatchFormat = DEFAULT_FORMAT)
 
 
 def impossible_score(games: tuple[int, int], points: Sequence[tuple[int, int]], fmt: MatchFormat) -> str | None:
-    """Why a match cannot stand at these games and per-game points in `fmt`, or None when it can."""
+    """Why a match cannot stand at these games and per-game points in `fmt`, or None when it can
+    (an unknown format is judged as the longest a user may give, `MAX_BEST_OF`)."""
     home, away = games
-    if min(home, away) < 0 or max(home, away) > fmt.games_to_win or home == away == fmt.games_to_win:
-        return f"{home}-{away} games in a best of {fmt.best_of}"
-    if len(points) > fmt.best_of:
-        return f"{len(points)} games of points in a best of {fmt.best_of}"
+    best_of = MAX_BEST_OF if fmt.best_of is None else fmt.best_of
+    to_win = best_of // 2 + 1
+    if min(home, away) < 0 or max(home, away) > to_win or home == away == to_win:
+        return f"{home}-{away} games in a best of {best_of}"
+    if len(points) > best_of:
+        return f"{len(points)} games of points in a best of {best_of}"
     for number, (game_home, game_away) in enumerate(points, start=1):
         if not possible_game_score(game_home, game_away, fmt):
             return f"game {number} at {game_home}-{game_away}"
@@ -96,7 +120,7 @@ def impossible_score(games: tuple[int, int], points: Sequence[tuple[int, int]], 
 
 
 def is_last_possible_game(game: int, fmt: MatchFormat = DEFAULT_FORMAT) -> bool:
-    """True for the deciding game (game 5 of a best of 5)."""
+    """True for the deciding game (game 5 of a best of 5); never when the format is unknown."""
     return game == fmt.best_of
 
 

@@ -37,6 +37,7 @@ class Reason(enum.Enum):
     STALE_FEED = "stale_feed"  # nothing arrived for longer than the stale timeout
     DISCONNECTED = "disconnected"
     FINISHED = "finished"  # the provider says the match is over but the score does not decide it
+    FORMAT_UNKNOWN = "format_unknown"  # the number of games is not known: markets that depend on it wait
 
 
 class VoidReason(enum.Enum):

@@ -13,7 +13,7 @@ import attrs
 from engine.core import rules
 from engine.core.book import DEFAULT_MARKETS, EMPTY_BOOK, Book, MarketConfig
 from engine.core.events import Status
-from engine.core.rules import DEFAULT_FORMAT, MatchFormat, Side
+from engine.core.rules import DEFAULT_FORMAT, UNKNOWN_FORMAT, MatchFormat, Side
 from engine.core.sequence import Sequencer
 from engine.core.timeline import Timeline
 from engine.feed.catalogue import (
@@ -146,11 +146,12 @@ class MatchState:
     def new(
         cls,
         fixture_id: str | None = None,
-        fmt: MatchFormat = DEFAULT_FORMAT,
+        fmt: MatchFormat = UNKNOWN_FORMAT,
         max_held: int | None = None,
         markets: MarketConfig = DEFAULT_MARKETS,
     ) -> MatchState:
-        """The state before any message: pass the match format (best of 5 singles by default) and,
+        """The state before any message: pass the match format (by default unknown, singles: then the
+        markets that depend on the number of games wait for the provider's End Match) and,
         optionally, which markets to keep and how (`MarketConfig`). The book starts empty; the first
         input fills it and signals every market."""
         sequencer = Sequencer() if max_held is None else Sequencer(max_held=max_held)

@@ -2,12 +2,16 @@
 
 Format (JSON Lines): an optional first line `{"meta": {"fixtureId": ..., "bestOf": 7, "doubles": false}}`,
 then one line per received frame: `{"recv": "<RFC 3339 UTC receive time>", "text": "<frame as received>"}`.
-`read_recording` also accepts a JSON array of provider messages (the provider's REST
-`GET .../fixtures/{id}/actions` body for a finished match).
+`read_recording` also accepts provider messages one per line (no `text` wrapper), a JSON array of
+them (the provider's REST `GET .../fixtures/{id}/actions` body for a finished match), and any of
+these compressed with gzip, bzip2 or xz (recognised by their first bytes, whatever the file name).
 """
 
 from __future__ import annotations
 
+import bz2
+import gzip
+import lzma
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -17,9 +21,9 @@ import attrs
 import orjson
 
 from engine.core.reduce import Input, Stale
-from engine.core.rules import DEFAULT_FORMAT, MatchFormat
+from engine.core.rules import UNKNOWN_FORMAT, MatchFormat
 from engine.feed.catalogue import DEFAULT_CATALOGUE, ActionCatalogue, ActionKind
-from engine.feed.wire import Malformed, decode, shown
+from engine.feed.wire import Action, Malformed, decode, shown
 from engine.io.protocol import STALE_AFTER
 
 
@@ -67,7 +71,7 @@ class RecordingMeta:
         """The action catalogue to decode this recording's frames with."""
         return DEFAULT_CATALOGUE.with_types(self.types) if self.types else DEFAULT_CATALOGUE
 
-    def format(self, base: MatchFormat = DEFAULT_FORMAT) -> MatchFormat:
+    def format(self, base: MatchFormat = UNKNOWN_FORMAT) -> MatchFormat:
         """`base` with what the recording says about the format applied."""
         return attrs.evolve(
             base,
@@ -94,13 +98,67 @@ class Recording:
     meta: RecordingMeta
     frames: tuple[Frame | BadLine, ...]
 
+    @property
+    def fixture_id(self) -> str | None:
+        """The fixture: the meta line's, else the first action's."""
+        return self.meta.fixture_id or first_fixture_id(frame for frame in self.frames if isinstance(frame, Frame))
+
+    def without_actions(self) -> str | None:
+        """None when some frame decodes to an action; else one line saying what the file held
+        instead (a replay of it would fold nothing: the caller should refuse it)."""
+        catalogue = self.meta.catalogue()
+        frames = [frame for frame in self.frames if isinstance(frame, Frame)]
+        if any(isinstance(decode(frame.text, catalogue), Action) for frame in frames):
+            return None
+        lines = len(self.frames)
+        if not lines:
+            return "no actions read: the file holds no frames"
+        bad = lines - len(frames)
+        found = [f"{bad} not a recording frame or provider message"] if bad else []
+        if frames:
+            found.append(f"{len(frames)} {_plural(len(frames), 'message')} without a readable action")
+        hint = " — compressed with something other than gzip, bzip2 or xz, or not JSON Lines?" if not frames else ""
+        return f"no actions read: {lines} {_plural(lines, 'line')}, {', '.join(found)}{hint}"
+
+
+def _plural(count: int, noun: str) -> str:
+    return noun if count == 1 else f"{noun}s"
+
+
+def first_fixture_id(frames: Iterable[Frame]) -> str | None:
+    """The `fixtureAction.fixtureId` of the first frame that has one."""
+    for frame in frames:
+        try:
+            fixture_id = orjson.loads(frame.text)["fixtureAction"]["fixtureId"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            continue
+        if isinstance(fixture_id, str):
+            return fixture_id
+    return None
+
+
+#: First bytes of the compressed files `read_recording` opens transparently.
+_COMPRESSED = (
+    (b"\x1f\x8b", "gzip", gzip.decompress),
+    (b"BZh", "bzip2", bz2.decompress),
+    (b"\xfd7zXZ\x00", "xz", lzma.decompress),
+)
+
 
 def read_recording(path: str | Path) -> Recording:
-    """Read a JSONL recording or a JSON array of provider messages."""
+    """Read a JSONL recording, provider messages one per line, or a JSON array of them; gzip,
+    bzip2 or xz compressed or not. RecordingError when the file cannot be read at all."""
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise RecordingError(f"cannot read {path}: {exc.strerror or exc}") from None
+    for magic, name, decompress in _COMPRESSED:
+        if data.startswith(magic):
+            try:
+                data = decompress(data)
+            except (OSError, EOFError, ValueError, lzma.LZMAError) as exc:
+                raise RecordingError(f"{path}: not a readable {name} file: {exc}") from None
+            break
     if data.lstrip()[:1] == b"[":
         return _read_array(path, data)
     return _read_lines(data)
@@ -132,8 +190,10 @@ def _read_lines(data: bytes) -> Recording:
         elif isinstance(line.get("text"), str):
             recv = line.get("recv")
             frames.append(Frame(line["text"], recv if isinstance(recv, str) else None))
-        else:
-            frames.append(BadLine(number, f'recording line {number}: no "text" string'))
+        elif "text" in line:
+            frames.append(BadLine(number, f'recording line {number}: "text" is not a string'))
+        else:  # a provider message as it came, not wrapped in a recording frame
+            frames.append(Frame(raw.decode()))
     return Recording(meta, tuple(frames))
 
 

@@ -88,7 +88,7 @@ def served_fixture(recording: Recording, source: str = "recording") -> ServedFix
     """A recording ready to serve; RecordingError when it names no fixture."""
     frames = [frame for frame in recording.frames if isinstance(frame, Frame)]
     seqs = tuple(_seq(frame.text) for frame in frames)
-    fixture_id = recording.meta.fixture_id or _first_fixture_id(frames)
+    fixture_id = recording.fixture_id
     if fixture_id is None:
         raise RecordingError(f"{source}: no fixture id (no meta line and no action)")
     times = [recv_seconds(frame.recv) for frame in frames]
@@ -122,17 +122,6 @@ def _seq(text: str) -> int | None:
     except (orjson.JSONDecodeError, KeyError, TypeError):
         return None
     return seq if type(seq) is int else None
-
-
-def _first_fixture_id(frames: list[Frame]) -> str | None:
-    for frame in frames:
-        try:
-            fixture_id = orjson.loads(frame.text)["fixtureAction"]["fixtureId"]
-        except (orjson.JSONDecodeError, KeyError, TypeError):
-            continue
-        if isinstance(fixture_id, str):
-            return fixture_id
-    return None
 
 
 def resume_index(fixture: ServedFixture, start_position: int) -> int:

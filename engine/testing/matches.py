@@ -177,7 +177,10 @@ class MatchBuilder:
         self, fixture_id: str, fmt: MatchFormat, first_server: Side, names: tuple[str, str] = ("HOME", "AWAY")
     ) -> None:
         self.fixture_id = fixture_id
+        if fmt.best_of is None:
+            raise ValueError("MatchBuilder writes a match of a known format: give best_of")
         self.format = fmt
+        self.best_of: int = fmt.best_of
         self.first_server = first_server
         self.stream = StreamWriter(MatchScript(fixture_id, (), *names))
         self.messages: list[Input] = []
@@ -205,7 +208,7 @@ class MatchBuilder:
     def match_winner(self) -> Side | None:
         """The side that has won the match on the score, if any."""
         won = self.score()[1]
-        if max(won) < self.format.games_to_win:
+        if max(won) < self.best_of // 2 + 1:
             return None
         return HOME if won[0] > won[1] else AWAY
 
@@ -279,7 +282,7 @@ class MatchBuilder:
             self.stream.status = "Completed"
             reason = _END_REASONS.get(ending)
             self.emit(END_MATCH, winner, **({} if reason is None else {"subtype_name": reason, "end_reason": reason}))
-        truth = _truth(self.games, self.format, winner, ending)
+        truth = _truth(self.games, self.best_of, winner, ending)
         return GeneratedMatch(self.fixture_id, self.format, tuple(self.messages), truth, tuple(self.applied))
 
 
@@ -408,8 +411,8 @@ def _play_point(builder: MatchBuilder, point: _Point, disturbance: str, stoppage
 # --- the truth ------------------------------------------------------------------------------------
 
 
-def _truth(games: list[list[_Point]], fmt: MatchFormat, winner: Side | None, result: str) -> MatchTruth:
-    markets = _market_truth(games, fmt, winner, result)
+def _truth(games: list[list[_Point]], best_of: int, winner: Side | None, result: str) -> MatchTruth:
+    markets = _market_truth(games, best_of, winner, result)
     next_point = None
     if result != "normal":
         game, number = _next_point(games)
@@ -431,7 +434,7 @@ def _truth(games: list[list[_Point]], fmt: MatchFormat, winner: Side | None, res
     )
 
 
-def _market_truth(games: list[list[_Point]], fmt: MatchFormat, winner: Side | None, result: str) -> dict[str, str]:
+def _market_truth(games: list[list[_Point]], best_of: int, winner: Side | None, result: str) -> dict[str, str]:
     """The outcome of every default market (FEED.md 6: decided markets stand, the rest are void)."""
     won = _games_won(games)
     normal = result == "normal"
@@ -439,11 +442,11 @@ def _market_truth(games: list[list[_Point]], fmt: MatchFormat, winner: Side | No
     out: dict[str, str] = {}
     out["match_winner"] = f"settled:{winner.value}" if normal and winner is not None else undecided
     out["correct_score"] = f"settled:{won[0]}-{won[1]}" if normal else undecided
-    for games_line in range(fmt.games_to_win, fmt.best_of):
+    for games_line in range(best_of // 2 + 1, best_of):
         line = games_line + 0.5
         played = sum(won)
         out[f"total_games:{line}"] = "settled:over" if played > line else "settled:under" if normal else undecided
-    for number in range(1, fmt.best_of + 1):
+    for number in range(1, best_of + 1):
         rallies = [p.winner for p in games[number - 1]] if number <= len(games) else []
         home, away = rallies.count(HOME), rallies.count(AWAY)
         complete = _game_over(home, away)
