@@ -51,6 +51,7 @@ from engine.match import Match, connect, replay
 DEMO_RECORDING = Path(__file__).resolve().parent.parent / "fixtures_data" / "aicup2026_m05_female_bo7.jsonl"
 
 EXIT_OK, EXIT_FEED_FAILED, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
+EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a writer killed by SIGPIPE
 
 
 def recording_inputs(recording: Recording) -> Iterator[tuple[float | None, Input]]:
@@ -206,6 +207,8 @@ async def _follow(match: Match, out: IO[str]) -> int:
             state = await match.wait()
     except FeedError as exc:
         return _fail(f"engine: {exc}", EXIT_REFUSED)
+    except BrokenPipeError:
+        raise  # our reader went away (`| head`): main ends quietly
     except (OSError, RecordingError) as exc:
         return _fail(f"engine: {exc}", EXIT_FEED_FAILED)
     _write_json(out, summarize(state), indent=True)
@@ -411,7 +414,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         code: int = args.run(args)
+        sys.stdout.flush()
     except KeyboardInterrupt:
         print("engine: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader of our output went away (`| head`): stop quietly, as a killed pipe writer does.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return EXIT_BROKEN_PIPE
     return code

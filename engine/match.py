@@ -226,7 +226,8 @@ class Match:
             raise
         except Exception as exc:
             error = exc
-            log.error("fixture %s: feed ended: %s", self.fixture_id, exc)
+            if not isinstance(exc, BrokenPipeError):  # the reader of our output left: nothing to tell
+                log.error("fixture %s: feed ended: %s", self.fixture_id, exc)
         finally:
             self._end = _End(error)
             self._queue.append(self._end)

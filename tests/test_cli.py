@@ -8,6 +8,8 @@ import gzip
 import json
 import lzma
 import random
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -84,3 +86,25 @@ def test_raw_provider_messages_replay_and_name_their_fixture(
     for key in ("status", "games", "points", "winner", "result", "lastSeq", "malformed"):
         assert raw[key] == direct[key], key
     assert raw["markets"]["match_winner"] == direct["markets"]["match_winner"]  # type: ignore[index]
+
+
+PIPED = {
+    "replay --trace": ["replay", str(RECORDING), "--trace"],
+    "replay --trace --speed": ["replay", str(RECORDING), "--trace", "--speed", "1000"],
+    "demo": ["demo"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(PIPED))
+def test_output_piped_into_head_ends_quietly(name: str) -> None:
+    """Issue 12.3: `… | head -1` ends with the SIGPIPE status and nothing on stderr (before: a
+    BrokenPipeError traceback, or a reconnect on the live path)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "engine", *PIPED[name]], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert process.stdout is not None
+    process.stdout.readline()
+    process.stdout.close()  # what head does after its lines
+    _, err = process.communicate(timeout=120)
+    assert err == b""
+    assert process.returncode in (0, 141)  # 141 (SIGPIPE) when it wrote after head left

@@ -154,6 +154,35 @@ def test_a_follow_without_a_format_never_settles_a_match_market_on_a_guess(tmp_p
     assert "bestOf" not in read_recording(record).meta.to_json()
 
 
+def test_an_oserror_of_the_users_code_ends_the_feed_and_is_not_a_lost_connection(tmp_path: Path) -> None:
+    """Issue 12.3: an OSError raised by the observer (say a closed stdout) or by the recorder (a
+    full disk) was taken for a lost connection and the client reconnected."""
+
+    class FullDisk:
+        def write(self, text: str) -> None:
+            raise OSError(28, "No space left on device")
+
+    def closed_stdout(match: Match, message: Input, events: list[Event]) -> None:
+        if any(isinstance(event, PointWon) for event in events):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    for kwargs, error in (({"on_input": closed_stdout}, BrokenPipeError), ({"frames": FullDisk()}, OSError)):
+
+        async def follow(kwargs: dict[str, Any] = kwargs) -> tuple[ProviderServer, BaseException | None]:
+            async with ProviderServer(load_fixtures(RECORDING), Secret(TOKEN)) as server:
+                (fixture_id,) = server.fixtures
+                match = connect(fixture_id, TOKEN, settings=attrs.evolve(FAST, base=server.base), **kwargs)
+                try:
+                    await match.wait()
+                except OSError as exc:
+                    return server, exc
+                return server, None
+
+        server, raised = _run(follow())
+        assert isinstance(raised, error)
+        assert server.attempts == 1  # no reconnect
+
+
 def test_the_demo_shows_a_real_match_and_ends_with_the_replay_summary(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo"]) == 0
     out = capsys.readouterr().out

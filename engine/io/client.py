@@ -165,6 +165,15 @@ class _Retry(Exception):
     """The connection ended in a way a new connection may fix."""
 
 
+class _UserCodeFailed(Exception):
+    """The sink or the recorder raised: the caller's code, not the network. The feed ends with
+    that error (an OSError there, say a closed stdout or a full disk, is no reason to reconnect)."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 async def run_feed(
     fixture_id: str,
     token: Secret,
@@ -214,6 +223,8 @@ async def run_feed(
             log.warning("fixture %s: HTTP %s on connect; retrying", fixture_id, status)
         except InvalidURI as exc:
             raise RequestRefused(f"fixture {fixture_id}: invalid URL: {exc}") from None
+        except _UserCodeFailed as failed:
+            raise failed.error from None
         except (_Retry, ConnectionClosed, InvalidHandshake, OSError, TimeoutError) as exc:
             log.warning("fixture %s: connection lost (%s); reconnecting", fixture_id, _describe(exc, token))
         else:
@@ -251,7 +262,7 @@ async def _receive(
             if not stale:
                 stale = True
                 log.warning("fixture %s: nothing received for %.1f s: stale", fixture_id, settings.stale_after)
-                sink(Stale(), time.perf_counter())
+                _deliver(sink, Stale(), time.perf_counter())
                 continue
             raise _Retry(f"nothing received for {settings.reconnect_after:.1f} s") from None
         except ConnectionClosed as exc:
@@ -260,7 +271,7 @@ async def _receive(
                 # action, the sequencer sees the gap and markets stay suspended until verified.
                 progress.skip_to = max(progress.skip_to, progress.highest_seq) + 1
                 reason = f"frame larger than max_size ({settings.max_size} bytes): skipped"
-                sink(Malformed(reason, None, ""), time.perf_counter())
+                _deliver(sink, Malformed(reason, None, ""), time.perf_counter())
                 raise
             code = exc.rcvd.code if exc.rcvd is not None else None
             if code in AUTH_REFUSED_CLOSE_CODES and progress.frames == 0:
@@ -275,15 +286,26 @@ async def _receive(
         silent_since = time.monotonic()
         stale = False
         text = frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
-        if recorder is not None:
-            recorder.write(text)
-        if progress.frames == 0:
-            sink(Connected(), arrived)
-        progress.frames += 1
         message = decode(text)
-        if isinstance(message, Action):
-            progress.highest_seq = max(progress.highest_seq, message.seq)
+        try:
+            if recorder is not None:
+                recorder.write(text)
+            if progress.frames == 0:
+                sink(Connected(), arrived)
+            progress.frames += 1
+            if isinstance(message, Action):
+                progress.highest_seq = max(progress.highest_seq, message.seq)
+            sink(message, arrived)
+        except Exception as exc:
+            raise _UserCodeFailed(exc) from exc
+
+
+def _deliver(sink: Sink, message: Input, arrived: float) -> None:
+    """`sink(message, arrived)`, its errors marked as the caller's (`_UserCodeFailed`)."""
+    try:
         sink(message, arrived)
+    except Exception as exc:
+        raise _UserCodeFailed(exc) from exc
 
 
 def _describe(exc: BaseException, token: Secret) -> str:

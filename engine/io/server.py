@@ -250,7 +250,7 @@ class ProviderServer:
             return
         finally:
             beats.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):  # a beat sent as it closed
                 await beats
 
     async def _authenticated(self, ws: ServerConnection) -> bool:
