@@ -3,7 +3,7 @@
 Live: `async with connect(fixture_id, token=...) as match: async for event in match: ...`
 (see `engine.match`). Typical use of the pure core::
 
-    state = MatchState.new(fixture_id, MatchFormat(best_of=5))
+    state = MatchState.new(fixture_id, MatchFormat(best_of=5))  # or the format unknown: UNKNOWN_FORMAT
     for frame in frames:
         state, events = reduce(state, decode(frame))
     state, events = reduce(state, EndOfStream())
@@ -15,6 +15,7 @@ Everything a user needs is importable from here.
 from engine.core.book import (
     DEFAULT_MARKETS,
     EMPTY_BOOK,
+    FORMAT_DEPENDENT_MARKET_TYPES,
     Book,
     Market,
     MarketCatalogue,
@@ -52,7 +53,7 @@ from engine.core.events import (
 from engine.core.markets import Outcome, next_book, outcome
 from engine.core.reduce import Connected, Disconnected, EndOfStream, Input, Stale, fold, reduce
 from engine.core.report import describe_event, describe_signal, summarize
-from engine.core.rules import MatchFormat, Side
+from engine.core.rules import MAX_BEST_OF, UNKNOWN_FORMAT, MatchFormat, Side
 from engine.core.signals import (
     SIGNAL_TYPES,
     MarketResumed,
@@ -78,7 +79,7 @@ from engine.feed.catalogue import (
 )
 from engine.feed.wire import Action, Heartbeat, Malformed, Message, decode, decode_object
 from engine.io.client import ClientSettings, ConnectLimiter
-from engine.io.protocol import AuthRefused, FeedError, RequestRefused, Secret
+from engine.io.protocol import AuthRefused, FeedError, RequestRefused, RetriesExhausted, Secret
 from engine.io.server import Faults, ProviderServer
 from engine.match import Callbacks, Match, connect, replay
 
@@ -86,7 +87,10 @@ __all__ = [
     "DEFAULT_CATALOGUE",
     "DEFAULT_MARKETS",
     "EMPTY_BOOK",
+    "FORMAT_DEPENDENT_MARKET_TYPES",
+    "MAX_BEST_OF",
     "SIGNAL_TYPES",
+    "UNKNOWN_FORMAT",
     "Action",
     "ActionCatalogue",
     "ActionKind",
@@ -136,6 +140,7 @@ __all__ = [
     "Reason",
     "RequestRefused",
     "ResultKind",
+    "RetriesExhausted",
     "Secret",
     "SendType",
     "ServerChanged",

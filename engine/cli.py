@@ -1,12 +1,13 @@
-"""Command line: `python -m engine {demo,replay,serve,connect} …` (also the `ttengine` script).
+"""Command line: `ttengine {demo,replay,serve,connect} …` (also `python -m engine`).
 
-    demo                                   a real match served on loopback, followed live
+    demo [--speed 20] [--summary]          a real match served on loopback, followed live
     replay FILE [--summary|--trace] [--speed X]
     serve PATH --port P (--token T | --token-env VAR) [faults]
-    connect FIXTURE --token-env VAR [--record FILE] [--base URL]
+    connect FIXTURE --token-env VAR [--record FILE] [--base URL] [--max-retries N]
 
 Errors are one line on stderr; exit codes: 0 done, 1 the feed failed, 2 bad usage or input,
-3 the provider refused the token or the request, 130 interrupted (Ctrl-C).
+3 the provider refused the token or the request, 130 interrupted (Ctrl-C), 141 the reader of our
+output went away.
 """
 
 from __future__ import annotations
@@ -14,31 +15,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import math
 import os
 import secrets
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
+from importlib import metadata, resources
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 import attrs
 import orjson
 
-from engine.core.events import Event, GameWon, MatchWon, PointWon, event_name
+from engine.core.events import Event, event_name
 from engine.core.reduce import EndOfStream, Input, reduce
 from engine.core.report import describe_signal, is_signal, summarize
-from engine.core.rules import UNKNOWN_FORMAT, MatchFormat
-from engine.core.signals import (
-    MarketResumed,
-    MarketSettled,
-    MarketSuspended,
-    MarketVoided,
-    SettlementRolledBack,
-    Signal,
-    SuspensionReasonsChanged,
-    VoidRolledBack,
-)
+from engine.core.rules import MAX_BEST_OF, UNKNOWN_FORMAT, MatchFormat
 from engine.core.state import MatchState
 from engine.feed.wire import Malformed
 from engine.io.client import ClientSettings
@@ -46,9 +39,7 @@ from engine.io.protocol import FeedError, Secret
 from engine.io.recording import Recording, RecordingError, read_recording, recorded_inputs
 from engine.io.server import Faults, ProviderServer, load_fixtures
 from engine.match import Match, connect, replay
-
-#: The recording the demo serves: a real best-of-7 match (AI CUP 2026, see fixtures_data/).
-DEMO_RECORDING = Path(__file__).resolve().parent.parent / "fixtures_data" / "aicup2026_m05_female_bo7.jsonl"
+from engine.scoreboard import Scoreboard
 
 EXIT_OK, EXIT_FEED_FAILED, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
 EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a writer killed by SIGPIPE
@@ -112,10 +103,10 @@ def _replay(args: argparse.Namespace) -> int:
         recording = read_recording(args.file)
         state = initial_state(recording, args.best_of, args.doubles)
     except (RecordingError, ValueError) as exc:
-        return _fail(f"engine replay: {exc}", EXIT_USAGE)
+        return _fail(f"{PROG} replay: {exc}", EXIT_USAGE)
     unreadable = recording.without_actions()
     if unreadable is not None:
-        return _fail(f"engine replay: {args.file}: {unreadable}", EXIT_USAGE)
+        return _fail(f"{PROG} replay: {args.file}: {unreadable}", EXIT_USAGE)
     out = sys.stdout
     if args.speed is None and not args.trace:
         state = fold_recording(recording, args.best_of, args.doubles)
@@ -124,8 +115,6 @@ def _replay(args: argparse.Namespace) -> int:
             state, events = reduce(state, message)
             _write_json(out, _trace_line(message, events, state, moment))
     else:
-        if args.speed <= 0:
-            return _fail("engine replay: --speed must be positive", EXIT_USAGE)
         state = asyncio.run(_paced_replay(args, state.format, out))
     if not args.trace:
         _write_json(out, summarize(state), indent=True)
@@ -145,99 +134,59 @@ async def _paced_replay(args: argparse.Namespace, fmt: MatchFormat, out: IO[str]
 # --- following a live match: demo and connect ----------------------------------------------------
 
 
-class Scoreboard:
-    """Prints a one-line scoreboard per point and the market signals, compactly: settlements,
-    voids and rollbacks one per line; suspensions and resumptions one line per step and kind."""
-
-    def __init__(self, out: IO[str], every_signal: bool = False) -> None:
-        self.out = out
-        self.every_signal = every_signal
-
-    def __call__(self, match: Match, message: Input, events: list[Event]) -> None:
-        scored = [event for event in events if isinstance(event, PointWon | GameWon | MatchWon)]
-        if scored:  # one line per step: the point, labelled by the most it decided
-            label = (
-                "MATCH"
-                if any(isinstance(e, MatchWon) for e in scored)
-                else "GAME "
-                if any(isinstance(e, GameWon) for e in scored)
-                else "point"
-            )
-            self.out.write(self._score_line(match.state, label) + "\n")
-        grouped: dict[str, list[str]] = {}
-        for event in [event for event in events if is_signal(event)]:
-            if self.every_signal or not isinstance(event, MarketSuspended | MarketResumed | SuspensionReasonsChanged):
-                self.out.write("    " + _signal_line(event) + "\n")
-                continue
-            if isinstance(event, MarketSuspended | SuspensionReasonsChanged):
-                label = f"suspended ({', '.join(reason.value for reason in event.reasons)})"
-            else:
-                label = "resumed"
-            grouped.setdefault(label, []).append(event.market)
-        for label, markets in grouped.items():
-            shown = ", ".join(markets[:3]) + (f", … {len(markets) - 3} more" if len(markets) > 3 else "")
-            self.out.write(f"    {label}: {shown}\n")
-        self.out.flush()
-
-    @staticmethod
-    def _score_line(state: MatchState, label: str) -> str:
-        home, away = state.games
-        points = " ".join(f"{h}-{a}" for h, a in state.points)
-        server = state.server.value if state.server is not None else "-"
-        return f"{label} games {home}-{away} | {points} | next serve {server} | {state.status.value}"
-
-
-def _signal_line(event: Signal) -> str:
-    if isinstance(event, MarketSettled):
-        return f"SETTLED   {event.market} = {event.result}"
-    if isinstance(event, MarketVoided):
-        return f"VOID      {event.market} ({event.reason.value})"
-    if isinstance(event, SettlementRolledBack):
-        return f"ROLLBACK  {event.market} (was {event.previous})"
-    if isinstance(event, VoidRolledBack):
-        return f"UNVOID    {event.market} (was {event.previous.value})"
-    if isinstance(event, MarketSuspended | SuspensionReasonsChanged):
-        return f"SUSPENDED {event.market} ({', '.join(reason.value for reason in event.reasons)})"
-    return f"RESUMED   {event.market}"
-
-
-async def _follow(match: Match, out: IO[str]) -> int:
+async def _follow(match: Match, out: IO[str], command: str, board: Scoreboard | None, summary: bool) -> int:
+    """Follow `match` to its end; the board's final table and/or the JSON summary after it."""
     try:
         async with match:
             state = await match.wait()
     except FeedError as exc:
-        return _fail(f"engine: {exc}", EXIT_REFUSED)
+        return _fail(f"{PROG} {command}: {exc}", EXIT_REFUSED)
     except BrokenPipeError:
         raise  # our reader went away (`| head`): main ends quietly
     except (OSError, RecordingError) as exc:
-        return _fail(f"engine: {exc}", EXIT_FEED_FAILED)
-    _write_json(out, summarize(state), indent=True)
+        return _fail(f"{PROG} {command}: {exc}", EXIT_FEED_FAILED)
+    if board is not None:
+        out.write("\n" + board.final_table(state))
+    if summary:
+        _write_json(out, summarize(state), indent=True)
     return EXIT_OK
 
 
+#: The demo's pace: a 13-minute match in about 40 seconds.
+DEMO_SPEED = 20.0
+#: The match the demo serves: a real best-of-7 (AI CUP 2026 match 5; engine/data/ATTRIBUTION.md),
+#: shipped inside the package so an installed `ttengine demo` runs anywhere.
+DEMO_RECORDING = resources.files("engine") / "data" / "demo_match.jsonl.gz"
+
+
 def _demo(args: argparse.Namespace) -> int:
-    path = Path(args.recording)
     try:
-        fixtures = load_fixtures(path)
-        meta = read_recording(path).meta
+        with resources.as_file(DEMO_RECORDING if args.recording is None else Path(args.recording)) as path:
+            fixtures = load_fixtures(path)
+            meta = read_recording(path).meta
     except RecordingError as exc:
-        return _fail(f"engine demo: {exc} (the demo needs the repository's fixtures_data/)", EXIT_USAGE)
+        return _fail(f"{PROG} demo: {exc}", EXIT_USAGE)
     (fixture_id,) = fixtures
     token = Secret(secrets.token_urlsafe(24))  # the demo's own token, never shown
     out = sys.stdout
+    board = Scoreboard(out, args.all_signals)
 
     async def run() -> int:
         async with ProviderServer(fixtures, token, speed=args.speed) as server:
-            out.write(f"serving {path.name} (fixture {fixture_id}) at {server.base}; following it live\n")
+            out.write(
+                f"{PROG} demo: a real best-of-{meta.best_of} match (AI CUP 2026) served by our provider-compatible"
+                f" server at {server.base}\nand followed live with the websocket adapter, at {args.speed:g}x real"
+                " time (--speed to change; Ctrl-C stops)\n\n"
+            )
             match = connect(
                 fixture_id,
                 token,
                 base=server.base,
                 fmt=meta.format(UNKNOWN_FORMAT),
                 buffer=0,
-                on_input=Scoreboard(out, args.all_signals),
+                on_input=board,
             )
-            return await _follow(match, out)
+            return await _follow(match, out, "demo", board, args.summary)
 
     return asyncio.run(run())
 
@@ -245,17 +194,23 @@ def _demo(args: argparse.Namespace) -> int:
 def _connect(args: argparse.Namespace) -> int:
     value = os.environ.get(args.token_env)
     if not value:
-        return _fail(f"engine connect: environment variable {args.token_env} is not set or empty", EXIT_USAGE)
+        return _fail(f"{PROG} connect: environment variable {args.token_env} is not set or empty", EXIT_USAGE)
     try:
-        settings = ClientSettings(base=args.base, stale_after=args.stale_after, allow_insecure=args.allow_insecure)
+        settings = ClientSettings(
+            base=args.base,
+            stale_after=args.stale_after,
+            allow_insecure=args.allow_insecure,
+            max_retries=args.max_retries,
+        )
     except ValueError as exc:
-        return _fail(f"engine connect: {exc}", EXIT_USAGE)
+        return _fail(f"{PROG} connect: {str(exc).replace('allow_insecure=True', '--allow-insecure')}", EXIT_USAGE)
     fmt = _format(UNKNOWN_FORMAT, args.best_of, args.doubles)
-    observer = _trace_observer(sys.stdout) if args.trace else Scoreboard(sys.stdout, args.all_signals)
+    board = None if args.trace else Scoreboard(sys.stdout, args.all_signals)
+    observer = _trace_observer(sys.stdout) if board is None else board
     match = connect(
         args.fixture, Secret(value), fmt=fmt, record=args.record, settings=settings, buffer=0, on_input=observer
     )
-    return asyncio.run(_follow(match, sys.stdout))
+    return asyncio.run(_follow(match, sys.stdout, "connect", board, summary=board is not None))
 
 
 def _trace_observer(out: IO[str]) -> Callable[[Match, Input, list[Event]], None]:
@@ -270,9 +225,12 @@ def _trace_observer(out: IO[str]) -> Callable[[Match, Input, list[Event]], None]
 
 
 def _serve(args: argparse.Namespace) -> int:
-    token_text = args.token if args.token is not None else os.environ.get(args.token_env or "", "")
+    if args.token is None and args.token_env is None:
+        return _fail(f"{PROG} serve: give --token T or --token-env VAR", EXIT_USAGE)
+    token_text = args.token if args.token is not None else os.environ.get(args.token_env, "")
     if not token_text:
-        return _fail("engine serve: give --token T or --token-env VAR (a non-empty token)", EXIT_USAGE)
+        where = "--token" if args.token is not None else f"environment variable {args.token_env}"
+        return _fail(f"{PROG} serve: {where} is empty or not set", EXIT_USAGE)
     try:
         fixtures = load_fixtures(args.path)
         faults = Faults(
@@ -295,7 +253,7 @@ def _serve(args: argparse.Namespace) -> int:
             require_accept=args.require_accept,
         )
     except (RecordingError, ValueError) as exc:
-        return _fail(f"engine serve: {exc}", EXIT_USAGE)
+        return _fail(f"{PROG} serve: {exc}", EXIT_USAGE)
 
     async def run() -> None:
         await server.start()
@@ -306,13 +264,13 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         asyncio.run(run())
     except OSError as exc:
-        return _fail(f"engine serve: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", EXIT_FEED_FAILED)
-    except KeyboardInterrupt:
-        pass
-    return EXIT_OK
+        return _fail(f"{PROG} serve: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", EXIT_FEED_FAILED)
+    return EXIT_OK  # serve_forever returns only when stopped: Ctrl-C ends in main (exit 130)
 
 
 # --- the parser ----------------------------------------------------------------------------------
+
+PROG = "ttengine"
 
 
 def _fail(message: str, code: int) -> int:
@@ -320,55 +278,112 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
-def _positive(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, not {text}")
-    return value
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: `ttengine replay: --best-of: … (see ttengine replay --help)`."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _checked(kind: Callable[[str], Any], check: Callable[[Any], bool], need: str) -> Callable[[str], Any]:
+    """An argparse type: `kind(text)`, refused unless `check` holds; `need` says what is wanted."""
+
+    def convert(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{need}, not {text!r}") from None
+        if not check(value):
+            raise argparse.ArgumentTypeError(f"{need}, not {text}")
+        return value
+
+    convert.__name__ = need  # what argparse names in its own messages
+    return convert
+
+
+_positive = _checked(float, lambda v: 0 < v < math.inf, "a positive number")
+_non_negative = _checked(float, lambda v: 0 <= v < math.inf, "a number of 0 or more")
+_count = _checked(int, lambda v: v >= 0, "a whole number of 0 or more")
+_probability = _checked(float, lambda v: 0 <= v <= 1, "a probability from 0 to 1")
+_port = _checked(int, lambda v: 0 <= v <= 65535, "a port from 0 to 65535")
+_best_of = _checked(
+    int, lambda v: 1 <= v <= MAX_BEST_OF and v % 2 == 1, f"an odd number of games from 1 to {MAX_BEST_OF}"
+)
 
 
 def _format_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--best-of", type=int, default=None, help="games in the match, odd (default: the recording's, else unknown)"
+        "--best-of",
+        type=_best_of,
+        default=None,
+        metavar="N",
+        help="games in the match (default: the recording's, else unknown: match markets wait for End Match)",
     )
     parser.add_argument("--doubles", action="store_true", help="a doubles match")
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="engine", description="Table tennis live market state engine.")
-    commands = parser.add_subparsers(dest="command", required=True)
+def _version() -> str:
+    try:
+        return metadata.version("ttengine")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
 
-    play = commands.add_parser("replay", help="fold a recording and print its summary or trace")
-    play.add_argument("file", help="JSONL recording, or a JSON array of provider messages")
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description="Table tennis live market state engine.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="log more: -v for INFO, -vv for DEBUG")
+    parser.add_argument(
+        "--log-level",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        default=None,
+        help="log level on stderr (default: WARNING, or as -v says)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub: argparse.ArgumentParser = commands.add_parser(
+            name, help=help_text, description=help_text, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+        )
+        return sub
+
+    play = command("replay", "fold a recording and print its summary or trace")
+    play.add_argument(
+        "file", help="JSONL recording, provider messages one per line, or a JSON array (gzip/bzip2/xz too)"
+    )
     output = play.add_mutually_exclusive_group()
     output.add_argument("--summary", action="store_true", help="print the final state (the default)")
     output.add_argument("--trace", action="store_true", help="print one JSON line per input message")
     play.add_argument(
-        "--speed", type=float, default=None, help="pace by receive times, X times faster (default: no pacing)"
+        "--speed", type=_positive, default=None, help="pace by receive times, X times faster (default: no pacing)"
     )
     _format_flags(play)
     play.set_defaults(run=_replay)
 
-    demo = commands.add_parser("demo", help="serve a real match on loopback and follow it live with the real adapter")
-    demo.add_argument(
-        "--speed", type=_positive, default=None, help="X times the real pace (default: as fast as possible)"
-    )
+    demo = command("demo", "serve a real match on loopback and follow it live with the real adapter")
+    demo.add_argument("--speed", type=_positive, default=DEMO_SPEED, help="X times the real pace")
+    demo.add_argument("--summary", action="store_true", help="print the final state as JSON at the end")
     demo.add_argument("--all-signals", action="store_true", help="one line per signal, suspensions included")
-    demo.add_argument("--recording", default=str(DEMO_RECORDING), help=argparse.SUPPRESS)
+    demo.add_argument("--recording", default=None, help=argparse.SUPPRESS)
     demo.set_defaults(run=_demo)
 
-    live = commands.add_parser("connect", help="follow a fixture on the provider's live feed")
+    live = command("connect", "follow a fixture on the provider's live feed")
     live.add_argument("fixture", help="the fixture id (UUID)")
     live.add_argument("--token-env", required=True, metavar="VAR", help="environment variable holding the auth token")
-    live.add_argument(
-        "--record", default=None, metavar="FILE", help="append every received frame to this JSONL recording"
-    )
-    live.add_argument("--base", default=ClientSettings().base, help="provider base URL (default: %(default)s)")
+    live.add_argument("--record", default=None, metavar="FILE", help="append every received frame to this recording")
+    live.add_argument("--base", default=ClientSettings().base, help="provider base URL")
     live.add_argument(
         "--stale-after",
         type=_positive,
         default=ClientSettings().stale_after,
         help="seconds of silence before markets suspend",
+    )
+    live.add_argument(
+        "--max-retries",
+        type=_count,
+        default=None,
+        metavar="N",
+        help="reconnections in a row without a frame before giving up (default: never give up)",
     )
     live.add_argument("--allow-insecure", action="store_true", help="allow plain ws:// to a host that is not loopback")
     live.add_argument("--trace", action="store_true", help="one JSON line per input instead of the scoreboard")
@@ -376,10 +391,10 @@ def _parser() -> argparse.ArgumentParser:
     _format_flags(live)
     live.set_defaults(run=_connect)
 
-    server = commands.add_parser("serve", help="serve recordings over the provider's websocket protocol")
+    server = command("serve", "serve recordings over the provider's websocket protocol")
     server.add_argument("path", help="a JSONL recording or a folder of them")
-    server.add_argument("--port", type=int, default=8765)
-    server.add_argument("--host", default="127.0.0.1", help="interface to bind (default: loopback only)")
+    server.add_argument("--port", type=_port, default=8765, help="port to listen on (0: any free port)")
+    server.add_argument("--host", default="127.0.0.1", help="interface to bind (default: loopback only, %(default)s)")
     tokens = server.add_mutually_exclusive_group()
     tokens.add_argument("--token", default=None, help="the token clients must send (visible to ps: prefer --token-env)")
     tokens.add_argument("--token-env", default=None, metavar="VAR", help="environment variable holding the token")
@@ -394,29 +409,45 @@ def _parser() -> argparse.ArgumentParser:
         "--speed", type=_positive, default=None, help="pace by receive times, X times faster (default: no pacing)"
     )
     server.add_argument(
-        "--drop-after", type=int, nargs="*", default=[], metavar="K", help="fault: abort connection n after K frames"
+        "--drop-after", type=_count, nargs="*", default=[], metavar="K", help="fault: abort connection n after K frames"
     )
     server.add_argument(
-        "--duplicate", type=float, default=0.0, metavar="P", help="fault: send each frame twice with probability P"
+        "--duplicate",
+        type=_probability,
+        default=0.0,
+        metavar="P",
+        help="fault: send each frame twice with probability P",
     )
-    server.add_argument("--reorder", type=int, default=0, metavar="N", help="fault: shuffle frames within windows of N")
-    server.add_argument("--delay", type=float, default=0.0, metavar="S", help="fault: extra seconds before each frame")
-    server.add_argument("--silence-after", type=int, default=None, metavar="K", help="fault: go silent after K frames")
-    server.add_argument("--silence-for", type=float, default=0.0, metavar="S", help="fault: for S seconds")
+    server.add_argument(
+        "--reorder", type=_count, default=0, metavar="N", help="fault: shuffle frames within windows of N"
+    )
+    server.add_argument(
+        "--delay", type=_non_negative, default=0.0, metavar="S", help="fault: extra seconds before each frame"
+    )
+    server.add_argument(
+        "--silence-after", type=_count, default=None, metavar="K", help="fault: go silent after K frames"
+    )
+    server.add_argument("--silence-for", type=_non_negative, default=0.0, metavar="S", help="fault: for S seconds")
     server.add_argument("--seed", type=int, default=0, help="seed of the fault injection")
     server.set_defaults(run=_serve)
     return parser
 
 
+def _log_level(args: argparse.Namespace) -> int:
+    if args.log_level is not None:
+        return int(getattr(logging, args.log_level))
+    return logging.DEBUG if args.verbose >= 2 else logging.INFO if args.verbose == 1 else logging.WARNING
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = _parser().parse_args(argv)
+    logging.basicConfig(level=_log_level(args), format="%(levelname)s %(name)s: %(message)s")
     try:
         code: int = args.run(args)
         sys.stdout.flush()
     except KeyboardInterrupt:
-        print("engine: interrupted", file=sys.stderr)
+        print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         # The reader of our output went away (`| head`): stop quietly, as a killed pipe writer does.

@@ -155,6 +155,7 @@ class Match:
         self._task: asyncio.Task[None] | None = None
         self._end: _End | None = None
         self._dropped = 0
+        self._awaited = False  # someone awaits wait() or iterates: the feed's error reaches them
 
     def __repr__(self) -> str:
         return f"Match({self.fixture_id!r}, {self.state.status.value}, games {self.state.games})"
@@ -226,7 +227,7 @@ class Match:
             raise
         except Exception as exc:
             error = exc
-            if not isinstance(exc, BrokenPipeError):  # the reader of our output left: nothing to tell
+            if not self._awaited:  # else the waiter gets the error: logging it too would say it twice
                 log.error("fixture %s: feed ended: %s", self.fixture_id, exc)
         finally:
             self._end = _End(error)
@@ -235,6 +236,7 @@ class Match:
 
     async def wait(self) -> MatchState:
         """Wait for the feed to end; return the final state, or raise the feed's final error."""
+        self._awaited = True
         if self._task is None:
             self.start()
         task = self._task
@@ -252,6 +254,7 @@ class Match:
         return self._events()
 
     async def _events(self) -> AsyncIterator[Event]:
+        self._awaited = True
         if self._task is None:
             self.start()
         while True:

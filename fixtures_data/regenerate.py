@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import gzip
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -551,6 +552,9 @@ def main() -> None:
     args = parser.parse_args()
     for build in BUILDERS:
         build(args.realdata)
+    # The demo's match ships inside the package (the installed demo has no fixtures_data/).
+    demo = HERE / "aicup2026_m05_female_bo7.jsonl"
+    (HERE.parent / "engine" / "data" / "demo_match.jsonl.gz").write_bytes(gzip.compress(demo.read_bytes(), mtime=0))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ import gzip
 import json
 import lzma
 import random
+import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -49,7 +51,7 @@ def test_a_file_without_actions_exits_2_with_one_line(
     assert captured.out == ""
     assert captured.err.count("\n") == 1, captured.err
     assert says in captured.err
-    assert captured.err.startswith("engine replay: ")
+    assert captured.err.startswith("ttengine replay: ")
 
 
 def _replayed(path: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
@@ -91,7 +93,7 @@ def test_raw_provider_messages_replay_and_name_their_fixture(
 PIPED = {
     "replay --trace": ["replay", str(RECORDING), "--trace"],
     "replay --trace --speed": ["replay", str(RECORDING), "--trace", "--speed", "1000"],
-    "demo": ["demo"],
+    "demo": ["demo", "--speed", "1000"],
 }
 
 
@@ -108,3 +110,99 @@ def test_output_piped_into_head_ends_quietly(name: str) -> None:
     _, err = process.communicate(timeout=120)
     assert err == b""
     assert process.returncode in (0, 141)  # 141 (SIGPIPE) when it wrote after head left
+
+
+UNSET = "TT_TEST_SURELY_UNSET_VARIABLE"
+REFUSALS: dict[str, tuple[list[str], str]] = {
+    # (arguments, what the one line must say)
+    "best-of huge": (["replay", str(RECORDING), "--best-of", "99999999999"], "odd number of games from 1 to 9"),
+    "best-of over the bound": (["replay", str(RECORDING), "--best-of", "10001"], "not 10001"),
+    "best-of even": (["replay", str(RECORDING), "--best-of", "4"], "--best-of"),
+    "best-of zero": (["connect", "f", "--token-env", "HOME", "--best-of", "0"], "--best-of"),
+    "best-of text": (["replay", str(RECORDING), "--best-of", "seven"], "not 'seven'"),
+    "replay speed zero": (["replay", str(RECORDING), "--speed", "0"], "a positive number"),
+    "replay speed nan": (["replay", str(RECORDING), "--speed", "nan"], "a positive number"),
+    "demo speed negative": (["demo", "--speed", "-1"], "--speed"),
+    "replay missing file": (["replay", "/nonexistent/recording.jsonl"], "cannot read /nonexistent/recording.jsonl"),
+    "serve port too big": (["serve", str(RECORDING), "--token", "t", "--port", "99999"], "a port from 0 to 65535"),
+    "serve port negative": (["serve", str(RECORDING), "--token", "t", "--port", "-1"], "--port"),
+    "serve duplicate over 1": (["serve", str(RECORDING), "--token", "t", "--duplicate", "2"], "probability"),
+    "serve reorder negative": (["serve", str(RECORDING), "--token", "t", "--reorder", "-1"], "--reorder"),
+    "serve delay negative": (["serve", str(RECORDING), "--token", "t", "--delay", "-1"], "--delay"),
+    "serve drop-after negative": (["serve", str(RECORDING), "--token", "t", "--drop-after", "-2"], "--drop-after"),
+    "serve silence negative": (["serve", str(RECORDING), "--token", "t", "--silence-after", "-1"], "--silence"),
+    "serve heartbeat zero": (["serve", str(RECORDING), "--token", "t", "--heartbeat", "0"], "--heartbeat"),
+    "serve no token": (["serve", str(RECORDING)], "give --token T or --token-env VAR"),
+    "serve token-env unset": (["serve", str(RECORDING), "--token-env", UNSET], UNSET),
+    "serve not a recording": (["serve", "/nonexistent", "--token", "t"], "/nonexistent"),
+    "connect token-env unset": (["connect", "f", "--token-env", UNSET], UNSET),
+    "connect insecure": (["connect", "f", "--token-env", "HOME", "--base", "ws://example.com"], "--allow-insecure"),
+    "connect max-retries negative": (["connect", "f", "--token-env", "HOME", "--max-retries", "-1"], "--max-retries"),
+    "connect stale-after zero": (["connect", "f", "--token-env", "HOME", "--stale-after", "0"], "--stale-after"),
+    "unknown command": (["fly"], "invalid choice"),
+    "no command": ([], "COMMAND"),
+    "log level": (["--log-level", "LOUD", "demo"], "--log-level"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REFUSALS))
+def test_every_bad_value_gets_one_line_and_exit_2(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 12.4: a refused value is one line on stderr naming what is wrong, exit code 2."""
+    arguments, says = REFUSALS[name]
+    with pytest.raises(SystemExit) as stopped:
+        raise SystemExit(main(arguments))
+    captured = capsys.readouterr()
+    assert stopped.value.code == 2
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1, captured.err
+    assert says in captured.err
+    assert captured.err.startswith("ttengine")
+
+
+def test_version_and_help_name_the_program_and_show_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["--version"])
+    assert stopped.value.code == 0
+    assert capsys.readouterr().out.startswith("ttengine ")
+    with pytest.raises(SystemExit):
+        main(["serve", "--help"])
+    shown = capsys.readouterr().out
+    assert shown.startswith("usage: ttengine serve")
+    assert "(default: 8765)" in shown
+
+
+def test_ctrl_c_on_serve_exits_130() -> None:
+    """Issue 12.4: serve ended with 0 on Ctrl-C; every other command with 130."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "engine", "serve", str(RECORDING), "--token", "t", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline().startswith(b"serving ws://127.0.0.1:")  # it is listening
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert err.decode().strip() == "ttengine: interrupted"
+
+
+CONNECT = [sys.executable, "-m", "engine", "connect", "f", "--token-env", "HOME"]
+
+
+def test_a_closed_port_logs_each_retry_and_gives_up_after_max_retries() -> None:
+    """Issue 12.4: a closed port retried forever without a word of attempt or delay."""
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.run(
+        [*CONNECT, "--max-retries", "2", "--base", f"ws://127.0.0.1:{port}"],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    err = process.stderr.decode()
+    assert process.returncode == 1
+    assert "reconnecting in" in err
+    assert "(retry 1 of 2)" in err
+    assert "(retry 2 of 2)" in err
+    assert err.strip().splitlines()[-1] == "ttengine connect: fixture f: gave up after 3 failed connections in a row"

@@ -149,7 +149,7 @@ def test_cli_errors_are_one_line_and_non_zero(tmp_path: Path) -> None:
         text=True,
     )
     assert bad_format.returncode == 2
-    assert "best_of must be a positive odd number" in bad_format.stderr
+    assert "an odd number of games from 1 to 9, not 4" in bad_format.stderr
 
 
 def test_a_broken_recording_line_is_counted_not_fatal(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

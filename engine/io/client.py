@@ -46,6 +46,7 @@ from engine.io.protocol import (
     AuthRefused,
     RedactingLogger,
     RequestRefused,
+    RetriesExhausted,
     Secret,
     actions_url,
     auth_message,
@@ -76,11 +77,16 @@ class ClientSettings:
     max_size: int = MAX_FRAME_BYTES
     #: Plain ws:// to a host that is not this machine only when True.
     allow_insecure: bool = False
+    #: Reconnections in a row without a frame received before giving up (`RetriesExhausted`);
+    #: None: never give up.
+    max_retries: int | None = None
 
     def __attrs_post_init__(self) -> None:
         check_base(self.base, self.allow_insecure)
         if not 0 < self.stale_after <= self.reconnect_after:
             raise ValueError("need 0 < stale_after <= reconnect_after")
+        if self.max_retries is not None and self.max_retries < 0:
+            raise ValueError(f"max_retries must be 0 or more (or None), not {self.max_retries}")
 
 
 class ConnectLimiter:
@@ -195,8 +201,6 @@ async def run_feed(
     attempt = 0
     progress = _Progress()
     while True:
-        if progress.frames:
-            attempt = 0  # the last connection worked: start the backoff afresh
         progress.frames = 0
         await limiter.acquire()
         url = actions_url(settings.base, fixture_id, max(start_position(), progress.skip_to))
@@ -220,21 +224,28 @@ async def run_feed(
                 raise AuthRefused(f"fixture {fixture_id}: HTTP 401 {body or 'authentication refused'}") from None
             if status in FATAL_HTTP_STATUSES:
                 raise RequestRefused(f"fixture {fixture_id}: HTTP {status} {body}".rstrip()) from None
-            log.warning("fixture %s: HTTP %s on connect; retrying", fixture_id, status)
+            log.warning("fixture %s: HTTP %s on connect", fixture_id, status)
         except InvalidURI as exc:
             raise RequestRefused(f"fixture {fixture_id}: invalid URL: {exc}") from None
         except _UserCodeFailed as failed:
             raise failed.error from None
         except (_Retry, ConnectionClosed, InvalidHandshake, OSError, TimeoutError) as exc:
-            log.warning("fixture %s: connection lost (%s); reconnecting", fixture_id, _describe(exc, token))
+            log.warning("fixture %s: connection lost (%s)", fixture_id, _describe(exc, token))
         else:
             if is_over():
                 log.info("fixture %s: the match is over and the server closed the feed", fixture_id)
                 return
-            log.warning("fixture %s: server closed the feed before the match ended; reconnecting", fixture_id)
+            log.warning("fixture %s: server closed the feed before the match ended", fixture_id)
         sink(Disconnected(), time.perf_counter())
+        if progress.frames:
+            attempt = 0  # the connection worked: start the backoff afresh
         wait = delay(attempt)
         attempt += 1
+        limit = settings.max_retries
+        if limit is not None and attempt > limit:
+            raise RetriesExhausted(f"fixture {fixture_id}: gave up after {attempt} failed connections in a row")
+        of = "" if limit is None else f" of {limit}"
+        log.warning("fixture %s: reconnecting in %.1f s (retry %d%s)", fixture_id, wait, attempt, of)
         await asyncio.sleep(wait)
 
 

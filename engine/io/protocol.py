@@ -141,3 +141,7 @@ class AuthRefused(FeedError):
 
 class RequestRefused(FeedError):
     """The provider refused the request itself (HTTP 400 missing Accept, 403, 404)."""
+
+
+class RetriesExhausted(ConnectionError):
+    """The feed could not be kept up within `ClientSettings.max_retries` reconnections in a row."""

@@ -1,0 +1,187 @@
+"""A scoreboard for people: what `demo` and `connect` print while they follow a match.
+
+`Scoreboard(out)` is a step observer (`connect(..., on_input=Scoreboard(out))`): per input it
+prints one line per point scored (match clock, game, points, games, who serves next), one
+`BET STOP` line when markets stop (however many, with the reasons), one `BET START` line when
+they reopen, and one line per settlement, void or rollback. `final_table()` sums the match up:
+the score by game, the winner, the markets settled and void, and each suspension reason with how
+often it began and how long it held (by the actions' timestamps).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import IO
+
+from engine.core.events import Event, GameWon, MatchWon, PointWon
+from engine.core.markets import match_reasons
+from engine.core.reduce import Input
+from engine.core.rules import Side
+from engine.core.signals import (
+    MarketResumed,
+    MarketSettled,
+    MarketStatus,
+    MarketSuspended,
+    MarketVoided,
+    Reason,
+    SettlementRolledBack,
+    Signal,
+    SuspensionReasonsChanged,
+    VoidRolledBack,
+)
+from engine.core.state import MatchState
+from engine.feed.wire import Action
+from engine.match import Match
+
+
+def _seconds(timestamp: str | None) -> float | None:
+    if timestamp is None:
+        return None
+    try:
+        return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def _clock(seconds: float) -> str:
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes:02d}:{rest:02d}"
+
+
+def _reasons(reasons: tuple[Reason, ...] | frozenset[Reason]) -> str:
+    return ", ".join(sorted(reason.value for reason in reasons))
+
+
+class Scoreboard:
+    """Prints a match as it is followed (see the module docstring); `every_signal` prints each
+    market's suspension and resumption on a line of its own instead of one line per step."""
+
+    def __init__(self, out: IO[str], every_signal: bool = False) -> None:
+        self.out = out
+        self.every_signal = every_signal
+        self.names: dict[Side, str] = {}
+        self.started: float | None = None  # the first action's timestamp
+        self.now: float | None = None  # the latest action's timestamp
+        self.held: dict[Reason, float | None] = {}  # match-level reasons holding, since when
+        self.began: dict[Reason, int] = {}  # how often each reason began
+        self.total: dict[Reason, float] = {}  # seconds each reason held, over the match
+
+    def name(self, side: Side | None) -> str:
+        """A side's player (or pair) name from the lineups, else the side."""
+        return "-" if side is None else self.names.get(side, side.value)
+
+    def __call__(self, match: Match, message: Input, events: list[Event]) -> None:
+        lines = []
+        if isinstance(message, Action):
+            known = len(self.names)
+            self._learn(message)
+            if known < len(self.names) == len(Side):
+                lines.append(f"{self.name(Side.HOME)} (home) v {self.name(Side.AWAY)} (away)")
+        self._track_reasons(match.state)
+        if any(isinstance(event, PointWon) for event in events):
+            lines.append(self._score_line(match.state, events))
+        lines.extend(self._signal_lines([event for event in events if isinstance(event, Signal)]))
+        if lines:
+            self.out.write("".join(line + "\n" for line in lines))
+            self.out.flush()
+
+    def _learn(self, action: Action) -> None:
+        if action.team is not None and action.team.name and action.side is not None:
+            self.names.setdefault(action.side, action.team.name)
+        moment = _seconds(action.timestamp)
+        if moment is not None:
+            self.started = moment if self.started is None else self.started
+            self.now = moment if self.now is None else max(self.now, moment)
+
+    def _track_reasons(self, state: MatchState) -> None:
+        holding = match_reasons(state)
+        for reason in holding - self.held.keys():
+            self.held[reason] = self.now
+            self.began[reason] = self.began.get(reason, 0) + 1
+        for reason in self.held.keys() - holding:
+            self._close(reason)
+
+    def _close(self, reason: Reason) -> None:
+        since = self.held.pop(reason)
+        if since is not None and self.now is not None:
+            self.total[reason] = self.total.get(reason, 0.0) + self.now - since
+
+    def _time(self) -> str:
+        if self.now is None or self.started is None:
+            return "  -  "
+        return _clock(self.now - self.started)
+
+    def _score_line(self, state: MatchState, events: list[Event]) -> str:
+        won = next((event for event in events if isinstance(event, MatchWon)), None) or next(
+            (event for event in events if isinstance(event, GameWon)), None
+        )
+        home, away = state.points[-1] if state.points else (0, 0)
+        games = f"games {state.games[0]}-{state.games[1]}"
+        if isinstance(won, MatchWon):
+            note = f"game {state.current_game} and the MATCH to {self.name(won.side)}"
+        elif isinstance(won, GameWon):
+            note = f"game {won.game} to {self.name(won.side)}"
+        else:
+            note = f"{self.name(state.server)} to serve"
+        return f"{self._time()}  game {state.current_game}  {home:>2}-{away:<2}  {games}   {note}"
+
+    def _signal_lines(self, signals: list[Signal]) -> list[str]:
+        if self.every_signal:
+            return [f"        {_signal_line(signal)}" for signal in signals]
+        lines = []
+        stopped: dict[str, int] = {}
+        restated: dict[str, int] = {}
+        started = 0
+        for signal in signals:
+            if isinstance(signal, MarketSuspended):
+                stopped[_reasons(signal.reasons)] = stopped.get(_reasons(signal.reasons), 0) + 1
+            elif isinstance(signal, SuspensionReasonsChanged):
+                restated[_reasons(signal.reasons)] = restated.get(_reasons(signal.reasons), 0) + 1
+            elif isinstance(signal, MarketResumed):
+                started += 1
+            else:
+                lines.append(f"        {_signal_line(signal)}")
+        lines[:0] = [f"        BET STOP  {count:>3} markets ({reasons})" for reasons, count in stopped.items()]
+        lines[:0] = [f"        stopped   {count:>3} markets, now for {reasons}" for reasons, count in restated.items()]
+        if started:
+            lines.append(f"        BET START {started:>3} markets")
+        return lines
+
+    def final_table(self, state: MatchState) -> str:
+        """The match summed up in a few lines (see the module docstring)."""
+        for reason in list(self.held):
+            self._close(reason)
+        width = max((len(self.name(side)) for side in Side), default=4)
+        games = range(1, len(state.points) + 1)
+        header = f"{'':{width}}  " + " ".join(f"G{game:<3}" for game in games) + " games"
+        rows = [header]
+        for index, side in enumerate(Side):
+            points = " ".join(f"{score[index]:<4}" for score in state.points)
+            rows.append(f"{self.name(side):{width}}  {points} {state.games[index]}")
+        how = f"result {state.result.value}" if state.result is not None else f"status {state.status.value}"
+        won = state.winner
+        winner = f"winner: {self.name(won)} ({won.value}), {how}" if won is not None else f"no winner, {how}"
+        counts = dict.fromkeys(MarketStatus, 0)
+        for entry in state.book.values():
+            counts[entry.status] += 1
+        markets = ", ".join(f"{count} {status.value}" for status, count in counts.items() if count)
+        stops = ", ".join(
+            f"{reason.value} {self.began[reason]}x {_clock(self.total.get(reason, 0.0))}"
+            for reason in sorted(self.began, key=lambda reason: -self.total.get(reason, 0.0))
+        )
+        return "\n".join([*rows, winner, f"markets: {markets}", f"suspensions (count, time): {stops}"]) + "\n"
+
+
+def _signal_line(signal: Signal) -> str:
+    """One signal, on one line."""
+    if isinstance(signal, MarketSettled):
+        return f"SETTLED   {signal.market} = {signal.result}"
+    if isinstance(signal, MarketVoided):
+        return f"VOID      {signal.market} ({signal.reason.value})"
+    if isinstance(signal, SettlementRolledBack):
+        return f"ROLLBACK  {signal.market} (was {signal.previous})"
+    if isinstance(signal, VoidRolledBack):
+        return f"UNVOID    {signal.market} (was {signal.previous.value})"
+    if isinstance(signal, MarketSuspended | SuspensionReasonsChanged):
+        return f"SUSPENDED {signal.market} ({_reasons(signal.reasons)})"
+    return f"RESUMED   {signal.market}"
