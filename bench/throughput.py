@@ -23,8 +23,9 @@ import attrs
 import orjson
 
 from engine.cli import initial_state
-from engine.core.book import MarketCatalogue, MarketConfig
+from engine.core.market_catalogue import MarketCatalogue, MarketConfig
 from engine.core.reduce import EndOfStream, reduce
+from engine.core.report import is_signal
 from engine.core.state import MatchState
 from engine.feed.wire import decode
 from engine.io.recording import Frame, read_recording
@@ -75,6 +76,20 @@ NO_MARKETS = MarketConfig(
 def without_markets(matches: Matches) -> Matches:
     """The same matches with an empty market catalogue: the pipeline without the book's work."""
     return [(attrs.evolve(start, markets=NO_MARKETS), texts) for start, texts in matches]
+
+
+def signal_counts(matches: Matches) -> tuple[int, int, int]:
+    """(inputs, signal objects, the most signal objects in one match) over the pipeline."""
+    inputs = signals = most = 0
+    for start, texts in matches:
+        state, in_match = start, 0
+        for text in [*texts, None]:
+            state, events = reduce(state, decode(text) if text is not None else EndOfStream())
+            in_match += sum(1 for event in events if is_signal(event))
+            inputs += 1
+        signals += in_match
+        most = max(most, in_match)
+    return inputs, signals, most
 
 
 def bare(loads: Callable[[str], object]) -> Callable[[Matches], None]:
@@ -128,6 +143,10 @@ def main() -> None:
         print(f"{name:38} {frames / seconds:12,.0f} {seconds / frames * 1e6:9.2f} {ratio:9.2f}")
     book = results["pipeline: decode+sequence+reduce+book"] - results["pipeline without markets"]
     print(f"the market book adds {book / frames * 1e6:.2f} us/frame on average")
+    inputs, signals, most = signal_counts(matches)
+    print(
+        f"signal objects: {signals / inputs:.2f} per input ({signals:,} over {inputs:,} inputs; {most:,} in one match)"
+    )
 
 
 if __name__ == "__main__":

@@ -12,21 +12,7 @@ Live: `async with connect(fixture_id, token=...) as match: async for event in ma
 Everything a user needs is importable from here.
 """
 
-from engine.core.book import (
-    DEFAULT_MARKETS,
-    EMPTY_BOOK,
-    FORMAT_DEPENDENT_MARKET_TYPES,
-    Book,
-    Market,
-    MarketCatalogue,
-    MarketConfig,
-    MarketEntry,
-    MarketPolicy,
-    MarketType,
-    apply_signals,
-    diff,
-    parse_market,
-)
+from engine.core.book_update import next_book
 from engine.core.events import (
     ActionPending,
     Discrepancy,
@@ -50,23 +36,39 @@ from engine.core.events import (
     UnknownAction,
     event_name,
 )
-from engine.core.markets import Outcome, next_book, outcome
+from engine.core.market_book import EMPTY_BOOK, Book, MarketEntry, apply_signals, signals_between
+from engine.core.market_catalogue import (
+    DEFAULT_MARKETS,
+    FORMAT_DEPENDENT_MARKET_TYPES,
+    Market,
+    MarketCatalogue,
+    MarketConfig,
+    MarketPolicy,
+    MarketType,
+    parse_market,
+)
+from engine.core.market_outcomes import Outcome, outcome
 from engine.core.reduce import Connected, Disconnected, EndOfStream, Input, Stale, fold, reduce
 from engine.core.report import describe_event, describe_signal, summarize
 from engine.core.rules import MAX_BEST_OF, UNKNOWN_FORMAT, MatchFormat, Side
 from engine.core.signals import (
     SIGNAL_TYPES,
+    BetStart,
+    BetStop,
+    BetStopChanged,
     MarketResumed,
     MarketSettled,
     MarketStatus,
     MarketSuspended,
     MarketVoided,
     Reason,
+    Scope,
     SettlementRolledBack,
     Signal,
     SuspensionReasonsChanged,
     VoidReason,
     VoidRolledBack,
+    expand,
 )
 from engine.core.state import MatchState
 from engine.feed.catalogue import (
@@ -96,6 +98,9 @@ __all__ = [
     "ActionKind",
     "ActionPending",
     "AuthRefused",
+    "BetStart",
+    "BetStop",
+    "BetStopChanged",
     "Book",
     "Callbacks",
     "ClientSettings",
@@ -141,6 +146,7 @@ __all__ = [
     "RequestRefused",
     "ResultKind",
     "RetriesExhausted",
+    "Scope",
     "Secret",
     "SendType",
     "ServerChanged",
@@ -164,13 +170,14 @@ __all__ = [
     "decode_object",
     "describe_event",
     "describe_signal",
-    "diff",
     "event_name",
+    "expand",
     "fold",
     "next_book",
     "outcome",
     "parse_market",
     "reduce",
     "replay",
+    "signals_between",
     "summarize",
 ]

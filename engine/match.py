@@ -29,8 +29,8 @@ from typing import Any, TypeVar, overload
 
 import attrs
 
-from engine.core.book import DEFAULT_MARKETS, MarketConfig
 from engine.core.events import Event, Status
+from engine.core.market_catalogue import DEFAULT_MARKETS, MarketConfig
 from engine.core.reduce import EndOfStream, Input, reduce
 from engine.core.rules import UNKNOWN_FORMAT, MatchFormat
 from engine.core.state import MatchState

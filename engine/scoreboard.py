@@ -10,24 +10,31 @@ often it began and how long it held (by the actions' timestamps).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import IO
 
 from engine.core.events import Event, GameWon, MatchWon, PointWon
-from engine.core.markets import match_reasons
+from engine.core.market_outcomes import match_reasons
 from engine.core.reduce import Input
 from engine.core.rules import Side
 from engine.core.signals import (
+    BetStart,
+    BetStop,
+    BetStopChanged,
     MarketResumed,
     MarketSettled,
+    MarketSignal,
     MarketStatus,
     MarketSuspended,
     MarketVoided,
     Reason,
+    Scope,
     SettlementRolledBack,
     Signal,
     SuspensionReasonsChanged,
     VoidRolledBack,
+    expand,
 )
 from engine.core.state import MatchState
 from engine.feed.wire import Action
@@ -126,25 +133,32 @@ class Scoreboard:
         return f"{self._time()}  game {state.current_game}  {home:>2}-{away:<2}  {games}   {note}"
 
     def _signal_lines(self, signals: list[Signal]) -> list[str]:
+        """Scoped stops first, then per-market signals (one line per kind and reasons for the
+        suspensions and resumptions of single markets, markets newly open joining the step's bet
+        start), then scoped starts."""
         if self.every_signal:
-            return [f"        {_signal_line(signal)}" for signal in signals]
-        lines = []
-        stopped: dict[str, int] = {}
-        restated: dict[str, int] = {}
-        started = 0
+            return [f"        {_signal_line(single)}" for signal in signals for single in expand(signal)]
+        lines, starts = [], []
+        grouped: dict[str, list[str]] = {}
         for signal in signals:
-            if isinstance(signal, MarketSuspended):
-                stopped[_reasons(signal.reasons)] = stopped.get(_reasons(signal.reasons), 0) + 1
+            if isinstance(signal, BetStart):
+                starts.append(signal)
+            elif isinstance(signal, BetStop | BetStopChanged):
+                lines.append(f"        {_scoped_line(signal)}")
+            elif isinstance(signal, MarketSuspended):
+                grouped.setdefault(f"suspended ({_reasons(signal.reasons)})", []).append(signal.market)
             elif isinstance(signal, SuspensionReasonsChanged):
-                restated[_reasons(signal.reasons)] = restated.get(_reasons(signal.reasons), 0) + 1
+                grouped.setdefault(f"still suspended, now ({_reasons(signal.reasons)})", []).append(signal.market)
             elif isinstance(signal, MarketResumed):
-                started += 1
+                grouped.setdefault("open", []).append(signal.market)
             else:
                 lines.append(f"        {_signal_line(signal)}")
-        lines[:0] = [f"        BET STOP  {count:>3} markets ({reasons})" for reasons, count in stopped.items()]
-        lines[:0] = [f"        stopped   {count:>3} markets, now for {reasons}" for reasons, count in restated.items()]
-        if started:
-            lines.append(f"        BET START {started:>3} markets")
+        opened = grouped.pop("open", []) if starts else []
+        for label, markets in grouped.items():
+            lines.append(f"        {label}: {_some(markets)}")
+        for start in starts:
+            also = f", and {_some(opened)}" if opened and start is starts[-1] else ""
+            lines.append(f"        {_scoped_line(start)}{also}")
         return lines
 
     def final_table(self, state: MatchState) -> str:
@@ -172,8 +186,29 @@ class Scoreboard:
         return "\n".join([*rows, winner, f"markets: {markets}", f"suspensions (count, time): {stops}"]) + "\n"
 
 
-def _signal_line(signal: Signal) -> str:
-    """One signal, on one line."""
+def _some(items: Sequence[str]) -> str:
+    """At most three items, and how many more."""
+    return ", ".join(items[:3]) + (f", … {len(items) - 3} more" if len(items) > 3 else "")
+
+
+def _scoped_line(signal: BetStop | BetStopChanged | BetStart) -> str:
+    """A scoped signal on one line: how many markets, why, and the scope when not all."""
+    count = len(signal.markets)
+    if signal.scope is Scope.ALL or (signal.scope is Scope.TYPES and len(signal.types) > 2):
+        scope = ""  # all, or nearly all, markets: the count says enough
+    elif signal.scope is Scope.TYPES:
+        scope = f" [types: {_some([market_type.value for market_type in signal.types])}]"
+    else:
+        scope = f" [markets: {_some(signal.markets)}]"
+    if isinstance(signal, BetStop):
+        return f"BET STOP  {count:>3} markets ({_reasons(signal.reasons)}){scope}"
+    if isinstance(signal, BetStopChanged):
+        return f"stopped   {count:>3} markets, now for {_reasons(signal.reasons)}{scope}"
+    return f"BET START {count:>3} markets{scope}"
+
+
+def _signal_line(signal: MarketSignal) -> str:
+    """One per-market signal, on one line."""
     if isinstance(signal, MarketSettled):
         return f"SETTLED   {signal.market} = {signal.result}"
     if isinstance(signal, MarketVoided):

@@ -26,8 +26,8 @@ from typing import Any
 import attrs
 
 from engine.cli import fold_recording
-from engine.core.book import EMPTY_BOOK, Book, apply_signals
 from engine.core.events import Event, GameWon, PointWon
+from engine.core.market_book import EMPTY_BOOK, Book, apply_signals
 from engine.core.reduce import Connected, Disconnected, Input, Stale
 from engine.core.report import summarize
 from engine.core.signals import (

@@ -13,6 +13,7 @@ import pytest
 from engine.cli import fold_recording, initial_state, main, recording_inputs
 from engine.core.reduce import reduce
 from engine.core.report import describe_signal, is_signal, summarize
+from engine.core.signals import expand
 from engine.feed.catalogue import ActionKind
 from engine.io.recording import RecordingError, read_recording
 
@@ -51,7 +52,9 @@ def _trace_signals(path: Path) -> list[dict[str, Any]]:
     signals: list[dict[str, Any]] = []
     for _, message in recording_inputs(recording):
         state, events = reduce(state, message)
-        signals.extend(describe_signal(event) for event in events if is_signal(event))
+        # Scoped signals expanded to the per-market signals they stand for (`expand`): the
+        # expectations say what happens to each market, whatever the grouping.
+        signals.extend(describe_signal(single) for event in events if is_signal(event) for single in expand(event))
     return signals
 
 

@@ -21,20 +21,24 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import InvalidStatus
 
 from engine.cli import fold_recording, main
-from engine.core.book import FORMAT_DEPENDENT_MARKET_TYPES
 from engine.core.events import Event, PointWon
+from engine.core.market_catalogue import FORMAT_DEPENDENT_MARKET_TYPES
 from engine.core.reduce import Input, Stale
 from engine.core.report import summarize
 from engine.core.rules import UNKNOWN_FORMAT, MatchFormat
 from engine.core.signals import (
+    BetStop,
+    BetStopChanged,
     MarketResumed,
     MarketSettled,
     MarketSuspended,
     MarketVoided,
     Reason,
+    Scope,
     SettlementRolledBack,
     Signal,
     VoidRolledBack,
+    expand,
 )
 from engine.feed.catalogue import ActionKind
 from engine.feed.wire import Action
@@ -136,8 +140,8 @@ def test_a_follow_without_a_format_never_settles_a_match_market_on_a_guess(tmp_p
     settled: dict[str, str] = {}
     for _, message, events in followed.steps:
         ended = ended or (isinstance(message, Action) and message.kind is ActionKind.END_MATCH)
-        for event in events:
-            if not isinstance(event, Signal) or event.market.split(":")[0] not in match_level:
+        for event in [single for e in events if isinstance(e, Signal) for single in expand(e)]:
+            if event.market.split(":")[0] not in match_level:
                 continue
             assert not isinstance(event, SettlementRolledBack | VoidRolledBack), event
             assert not isinstance(event, MarketResumed), event  # never opened on a guess
@@ -222,7 +226,7 @@ def test_a_dropped_connection_resumes_without_losing_or_repeating_anything() -> 
     ]
     assert len(suspended_while_down) == 3
     for events in suspended_while_down:
-        assert all(isinstance(e, MarketSuspended) or type(e).__name__ == "SuspensionReasonsChanged" for e in events)
+        assert all(isinstance(e, BetStop | BetStopChanged) for e in events)  # one scoped stop, nothing else
 
 
 def test_duplicates_and_reordering_change_no_settlement() -> None:
@@ -308,9 +312,10 @@ def test_silence_suspends_every_market_within_the_stale_timeout() -> None:
     at, index = stale_steps[0]
     last_frame = max(t for t, message, _ in followed.steps[:index] if not isinstance(message, Stale))
     assert at - last_frame <= stale_after + 0.1
-    suspended = [e for e in followed.steps[index][2] if isinstance(e, MarketSuspended)]
-    assert suspended
-    assert all(Reason.STALE_FEED in e.reasons for e in suspended)
+    (suspended,) = followed.steps[index][2]  # one bet stop for every undecided market
+    assert isinstance(suspended, BetStop)
+    assert suspended.scope is Scope.ALL
+    assert Reason.STALE_FEED in suspended.reasons
     assert summarize(followed.match.state) == _direct_summary()  # and nothing was lost
 
 

@@ -16,32 +16,31 @@ from hypothesis import strategies as st
 from scenario import AWAY, HOME, Feed, game_won, script_format, signals_of
 
 from engine.cli import main
-from engine.core.book import (
-    EMPTY_BOOK,
-    Book,
-    MarketCatalogue,
-    MarketConfig,
-    MarketPolicy,
-    MarketType,
-    apply_signals,
-    parse_market,
-)
+from engine.core.book_update import next_book
 from engine.core.events import Event
-from engine.core.markets import next_book, outcome
+from engine.core.market_book import EMPTY_BOOK, Book, apply_signals
+from engine.core.market_catalogue import MarketCatalogue, MarketConfig, MarketPolicy, MarketType, parse_market
+from engine.core.market_outcomes import outcome
 from engine.core.reduce import Connected, Disconnected, EndOfStream, Input, Stale, reduce
 from engine.core.rules import MatchFormat, Side
 from engine.core.signals import (
+    BetStart,
+    BetStop,
+    BetStopChanged,
     MarketResumed,
     MarketSettled,
+    MarketSignal,
     MarketStatus,
     MarketSuspended,
     MarketVoided,
     Reason,
+    Scope,
     SettlementRolledBack,
     Signal,
     SuspensionReasonsChanged,
     VoidReason,
     VoidRolledBack,
+    expand,
 )
 from engine.core.state import MatchState
 from engine.feed.catalogue import ActionKind, SendType
@@ -70,11 +69,17 @@ def _open(book: Book) -> list[str]:
     return book.with_status(MarketStatus.OPEN)
 
 
-def _by_market(signals: Iterable[Signal]) -> dict[str, list[Signal]]:
-    grouped: dict[str, list[Signal]] = {}
+def _by_market(signals: Iterable[Signal]) -> dict[str, list[MarketSignal]]:
+    """Each market's signals, scoped ones expanded to the markets they name."""
+    grouped: dict[str, list[MarketSignal]] = {}
     for signal in signals:
-        grouped.setdefault(signal.market, []).append(signal)
+        for single in expand(signal):
+            grouped.setdefault(single.market, []).append(single)
     return grouped
+
+
+def _expanded(events: list[Event]) -> list[MarketSignal]:
+    return [single for signal in signals_of(events) for single in expand(signal)]
 
 
 def _unsure(state: MatchState) -> list[str]:
@@ -424,7 +429,7 @@ def test_the_policy_is_one_table_a_user_overrides() -> None:
     assert _open(default.book) == []
     assert default.book["game_winner:1"].reasons == (Reason.TIMEOUT,)
     relaxed = MarketPolicy().with_scopes({Reason.TIMEOUT: set()})
-    assert _open(_state_after(feed, MarketConfig(policy=relaxed)).book) == list(default.book.live)
+    assert _open(_state_after(feed, MarketConfig(policy=relaxed)).book) == list(default.book.undecided())
     only_points = MarketPolicy().with_scopes({Reason.TIMEOUT: {MarketType.POINT_WINNER}})
     partial = _state_after(feed, MarketConfig(policy=only_points)).book
     assert partial.with_status(MarketStatus.SUSPENDED) == ["point_winner:1:2"]
@@ -448,15 +453,19 @@ def test_stale_suspends_everything_until_the_next_message() -> None:
     feed.begin()
     feed.rally(HOME)
     state = _state_after(feed)
-    live = list(state.book.live)
+    live = list(state.book.undecided())
     assert _open(state.book) == live
     stale, events = reduce(state, Stale())
     assert _open(stale.book) == []
-    assert signals_of(events) == [MarketSuspended(market_id, (Reason.STALE_FEED,)) for market_id in live]
+    (stop,) = signals_of(events)  # one bet stop for the fixture, naming every market
+    assert isinstance(stop, BetStop)
+    assert (stop.scope, stop.reasons, sorted(stop.markets)) == (Scope.ALL, (Reason.STALE_FEED,), sorted(live))
     assert reduce(stale, Stale())[1] == []  # edge-triggered: nothing new to say
     alive, events = reduce(stale, Heartbeat())
     assert _open(alive.book) == live
-    assert signals_of(events) == [MarketResumed(market_id) for market_id in live]
+    (start,) = signals_of(events)
+    assert isinstance(start, BetStart)
+    assert (start.scope, sorted(start.markets)) == (Scope.ALL, sorted(live))
 
 
 def test_disconnected_suspends_until_connected_not_until_a_heartbeat() -> None:
@@ -468,7 +477,7 @@ def test_disconnected_suspends_until_connected_not_until_a_heartbeat() -> None:
     assert _reasons(down) == (Reason.DISCONNECTED,)
     assert _open(reduce(down, Heartbeat())[0].book) == []
     up, _ = reduce(down, Connected())
-    assert _open(up.book) == list(up.book.live)
+    assert _open(up.book) == list(up.book.undecided())
 
 
 def test_a_pending_game_point_suspends_and_delays_settlement_until_confirmed() -> None:
@@ -485,7 +494,7 @@ def test_a_pending_game_point_suspends_and_delays_settlement_until_confirmed() -
     state, events = reduce(state, feed.actions[-1])
     assert state.book["game_winner:1"].result == "home"
     assert MarketSettled("game_winner:1", "home") in events
-    assert _open(state.book) == list(state.book.live)
+    assert _open(state.book) == list(state.book.undecided())
 
 
 def test_a_discrepancy_suspends_until_a_cleanly_scored_point() -> None:
@@ -503,7 +512,7 @@ def test_a_discrepancy_suspends_until_a_cleanly_scored_point() -> None:
     assert not state.discrepancy
     # The point we never saw has no known winner: its market waits (void at the end if still unknown).
     assert state.book["point_winner:1:2"].reasons == (Reason.OUTCOME_UNKNOWN,)
-    assert _open(state.book) == [market_id for market_id in state.book.live if market_id != "point_winner:1:2"]
+    assert _open(state.book) == [market_id for market_id in state.book.undecided() if market_id != "point_winner:1:2"]
 
 
 def test_a_stoppage_during_a_rally_changes_the_reasons_without_a_second_suspension() -> None:
@@ -513,9 +522,16 @@ def test_a_stoppage_during_a_rally_changes_the_reasons_without_a_second_suspensi
     feed.emit(VIDEO_CHECK)
     steps = _fold_inputs(list(feed.actions))
     started, check = steps[-3][2], steps[-2][2]
-    assert MarketSuspended("game_winner:1", (Reason.BALL_IN_PLAY,)) in started
-    assert SuspensionReasonsChanged("game_winner:1", (Reason.BALL_IN_PLAY, Reason.VIDEO_CHECK)) in check
-    assert not any(isinstance(signal, MarketSuspended) for signal in signals_of(check))
+    assert MarketSuspended("game_winner:1", (Reason.BALL_IN_PLAY,)) in _expanded(started)
+    assert SuspensionReasonsChanged("game_winner:1", (Reason.BALL_IN_PLAY, Reason.VIDEO_CHECK)) in _expanded(check)
+    assert not any(isinstance(signal, MarketSuspended) for signal in _expanded(check))
+    # One scoped signal each: every undecided market stops, then stays stopped for one more reason.
+    (stop,) = [signal for signal in signals_of(started) if isinstance(signal, BetStop)]
+    assert stop.scope is Scope.ALL
+    assert set(stop.markets) == set(steps[-3][1].book.undecided())
+    (changed,) = signals_of(check)
+    assert isinstance(changed, BetStopChanged)
+    assert changed.reasons == (Reason.BALL_IN_PLAY, Reason.VIDEO_CHECK)
 
 
 def test_a_point_scored_while_data_is_not_live_is_void() -> None:
@@ -531,7 +547,7 @@ def test_a_point_scored_while_data_is_not_live_is_void() -> None:
     feed.rally(AWAY)
     state = _state_after(feed)
     assert state.book["point_winner:1:2"].result == "away"
-    assert _open(state.book) == list(state.book.live)
+    assert _open(state.book) == list(state.book.undecided())
 
 
 def test_collection_trouble_suspends_and_holds_settlement() -> None:
@@ -593,7 +609,7 @@ def test_a_point_corrected_into_the_past_games_stands_where_its_outcome_is_uncha
     second = feed.scored(AWAY, SendType.UPDATED, action_id=game_end.action_id, timeline=game_end.timeline)
     held, events = reduce(before, second)
     assert signals_of(events)
-    assert all(isinstance(s, SuspensionReasonsChanged | MarketSuspended) for s in signals_of(events))
+    assert all(isinstance(s, SuspensionReasonsChanged | MarketSuspended) for s in _expanded(events))
     after, events = reduce(held, first)
     own = _by_market(signals_of(events))
     assert own["game_winner:1"] == [
@@ -677,15 +693,24 @@ def test_a_real_match_trace_suspends_on_every_point_and_settles_every_game() -> 
     points = 0
     for line in lines:
         signals = line["signals"]
-        for signal in signals:
-            receiver[signal["market"]] = signal["signal"]
+        for signal in signals:  # the trace names every market a signal applies to: no catalogue needed
+            assert "market" in signal or {"scope", "markets"} <= signal.keys(), signal
+            for market in signal.get("markets", [signal.get("market")]):
+                receiver[market] = signal["signal"]
         if "PointStarted" in line["events"]:
             points += 1
-            suspended = {s["market"] for s in signals if s["signal"] == "MarketSuspended"}
-            assert "match_winner" in suspended
-            assert all(status != "MarketResumed" for status in receiver.values())  # nothing left open
+            (stop,) = [s for s in signals if s["signal"] == "BetStop"]  # one bet stop per rally
+            assert stop["scope"] == "all"
+            assert stop["reasons"] == ["ball_in_play"]
+            assert "match_winner" in stop["markets"]
+            assert all(status not in ("MarketResumed", "BetStart") for status in receiver.values())
         if "PointWon" in line["events"] and "MatchWon" not in line["events"]:
-            resumed = {s["market"] for s in signals if s["signal"] == "MarketResumed"}
+            resumed = {
+                m
+                for s in signals
+                if s["signal"] in ("BetStart", "MarketResumed")
+                for m in s.get("markets", [s.get("market")])
+            }
             assert "match_winner" in resumed
             point = line["state"]["points"]
             game = len(point)

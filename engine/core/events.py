@@ -15,6 +15,9 @@ import attrs
 from engine.core.rules import Side
 from engine.core.sequence import DuplicateDropped, Gap, LateArrival
 from engine.core.signals import (
+    BetStart,
+    BetStop,
+    BetStopChanged,
     MarketResumed,
     MarketSettled,
     MarketSuspended,
@@ -30,6 +33,8 @@ from engine.feed.wire import Malformed
 
 class Status(enum.Enum):
     """Where the match stands."""
+
+    __hash__ = object.__hash__  # members are singletons: hash by identity, in C (Enum's is Python)
 
     NOT_STARTED = "not_started"
     LIVE = "live"
@@ -190,6 +195,9 @@ Event = (
     | Gap
     | DuplicateDropped
     | LateArrival
+    | BetStop
+    | BetStopChanged
+    | BetStart
     | MarketSuspended
     | SuspensionReasonsChanged
     | MarketResumed

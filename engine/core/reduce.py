@@ -13,7 +13,7 @@ How one action message is folded:
 4. reconciliation with the provider's `fixtureSummary`: on disagreement we adopt the provider's
    score, flag a discrepancy, and keep the flag until the next cleanly scored point;
 5. derived views (server, ends, status) are compared before and after to emit their changes;
-6. the market book is recomputed from the new state (`engine.core.markets.next_book`) and its
+6. the market book is brought up to date (`engine.core.book_update.advance_book`) and its
    difference from the old book is emitted as market signals, after the match events.
 
 The adapter's view of the connection enters as inputs too: `Stale()` when nothing arrived for too
@@ -27,7 +27,7 @@ from collections.abc import Sequence
 import attrs
 
 from engine.core import rules
-from engine.core.book import diff
+from engine.core.book_update import advance_book
 from engine.core.events import (
     ActionPending,
     Discrepancy,
@@ -49,7 +49,7 @@ from engine.core.events import (
     UnexpectedServer,
     UnknownAction,
 )
-from engine.core.markets import advance_book
+from engine.core.market_book import signals_between
 from engine.core.rules import Side
 from engine.core.sequence import Note, Sequencer, TooFarAhead
 from engine.core.state import Expedite, MatchState, PlayState, Rallies, Rally, Score
@@ -98,7 +98,7 @@ def reduce(state: MatchState, message: Input) -> tuple[MatchState, list[Event]]:
         return attrs.evolve(state, malformed=state.malformed + 1), [message]
     events: list[Event] = []
     if isinstance(message, Heartbeat):
-        if not state.stale and state.book.key is not None:
+        if not state.stale and state.book.cache is not None:
             return state, []
         state = attrs.evolve(state, stale=False)
     elif isinstance(message, Stale):
@@ -115,7 +115,7 @@ def _with_book(state: MatchState, events: list[Event]) -> MatchState:
     changed: dict[str, None] = {}
     after = _advanced(state, changed)
     if after is not state:
-        events.extend(diff(state.book, after.book, changed))
+        events.extend(signals_between(state.book, after.book, changed))
     return after
 
 
@@ -157,7 +157,7 @@ def _fold_message(state: MatchState, message: Action | EndOfStream, events: list
     before.diff(_View.of(state), events)
     state = _advanced(state, changed)
     if state.book is not book_before:
-        events.extend(diff(book_before, state.book, changed))
+        events.extend(signals_between(book_before, state.book, changed))
     return state
 
 

@@ -9,8 +9,8 @@ from typing import Any, TypeGuard
 
 import attrs
 
-from engine.core.book import Book
 from engine.core.events import Event, event_name
+from engine.core.market_book import Book
 from engine.core.rules import Side
 from engine.core.signals import SIGNAL_TYPES, MarketStatus, Signal
 from engine.core.state import MatchState

@@ -15,6 +15,8 @@ import attrs
 class Side(enum.Enum):
     """One side of the table: a player in singles, a pair in doubles."""
 
+    __hash__ = object.__hash__  # members are singletons: hash by identity, in C (Enum's is Python)
+
     HOME = "home"
     AWAY = "away"
 

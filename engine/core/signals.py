@@ -1,13 +1,22 @@
-"""Market signals: what a trading desk acts on. Each names a market by its stable id (`game_winner:3`).
+"""Market signals: what a trading desk acts on, named by stable market ids (`game_winner:3`).
 
 Signals are edge-triggered differences between the market book before and after one input
-(`engine.core.markets`): a market already suspended is not suspended again, a settled market is
-not settled again with the same result. Folding the signals alone from an empty book
-(`engine.core.book.apply_signals`) gives exactly the engine's book.
+(`engine.core.book_update`): a market already suspended is not suspended again, a settled market
+is not settled again with the same result. Folding the signals alone from an empty book
+(`engine.core.market_book.apply_signals`) gives exactly the engine's book.
 
-In the vocabulary of the Sportradar Unified Odds SDK: `MarketSuspended` is a bet stop,
-`MarketSettled` a bet settlement, `SettlementRolledBack` a rollback of a settlement,
-`MarketVoided` a bet cancel and `VoidRolledBack` a rollback of a bet cancel.
+Suspension for reasons that hold for the whole match (ball in play, a stoppage, a gap, a stale
+feed…) is scoped: one `BetStop`, `BetStopChanged` or `BetStart` names its scope (every undecided
+market of the fixture, the markets of some types, or a list of ids), its reasons, and every market
+id it applies to (`markets`); `expand(signal)` gives the per-market view. Everything that belongs
+to one market is per market: `MarketSettled`, `MarketVoided`, the rollbacks, a market newly offered
+(`MarketSuspended` or `MarketResumed`) and reasons of its own (its point's outcome unknown, its
+settlement waiting) — `MarketSuspended`, `SuspensionReasonsChanged`, `MarketResumed`.
+
+In the vocabulary of the Sportradar Unified Odds SDK: `BetStop` (and a per-market
+`MarketSuspended`) is a bet_stop, `MarketSettled` a bet_settlement, `MarketVoided` a bet_cancel,
+`SettlementRolledBack` a rollback_bet_settlement and `VoidRolledBack` a rollback_bet_cancel;
+`BetStart` and `MarketResumed` correspond to markets becoming active again in odds_change.
 """
 
 from __future__ import annotations
@@ -43,6 +52,8 @@ class Reason(enum.Enum):
 class VoidReason(enum.Enum):
     """Why a market was voided: its outcome cannot be decided."""
 
+    __hash__ = object.__hash__  # members are singletons: hash by identity, in C (Enum's is Python)
+
     NOT_PLAYED = "not_played"  # its game or point was never played
     NO_WINNER = "no_winner"  # the match ended without a winner the market can use
     RETIRED = "retired"
@@ -52,6 +63,31 @@ class VoidReason(enum.Enum):
     CANCELLED = "cancelled"
     NOT_LIVE_DATA = "not_live_data"  # a point market whose point was collected offline (FEED.md 6)
     OUTCOME_UNKNOWN = "outcome_unknown"  # the point was played but who won it is not known
+
+
+class MarketType(enum.Enum):
+    """The kinds of market the engine keeps. The value is the first part of a market id."""
+
+    __hash__ = object.__hash__  # members are singletons: hash by identity, in C (Enum's is Python)
+
+    MATCH_WINNER = "match_winner"
+    CORRECT_SCORE = "correct_score"  # games, e.g. "3-1"
+    TOTAL_GAMES = "total_games"  # over/under a line of games played
+    GAME_WINNER = "game_winner"
+    GAME_TOTAL_POINTS = "game_total_points"  # over/under a line of points in one game
+    POINT_WINNER = "point_winner"  # who wins point K of game N
+    RACE_TO = "race_to"  # who first reaches X points in game N ("neither" if nobody does)
+
+
+class Scope(enum.Enum):
+    """Which markets a scoped signal names: every undecided market of the fixture, every undecided
+    market of the signal's `types`, or a list of markets (`markets` always lists every id)."""
+
+    __hash__ = object.__hash__  # members are singletons: hash by identity, in C (Enum's is Python)
+
+    ALL = "all"
+    TYPES = "types"
+    MARKETS = "markets"
 
 
 class MarketStatus(enum.Enum):
@@ -121,7 +157,38 @@ class VoidRolledBack:
     previous: VoidReason
 
 
-Signal = (
+@attrs.frozen(slots=True)
+class BetStop:
+    """Stop accepting bets on every market in `markets` (open until now): suspended for `reasons`.
+    `scope` (and `types` for `Scope.TYPES`) says which markets these are, in a desk's terms."""
+
+    scope: Scope
+    types: tuple[MarketType, ...]
+    reasons: tuple[Reason, ...]
+    markets: tuple[str, ...]
+
+
+@attrs.frozen(slots=True)
+class BetStopChanged:
+    """The markets in `markets` stay suspended, now for `reasons` (informational: no trading action)."""
+
+    scope: Scope
+    types: tuple[MarketType, ...]
+    reasons: tuple[Reason, ...]
+    markets: tuple[str, ...]
+
+
+@attrs.frozen(slots=True)
+class BetStart:
+    """Every market in `markets` is open again: no reason to suspend it holds."""
+
+    scope: Scope
+    types: tuple[MarketType, ...]
+    markets: tuple[str, ...]
+
+
+ScopedSignal = BetStop | BetStopChanged | BetStart
+MarketSignal = (
     MarketSuspended
     | SuspensionReasonsChanged
     | MarketResumed
@@ -131,7 +198,35 @@ Signal = (
     | VoidRolledBack
 )
 
+
+def expand(signal: Signal) -> list[MarketSignal]:
+    """A signal as per-market signals: a scoped one as one per market it names, in order."""
+    if isinstance(signal, BetStop):
+        return [MarketSuspended(market, signal.reasons) for market in signal.markets]
+    if isinstance(signal, BetStopChanged):
+        return [SuspensionReasonsChanged(market, signal.reasons) for market in signal.markets]
+    if isinstance(signal, BetStart):
+        return [MarketResumed(market) for market in signal.markets]
+    return [signal]
+
+
+Signal = (
+    BetStop
+    | BetStopChanged
+    | BetStart
+    | MarketSuspended
+    | SuspensionReasonsChanged
+    | MarketResumed
+    | MarketSettled
+    | MarketVoided
+    | SettlementRolledBack
+    | VoidRolledBack
+)
+
 SIGNAL_TYPES: tuple[type, ...] = (
+    BetStop,
+    BetStopChanged,
+    BetStart,
     MarketSuspended,
     SuspensionReasonsChanged,
     MarketResumed,

@@ -11,8 +11,9 @@ from __future__ import annotations
 import attrs
 
 from engine.core import rules
-from engine.core.book import DEFAULT_MARKETS, EMPTY_BOOK, Book, MarketConfig
 from engine.core.events import Status
+from engine.core.market_book import EMPTY_BOOK, Book
+from engine.core.market_catalogue import DEFAULT_MARKETS, MarketConfig
 from engine.core.rules import DEFAULT_FORMAT, UNKNOWN_FORMAT, MatchFormat, Side
 from engine.core.sequence import Sequencer
 from engine.core.timeline import Timeline

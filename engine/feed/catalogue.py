@@ -23,6 +23,8 @@ from engine.core.rules import Side
 class ActionKind(enum.Enum):
     """What an action means to the engine, whatever its provider type id."""
 
+    __hash__ = object.__hash__  # members are singletons: hash by identity, in C (Enum's is Python)
+
     MATCH_CONDITIONS = "match_conditions"
     TEAM_COLOURS = "team_colours"
     LINEUPS = "lineups"
@@ -105,6 +107,8 @@ DEFAULT_CATALOGUE = ActionCatalogue(
 class Stoppage(enum.Enum):
     """An interruption of play that stays open until something ends it."""
 
+    __hash__ = object.__hash__  # members are singletons: hash by identity, in C (Enum's is Python)
+
     TIMEOUT = "timeout"
     VIDEO_CHECK = "video_check"
     PLAY_STOPPED = "play_stopped"
@@ -136,6 +140,8 @@ STOPPAGES_CLOSED_BY: Mapping[ActionKind, frozenset[Stoppage]] = {
 
 class ResultKind(enum.Enum):
     """How a match ended."""
+
+    __hash__ = object.__hash__  # members are singletons: hash by identity, in C (Enum's is Python)
 
     NORMAL = "normal"
     RETIRED = "retired"

@@ -1,53 +1,37 @@
-"""Markets: their ids, the catalogue of what is offered, the suspension policy, the book and its diff.
+"""What markets exist and how they are treated: market ids, the catalogue of what is offered, and
+the suspension and settlement policy (`MarketConfig` = catalogue + policy, a user's to override).
 
 A market id is a stable string a user can store: `match_winner`, `correct_score`,
 `total_games:4.5`, `game_winner:3`, `game_total_points:3:18.5`, `point_winner:3:14` (point 14 of
 game 3), `race_to:3:7` (first to 7 points in game 3). `parse_market` turns one back into a `Market`.
-
-The book maps market ids to `MarketEntry`s. `diff(before, after)` gives the edge-triggered signals
-between two books and `apply_signals(book, signals)` folds them back: `apply_signals(before,
-diff(before, after)) == after`. The book itself is computed from the match state by
-`engine.core.markets`; this module knows nothing of the state.
 """
 
 from __future__ import annotations
 
-import enum
 import re
-from collections.abc import ItemsView, Iterable, Iterator, Mapping, ValuesView
+from collections.abc import Iterable, Mapping
 
 import attrs
 
 from engine.core import rules
 from engine.core.rules import MatchFormat
-from engine.core.signals import (
-    MarketResumed,
-    MarketSettled,
-    MarketStatus,
-    MarketSuspended,
-    MarketVoided,
-    Reason,
-    SettlementRolledBack,
-    Signal,
-    SuspensionReasonsChanged,
-    VoidReason,
-    VoidRolledBack,
-)
+from engine.core.signals import MarketType, Reason
 from engine.feed.catalogue import Stoppage
 
-
-class MarketType(enum.Enum):
-    """The kinds of market the engine keeps. The value is the first part of a market id."""
-
-    __hash__ = object.__hash__  # members are singletons: hash by identity, in C (Enum's is Python)
-
-    MATCH_WINNER = "match_winner"
-    CORRECT_SCORE = "correct_score"  # games, e.g. "3-1"
-    TOTAL_GAMES = "total_games"  # over/under a line of games played
-    GAME_WINNER = "game_winner"
-    GAME_TOTAL_POINTS = "game_total_points"  # over/under a line of points in one game
-    POINT_WINNER = "point_winner"  # who wins point K of game N
-    RACE_TO = "race_to"  # who first reaches X points in game N ("neither" if nobody does)
+__all__ = [  # MarketType is defined with the signals (a scoped signal names types); it is at home here too
+    "ALL_MARKET_TYPES",
+    "DEFAULT_MARKETS",
+    "DEFAULT_SETTLEMENT_WAITS_FOR",
+    "DEFAULT_STOPPAGE_REASONS",
+    "FORMAT_DEPENDENT_MARKET_TYPES",
+    "Market",
+    "MarketCatalogue",
+    "MarketConfig",
+    "MarketPolicy",
+    "MarketType",
+    "parse_market",
+    "point_market_id",
+]
 
 
 @attrs.frozen(slots=True)
@@ -266,192 +250,3 @@ class MarketConfig:
 
 
 DEFAULT_MARKETS = MarketConfig()
-
-
-# --- the book ------------------------------------------------------------------------------------
-
-
-@attrs.frozen(slots=True)
-class MarketEntry:
-    """One market in the book: its status, and its result (settled), void reason or suspension reasons.
-    Entries are values: many markets may share one."""
-
-    status: MarketStatus
-    result: str | None = None
-    void_reason: VoidReason | None = None
-    reasons: tuple[Reason, ...] = ()
-
-
-OPEN_ENTRY = MarketEntry(MarketStatus.OPEN)
-
-
-def sorted_reasons(reasons: Iterable[Reason]) -> tuple[Reason, ...]:
-    """Reasons in a stable order (by value), as entries and signals carry them."""
-    return tuple(sorted(reasons, key=lambda reason: reason.value))
-
-
-_TERMINAL = frozenset({MarketStatus.SETTLED, MarketStatus.VOID})
-
-
-BookIndex = tuple[tuple[str, ...], Mapping[int, tuple[str, ...]]]
-
-
-class Book(Mapping[str, MarketEntry]):
-    """Market id -> entry, in the order markets were first offered. Immutable; compare with ==.
-
-    Besides the entries it keeps each market's `Market` (`market(id)`), an index of the undecided
-    markets (`live`) and of the decided ones by game (`decided`, 0 for match markets), and what it
-    was computed from (`key`, `outcomes`, `interned`): together they let `engine.core.markets` look only at what
-    can have changed. Equality compares the entries only."""
-
-    __slots__ = ("_entries", "_markets", "decided", "interned", "key", "live", "outcomes")
-
-    def __init__(
-        self,
-        entries: Mapping[str, MarketEntry] | None = None,
-        *,
-        markets: Mapping[str, Market] | None = None,
-        key: object = None,
-        index: BookIndex | None = None,
-        outcomes: Mapping[str, object] | None = None,
-        interned: Mapping[frozenset[Reason], MarketEntry] | None = None,
-    ) -> None:
-        self._entries: dict[str, MarketEntry] = dict(entries or {})
-        if markets is None:
-            markets = {market_id: parse_market(market_id) for market_id in self._entries}
-        self._markets: Mapping[str, Market] = markets
-        self.key = key
-        self.outcomes: Mapping[str, object] = outcomes or {}
-        #: One suspended entry per set of reasons, shared by the books that follow, so an unchanged
-        #: market keeps the very same entry object and is recognised without comparing fields.
-        self.interned: Mapping[frozenset[Reason], MarketEntry] = interned or {}
-        if index is None:
-            index = _index(self._entries, markets)
-        self.live, self.decided = index
-
-    def __getitem__(self, market_id: str) -> MarketEntry:
-        return self._entries[market_id]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._entries)
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def __contains__(self, market_id: object) -> bool:
-        return market_id in self._entries
-
-    def get(self, market_id: str, default: MarketEntry | None = None) -> MarketEntry | None:  # type: ignore[override]
-        """The entry of a market, or `default` when the book does not hold it."""
-        return self._entries.get(market_id, default)
-
-    def items(self) -> ItemsView[str, MarketEntry]:
-        """(market id, entry) pairs in book order."""
-        return self._entries.items()
-
-    def values(self) -> ValuesView[MarketEntry]:
-        """Entries in book order."""
-        return self._entries.values()
-
-    def market(self, market_id: str) -> Market:
-        """What a market in the book is about."""
-        return self._markets[market_id]
-
-    def markets(self) -> Mapping[str, Market]:
-        """Market id -> Market for every market in the book."""
-        return self._markets
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Book):
-            return self._entries == other._entries
-        if isinstance(other, Mapping):
-            return self._entries == dict(other.items())
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        counts: dict[str, int] = {}
-        for entry in self._entries.values():
-            counts[entry.status.value] = counts.get(entry.status.value, 0) + 1
-        return f"Book({len(self)} markets: {counts})"
-
-    def entries(self) -> dict[str, MarketEntry]:
-        """A new dict of every entry (the cheap way to start the next book from this one)."""
-        return self._entries.copy()
-
-    def with_status(self, status: MarketStatus) -> list[str]:
-        """Ids of the markets in one status, in book order."""
-        return [market_id for market_id, entry in self._entries.items() if entry.status is status]
-
-
-def _index(entries: Mapping[str, MarketEntry], markets: Mapping[str, Market]) -> BookIndex:
-    live: list[str] = []
-    decided: dict[int, list[str]] = {}
-    for market_id, entry in entries.items():
-        if entry.status in _TERMINAL:
-            decided.setdefault(markets[market_id].game, []).append(market_id)
-        else:
-            live.append(market_id)
-    return tuple(live), {game: tuple(ids) for game, ids in decided.items()}
-
-
-EMPTY_BOOK = Book()
-
-
-def diff(
-    before: Mapping[str, MarketEntry], after: Mapping[str, MarketEntry], only: Iterable[str] | None = None
-) -> list[Signal]:
-    """The signals that take `before` to `after`, market by market in `after`'s order (or in the
-    order of `only`, when the caller knows that no other market changed).
-
-    Edge-triggered: a market whose entry did not change gets no signal. A settlement or voiding
-    that no longer holds is rolled back first, then the market's new status is signalled."""
-    signals: list[Signal] = []
-    after_entries, before_entries = _plain(after), _plain(before)
-    for market_id in after_entries if only is None else only:
-        entry = after_entries[market_id]
-        old = before_entries.get(market_id)
-        if old is entry or old == entry:
-            continue
-        if old is not None and old.status is MarketStatus.SETTLED and old.result is not None:
-            signals.append(SettlementRolledBack(market_id, old.result))
-            old = None
-        elif old is not None and old.status is MarketStatus.VOID and old.void_reason is not None:
-            signals.append(VoidRolledBack(market_id, old.void_reason))
-            old = None
-        status = entry.status
-        if status is MarketStatus.OPEN:
-            signals.append(MarketResumed(market_id))
-        elif status is MarketStatus.SUSPENDED:
-            if old is not None and old.status is MarketStatus.SUSPENDED:
-                signals.append(SuspensionReasonsChanged(market_id, entry.reasons))
-            else:
-                signals.append(MarketSuspended(market_id, entry.reasons))
-        elif status is MarketStatus.SETTLED:
-            signals.append(MarketSettled(market_id, entry.result or ""))
-        elif entry.void_reason is not None:
-            signals.append(MarketVoided(market_id, entry.void_reason))
-    return signals
-
-
-def _plain(book: Mapping[str, MarketEntry]) -> Mapping[str, MarketEntry]:
-    """The dict behind a Book (its lookups are then C calls), or the mapping itself."""
-    return book._entries if isinstance(book, Book) else book
-
-
-def apply_signals(book: Mapping[str, MarketEntry], signals: Iterable[Signal]) -> Book:
-    """The book a receiver of these signals holds: `before` with each signal applied in order."""
-    entries = dict(book)
-    for signal in signals:
-        market_id = signal.market
-        if isinstance(signal, MarketSuspended | SuspensionReasonsChanged):
-            entries[market_id] = MarketEntry(MarketStatus.SUSPENDED, reasons=signal.reasons)
-        elif isinstance(signal, MarketResumed):
-            entries[market_id] = OPEN_ENTRY
-        elif isinstance(signal, MarketSettled):
-            entries[market_id] = MarketEntry(MarketStatus.SETTLED, result=signal.result)
-        elif isinstance(signal, MarketVoided):
-            entries[market_id] = MarketEntry(MarketStatus.VOID, void_reason=signal.reason)
-        # A rollback says only that the old outcome is gone; the signal after it sets the new status.
-    return Book(entries)

@@ -1,0 +1,371 @@
+"""The market book as a function of the match state, kept up to date step by step.
+
+`advance_book(state)` gives the book for `state`, built on `state.book` (a market once offered
+stays until settled or void, so a correction can never make one vanish), and the ids of the
+markets touched; the reducer emits `signals_between(before, after, touched)` as signals.
+
+A market is SETTLED or VOID when its outcome (`engine.core.market_outcomes`) says so, else
+SUSPENDED while any reason the policy scopes to its type holds, OPEN when none does. A new
+settlement or voiding waits while a reason in `policy.settlement_waits_for` holds (a pending action,
+a gap, a discrepancy, collection trouble); a market already settled keeps its result until the
+score itself changes it.
+
+Incremental: the match-level reasons decide, per market type, one entry shared by every undecided
+market with no reason of its own, so a step that only changes reasons (a rally starts or ends, a
+stoppage, the feed goes stale) costs one entry per market type. A step that changes the score
+recomputes the outcomes of the markets of the game it changed (and the match markets when the
+games changed); a correction of the past recomputes every group it touched. `derive_book(state)`
+recomputes everything from the outcomes, the reference the incremental book is tested against.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import attrs
+
+from engine.core.market_book import OPEN_ENTRY, Book, BookIndex, MarketEntry, sorted_reasons
+from engine.core.market_catalogue import Market, MarketConfig, MarketType, point_market_id
+from engine.core.market_outcomes import (
+    ENDED,
+    Context,
+    Outcome,
+    OutcomeKind,
+    context,
+    match_reasons,
+    outcome_in,
+)
+from engine.core.rules import MatchFormat
+from engine.core.signals import MarketStatus, Reason
+from engine.core.state import MatchState
+
+
+@attrs.frozen(slots=True, eq=False)
+class BookCache:
+    """What a book was computed from (the typed home of the update's memory): the match-level
+    reasons, the outcome context, the next point's market and the config; the outcome of every
+    undecided market; and one suspended entry per set of reasons, shared by the books that follow so
+    an unchanged market keeps the very same entry object."""
+
+    reasons: frozenset[Reason]
+    scoped: Mapping[MarketType, frozenset[Reason]]  # the reasons that suspend each market type
+    context: Context
+    point: Market | None
+    config: MarketConfig
+    outcomes: Mapping[str, Outcome]
+    interned: Mapping[frozenset[Reason], MarketEntry]
+
+
+# --- what is offered ------------------------------------------------------------------------------------
+
+
+def offered_markets(state: MatchState) -> list[Market]:
+    """The markets the catalogue offers in this state (the book also keeps earlier ones)."""
+    markets = _standing_markets(state)
+    point = _next_point_market(state)
+    return markets if point is None else [*markets, point]
+
+
+def _standing_markets(state: MatchState) -> list[Market]:
+    """The match markets and the markets on every game of the format (the format unknown: on every
+    game begun)."""
+    catalogue = state.markets.catalogue
+    play = state.play
+    markets = catalogue.match_markets(play.format)
+    for game in range(1, _games_offered(play.format, len(play.points)) + 1):
+        markets.extend(catalogue.game_markets(game))
+    return markets
+
+
+def _games_offered(fmt: MatchFormat, begun: int) -> int:
+    """How many games carry game markets: the format's, or when it is unknown the `begun` games (a
+    game that may never be played is not offered)."""
+    return begun if fmt.best_of is None else fmt.best_of
+
+
+def _next_point_market(state: MatchState) -> Market | None:
+    """The market on the next point to be played, while the match goes on."""
+    play = state.play
+    if play.result is not None or state.status in ENDED:
+        return None
+    game, home, away = play.next_rally_position()
+    return state.markets.catalogue.point_market(game, home + away + 1)
+
+
+def _unchanged_group(group: int, before: Context, after: Context) -> bool:
+    """True when nothing the outcomes of a group's markets depend on (game `group`, or the
+    match for 0) differs between the two contexts."""
+    old, new = before, after
+    if (before.ended, old.format, old.offline) != (after.ended, new.format, new.offline):
+        return False
+    if group == 0:
+        return (old.games, old.winner) == (new.games, new.winner)
+    index = group - 1
+    return (old.points[index : index + 1], old.rallies[index : index + 1]) == (
+        new.points[index : index + 1],
+        new.rallies[index : index + 1],
+    )
+
+
+def _only_appended(group: int, before: Context, after: Context) -> bool:
+    """True when game `group` only gained points at its end (the common step: a point scored):
+    then every market of that game decided before stays decided the same way (a game won, a race
+    reached or an over line exceeded cannot be undone by later points; earlier points keep their
+    winners)."""
+    if group == 0 or before.ended != after.ended:
+        return False
+    old, new = before, after
+    if old.format != new.format or not old.offline <= new.offline:
+        return False
+    index = group - 1
+    if index >= len(old.rallies) or index >= len(new.rallies):
+        return False
+    kept, grown = old.rallies[index], new.rallies[index]
+    if len(grown) < len(kept) or grown[: len(kept)] != kept:
+        return False
+    # A point already played that became offline would void its market: not an append.
+    return all(game != group or number > len(kept) for game, number in new.offline - old.offline)
+
+
+def _played_point_markets(state: MatchState, before: Context | None, book: Mapping[str, Market]) -> list[Market]:
+    """Markets on points whose winner is known and that the book lacks: so the book does not depend
+    on how messages were batched (several points released together after a gap still get theirs)."""
+    catalogue = state.markets.catalogue
+    if not catalogue.point_winner:
+        return []
+    play = state.play
+    markets = []
+    for index, rallies in enumerate(play.rallies):
+        game = index + 1
+        if before is not None and before.rallies[index : index + 1] == (rallies,):
+            continue
+        for number, side in enumerate(rallies, start=1):
+            if side is not None and point_market_id(game, number) not in book:
+                markets.append(Market(MarketType.POINT_WINNER, game, number=number))
+    return markets
+
+
+def next_book(state: MatchState) -> Book:
+    """The book for `state`, built on `state.book` (the same object when nothing it depends on changed)."""
+    return advance_book(state)[0]
+
+
+def advance_book(state: MatchState) -> tuple[Book, list[str]]:
+    """The book for `state`, built on `state.book`, and the ids of the markets whose own entry, or
+    whose following of their type's shared entry, changed (`signals_between` needs them)."""
+    previous = state.book
+    reasons = match_reasons(state)
+    ctx = context(state)
+    point = _next_point_market(state)
+    cache = previous.cache if isinstance(previous.cache, BookCache) else None
+    if cache is not None and cache.config is not state.markets and cache.config != state.markets:
+        cache = None  # another config: everything is looked at again
+    if cache is not None and cache.point == point and cache.reasons == reasons and cache.context == ctx:
+        return previous, []
+    step = _Step(state, previous, cache, reasons, ctx)
+    if cache is None:
+        step.refresh_every_market()
+    elif cache.context != ctx:
+        step.refresh_changed_groups(cache.context)
+    else:
+        step.refresh_dependent()
+    step.offer(point)
+    return step.book(point), step.touched
+
+
+def derive_book(state: MatchState) -> Book:
+    """`state`'s book recomputed from scratch for the same markets (no cache): what the incremental
+    `advance_book` must equal after every input."""
+    previous = state.book
+    uncached = Book(markets=previous.markets(), own=previous.own, shared=previous.shared, index=previous.index)
+    return next_book(attrs.evolve(state, book=uncached))
+
+
+class _Step:
+    """The work of one `advance_book`: the new book's parts, copied on first change, and the
+    markets touched."""
+
+    def __init__(
+        self, state: MatchState, previous: Book, cache: BookCache | None, reasons: frozenset[Reason], ctx: Context
+    ) -> None:
+        policy = state.markets.policy
+        self.state = state
+        self.previous = previous
+        self.reasons = reasons
+        self.ctx = ctx
+        self.before = None if cache is None else cache.context
+        self.waiting = reasons & policy.settlement_waits_for
+        self.interned: Mapping[frozenset[Reason], MarketEntry] = {} if cache is None else cache.interned
+        if cache is not None and cache.reasons == reasons:  # a score change alone: the same shared entries
+            self.scoped: Mapping[MarketType, frozenset[Reason]] = cache.scoped
+            self.shared: Mapping[MarketType, MarketEntry] = previous.shared
+        else:
+            self.scoped = {market_type: policy.reasons_for(market_type, reasons) for market_type in MarketType}
+            self.shared = {market_type: self._held(held) for market_type, held in self.scoped.items()}
+        # The previous book's mappings, shared until the first change copies them.
+        self.outcomes: Mapping[str, Outcome] = {} if cache is None else cache.outcomes
+        self.markets: Mapping[str, Market] = previous.markets()
+        self.own: Mapping[str, MarketEntry] = previous.own
+        self.copied: set[str] = set()
+        index = previous.index
+        self.plain: dict[MarketType, tuple[str, ...]] = dict(index.plain)
+        self.dependent: dict[str, None] = dict.fromkeys(index.dependent)
+        self.decided: dict[int, tuple[str, ...]] = dict(index.decided)
+        self.touched: list[str] = []
+        self.unchanged: dict[int, bool] = {}
+
+    # --- which markets to look at
+
+    def refresh_every_market(self) -> None:
+        """Recompute every market's outcome and entry (no cache to trust)."""
+        for market_id, market in self.markets.items():
+            self.refresh(market_id, market, outcome_in(market, self.ctx))
+
+    def refresh_changed_groups(self, before: Context) -> None:
+        """Recompute the outcomes of the markets whose group (game, or match) changed; the entries
+        of every market with an entry of its own that the reasons change."""
+        markets, ctx = self.markets, self.ctx
+        for ids in self.previous.index.plain.values():
+            for market_id in ids:
+                market = markets[market_id]
+                if not self._unchanged(market.game, before):
+                    self.refresh(market_id, market, outcome_in(market, ctx))
+        for market_id in self.previous.index.dependent:
+            market = markets[market_id]
+            found = self.outcomes[market_id] if self._unchanged(market.game, before) else outcome_in(market, ctx)
+            self.refresh(market_id, market, found)
+        for group, ids in self.previous.index.decided.items():
+            if self._unchanged(group, before) or _only_appended(group, before, ctx):
+                continue  # decided markets of a game that only gained points stay decided the same way
+            for market_id in ids:
+                self.refresh(market_id, markets[market_id], outcome_in(markets[market_id], ctx))
+
+    def refresh_dependent(self) -> None:
+        """Only the reasons changed: the markets with an entry of their own are looked at again."""
+        for market_id in self.previous.index.dependent:
+            self.refresh(market_id, self.markets[market_id], self.outcomes[market_id])
+
+    def _unchanged(self, group: int, before: Context) -> bool:
+        known = self.unchanged.get(group)
+        if known is None:
+            known = self.unchanged[group] = _unchanged_group(group, before, self.ctx)
+        return known
+
+    def offer(self, point: Market | None) -> None:
+        """Add the markets newly offered: every standing market the first time and when the games
+        offered change, points played that the book lacks, and the next point's market."""
+        before, state, ctx = self.before, self.state, self.ctx
+        offered = (
+            _standing_markets(state)
+            if before is None
+            or before.format != ctx.format
+            or _games_offered(before.format, len(before.points)) != _games_offered(ctx.format, len(ctx.points))
+            else []
+        )
+        offered.extend(_played_point_markets(state, before, self.markets))
+        if point is not None:
+            offered.append(point)
+        for market in offered:
+            if market.id not in self.markets:
+                self.add(market)
+
+    # --- one market
+
+    def refresh(self, market_id: str, market: Market, found: Outcome) -> None:
+        """Set a market's entry from its outcome; move it between plain, dependent and decided."""
+        old = self.own.get(market_id)
+        entry = self._entry(market.type, found, old)
+        if entry is None or not entry.decided:
+            self._remember(market_id, found)
+        if entry is old:
+            return
+        self._move(market_id, market, old, entry)
+
+    def _writable(self, name: str) -> dict[str, object]:
+        """The step's own copy of one of the previous book's mappings (`outcomes`, `markets`, `own`)."""
+        if name not in self.copied:
+            setattr(self, name, dict(getattr(self, name)))
+            self.copied.add(name)
+        writable: dict[str, object] = getattr(self, name)
+        return writable
+
+    def add(self, market: Market) -> None:
+        """A market newly offered."""
+        self._writable("markets")[market.id] = market
+        found = outcome_in(market, self.ctx)
+        entry = self._entry(market.type, found, None)
+        if entry is None or not entry.decided:
+            self._remember(market.id, found)
+        self._place(market.id, market, entry)
+        self.touched.append(market.id)
+
+    def _entry(self, market_type: MarketType, found: Outcome, old: MarketEntry | None) -> MarketEntry | None:
+        """A market's own entry; None when it follows its type's shared entry (undecided, no reason
+        of its own). An old entry equal to the new one is returned as is."""
+        kind = found.kind
+        if kind is OutcomeKind.UNDECIDED:
+            return None
+        if kind is OutcomeKind.SETTLED or kind is OutcomeKind.VOID:
+            status = MarketStatus.SETTLED if kind is OutcomeKind.SETTLED else MarketStatus.VOID
+            if (
+                old is not None
+                and old.status is status
+                and (old.result, old.void_reason)
+                == (
+                    found.result,
+                    found.void_reason,
+                )
+            ):
+                return old  # decided before: it stands
+            if not self.waiting:
+                return MarketEntry(status, found.result, found.void_reason)
+            held = self.waiting | self.scoped[market_type]  # the settlement waits
+        else:  # UNKNOWN: decided by play the feed did not show us
+            held = self.scoped[market_type] | {Reason.OUTCOME_UNKNOWN}
+        entry = self._held(held)
+        return old if old is not None and old == entry else entry
+
+    def _held(self, held: frozenset[Reason]) -> MarketEntry:
+        """The entry of a market suspended for `held` (open for none), one object per set."""
+        if not held:
+            return OPEN_ENTRY
+        entry = self.interned.get(held)
+        if entry is None:
+            entry = MarketEntry(MarketStatus.SUSPENDED, reasons=sorted_reasons(held))
+            self.interned = {**self.interned, held: entry}
+        return entry
+
+    def _remember(self, market_id: str, found: Outcome) -> None:
+        if self.outcomes.get(market_id) is not found:
+            self._writable("outcomes")[market_id] = found
+
+    def _move(self, market_id: str, market: Market, old: MarketEntry | None, entry: MarketEntry | None) -> None:
+        if old is None:  # it followed its type's shared entry
+            self.plain[market.type] = tuple(other for other in self.plain[market.type] if other != market_id)
+        elif old.decided:
+            group = self.decided[market.game]
+            self.decided[market.game] = tuple(other for other in group if other != market_id)
+        else:
+            del self.dependent[market_id]
+        self._place(market_id, market, entry)
+        self.touched.append(market_id)
+
+    def _place(self, market_id: str, market: Market, entry: MarketEntry | None) -> None:
+        own = self._writable("own")
+        if entry is None:
+            own.pop(market_id, None)
+            self.plain[market.type] = (*self.plain.get(market.type, ()), market_id)
+        else:
+            own[market_id] = entry
+            if entry.decided:
+                self.decided[market.game] = (*self.decided.get(market.game, ()), market_id)
+            else:
+                self.dependent[market_id] = None
+
+    def book(self, point: Market | None) -> Book:
+        """The new book."""
+        cache = BookCache(self.reasons, self.scoped, self.ctx, point, self.state.markets, self.outcomes, self.interned)
+        index = BookIndex(self.plain, tuple(self.dependent), self.decided)
+        return Book(
+            markets=self.markets, own=self.own, shared=self.shared, reasons=self.reasons, index=index, cache=cache
+        )

@@ -1,0 +1,241 @@
+"""What the match state says of each market, suspension aside: the reasons that hold for the
+match as a whole (`match_reasons`) and each market's outcome (`outcome`).
+
+A market is:
+- SETTLED when what has actually been played decides it (a game won, a race reached, a line
+  exceeded; never a projection, so a retirement cannot undo a settlement);
+- VOID when the match is over and it is undecided (FEED.md section 6), when its point was never
+  played, or when its point was collected offline;
+- else undecided, or UNKNOWN when it was decided by play the feed did not show us (its point's
+  winner missed); `engine.core.book_update` turns outcomes and reasons into the book.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import attrs
+
+from engine.core import rules
+from engine.core.events import Status
+from engine.core.market_catalogue import Market, MarketType
+from engine.core.rules import MatchFormat, Side
+from engine.core.signals import Reason, VoidReason
+from engine.core.state import MatchState, Rallies, Score
+from engine.feed.catalogue import COLLECTION_NOT_LIVE, FIXTURE_STATUS_SUSPENDED, ResultKind
+
+_VOID_BY_RESULT = {
+    ResultKind.NORMAL: VoidReason.NOT_PLAYED,
+    ResultKind.RETIRED: VoidReason.RETIRED,
+    ResultKind.WALKOVER: VoidReason.WALKOVER,
+    ResultKind.DISQUALIFIED: VoidReason.DISQUALIFIED,
+    ResultKind.ABANDONED: VoidReason.ABANDONED,
+}
+
+ENDED = frozenset({Status.FINISHED, Status.ABANDONED, Status.CANCELLED})
+
+
+def match_reasons(state: MatchState) -> frozenset[Reason]:
+    """Every reason to suspend that holds for the match as a whole, whatever the market."""
+    reasons: set[Reason] = set()
+    status = state.status
+    if status in (Status.NOT_STARTED, Status.POSTPONED):
+        reasons.add(Reason.NOT_STARTED)
+    if state.rally_in_progress:
+        reasons.add(Reason.BALL_IN_PLAY)
+    if state.pending:
+        reasons.add(Reason.PENDING_ACTION)
+    stoppage_reasons = state.markets.policy.stoppage_reasons
+    reasons.update(stoppage_reasons[stoppage] for stoppage in state.stoppages if stoppage in stoppage_reasons)
+    if state.collection_status in COLLECTION_NOT_LIVE or state.fixture_status == FIXTURE_STATUS_SUSPENDED:
+        reasons.add(Reason.COLLECTION)
+    if state.delayed:
+        reasons.add(Reason.NOT_LIVE_DATA)
+    if state.sequencer.waiting or state.gap_unverified:
+        reasons.add(Reason.SEQUENCE_GAP)
+    if state.discrepancy:
+        reasons.add(Reason.DISCREPANCY)
+    if state.stale:
+        reasons.add(Reason.STALE_FEED)
+    if state.disconnected:
+        reasons.add(Reason.DISCONNECTED)
+    if state.provider_says_finished and status not in ENDED:
+        reasons.add(Reason.FINISHED)
+    if state.play.format.best_of is None and state.result is None:
+        reasons.add(Reason.FORMAT_UNKNOWN)
+    return frozenset(reasons)
+
+
+# --- outcomes ------------------------------------------------------------------------------------
+
+
+class OutcomeKind(enum.Enum):
+    UNDECIDED = "undecided"
+    SETTLED = "settled"
+    VOID = "void"
+    UNKNOWN = "unknown"  # decided by play, but the feed did not tell us how
+
+
+@attrs.frozen(slots=True)
+class Outcome:
+    """What the score says of one market: undecided, settled with a result, void, or unknown."""
+
+    kind: OutcomeKind
+    result: str | None = None
+    void_reason: VoidReason | None = None
+
+
+UNDECIDED = Outcome(OutcomeKind.UNDECIDED)
+UNKNOWN = Outcome(OutcomeKind.UNKNOWN)
+
+
+def _settled(result: str) -> Outcome:
+    return Outcome(OutcomeKind.SETTLED, result)
+
+
+def _void(reason: VoidReason) -> Outcome:
+    return Outcome(OutcomeKind.VOID, void_reason=reason)
+
+
+def _side_result(side: Side) -> Outcome:
+    return _settled(side.value)
+
+
+@attrs.frozen(slots=True)
+class Context:
+    """Everything a market's outcome depends on, and nothing else (a rally starting, a stoppage or
+    the feed's statuses leave it equal): the score of the play state, and how the match ended."""
+
+    format: MatchFormat
+    points: tuple[Score, ...]
+    rallies: tuple[Rallies, ...]
+    offline: frozenset[tuple[int, int]]
+    games: Score
+    winner: Side | None
+    ended: VoidReason | None  # None while the match goes on; else the reason undecided markets are void
+    winner_stands_on_retirement: bool
+
+
+def context(state: MatchState) -> Context:
+    result = state.result
+    if result is not None:
+        ended: VoidReason | None = _VOID_BY_RESULT[result]
+    elif state.status is Status.CANCELLED:
+        ended = VoidReason.CANCELLED
+    else:
+        ended = None
+    play = state.play
+    return Context(
+        play.format,
+        play.points,
+        play.rallies,
+        play.offline,
+        play.games,
+        play.winner,
+        ended,
+        state.markets.policy.match_winner_stands_on_retirement,
+    )
+
+
+def outcome(market: Market, state: MatchState) -> Outcome:
+    """What the state says of `market`, ignoring suspension."""
+    return outcome_in(market, context(state))
+
+
+def outcome_in(market: Market, ctx: Context) -> Outcome:
+    """What `ctx` says of `market`, ignoring suspension."""
+    kind = market.type
+    if kind is MarketType.MATCH_WINNER:
+        return _match_winner(ctx)
+    if kind is MarketType.CORRECT_SCORE:
+        return _correct_score(ctx)
+    if kind is MarketType.TOTAL_GAMES:
+        return _total_games(market.line, ctx)
+    if market.game > len(ctx.points):  # a game not begun
+        return UNDECIDED if ctx.ended is None else _void(ctx.ended)
+    home, away = ctx.points[market.game - 1]
+    rallies = ctx.rallies[market.game - 1]
+    decided = rules.game_winner(home, away, ctx.format)
+    if kind is MarketType.GAME_WINNER:
+        found = None if decided is None else _side_result(decided)
+    elif kind is MarketType.GAME_TOTAL_POINTS:
+        found = _game_total(market.line, home + away, decided is not None)
+    elif kind is MarketType.RACE_TO:
+        found = _race(market.number, home, away, rallies, decided is not None)
+    else:
+        found = _point(market, rallies, ctx.offline, decided is not None)
+    if found is None:
+        return UNDECIDED if ctx.ended is None else _void(ctx.ended)
+    if found.kind is OutcomeKind.UNKNOWN and ctx.ended is not None:
+        return _void(VoidReason.OUTCOME_UNKNOWN)
+    return found
+
+
+def _match_winner(ctx: Context) -> Outcome:
+    if ctx.ended is None:
+        return UNDECIDED
+    winner = ctx.winner
+    if winner is None:
+        return _void(VoidReason.NO_WINNER if ctx.ended is VoidReason.NOT_PLAYED else ctx.ended)
+    if ctx.ended is VoidReason.NOT_PLAYED or ctx.winner_stands_on_retirement:
+        return _side_result(winner)
+    return _void(ctx.ended)
+
+
+def _correct_score(ctx: Context) -> Outcome:
+    if ctx.ended is None:
+        return UNDECIDED
+    if ctx.ended is VoidReason.NOT_PLAYED and ctx.winner is not None:
+        home, away = ctx.games
+        return _settled(f"{home}-{away}")
+    return _void(VoidReason.NO_WINNER if ctx.ended is VoidReason.NOT_PLAYED else ctx.ended)
+
+
+def _total_games(line: float, ctx: Context) -> Outcome:
+    played = sum(ctx.games)
+    if ctx.ended is None and ctx.format.best_of is None:
+        return UNDECIDED  # the format unknown: settled only when the provider ends the match
+    if played > line:
+        return _settled("over")
+    if ctx.ended is None:
+        return UNDECIDED
+    if ctx.ended is VoidReason.NOT_PLAYED and ctx.winner is not None:
+        return _settled("under")
+    return _void(VoidReason.NO_WINNER if ctx.ended is VoidReason.NOT_PLAYED else ctx.ended)
+
+
+def _game_total(line: float, total: int, decided: bool) -> Outcome | None:
+    if total > line:
+        return _settled("over")
+    return _settled("under") if decided else None
+
+
+def _race(target: int, home: int, away: int, rallies: Rallies, decided: bool) -> Outcome | None:
+    """First to `target` points: from the point order, else from the score when that tells."""
+    counts = {Side.HOME: 0, Side.AWAY: 0}
+    for side in rallies:
+        if side is None:
+            break
+        counts[side] += 1
+        if counts[side] == target:
+            return _side_result(side)
+    else:
+        return _settled("neither") if decided else None
+    # The order is broken by points whose winner we do not know: the score may still tell.
+    if home >= target > away:
+        return _side_result(Side.HOME)
+    if away >= target > home:
+        return _side_result(Side.AWAY)
+    if home >= target and away >= target:
+        return UNKNOWN
+    return _settled("neither") if decided else None
+
+
+def _point(market: Market, rallies: Rallies, offline: frozenset[tuple[int, int]], decided: bool) -> Outcome | None:
+    number = market.number
+    if number <= len(rallies):
+        if (market.game, number) in offline:
+            return _void(VoidReason.NOT_LIVE_DATA)
+        side = rallies[number - 1]
+        return UNKNOWN if side is None else _side_result(side)
+    return _void(VoidReason.NOT_PLAYED) if decided else None

@@ -1,0 +1,97 @@
+"""The incremental book (issue 13): after every input it equals the book derived from scratch, its
+signals alone rebuild it, and match-level suspension is one scoped signal — over every corpus
+recording and over generated matches with corrections, noise, connection trouble and policies that
+scope reasons to some market types only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engine.cli import initial_state, recording_inputs
+from engine.core.book_update import derive_book, offered_markets
+from engine.core.events import Event
+from engine.core.market_book import EMPTY_BOOK, Book, apply_signals
+from engine.core.market_catalogue import MarketConfig, MarketPolicy, MarketType
+from engine.core.reduce import EndOfStream, Input, reduce
+from engine.core.report import is_signal
+from engine.core.signals import BetStart, BetStop, BetStopChanged, Reason, Scope, Signal
+from engine.core.state import MatchState
+from engine.io.recording import read_recording
+from engine.testing import GeneratedMatch, matches, with_connection_trouble, with_noise
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures_data"
+RECORDINGS = sorted(FIXTURES.glob("*.jsonl"))
+
+
+def _check_step(state: MatchState, receiver: Book, signals: list[Signal]) -> Book:
+    """The laws after one input; returns the receiver's book with the step's signals applied."""
+    assert derive_book(state) == state.book  # incremental = from scratch
+    assert {market.id for market in offered_markets(state)} <= set(state.book)
+    receiver = apply_signals(receiver, signals)
+    assert receiver == state.book  # the signals alone rebuild the book
+    for signal in signals:
+        if isinstance(signal, BetStop | BetStopChanged | BetStart):
+            _check_scope(state.book, signal)
+    return receiver
+
+
+def _check_scope(book: Book, signal: BetStop | BetStopChanged | BetStart) -> None:
+    """A scoped signal names markets the scope describes: all undecided ones, all undecided ones of
+    its types, or (a list) some; never a market twice."""
+    named = set(signal.markets)
+    assert len(named) == len(signal.markets)
+    undecided = set(book.undecided())
+    assert named <= undecided
+    if signal.scope is Scope.ALL:
+        assert named == undecided
+    elif signal.scope is Scope.TYPES:
+        assert named == {market_id for market_id in undecided if book.market(market_id).type in signal.types}
+    else:
+        assert not signal.types
+
+
+def _fold_checked(state: MatchState, inputs: list[Input]) -> None:
+    """Reduce every input, checking the laws after each."""
+    receiver = EMPTY_BOOK
+    for message in [*inputs, EndOfStream()]:
+        state, events = reduce(state, message)
+        receiver = _check_step(state, receiver, _signals(events))
+
+
+def _signals(events: list[Event]) -> list[Signal]:
+    return [event for event in events if is_signal(event)]
+
+
+@pytest.mark.parametrize("path", RECORDINGS, ids=lambda p: p.stem)
+def test_the_incremental_book_equals_the_book_derived_from_scratch_on_every_recording(path: Path) -> None:
+    recording = read_recording(path)
+    inputs = [message for _, message in recording_inputs(recording)][:-1]  # EndOfStream is added back
+    _fold_checked(initial_state(recording, None, False), inputs)
+
+
+POLICIES = st.sampled_from(
+    [
+        MarketPolicy(),
+        MarketPolicy().with_scopes({Reason.TIMEOUT: {MarketType.POINT_WINNER}}),
+        MarketPolicy().with_scopes(
+            {Reason.BALL_IN_PLAY: {MarketType.POINT_WINNER, MarketType.GAME_WINNER}, Reason.VIDEO_CHECK: set()}
+        ),
+        MarketPolicy(settlement_waits_for=frozenset({Reason.PENDING_ACTION, Reason.BALL_IN_PLAY})),
+    ]
+)
+GENERATED = matches(max_points=120).flatmap(with_noise).flatmap(with_connection_trouble)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(GENERATED, POLICIES)
+def test_the_incremental_book_equals_the_book_derived_from_scratch_on_generated_matches(
+    match: GeneratedMatch, policy: MarketPolicy
+) -> None:
+    """Generated matches carry corrections into the past (updates, deletions, restorations,
+    insertions), Pending actions, duplicates, reordering, a lost message and connection trouble."""
+    state = MatchState.new(match.fixture_id, match.format, markets=MarketConfig(policy=policy))
+    _fold_checked(state, list(match.messages))
