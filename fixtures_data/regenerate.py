@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import msgspec
 import orjson
 
 from engine.cli import fold_recording
@@ -336,8 +337,8 @@ def _plus_point(summary: Summary, side: Side, other_delta: int) -> Summary:
     """`summary` with one more point for `side` in the last game and `other_delta` for the other."""
     last = summary.periods[-1]
     home, away = (1, other_delta) if side is Side.HOME else (other_delta, 1)
-    moved = attrs.evolve(last, home_points=last.home_points + home, away_points=last.away_points + away)
-    return attrs.evolve(summary, periods=(*summary.periods[:-1], moved))
+    moved = msgspec.structs.replace(last, home_points=last.home_points + home, away_points=last.away_points + away)
+    return msgspec.structs.replace(summary, periods=(*summary.periods[:-1], moved))
 
 
 def _real_points(realdata: Path, match: str = "1") -> list[list[Side]]:

@@ -10,6 +10,7 @@ from contextlib import redirect_stdout
 from pathlib import Path
 
 import attrs
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -206,11 +207,13 @@ def _amended(summary: Summary, game: int, gains: Side) -> Summary:
     periods = list(summary.periods)
     period = periods[game - 1]
     step = 1 if gains is HOME else -1
-    periods[game - 1] = attrs.evolve(
+    periods[game - 1] = msgspec.structs.replace(
         period, home_points=period.home_points + step, away_points=period.away_points - step
     )
     won = [game_won(p.home_points, p.away_points) for p in periods]
-    return attrs.evolve(summary, periods=tuple(periods), home_games=won.count(HOME), away_games=won.count(AWAY))
+    return msgspec.structs.replace(
+        summary, periods=tuple(periods), home_games=won.count(HOME), away_games=won.count(AWAY)
+    )
 
 
 @st.composite
@@ -304,7 +307,7 @@ def retirements(draw: st.DrawFn) -> tuple[MatchScript, list[Action], Action]:
         team=actions[0 if retired_by is AWAY else 1].team,
         subtype_name="Retired",
         end_reason="Retired",
-        summary=attrs.evolve(last.summary, status="Completed", finished=True),
+        summary=msgspec.structs.replace(last.summary, status="Completed", finished=True),
     )
     return script, prefix, end
 

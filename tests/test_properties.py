@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import attrs
+import msgspec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scenario import run, script_format
@@ -80,10 +81,10 @@ def _minus_point(summary: Summary, game: int, side: Side) -> Summary:
     periods = list(summary.periods)
     period = periods[game - 1]
     if side is Side.HOME:
-        periods[game - 1] = attrs.evolve(period, home_points=period.home_points - 1)
+        periods[game - 1] = msgspec.structs.replace(period, home_points=period.home_points - 1)
     else:
-        periods[game - 1] = attrs.evolve(period, away_points=period.away_points - 1)
-    return attrs.evolve(summary, periods=tuple(periods))
+        periods[game - 1] = msgspec.structs.replace(period, away_points=period.away_points - 1)
+    return msgspec.structs.replace(summary, periods=tuple(periods))
 
 
 @SETTINGS

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import random
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -12,7 +14,19 @@ from hypothesis import strategies as st
 
 from engine.core.rules import Side
 from engine.feed.catalogue import DEFAULT_CATALOGUE, ActionKind, SendType
-from engine.feed.wire import MAX_FRAME_BYTES, Action, Heartbeat, Malformed, decode, decode_object
+from engine.feed.wire import (
+    MAX_FRAME_BYTES,
+    Action,
+    Heartbeat,
+    Malformed,
+    _decode_fast,
+    decode,
+    decode_object,
+    decode_reference,
+    encode_message,
+)
+from engine.io.recording import Frame, read_recording
+from engine.testing.garbage import MUTATIONS, bad_frame, mutate
 
 # The real table tennis sample from the provider's documentation (FEED.md section 2).
 SAMPLE: dict[str, Any] = {
@@ -183,3 +197,69 @@ def test_any_value_in_any_action_field_never_raises(key: str, value: object) -> 
 @given(st.sampled_from(sorted(SAMPLE["fixtureSummary"])), json_values)
 def test_any_value_in_any_summary_field_never_raises(key: str, value: object) -> None:
     assert isinstance(decode(_with(f"fixtureSummary.{key}", value)), Action | Malformed)
+
+
+# --- the fast path decides nothing on its own (issue 13.4) -------------------------------------------
+
+_CORPUS_FRAMES = [
+    frame.text
+    for path in sorted((Path(__file__).resolve().parent.parent / "fixtures_data").glob("*.jsonl"))
+    for frame in read_recording(path).frames
+    if isinstance(frame, Frame)
+]
+_CORPUS_MESSAGES = [
+    encode_message(message) for message in map(decode_reference, _CORPUS_FRAMES) if isinstance(message, Action)
+]
+
+
+def test_the_fast_decode_equals_the_reference_on_every_corpus_frame() -> None:
+    fast = 0
+    for text in _CORPUS_FRAMES:
+        assert decode(text) == decode_reference(text)
+        fast += _decode_fast(text, DEFAULT_CATALOGUE) is not None
+    assert fast > 0.95 * len(_CORPUS_MESSAGES)  # the fast path does read the corpus' actions
+
+
+def test_the_fast_decode_equals_the_reference_on_damaged_frames() -> None:
+    """Every mutation of every kind, many times, plus corrections and noise: `decode` (fast path
+    first) gives exactly what the reference gives, Malformed reasons included."""
+    rng = random.Random(13)
+    checked = 0
+    for kind in sorted(MUTATIONS):
+        for _ in range(300):
+            frame = mutate(rng, rng.choice(_CORPUS_MESSAGES), kind).frame
+            assert decode(frame) == decode_reference(frame), (kind, frame[:300])
+            checked += 1
+    for _ in range(3000):
+        frame = bad_frame(rng, _CORPUS_MESSAGES, _CORPUS_MESSAGES).frame
+        assert decode(frame) == decode_reference(frame), frame[:300]
+    assert checked == 300 * len(MUTATIONS)
+
+
+def _containers(children: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
+    return st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
+
+
+def _paths(value: object, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    if not isinstance(value, dict):
+        return [prefix] if prefix else []
+    found = [prefix] if prefix else []
+    for key, child in value.items():
+        found.extend(_paths(child, (*prefix, key)))
+    return found
+
+
+_PATHS = _paths(SAMPLE)
+
+
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(), _containers, max_leaves=30))
+def test_the_fast_decode_equals_the_reference_on_random_json_in_every_field(value: object) -> None:
+    """A random JSON value in place of each field of the sample message."""
+    for path in _PATHS:
+        message = json.loads(json.dumps(SAMPLE))
+        target = message
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+        frame = json.dumps(message)
+        assert decode(frame) == decode_reference(frame), (path, frame[:300])

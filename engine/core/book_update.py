@@ -20,7 +20,7 @@ recomputes everything from the outcomes, the reference the incremental book is t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import attrs
 
@@ -83,28 +83,34 @@ def _games_offered(fmt: MatchFormat, begun: int) -> int:
     return begun if fmt.best_of is None else fmt.best_of
 
 
-def _next_point_market(state: MatchState) -> Market | None:
-    """The market on the next point to be played, while the match goes on."""
+def _next_point_market(state: MatchState, known: Market | None = None) -> Market | None:
+    """The market on the next point to be played, while the match goes on (`known`, when it is
+    that market already)."""
     play = state.play
-    if play.result is not None or state.status in ENDED:
+    if not state.markets.catalogue.point_winner or play.result is not None or state.status in ENDED:
         return None
     game, home, away = play.next_rally_position()
+    if known is not None and known.game == game and known.number == home + away + 1:
+        return known
     return state.markets.catalogue.point_market(game, home + away + 1)
 
 
-def _unchanged_group(group: int, before: Context, after: Context) -> bool:
-    """True when nothing the outcomes of a group's markets depend on (game `group`, or the
-    match for 0) differs between the two contexts."""
-    old, new = before, after
-    if (before.ended, old.format, old.offline) != (after.ended, new.format, new.offline):
-        return False
-    if group == 0:
-        return (old.games, old.winner) == (new.games, new.winner)
-    index = group - 1
-    return (old.points[index : index + 1], old.rallies[index : index + 1]) == (
-        new.points[index : index + 1],
-        new.rallies[index : index + 1],
-    )
+def _changed_groups(before: Context, after: Context) -> set[int] | None:
+    """The groups (games, 0 for the match) whose markets' outcomes may differ between the two
+    contexts; None when all may (the match ended or resumed, the format or offline data changed)."""
+    if (before.ended, before.format, before.offline) != (after.ended, after.format, after.offline):
+        return None
+    changed = set()
+    if (before.games, before.winner) != (after.games, after.winner):
+        changed.add(0)
+    if before.points != after.points or before.rallies != after.rallies:
+        for index in range(max(len(before.points), len(after.points))):
+            if (before.points[index : index + 1], before.rallies[index : index + 1]) != (
+                after.points[index : index + 1],
+                after.rallies[index : index + 1],
+            ):
+                changed.add(index + 1)
+    return changed
 
 
 def _only_appended(group: int, before: Context, after: Context) -> bool:
@@ -127,19 +133,19 @@ def _only_appended(group: int, before: Context, after: Context) -> bool:
     return all(game != group or number > len(kept) for game, number in new.offline - old.offline)
 
 
-def _played_point_markets(state: MatchState, before: Context | None, book: Mapping[str, Market]) -> list[Market]:
-    """Markets on points whose winner is known and that the book lacks: so the book does not depend
-    on how messages were batched (several points released together after a gap still get theirs)."""
+def _played_point_markets(state: MatchState, games: Iterable[int] | None, book: Mapping[str, Market]) -> list[Market]:
+    """Markets on points whose winner is known and that the book lacks, in `games` (None: all): so
+    the book does not depend on how messages were batched (several points released together after
+    a gap still get theirs)."""
     catalogue = state.markets.catalogue
     if not catalogue.point_winner:
         return []
-    play = state.play
+    every_game = state.play.rallies
     markets = []
-    for index, rallies in enumerate(play.rallies):
-        game = index + 1
-        if before is not None and before.rallies[index : index + 1] == (rallies,):
+    for game in range(1, len(every_game) + 1) if games is None else sorted(games):
+        if not 1 <= game <= len(every_game):
             continue
-        for number, side in enumerate(rallies, start=1):
+        for number, side in enumerate(every_game[game - 1], start=1):
             if side is not None and point_market_id(game, number) not in book:
                 markets.append(Market(MarketType.POINT_WINNER, game, number=number))
     return markets
@@ -156,8 +162,8 @@ def advance_book(state: MatchState) -> tuple[Book, list[str]]:
     previous = state.book
     reasons = match_reasons(state)
     ctx = context(state)
-    point = _next_point_market(state)
     cache = previous.cache if isinstance(previous.cache, BookCache) else None
+    point = _next_point_market(state, None if cache is None else cache.point)
     if cache is not None and cache.config is not state.markets and cache.config != state.markets:
         cache = None  # another config: everything is looked at again
     if cache is not None and cache.point == point and cache.reasons == reasons and cache.context == ctx:
@@ -165,11 +171,14 @@ def advance_book(state: MatchState) -> tuple[Book, list[str]]:
     step = _Step(state, previous, cache, reasons, ctx)
     if cache is None:
         step.refresh_every_market()
+        step.offer(point, None)
     elif cache.context != ctx:
-        step.refresh_changed_groups(cache.context)
+        changed = _changed_groups(cache.context, ctx)
+        step.refresh_changed_groups(cache.context, changed)
+        step.offer(point, changed)
     else:
         step.refresh_dependent()
-    step.offer(point)
+        step.offer(point, set())
     return step.book(point), step.touched
 
 
@@ -211,8 +220,8 @@ class _Step:
         self.plain: dict[MarketType, tuple[str, ...]] = dict(index.plain)
         self.dependent: dict[str, None] = dict.fromkeys(index.dependent)
         self.decided: dict[int, tuple[str, ...]] = dict(index.decided)
+        self.groups: dict[int, tuple[str, ...]] = dict(index.groups)
         self.touched: list[str] = []
-        self.unchanged: dict[int, bool] = {}
 
     # --- which markets to look at
 
@@ -221,39 +230,36 @@ class _Step:
         for market_id, market in self.markets.items():
             self.refresh(market_id, market, outcome_in(market, self.ctx))
 
-    def refresh_changed_groups(self, before: Context) -> None:
-        """Recompute the outcomes of the markets whose group (game, or match) changed; the entries
-        of every market with an entry of its own that the reasons change."""
-        markets, ctx = self.markets, self.ctx
-        for ids in self.previous.index.plain.values():
-            for market_id in ids:
-                market = markets[market_id]
-                if not self._unchanged(market.game, before):
-                    self.refresh(market_id, market, outcome_in(market, ctx))
-        for market_id in self.previous.index.dependent:
-            market = markets[market_id]
-            found = self.outcomes[market_id] if self._unchanged(market.game, before) else outcome_in(market, ctx)
-            self.refresh(market_id, market, found)
-        for group, ids in self.previous.index.decided.items():
-            if self._unchanged(group, before) or _only_appended(group, before, ctx):
-                continue  # decided markets of a game that only gained points stay decided the same way
-            for market_id in ids:
+    def refresh_changed_groups(self, before: Context, changed: set[int] | None) -> None:
+        """Recompute the outcomes of the markets of the groups that changed (None: every group),
+        except decided markets of a game that only gained points (they stay decided the same
+        way); look again at every market whose own entry the reasons change."""
+        markets, ctx, index = self.markets, self.ctx, self.previous.index
+        for group in index.groups if changed is None else sorted(changed):
+            appended: bool | None = None
+            for market_id in index.groups.get(group, ()):
+                entry = self.own.get(market_id)
+                if entry is not None and entry.decided:
+                    if appended is None:
+                        appended = _only_appended(group, before, ctx)
+                    if appended:
+                        continue
                 self.refresh(market_id, markets[market_id], outcome_in(markets[market_id], ctx))
+        if changed is not None:
+            for market_id in index.dependent:
+                market = markets[market_id]
+                if market.game not in changed:
+                    self.refresh(market_id, market, self.outcomes[market_id])
 
     def refresh_dependent(self) -> None:
         """Only the reasons changed: the markets with an entry of their own are looked at again."""
         for market_id in self.previous.index.dependent:
             self.refresh(market_id, self.markets[market_id], self.outcomes[market_id])
 
-    def _unchanged(self, group: int, before: Context) -> bool:
-        known = self.unchanged.get(group)
-        if known is None:
-            known = self.unchanged[group] = _unchanged_group(group, before, self.ctx)
-        return known
-
-    def offer(self, point: Market | None) -> None:
+    def offer(self, point: Market | None, changed: set[int] | None) -> None:
         """Add the markets newly offered: every standing market the first time and when the games
-        offered change, points played that the book lacks, and the next point's market."""
+        offered change, points played in the `changed` games (None: all) that the book lacks, and
+        the next point's market."""
         before, state, ctx = self.before, self.state, self.ctx
         offered = (
             _standing_markets(state)
@@ -262,7 +268,8 @@ class _Step:
             or _games_offered(before.format, len(before.points)) != _games_offered(ctx.format, len(ctx.points))
             else []
         )
-        offered.extend(_played_point_markets(state, before, self.markets))
+        if changed is None or changed:
+            offered.extend(_played_point_markets(state, changed, self.markets))
         if point is not None:
             offered.append(point)
         for market in offered:
@@ -292,6 +299,7 @@ class _Step:
     def add(self, market: Market) -> None:
         """A market newly offered."""
         self._writable("markets")[market.id] = market
+        self.groups[market.game] = (*self.groups.get(market.game, ()), market.id)
         found = outcome_in(market, self.ctx)
         entry = self._entry(market.type, found, None)
         if entry is None or not entry.decided:
@@ -365,7 +373,7 @@ class _Step:
     def book(self, point: Market | None) -> Book:
         """The new book."""
         cache = BookCache(self.reasons, self.scoped, self.ctx, point, self.state.markets, self.outcomes, self.interned)
-        index = BookIndex(self.plain, tuple(self.dependent), self.decided)
+        index = BookIndex(self.plain, tuple(self.dependent), self.decided, self.groups)
         return Book(
             markets=self.markets, own=self.own, shared=self.shared, reasons=self.reasons, index=index, cache=cache
         )

@@ -74,11 +74,12 @@ class BookIndex:
     `plain[type]`: the undecided markets of that type that follow the type's shared entry, in book
     order; `dependent`: the undecided markets with an entry of their own that the match-level
     reasons still change (an outcome unknown, a settlement waiting); `decided`: settled and void
-    markets by group (the game, 0 for match markets)."""
+    markets by group (the game, 0 for match markets); `groups`: every market by group."""
 
     plain: Mapping[MarketType, tuple[str, ...]] = attrs.field(factory=dict)
     dependent: tuple[str, ...] = ()
     decided: Mapping[int, tuple[str, ...]] = attrs.field(factory=dict)
+    groups: Mapping[int, tuple[str, ...]] = attrs.field(factory=dict)
 
     @property
     def undecided(self) -> int:
@@ -173,12 +174,20 @@ def _index(book: Book) -> BookIndex:
     """The index of a book whose entries are all its own (built from entries or signals)."""
     dependent: list[str] = []
     decided: dict[int, list[str]] = {}
+    groups: dict[int, list[str]] = {}
     for market_id, entry in book.own.items():
+        game = book.market(market_id).game
+        groups.setdefault(game, []).append(market_id)
         if entry.decided:
-            decided.setdefault(book.market(market_id).game, []).append(market_id)
+            decided.setdefault(game, []).append(market_id)
         else:
             dependent.append(market_id)
-    return BookIndex({}, tuple(dependent), {game: tuple(ids) for game, ids in decided.items()})
+    return BookIndex(
+        {},
+        tuple(dependent),
+        {game: tuple(ids) for game, ids in decided.items()},
+        {game: tuple(ids) for game, ids in groups.items()},
+    )
 
 
 EMPTY_BOOK = Book()

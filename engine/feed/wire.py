@@ -7,6 +7,13 @@
 - `Malformed` — anything else, with a reason naming the offending field.
 
 It never raises. `encode_message` is the inverse, used by our generators and recordings.
+
+Parsing and validation are one step for a well-formed frame: msgspec decodes it straight into
+typed structs (`_RawMessage`), checked by their types. Anything that step refuses — or accepts but
+our own checks then refuse (UUIDs, ranges, status codes, nesting) — is read again by the reference
+path (orjson, then field by field), which names the offending field in the `Malformed`. So the
+fast path decides nothing on its own: it returns an `Action` only where the reference would have
+returned the same one (tests/test_wire.py checks this on corpus, mutated and random frames).
 """
 
 from __future__ import annotations
@@ -14,9 +21,10 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
 import attrs
+import msgspec
 import orjson
 
 from engine.core.rules import Side
@@ -68,21 +76,26 @@ class Player:
     name: str | None
 
 
-@attrs.frozen(slots=True)
-class PeriodScore:
-    """One game in `fixtureSummary.periods`: points per side ([ours] FEED.md section 2)."""
+#: A signed 64-bit integer: the fast path's int (larger ones, which orjson may still read, are left to
+#: the reference path).
+Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 
-    home_points: int
-    away_points: int
-    id: str | int | None = None
+
+class PeriodScore(msgspec.Struct, frozen=True):
+    """One game in `fixtureSummary.periods`: points per side ([ours] FEED.md section 2). Decoded
+    straight from JSON (the names in `msgspec.field`); change one with `msgspec.structs.replace`."""
+
+    home_points: Int64 = msgspec.field(name="homeTeamPeriodScore")
+    away_points: Int64 = msgspec.field(name="awayTeamPeriodScore")
+    id: str | Int64 | None = None
     label: str | None = None
-    home_score: int | None = None
-    away_score: int | None = None
+    home_score: Int64 | None = msgspec.field(default=None, name="homeTeamScore")
+    away_score: Int64 | None = msgspec.field(default=None, name="awayTeamScore")
 
 
-@attrs.frozen(slots=True)
-class Summary:
-    """`fixtureSummary`: the provider's own running score after the action it came with."""
+class Summary(msgspec.Struct, frozen=True):
+    """`fixtureSummary`: the provider's own running score after the action it came with (statuses
+    by name). Change one with `msgspec.structs.replace`."""
 
     home_games: int
     away_games: int
@@ -169,6 +182,16 @@ def decode(frame: str | bytes, catalogue: ActionCatalogue = DEFAULT_CATALOGUE) -
     """Read one received frame. Never raises: bad input becomes `Malformed`."""
     if len(frame) > MAX_FRAME_BYTES:
         return Malformed(f"frame larger than {MAX_FRAME_BYTES} bytes", None, _excerpt(frame))
+    # Bytes go the reference way: orjson checks all of their UTF-8, msgspec only the strings it reads.
+    fast = _decode_fast(frame, catalogue) if isinstance(frame, str) else None
+    return fast if fast is not None else decode_reference(frame, catalogue)
+
+
+def decode_reference(frame: str | bytes, catalogue: ActionCatalogue = DEFAULT_CATALOGUE) -> Message:
+    """`decode` by the reference path alone (orjson, then field by field): what the fast path must
+    agree with, and what reads every frame it does not accept."""
+    if len(frame) > MAX_FRAME_BYTES:
+        return Malformed(f"frame larger than {MAX_FRAME_BYTES} bytes", None, _excerpt(frame))
     try:
         obj = orjson.loads(frame)
     except orjson.JSONDecodeError as exc:
@@ -240,12 +263,167 @@ def _action(obj: dict[str, Any], raw: object, catalogue: ActionCatalogue) -> Act
         delayed=delay is not None and delay is not False and delay != "",
         fixture_status=_status(metadata, "fixtureStatus", FIXTURE_STATUS_NAMES, p + "metadata."),
         collection_status=_status(metadata, "collectionStatus", COLLECTION_STATUS_NAMES, p + "metadata."),
-        end_reason=_end_reason(metadata, raw),
+        end_reason=_end_reason(metadata, raw.get("fixtureActionSubType")),
         finished=_opt(obj, "finished", bool, "") or False,
         summary=_summary(obj.get("fixtureSummary")),
         trace_id=_opt(obj, "traceId", str, ""),
         version=_opt_int(obj, "version", ""),
     )
+
+
+# --- the fast path: one validated parse into structs ----------------------------------------------
+
+
+class _RawTeam(msgspec.Struct):  # the _Raw structs use the provider's JSON names
+    homeTeam: bool
+    id: str | None = None
+    name: str | None = None
+
+
+class _RawPlayer(msgspec.Struct):
+    id: str | None = None
+    name: str | None = None
+
+
+class _RawSummary(msgspec.Struct):
+    homeTeamScore: Int64
+    awayTeamScore: Int64
+    periods: tuple[PeriodScore, ...] = ()
+    currentPeriod: Int64 | None = None
+    currentStatus: str | Int64 | None = None
+    collectionStatus: str | Int64 | None = None
+    finished: bool | None = None
+    isTied: bool | None = None
+    currentClockTime: str | None = None
+    currentClockState: str | None = None
+    isHomeTeamInPossesion: bool | None = None
+
+
+class _RawAction(msgspec.Struct):
+    fixtureId: str
+    actionId: str
+    fixtureSeqNum: Int64
+    timelineSequence: float
+    fixtureActionTypeId: Int64
+    sendTypeId: Int64
+    period: Int64 | None = None
+    fixtureActionType: str | None = None
+    fixtureActionSubTypeId: Int64 | None = None
+    fixtureActionSubType: str | None = None
+    team: _RawTeam | None = None
+    player: _RawPlayer | None = None
+    timestamp: str | None = None
+    clockTime: str | None = None
+    metadata: dict[str, Any] | None = None
+    relatedFixtureActionIds: tuple[str, ...] | None = None
+    delayStatus: Any = None
+
+
+class _RawMessage(msgspec.Struct):
+    fixtureAction: _RawAction | None = None
+    fixtureSummary: _RawSummary | None = None
+    finished: bool | None = None
+    traceId: str | None = None
+    version: Int64 | None = None
+
+
+_FAST_DECODER: Final = msgspec.json.Decoder(_RawMessage)
+_SEND_TYPES: Final = {int(send_type): send_type for send_type in SendType}
+
+
+class _Refer(Exception):
+    """Internal: the fast path leaves this frame to the reference path."""
+
+
+def _decode_fast(frame: str, catalogue: ActionCatalogue) -> Action | None:
+    """The frame as an `Action` when it is a well-formed action message; None otherwise (a
+    heartbeat, or anything bad: the reference path then says what)."""
+    try:
+        message = _FAST_DECODER.decode(frame)
+        raw = message.fixtureAction
+        if raw is None:
+            return None
+        return _fast_action(message, raw, catalogue)
+    except (msgspec.DecodeError, _Refer):
+        return None
+    except Exception:  # anything else the parser could raise on hostile input: the reference decides
+        return None
+
+
+def _fast_action(message: _RawMessage, raw: _RawAction, catalogue: ActionCatalogue) -> Action:
+    send_type = _SEND_TYPES.get(raw.sendTypeId)
+    if (
+        send_type is None
+        or raw.fixtureSeqNum < 0
+        or not math.isfinite(raw.timelineSequence)
+        or UUID_PATTERN.fullmatch(raw.fixtureId) is None
+        or UUID_PATTERN.fullmatch(raw.actionId) is None
+    ):
+        raise _Refer
+    metadata = raw.metadata or {}
+    if metadata and _depth(metadata) > MAX_METADATA_DEPTH:
+        raise _Refer
+    team, player, delay = raw.team, raw.player, raw.delayStatus
+    return Action(
+        fixture_id=raw.fixtureId,
+        action_id=raw.actionId,
+        seq=raw.fixtureSeqNum,
+        timeline=raw.timelineSequence,
+        type_id=raw.fixtureActionTypeId,
+        kind=catalogue.kind_of(raw.fixtureActionTypeId),
+        send_type=send_type,
+        period=raw.period,
+        type_name=raw.fixtureActionType,
+        subtype_id=raw.fixtureActionSubTypeId,
+        subtype_name=raw.fixtureActionSubType,
+        team=None if team is None else Team(team.id, team.name, team.homeTeam),
+        player=None if player is None else Player(player.id, player.name),
+        timestamp=raw.timestamp,
+        clock_time=raw.clockTime,
+        metadata=metadata,
+        related_ids=raw.relatedFixtureActionIds or (),
+        delayed=delay is not None and delay is not False and delay != "",
+        fixture_status=_fast_status(metadata.get("fixtureStatus"), FIXTURE_STATUS_NAMES),
+        collection_status=_fast_status(metadata.get("collectionStatus"), COLLECTION_STATUS_NAMES),
+        end_reason=_end_reason(metadata, raw.fixtureActionSubType),
+        finished=message.finished or False,
+        summary=None if message.fixtureSummary is None else _fast_summary(message.fixtureSummary),
+        trace_id=message.traceId,
+        version=message.version,
+    )
+
+
+def _fast_status(value: object, names: Mapping[int, str]) -> str | None:
+    if value is None or type(value) is str:
+        return value
+    if type(value) is int and value in names:
+        return names[value]
+    raise _Refer
+
+
+def _fast_summary(raw: _RawSummary) -> Summary:
+    periods = raw.periods
+    if len(periods) > MAX_PERIODS or raw.homeTeamScore < 0 or raw.awayTeamScore < 0:
+        raise _Refer
+    for period in periods:
+        if period.home_points < 0 or period.away_points < 0:
+            raise _Refer
+    return Summary(
+        raw.homeTeamScore,
+        raw.awayTeamScore,
+        periods,
+        raw.currentPeriod,
+        _fast_status(raw.currentStatus, FIXTURE_STATUS_NAMES),
+        _fast_status(raw.collectionStatus, COLLECTION_STATUS_NAMES),
+        raw.finished,
+        raw.isTied,
+        raw.currentClockTime,
+        raw.currentClockState,
+        raw.isHomeTeamInPossesion,
+    )
+
+
+# --- the reference path ----------------------------------------------------------------------------
 
 
 def _depth(value: object) -> int:
@@ -319,12 +497,11 @@ def _status(obj: Mapping[str, Any], key: str, names: Mapping[int, str], prefix: 
     raise _Bad(prefix + key, f"expected a status name or code, got {shown(value)}")
 
 
-def _end_reason(metadata: Mapping[str, Any], raw: Mapping[str, Any]) -> str | None:
+def _end_reason(metadata: Mapping[str, Any], subtype: object) -> str | None:
     for key in _END_REASON_KEYS:
         value = metadata.get(key)
         if isinstance(value, str):
             return value
-    subtype = raw.get("fixtureActionSubType")
     return subtype if isinstance(subtype, str) else None
 
 
