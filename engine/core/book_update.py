@@ -40,6 +40,16 @@ from engine.core.signals import MarketStatus, Reason
 from engine.core.state import MatchState
 
 
+@attrs.frozen(slots=True)
+class _Shared:
+    """For one set of match-level reasons: those that suspend each type, the entry each type's
+    undecided markets share, and that entry when every type shares the same one."""
+
+    scoped: Mapping[MarketType, frozenset[Reason]]
+    shared: Mapping[MarketType, MarketEntry]
+    uniform: MarketEntry | None
+
+
 @attrs.frozen(slots=True, eq=False)
 class BookCache:
     """What a book was computed from (the typed home of the update's memory): the match-level
@@ -48,12 +58,14 @@ class BookCache:
     an unchanged market keeps the very same entry object."""
 
     reasons: frozenset[Reason]
-    scoped: Mapping[MarketType, frozenset[Reason]]  # the reasons that suspend each market type
     context: Context
     point: Market | None
     config: MarketConfig
     outcomes: Mapping[str, Outcome]
     interned: Mapping[frozenset[Reason], MarketEntry]
+    #: What each set of match-level reasons seen means for the types (reasons come back all the
+    #: time: a rally starts, a rally ends).
+    shared_for: Mapping[frozenset[Reason], _Shared]
 
 
 # --- what is offered ------------------------------------------------------------------------------------
@@ -133,10 +145,12 @@ def _only_appended(group: int, before: Context, after: Context) -> bool:
     return all(game != group or number > len(kept) for game, number in new.offline - old.offline)
 
 
-def _played_point_markets(state: MatchState, games: Iterable[int] | None, book: Mapping[str, Market]) -> list[Market]:
+def _played_point_markets(
+    state: MatchState, before: Context | None, games: Iterable[int] | None, book: Mapping[str, Market]
+) -> list[Market]:
     """Markets on points whose winner is known and that the book lacks, in `games` (None: all): so
     the book does not depend on how messages were batched (several points released together after
-    a gap still get theirs)."""
+    a gap still get theirs). Of a game that only gained points since `before`, only those are seen."""
     catalogue = state.markets.catalogue
     if not catalogue.point_winner:
         return []
@@ -145,8 +159,11 @@ def _played_point_markets(state: MatchState, games: Iterable[int] | None, book: 
     for game in range(1, len(every_game) + 1) if games is None else sorted(games):
         if not 1 <= game <= len(every_game):
             continue
-        for number, side in enumerate(every_game[game - 1], start=1):
-            if side is not None and point_market_id(game, number) not in book:
+        rallies = every_game[game - 1]
+        kept = () if before is None or game > len(before.rallies) else before.rallies[game - 1]
+        start = len(kept) if rallies[: len(kept)] == kept else 0
+        for number in range(start + 1, len(rallies) + 1):
+            if rallies[number - 1] is not None and point_market_id(game, number) not in book:
                 markets.append(Market(MarketType.POINT_WINNER, game, number=number))
     return markets
 
@@ -205,12 +222,15 @@ class _Step:
         self.before = None if cache is None else cache.context
         self.waiting = reasons & policy.settlement_waits_for
         self.interned: Mapping[frozenset[Reason], MarketEntry] = {} if cache is None else cache.interned
-        if cache is not None and cache.reasons == reasons:  # a score change alone: the same shared entries
-            self.scoped: Mapping[MarketType, frozenset[Reason]] = cache.scoped
-            self.shared: Mapping[MarketType, MarketEntry] = previous.shared
-        else:
-            self.scoped = {market_type: policy.reasons_for(market_type, reasons) for market_type in MarketType}
-            self.shared = {market_type: self._held(held) for market_type, held in self.scoped.items()}
+        self.shared_for = {} if cache is None else cache.shared_for
+        known = self.shared_for.get(reasons)
+        if known is None:
+            scoped = {market_type: policy.reasons_for(market_type, reasons) for market_type in MarketType}
+            shared = {market_type: self._held(held) for market_type, held in scoped.items()}
+            first = shared[MarketType.MATCH_WINNER]
+            known = _Shared(scoped, shared, first if all(entry is first for entry in shared.values()) else None)
+            self.shared_for = {**self.shared_for, reasons: known}
+        self.scoped, self.shared, self.uniform = known.scoped, known.shared, known.uniform
         # The previous book's mappings, shared until the first change copies them.
         self.outcomes: Mapping[str, Outcome] = {} if cache is None else cache.outcomes
         self.markets: Mapping[str, Market] = previous.markets()
@@ -269,7 +289,7 @@ class _Step:
             else []
         )
         if changed is None or changed:
-            offered.extend(_played_point_markets(state, changed, self.markets))
+            offered.extend(_played_point_markets(state, before, changed, self.markets))
         if point is not None:
             offered.append(point)
         for market in offered:
@@ -372,8 +392,16 @@ class _Step:
 
     def book(self, point: Market | None) -> Book:
         """The new book."""
-        cache = BookCache(self.reasons, self.scoped, self.ctx, point, self.state.markets, self.outcomes, self.interned)
+        cache = BookCache(
+            self.reasons, self.ctx, point, self.state.markets, self.outcomes, self.interned, self.shared_for
+        )
         index = BookIndex(self.plain, tuple(self.dependent), self.decided, self.groups)
         return Book(
-            markets=self.markets, own=self.own, shared=self.shared, reasons=self.reasons, index=index, cache=cache
+            markets=self.markets,
+            own=self.own,
+            shared=self.shared,
+            uniform=self.uniform,
+            reasons=self.reasons,
+            index=index,
+            cache=cache,
         )

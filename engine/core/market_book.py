@@ -96,7 +96,7 @@ class Book(Mapping[str, MarketEntry]):
     from (`engine.core.book_update.BookCache`), so the next update looks only at what can have
     changed. Equality compares the entries only."""
 
-    __slots__ = ("_markets", "cache", "index", "own", "reasons", "shared")
+    __slots__ = ("_markets", "cache", "index", "own", "reasons", "shared", "uniform")
 
     def __init__(
         self,
@@ -105,6 +105,7 @@ class Book(Mapping[str, MarketEntry]):
         markets: Mapping[str, Market] | None = None,
         own: Mapping[str, MarketEntry] | None = None,
         shared: Mapping[MarketType, MarketEntry] | None = None,
+        uniform: MarketEntry | None = None,
         reasons: frozenset[Reason] = frozenset(),
         index: BookIndex | None = None,
         cache: object = None,
@@ -117,6 +118,8 @@ class Book(Mapping[str, MarketEntry]):
         self._markets: Mapping[str, Market] = markets or {}
         self.own: Mapping[str, MarketEntry] = own or {}
         self.shared: Mapping[MarketType, MarketEntry] = shared or {}
+        #: The entry every type shares, when they all share one (the usual policy): a fast path.
+        self.uniform = uniform
         self.reasons = reasons
         self.index = index if index is not None else _index(self)
         self.cache = cache
@@ -214,6 +217,15 @@ def _scoped(before: Book, after: Book, touched: Mapping[str, None], stops: list[
     """One scoped signal per change of shared entries, for the markets that follow it in both books."""
     # Keyed by the entries' identities: shared entries are interned, and an equal pair by value
     # would only split one signal in two, never mix different transitions.
+    old, new = before.uniform, after.uniform
+    if old is not None and new is not None:  # every type moves the same way: one signal
+        plain = after.index.plain
+        markets = [market_id for ids in plain.values() for market_id in ids]
+        if touched:
+            markets = [market_id for market_id in markets if market_id not in touched]
+        if markets:
+            _emit(after, old, new, [market_type for market_type, ids in plain.items() if ids], markets, stops, starts)
+        return
     groups: dict[tuple[int, int], tuple[MarketEntry, MarketEntry, list[MarketType], list[str]]] = {}
     touched_types = {after.market(market_id).type for market_id in touched}
     for market_type, ids in after.index.plain.items():
@@ -228,13 +240,26 @@ def _scoped(before: Book, after: Book, touched: Mapping[str, None], stops: list[
         types.append(market_type)
         markets.extend(ids)
     for old, new, types, markets in groups.values():
-        scope, named = _scope_of(after, types, len(markets))
-        if new.status is MarketStatus.OPEN:
-            starts.append(BetStart(scope, named, tuple(markets)))
-        elif old.status is MarketStatus.OPEN:
-            stops.append(BetStop(scope, named, new.reasons, tuple(markets)))
-        else:
-            stops.append(BetStopChanged(scope, named, new.reasons, tuple(markets)))
+        _emit(after, old, new, types, markets, stops, starts)
+
+
+def _emit(
+    after: Book,
+    old: MarketEntry,
+    new: MarketEntry,
+    types: list[MarketType],
+    markets: list[str],
+    stops: list[Signal],
+    starts: list[Signal],
+) -> None:
+    """The scoped signal that takes `markets` (of `types`) from `old` to `new`."""
+    scope, named = _scope_of(after, types, len(markets))
+    if new.status is MarketStatus.OPEN:
+        starts.append(BetStart(scope, named, tuple(markets)))
+    elif old.status is MarketStatus.OPEN:
+        stops.append(BetStop(scope, named, new.reasons, tuple(markets)))
+    else:
+        stops.append(BetStopChanged(scope, named, new.reasons, tuple(markets)))
 
 
 def _scope_of(book: Book, types: list[MarketType], count: int) -> tuple[Scope, tuple[MarketType, ...]]:
