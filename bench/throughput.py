@@ -131,7 +131,7 @@ def main() -> None:
         contenders["msgspec.json.decode (untyped)"] = bare(msgspec.json.decode)
     except ImportError:
         print("msgspec is not installed: not compared")
-    contenders["decode (orjson + typed Action)"] = decode_only
+    contenders["decode (msgspec typed, orjson fallback)"] = decode_only
     bookless = without_markets(matches)
     contenders["pipeline without markets"] = lambda _: pipeline(bookless)
     contenders["pipeline: decode+sequence+reduce+book"] = pipeline

@@ -167,7 +167,7 @@ def _advanced(state: MatchState, changed: dict[str, None]) -> MatchState:
     if book is state.book:
         return state
     changed.update(dict.fromkeys(ids))
-    return attrs.evolve(state, book=book)
+    return state.with_book(book)
 
 
 def fold(state: MatchState, messages: list[Input]) -> tuple[MatchState, list[Event]]:
@@ -244,13 +244,12 @@ def _apply(state: MatchState, action: Action, events: list[Event], sequencer: Se
     elif (was_effective or now_effective) and not _same_content(previous, action, standing):
         play = _refold(state, timeline, action, previous is None, events)
     late = state.last_seq is not None and action.seq < state.last_seq
-    state = attrs.evolve(
-        state,
-        timeline=timeline,
-        play=play,
-        last_seq=action.seq if not late else state.last_seq,
-        unknown_actions=state.unknown_actions + (action.kind is ActionKind.UNKNOWN),
-        sequencer=state.sequencer if sequencer is None else sequencer,
+    state = state.with_action(
+        timeline,
+        play,
+        action.seq if not late else state.last_seq,
+        state.unknown_actions + (action.kind is ActionKind.UNKNOWN),
+        state.sequencer if sequencer is None else sequencer,
     )
     if late:
         # A lost message that arrived after all (LateArrival): its summary and statuses are the past.
@@ -401,7 +400,7 @@ def _point_started(play: PlayState, action: Folded, events: list[Event]) -> Play
     serving = observed if observed is not None else expected
     player = None if action.player is None else action.player.id
     events.append(PointStarted(play.current_game, serving, action.action_id))
-    return attrs.evolve(play, first_server=first_server, rally=Rally(action.action_id, serving, player))
+    return play.with_rally(Rally(action.action_id, serving, player), first_server)
 
 
 def _point_scored(play: PlayState, action: Folded, events: list[Event]) -> PlayState:
@@ -415,13 +414,7 @@ def _point_scored(play: PlayState, action: Folded, events: list[Event]) -> PlayS
     game = play.current_game
     events.append(PointWon(game, side, score, action.action_id))
     offline = play.offline | {(game, home + away + 1)} if action.delayed else play.offline
-    play = attrs.evolve(
-        play,
-        points=(*play.points[:-1], score),
-        rallies=(*play.rallies[:-1], (*play.rallies[-1], side)),
-        offline=offline,
-        rally=None,
-    )
+    play = play.with_point((*play.points[:-1], score), (*play.rallies[:-1], (*play.rallies[-1], side)), offline)
     game_side = rules.game_winner(*score, play.format)
     if game_side is None:
         return play

@@ -1,0 +1,33 @@
+"""The state's hot-path copies (direct construction instead of attrs.evolve, issue 13.5) equal the
+evolve each stands for, whatever the fields hold — so a field added later cannot be silently reset."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from engine.core.state import MatchState, PlayState
+
+
+def _marked(cls: type[Any]) -> Any:
+    """An instance whose every field holds a distinct object (none of them a default)."""
+    return cls(**{field.name: object() for field in attrs.fields(cls)})
+
+
+def test_match_state_copies_equal_evolve() -> None:
+    state: MatchState = _marked(MatchState)
+    book, timeline, play, sequencer = object(), object(), object(), object()
+    assert state.with_book(book) == attrs.evolve(state, book=book)  # type: ignore[arg-type]
+    assert state.with_action(timeline, play, 7, 3, sequencer) == attrs.evolve(  # type: ignore[arg-type]
+        state, timeline=timeline, play=play, last_seq=7, unknown_actions=3, sequencer=sequencer
+    )
+
+
+def test_play_state_copies_equal_evolve() -> None:
+    play: PlayState = _marked(PlayState)
+    rally, server, points, rallies, offline = object(), object(), object(), object(), object()
+    assert play.with_rally(rally, server) == attrs.evolve(play, rally=rally, first_server=server)  # type: ignore[arg-type]
+    assert play.with_point(points, rallies, offline) == attrs.evolve(  # type: ignore[arg-type]
+        play, points=points, rallies=rallies, offline=offline, rally=None
+    )
