@@ -36,7 +36,7 @@ from engine.core.market_outcomes import (
     outcome_in,
 )
 from engine.core.rules import MatchFormat
-from engine.core.signals import MarketStatus, Reason
+from engine.core.signals import MarketStatus, Reason, VoidReason
 from engine.core.state import MatchState
 
 
@@ -66,6 +66,8 @@ class BookCache:
     #: What each set of match-level reasons seen means for the types (reasons come back all the
     #: time: a rally starts, a rally ends).
     shared_for: Mapping[frozenset[Reason], _Shared]
+    #: One settled or void entry per (status, result, void reason), shared by the markets that have it.
+    decided_entries: Mapping[tuple[MarketStatus, str | None, VoidReason | None], MarketEntry]
 
 
 # --- what is offered ------------------------------------------------------------------------------------
@@ -222,6 +224,9 @@ class _Step:
         self.before = None if cache is None else cache.context
         self.waiting = reasons & policy.settlement_waits_for
         self.interned: Mapping[frozenset[Reason], MarketEntry] = {} if cache is None else cache.interned
+        self.decided_entries: Mapping[tuple[MarketStatus, str | None, VoidReason | None], MarketEntry] = (
+            {} if cache is None else cache.decided_entries
+        )
         self.shared_for = {} if cache is None else cache.shared_for
         known = self.shared_for.get(reasons)
         if known is None:
@@ -346,12 +351,21 @@ class _Step:
             ):
                 return old  # decided before: it stands
             if not self.waiting:
-                return MarketEntry(status, found.result, found.void_reason)
+                return self._decided(status, found)
             held = self.waiting | self.scoped[market_type]  # the settlement waits
         else:  # UNKNOWN: decided by play the feed did not show us
             held = self.scoped[market_type] | {Reason.OUTCOME_UNKNOWN}
         entry = self._held(held)
         return old if old is not None and old == entry else entry
+
+    def _decided(self, status: MarketStatus, found: Outcome) -> MarketEntry:
+        """A settled or void entry, one object per result (a finished match has ~130 of them)."""
+        key = (status, found.result, found.void_reason)
+        entry = self.decided_entries.get(key)
+        if entry is None:
+            entry = MarketEntry(status, found.result, found.void_reason)
+            self.decided_entries = {**self.decided_entries, key: entry}
+        return entry
 
     def _held(self, held: frozenset[Reason]) -> MarketEntry:
         """The entry of a market suspended for `held` (open for none), one object per set."""
@@ -375,6 +389,8 @@ class _Step:
             self.decided[market.game] = tuple(other for other in group if other != market_id)
         else:
             del self.dependent[market_id]
+        if entry is not None and entry.decided and market_id in self.outcomes:
+            del self._writable("outcomes")[market_id]  # decided: its entry says it all
         self._place(market_id, market, entry)
         self.touched.append(market_id)
 
@@ -393,7 +409,14 @@ class _Step:
     def book(self, point: Market | None) -> Book:
         """The new book."""
         cache = BookCache(
-            self.reasons, self.ctx, point, self.state.markets, self.outcomes, self.interned, self.shared_for
+            self.reasons,
+            self.ctx,
+            point,
+            self.state.markets,
+            self.outcomes,
+            self.interned,
+            self.shared_for,
+            self.decided_entries,
         )
         index = BookIndex(self.plain, tuple(self.dependent), self.decided, self.groups)
         return Book(
