@@ -180,7 +180,7 @@ class MatchState:
     stale: bool = False  # the adapter said nothing arrived for too long; cleared by any message
     disconnected: bool = False
     markets: MarketConfig = DEFAULT_MARKETS
-    book: Book = EMPTY_BOOK  # the market book as of the last input (engine.core.markets)
+    book: Book = EMPTY_BOOK  # the market book as of the last input (engine.core.book_update)
 
     @classmethod
     def new(
