@@ -219,12 +219,17 @@ def _scoped(before: Book, after: Book, touched: Mapping[str, None], stops: list[
     # would only split one signal in two, never mix different transitions.
     old, new = before.uniform, after.uniform
     if old is not None and new is not None:  # every type moves the same way: one signal
-        plain = after.index.plain
-        markets = [market_id for ids in plain.values() for market_id in ids]
-        if touched:
-            markets = [market_id for market_id in markets if market_id not in touched]
+        touched_types = {after.market(market_id).type for market_id in touched} if touched else set()
+        types: list[MarketType] = []
+        markets: list[str] = []
+        for market_type, ids in after.index.plain.items():
+            if market_type in touched_types:
+                ids = tuple(market_id for market_id in ids if market_id not in touched)
+            if ids:
+                types.append(market_type)
+                markets.extend(ids)
         if markets:
-            _emit(after, old, new, [market_type for market_type, ids in plain.items() if ids], markets, stops, starts)
+            _emit(after, old, new, types, markets, stops, starts)
         return
     groups: dict[tuple[int, int], tuple[MarketEntry, MarketEntry, list[MarketType], list[str]]] = {}
     touched_types = {after.market(market_id).type for market_id in touched}
