@@ -12,7 +12,8 @@ event, measures for the first event of each frame:
   adds loopback transport and any time the frame waited for a busy event loop.
 Reports p50, p99 and max of each (ms), over frames received after every fixture is connected, and
 the share of a core each process used meanwhile (Linux);
-with `--gc-freeze`, also with `gc.freeze()` called once every fixture is connected.
+with `--gc-freeze`, also with `gc.freeze()` called once every fixture is connected; with `--gc-off`,
+also with the collector disabled over the window (a diagnostic: what garbage collection costs).
 Connection attempts use a private limiter of 200/s (the process-wide 5/s protects the provider's
 rate limit; this loopback server has none).
 """
@@ -108,7 +109,9 @@ class Measured:
     server_cpu: float  # the same for the server process
 
 
-async def measure(ids: list[str], base: str, seconds: float, server_pid: int, freeze: bool = False) -> Measured:
+async def measure(
+    ids: list[str], base: str, seconds: float, server_pid: int, freeze: bool = False, gc_off: bool = False
+) -> Measured:
     callbacks = Callbacks()
     arrival: list[float] = []
     sent: list[float] = []
@@ -151,6 +154,8 @@ async def measure(ids: list[str], base: str, seconds: float, server_pid: int, fr
         await asyncio.sleep(0.1)
     if freeze:
         gc.freeze()  # what is alive now (connections, states so far) is no longer scanned by collections
+    if gc_off:
+        gc.disable()
     measuring = True
     client_before, server_before, began = cpu_seconds(os.getpid()), cpu_seconds(server_pid), time.monotonic()
     await asyncio.sleep(seconds)
@@ -158,6 +163,7 @@ async def measure(ids: list[str], base: str, seconds: float, server_pid: int, fr
     wall = time.monotonic() - began
     client_cpu = (cpu_seconds(os.getpid()) - client_before) / wall
     server_cpu = (cpu_seconds(server_pid) - server_before) / wall
+    gc.enable()
     for match in matches:
         await match.stop()
     return Measured(arrival, sent, client_cpu, server_cpu)
@@ -170,7 +176,7 @@ def _ms(values: list[float]) -> str:
     return f"p50 {p50 * 1e3:7.3f}  p99 {p99 * 1e3:7.3f}  max {ordered[-1] * 1e3:8.3f}"
 
 
-def run(count: int, seconds: float, rate: float, freeze: bool) -> None:
+def run(count: int, seconds: float, rate: float, freeze: bool, gc_off: bool = False) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         ids = write_recordings(folder, count, rate)
@@ -181,12 +187,12 @@ def run(count: int, seconds: float, rate: float, freeze: bool) -> None:
                 time.sleep(0.05)
             time.sleep(0.05)
             base = f"ws://127.0.0.1:{port_file.read_text().strip()}"
-            measured = asyncio.run(measure(ids, base, seconds, child.pid, freeze))
+            measured = asyncio.run(measure(ids, base, seconds, child.pid, freeze, gc_off))
             gc.unfreeze()
         finally:
             child.kill()
             child.wait()
-    label = ", gc.freeze() once connected" if freeze else ""
+    label = ", gc.freeze() once connected" if freeze else ", garbage collector off" if gc_off else ""
     frames = len(measured.arrival)
     print(f"{count:5d} fixtures, {rate:g} msg/s each, {frames:6d} frames measured over {seconds:g} s{label}")
     print(f"      arrival -> callback (ms): {_ms(measured.arrival)}")
@@ -203,12 +209,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--rate", type=float, default=2.0)
     parser.add_argument("--gc-freeze", action="store_true", help="also measure with gc.freeze() once connected")
+    parser.add_argument("--gc-off", action="store_true", help="also measure with the garbage collector disabled")
     args = parser.parse_args()
     print(f"{platform.machine()} {os.cpu_count()} cores, CPython {platform.python_version()}")
     for count in args.fixtures:
         run(count, args.seconds, args.rate, freeze=False)
         if args.gc_freeze:
             run(count, args.seconds, args.rate, freeze=True)
+        if args.gc_off:
+            run(count, args.seconds, args.rate, freeze=False, gc_off=True)
 
 
 if __name__ == "__main__":
