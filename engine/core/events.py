@@ -15,9 +15,6 @@ import attrs
 from engine.core.rules import Side
 from engine.core.sequence import DuplicateDropped, Gap, LateArrival
 from engine.core.signals import (
-    BetStart,
-    BetStop,
-    BetStopChanged,
     MarketResumed,
     MarketSettled,
     MarketSuspended,
@@ -195,16 +192,7 @@ Event = (
     | Gap
     | DuplicateDropped
     | LateArrival
-    | BetStop
-    | BetStopChanged
-    | BetStart
-    | MarketSuspended
-    | SuspensionReasonsChanged
-    | MarketResumed
-    | MarketSettled
-    | MarketVoided
-    | SettlementRolledBack
-    | VoidRolledBack
+    | Signal
 )
 
 

@@ -22,6 +22,7 @@ In the vocabulary of the Sportradar Unified Odds SDK: `BetStop` (and a per-marke
 from __future__ import annotations
 
 import enum
+import typing
 
 import attrs
 
@@ -210,28 +211,7 @@ def expand(signal: Signal) -> list[MarketSignal]:
     return [signal]
 
 
-Signal = (
-    BetStop
-    | BetStopChanged
-    | BetStart
-    | MarketSuspended
-    | SuspensionReasonsChanged
-    | MarketResumed
-    | MarketSettled
-    | MarketVoided
-    | SettlementRolledBack
-    | VoidRolledBack
-)
+Signal = ScopedSignal | MarketSignal
 
-SIGNAL_TYPES: tuple[type, ...] = (
-    BetStop,
-    BetStopChanged,
-    BetStart,
-    MarketSuspended,
-    SuspensionReasonsChanged,
-    MarketResumed,
-    MarketSettled,
-    MarketVoided,
-    SettlementRolledBack,
-    VoidRolledBack,
-)
+#: Every signal class, for isinstance checks.
+SIGNAL_TYPES: tuple[type, ...] = typing.get_args(Signal)
