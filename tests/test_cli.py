@@ -18,7 +18,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from engine.cli import main
+from engine.cli import DEMO_RECORDING, main
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures_data"
 RECORDING = FIXTURES / "aicup2026_m01_female_bo5.jsonl"
@@ -206,3 +206,11 @@ def test_a_closed_port_logs_each_retry_and_gives_up_after_max_retries() -> None:
     assert "(retry 1 of 2)" in err
     assert "(retry 2 of 2)" in err
     assert err.strip().splitlines()[-1] == "ttengine connect: fixture f: gave up after 3 failed connections in a row"
+
+
+def test_the_demo_match_ships_in_the_package_and_is_the_corpus_recording() -> None:
+    """Issue 12.5: the installed demo cannot reach fixtures_data/, so its match is package data (a
+    gzip copy regenerate.py writes); it must not drift from the recording the tests check."""
+    packaged = gzip.decompress(DEMO_RECORDING.read_bytes())
+    assert packaged == (FIXTURES / "aicup2026_m05_female_bo7.jsonl").read_bytes()
+    assert (DEMO_RECORDING.parent / "ATTRIBUTION.md").read_text().count("aa72d0afa7dd38db1060d39951d9c5caad7750e3") == 1
