@@ -9,81 +9,120 @@ Live: `async with connect(fixture_id, token=...) as match: async for event in ma
     state, events = reduce(state, EndOfStream())
     state.book  # the market book; the market signals are among the events
 
-Everything a user needs is importable from here.
+Everything a user needs is importable from here. Names load on first use (PEP 562), so importing
+the core — `import engine.core.reduce` — loads neither websockets nor hypothesis.
 """
 
-from engine.core.book_update import next_book
-from engine.core.events import (
-    ActionPending,
-    Discrepancy,
-    DuplicateDropped,
-    EndsChanged,
-    Event,
-    GameWon,
-    Gap,
-    LateArrival,
-    MatchWon,
-    NotLiveData,
-    PastAmended,
-    PointStarted,
-    PointWon,
-    ServerChanged,
-    Status,
-    StatusChanged,
-    StoppageEnded,
-    StoppageStarted,
-    UnexpectedServer,
-    UnknownAction,
-    event_name,
-)
-from engine.core.market_book import EMPTY_BOOK, Book, MarketEntry, apply_signals, signals_between
-from engine.core.market_catalogue import (
-    DEFAULT_MARKETS,
-    FORMAT_DEPENDENT_MARKET_TYPES,
-    Market,
-    MarketCatalogue,
-    MarketConfig,
-    MarketPolicy,
-    MarketType,
-    parse_market,
-)
-from engine.core.market_outcomes import Outcome, outcome
-from engine.core.reduce import Connected, Disconnected, EndOfStream, Input, Stale, fold, reduce
-from engine.core.report import describe_event, describe_signal, summarize
-from engine.core.rules import MAX_BEST_OF, UNKNOWN_FORMAT, MatchFormat, Side
-from engine.core.signals import (
-    SIGNAL_TYPES,
-    BetStart,
-    BetStop,
-    BetStopChanged,
-    MarketResumed,
-    MarketSettled,
-    MarketStatus,
-    MarketSuspended,
-    MarketVoided,
-    Reason,
-    Scope,
-    SettlementRolledBack,
-    Signal,
-    SuspensionReasonsChanged,
-    VoidReason,
-    VoidRolledBack,
-    expand,
-)
-from engine.core.state import MatchState
-from engine.feed.catalogue import (
-    DEFAULT_CATALOGUE,
-    ActionCatalogue,
-    ActionKind,
-    ResultKind,
-    SendType,
-    Stoppage,
-)
-from engine.feed.wire import Action, Heartbeat, Malformed, Message, decode, decode_object
-from engine.io.client import ClientSettings, ConnectLimiter
-from engine.io.protocol import AuthRefused, FeedError, RequestRefused, RetriesExhausted, Secret
-from engine.io.server import Faults, ProviderServer
-from engine.match import Callbacks, Match, connect, replay
+from __future__ import annotations
+
+import ast
+import importlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the one list of what is exported and from where; at run time it is read below
+    from engine.core.book_update import next_book
+    from engine.core.events import (
+        ActionPending,
+        Discrepancy,
+        DuplicateDropped,
+        EndsChanged,
+        Event,
+        GameWon,
+        Gap,
+        LateArrival,
+        MatchWon,
+        NotLiveData,
+        PastAmended,
+        PointStarted,
+        PointWon,
+        ServerChanged,
+        Status,
+        StatusChanged,
+        StoppageEnded,
+        StoppageStarted,
+        UnexpectedServer,
+        UnknownAction,
+        event_name,
+    )
+    from engine.core.market_book import EMPTY_BOOK, Book, MarketEntry, apply_signals, signals_between
+    from engine.core.market_catalogue import (
+        DEFAULT_MARKETS,
+        FORMAT_DEPENDENT_MARKET_TYPES,
+        Market,
+        MarketCatalogue,
+        MarketConfig,
+        MarketPolicy,
+        MarketType,
+        parse_market,
+    )
+    from engine.core.market_outcomes import Outcome, outcome
+    from engine.core.reduce import Connected, Disconnected, EndOfStream, Input, Stale, fold, reduce
+    from engine.core.report import describe_event, describe_signal, summarize
+    from engine.core.rules import MAX_BEST_OF, UNKNOWN_FORMAT, MatchFormat, Side
+    from engine.core.signals import (
+        SIGNAL_TYPES,
+        BetStart,
+        BetStop,
+        BetStopChanged,
+        MarketResumed,
+        MarketSettled,
+        MarketStatus,
+        MarketSuspended,
+        MarketVoided,
+        Reason,
+        Scope,
+        SettlementRolledBack,
+        Signal,
+        SuspensionReasonsChanged,
+        VoidReason,
+        VoidRolledBack,
+        expand,
+    )
+    from engine.core.state import MatchState
+    from engine.feed.catalogue import (
+        DEFAULT_CATALOGUE,
+        ActionCatalogue,
+        ActionKind,
+        ResultKind,
+        SendType,
+        Stoppage,
+    )
+    from engine.feed.wire import Action, Heartbeat, Malformed, Message, decode, decode_object
+    from engine.io.client import ClientSettings, ConnectLimiter
+    from engine.io.protocol import AuthRefused, FeedError, RequestRefused, RetriesExhausted, Secret
+    from engine.io.server import Faults, ProviderServer
+    from engine.match import Callbacks, Match, connect, replay
+
+
+def _exports() -> dict[str, str]:
+    """Exported name -> its module, read from the TYPE_CHECKING imports above (one list, not two)."""
+    tree = ast.parse(Path(__file__).read_text(encoding="utf-8"))
+    block = next(node for node in tree.body if isinstance(node, ast.If))
+    return {
+        alias.name: node.module
+        for node in block.body
+        if isinstance(node, ast.ImportFrom) and node.module is not None
+        for alias in node.names
+    }
+
+
+_EXPORTS = _exports()
+
+
+def __getattr__(name: str) -> Any:
+    """Load an exported name from its module on first use."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'engine' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})
+
 
 __all__ = [
     "DEFAULT_CATALOGUE",

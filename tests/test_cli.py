@@ -214,3 +214,15 @@ def test_the_demo_match_ships_in_the_package_and_is_the_corpus_recording() -> No
     packaged = gzip.decompress(DEMO_RECORDING.read_bytes())
     assert packaged == (FIXTURES / "aicup2026_m05_female_bo7.jsonl").read_bytes()
     assert (DEMO_RECORDING.parent / "ATTRIBUTION.md").read_text().count("aa72d0afa7dd38db1060d39951d9c5caad7750e3") == 1
+
+
+def test_importing_the_core_loads_neither_websockets_nor_hypothesis() -> None:
+    """Issue 14: `import engine` is lazy; the core's imports stay below the adapter and the tests."""
+    code = (
+        "import sys, engine.core.reduce, engine.feed.wire\n"
+        "assert 'websockets' not in sys.modules and 'hypothesis' not in sys.modules, sorted(sys.modules)\n"
+        "import engine\n"
+        "assert engine.MatchState.new is not None and 'websockets' not in sys.modules\n"
+        "assert engine.connect and 'websockets' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
