@@ -20,13 +20,17 @@ import sys
 import tempfile
 from pathlib import Path
 
-#: Run inside each worktree: only names every commit of this project has (engine.cli.initial_state,
-#: engine.core.reduce, engine.feed.wire.decode, engine.io.recording).
+#: Run inside each worktree: only names every commit of this project has (the start state from
+#: engine.playback, or engine.cli before it existed; engine.core.reduce, engine.feed.wire.decode,
+#: engine.io.recording).
 CHILD = """
 import json, statistics, sys, time
 from pathlib import Path
 import orjson
-from engine.cli import initial_state
+try:
+    from engine.playback import start_state as initial_state
+except ImportError:
+    from engine.cli import initial_state
 from engine.core.reduce import EndOfStream, reduce
 from engine.feed.wire import decode
 from engine.io.recording import Frame, read_recording

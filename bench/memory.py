@@ -16,7 +16,7 @@ import platform
 import tracemalloc
 from pathlib import Path
 
-from engine.cli import initial_state
+from engine import playback
 from engine.core.reduce import EndOfStream, reduce
 from engine.core.state import MatchState
 from engine.feed.wire import decode
@@ -26,7 +26,7 @@ SOURCE = Path(__file__).resolve().parent.parent / "fixtures_data" / "aicup2026_m
 
 
 def fold(recording: Recording, texts: list[str]) -> MatchState:
-    state = initial_state(recording, None, False)
+    state = playback.start_state(recording, None, False)
     for text in texts:
         state, _ = reduce(state, decode(text))
     return reduce(state, EndOfStream())[0]

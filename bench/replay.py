@@ -16,7 +16,7 @@ import statistics
 import time
 from pathlib import Path
 
-from engine.cli import fold_recording
+from engine import playback
 from engine.io.recording import read_recording
 from engine.match import replay
 
@@ -24,7 +24,7 @@ SOURCE = Path(__file__).resolve().parent.parent / "fixtures_data" / "aicup2026_m
 
 
 def replay_direct() -> None:
-    fold_recording(read_recording(SOURCE))
+    playback.fold(read_recording(SOURCE))
 
 
 def replay_runtime() -> None:

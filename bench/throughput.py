@@ -22,7 +22,7 @@ from pathlib import Path
 import attrs
 import orjson
 
-from engine.cli import initial_state
+from engine import playback
 from engine.core.market_catalogue import MarketCatalogue, MarketConfig
 from engine.core.reduce import EndOfStream, reduce
 from engine.core.report import is_signal
@@ -48,7 +48,7 @@ def load() -> Matches:
     for path in sorted(FIXTURES.glob("*.jsonl")):
         recording = read_recording(path)
         texts = [f.text for f in recording.frames if isinstance(f, Frame) and _parses(f.text)]
-        matches.append((initial_state(recording, None, False), texts))
+        matches.append((playback.start_state(recording, None, False), texts))
     return matches
 
 

@@ -19,61 +19,30 @@ import math
 import os
 import secrets
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from importlib import metadata, resources
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
-import attrs
 import orjson
 
+from engine import playback
 from engine.core.events import Event, event_name
-from engine.core.reduce import EndOfStream, Input, reduce
+from engine.core.reduce import Input
 from engine.core.report import describe_signal, is_signal, summarize
 from engine.core.rules import MAX_BEST_OF, UNKNOWN_FORMAT, MatchFormat
 from engine.core.state import MatchState
 from engine.feed.wire import Malformed
 from engine.io.client import ClientSettings
 from engine.io.protocol import FeedError, Secret
-from engine.io.recording import Recording, RecordingError, read_recording, recorded_inputs
+from engine.io.recording import RecordingError, read_recording
 from engine.io.server import Faults, ProviderServer, load_fixtures
 from engine.match import Match, connect, replay
 from engine.scoreboard import Scoreboard
 
 EXIT_OK, EXIT_FEED_FAILED, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
 EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a writer killed by SIGPIPE
-
-
-def recording_inputs(recording: Recording) -> Iterator[tuple[float | None, Input]]:
-    """The reducer inputs a recording replays to (`recorded_inputs`, then EndOfStream), each with
-    its receive time (POSIX seconds) when the recording has it."""
-    last: float | None = None
-    for moment, message in recorded_inputs(recording):
-        last = moment
-        yield moment, message
-    yield last, EndOfStream()
-
-
-def initial_state(recording: Recording, best_of: int | None, doubles: bool) -> MatchState:
-    """The state a replay starts from: the recording's metadata, overridden by the flags."""
-    return MatchState.new(recording.fixture_id, _format(recording.meta.format(UNKNOWN_FORMAT), best_of, doubles))
-
-
-def fold_recording(recording: Recording, best_of: int | None = None, doubles: bool = False) -> MatchState:
-    """The final state of a recording replayed from its start (what `replay --summary` prints)."""
-    state = initial_state(recording, best_of, doubles)
-    for _, message in recording_inputs(recording):
-        state, _ = reduce(state, message)
-    return state
-
-
-def _format(base: MatchFormat, best_of: int | None, doubles: bool) -> MatchFormat:
-    if best_of is not None:
-        base = attrs.evolve(base, best_of=best_of)
-    if doubles:
-        base = attrs.evolve(base, doubles=True)
-    return base
 
 
 def _write_json(out: IO[str], value: object, indent: bool = False) -> None:
@@ -101,7 +70,7 @@ def _trace_line(message: Input, events: list[Event], state: MatchState, moment: 
 def _replay(args: argparse.Namespace) -> int:
     try:
         recording = read_recording(args.file)
-        state = initial_state(recording, args.best_of, args.doubles)
+        state = playback.start_state(recording, args.best_of, args.doubles)
     except (RecordingError, ValueError) as exc:
         return _fail(f"{PROG} replay: {exc}", EXIT_USAGE)
     unreadable = recording.without_actions()
@@ -109,11 +78,11 @@ def _replay(args: argparse.Namespace) -> int:
         return _fail(f"{PROG} replay: {args.file}: {unreadable}", EXIT_USAGE)
     out = sys.stdout
     if args.speed is None and not args.trace:
-        state = fold_recording(recording, args.best_of, args.doubles)
+        state = playback.fold(recording, args.best_of, args.doubles)
     elif args.speed is None:
-        for moment, message in recording_inputs(recording):
-            state, events = reduce(state, message)
-            _write_json(out, _trace_line(message, events, state, moment))
+        for moment, message, state_after, events in playback.steps(recording, state):
+            _write_json(out, _trace_line(message, events, state_after, moment))
+            state = state_after
     else:
         state = asyncio.run(_paced_replay(args, state.format, out))
     if not args.trace:
@@ -122,11 +91,7 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 async def _paced_replay(args: argparse.Namespace, fmt: MatchFormat, out: IO[str]) -> MatchState:
-    def trace(match: Match, message: Input, events: list[Event]) -> None:
-        _write_json(out, _trace_line(message, events, match.state, match.recv))
-        out.flush()
-
-    match = replay(args.file, args.speed, fmt=fmt, buffer=0, on_input=trace if args.trace else None)
+    match = replay(args.file, args.speed, fmt=fmt, buffer=0, on_input=_trace_observer(out) if args.trace else None)
     async with match:
         return await match.wait()
 
@@ -204,7 +169,7 @@ def _connect(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         return _fail(f"{PROG} connect: {str(exc).replace('allow_insecure=True', '--allow-insecure')}", EXIT_USAGE)
-    fmt = _format(UNKNOWN_FORMAT, args.best_of, args.doubles)
+    fmt = playback.overridden(UNKNOWN_FORMAT, args.best_of, args.doubles)
     board = None if args.trace else Scoreboard(sys.stdout, args.all_signals)
     observer = _trace_observer(sys.stdout) if board is None else board
     match = connect(
@@ -214,8 +179,10 @@ def _connect(args: argparse.Namespace) -> int:
 
 
 def _trace_observer(out: IO[str]) -> Callable[[Match, Input, list[Event]], None]:
+    """Prints each input's trace line as the runtime folds it (live, or a paced replay)."""
+
     def trace(match: Match, message: Input, events: list[Event]) -> None:
-        _write_json(out, _trace_line(message, events, match.state))
+        _write_json(out, _trace_line(message, events, match.state, match.recv))
         out.flush()
 
     return trace

@@ -29,6 +29,7 @@ from typing import Any, TypeVar, overload
 
 import attrs
 
+from engine import playback
 from engine.core.events import Event, Status
 from engine.core.market_catalogue import DEFAULT_MARKETS, MarketConfig
 from engine.core.reduce import EndOfStream, Input, reduce
@@ -36,7 +37,7 @@ from engine.core.rules import UNKNOWN_FORMAT, MatchFormat
 from engine.core.state import MatchState
 from engine.io.client import ClientSettings, ConnectLimiter, FrameObserver, Recorder, run_feed
 from engine.io.protocol import Secret
-from engine.io.recording import RecordingError, RecordingMeta, read_recording, recorded_inputs
+from engine.io.recording import RecordingError, RecordingMeta, read_recording
 
 log = logging.getLogger("engine.match")
 
@@ -343,7 +344,7 @@ def replay(
         loop = asyncio.get_running_loop()
         began = loop.time()
         first: float | None = None
-        for moment, message in recorded_inputs(recording):
+        for moment, message in playback.inputs(recording, end=False):  # the runtime ends the stream
             if speed is not None and moment is not None:
                 first = moment if first is None else first
                 await asyncio.sleep(max(0.0, began + (moment - first) / speed - loop.time()))

@@ -28,7 +28,7 @@ import attrs
 import msgspec
 import orjson
 
-from engine.cli import fold_recording
+from engine import playback
 from engine.core.report import summarize
 from engine.core.rules import MatchFormat, Side
 from engine.feed.catalogue import ActionKind, SendType
@@ -99,7 +99,7 @@ def write(
 
 def replayed_summary(path: Path) -> dict[str, Any]:
     """What the engine makes of a recording (the CLI's replay)."""
-    return summarize(fold_recording(read_recording(path)))
+    return summarize(playback.fold(read_recording(path)))
 
 
 def truth(script: MatchScript, last_seq: int) -> dict[str, Any]:

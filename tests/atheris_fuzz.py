@@ -16,7 +16,7 @@ import importlib
 import sys
 from pathlib import Path
 
-from engine.cli import initial_state
+from engine import playback
 from engine.core.reduce import reduce
 from engine.core.state import MatchState
 from engine.feed.wire import Malformed, decode
@@ -28,7 +28,7 @@ RECORDING = FIXTURES / "aicup2026_m05_female_bo7.jsonl"
 
 def _mid_match() -> MatchState:
     recording = read_recording(RECORDING)
-    state = initial_state(recording, None, False)
+    state = playback.start_state(recording, None, False)
     for index, (_, message) in enumerate(recorded_inputs(recording)):
         if index == 150:
             break

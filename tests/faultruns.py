@@ -25,7 +25,7 @@ from typing import Any
 
 import attrs
 
-from engine.cli import fold_recording
+from engine import playback
 from engine.core.events import Event, GameWon, PointWon
 from engine.core.market_book import EMPTY_BOOK, Book, apply_signals
 from engine.core.reduce import Connected, Disconnected, Input, Stale
@@ -196,7 +196,7 @@ def clean_outcome(recording: Path) -> tuple[dict[str, Any], dict[str, list[Event
                 events.append(event)
 
     asyncio.run(replayed())
-    return summarize(fold_recording(read_recording(recording))), settlements(events)
+    return summarize(playback.fold(read_recording(recording))), settlements(events)
 
 
 def without_fault_counters(summary: dict[str, Any]) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from typing import Any
 import attrs
 import orjson
 
-from engine.cli import initial_state
+from engine import playback
 from engine.core.events import Discrepancy, Event
 from engine.core.reduce import EndOfStream, Input, Stale, reduce
 from engine.core.report import summarize
@@ -82,7 +82,7 @@ def clean_run(path: Path) -> CleanRun:
     messages = [
         orjson.loads(text) for text, message in inputs if text is not None and not isinstance(message, Malformed)
     ]
-    state = initial_state(recording, None, False)
+    state = playback.start_state(recording, None, False)
     events: list[Event] = []
     for _, message in [*inputs, (None, EndOfStream())]:
         state, new = reduce(state, message)
@@ -98,7 +98,7 @@ def fuzz_stream(clean: CleanRun, rng: random.Random, tally: Tally, per_message: 
     """Replay `clean` with about `per_message` bad frames between consecutive inputs; assert that
     nothing raises, every bad frame is accounted for, and the outcome equals the clean replay."""
     catalogue = clean.recording.meta.catalogue()
-    state = initial_state(clean.recording, None, False)
+    state = playback.start_state(clean.recording, None, False)
     events: list[Event] = []
     interleaved = 0
     for text, message in clean.inputs:

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.cli import initial_state, recording_inputs
+from engine import playback
 from engine.core.book_update import derive_book, offered_markets
 from engine.core.events import Event
 from engine.core.market_book import EMPTY_BOOK, Book, apply_signals
@@ -69,8 +69,8 @@ def _signals(events: list[Event]) -> list[Signal]:
 @pytest.mark.parametrize("path", RECORDINGS, ids=lambda p: p.stem)
 def test_the_incremental_book_equals_the_book_derived_from_scratch_on_every_recording(path: Path) -> None:
     recording = read_recording(path)
-    inputs = [message for _, message in recording_inputs(recording)][:-1]  # EndOfStream is added back
-    _fold_checked(initial_state(recording, None, False), inputs)
+    inputs = [message for _, message in playback.inputs(recording)][:-1]  # EndOfStream is added back
+    _fold_checked(playback.start_state(recording, None, False), inputs)
 
 
 POLICIES = st.sampled_from(

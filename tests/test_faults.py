@@ -22,7 +22,7 @@ from faultruns import (
     without_fault_counters,
 )
 
-from engine.cli import initial_state
+from engine import playback
 from engine.core.events import Event
 from engine.core.reduce import EndOfStream, reduce
 from engine.core.report import summarize
@@ -84,7 +84,7 @@ def test_reordered_retirement_offered_a_different_set_of_markets() -> None:
     reordered = [*frames[:last_point], *frames[last_point + 1 : end + 1], frames[last_point], *frames[end + 1 :]]
 
     def folded(texts: list[str]) -> tuple[dict[str, Any], list[Event]]:
-        state = initial_state(recording, None, False)
+        state = playback.start_state(recording, None, False)
         events: list[Event] = []
         for message in [*(decode(text) for text in texts), EndOfStream()]:
             state, new = reduce(state, message)

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from engine.cli import fold_recording, initial_state, main, recording_inputs
+from engine import playback
+from engine.cli import main
 from engine.core.reduce import reduce
 from engine.core.report import describe_signal, is_signal, summarize
 from engine.core.signals import expand
@@ -34,7 +35,7 @@ CONTRACT_KEYS = {
 
 
 def _replay(path: Path) -> dict[str, Any]:
-    return summarize(fold_recording(read_recording(path)))
+    return summarize(playback.fold(read_recording(path)))
 
 
 def test_the_corpus_holds_every_real_aicup_match_and_twenty_real_ittf_matches() -> None:
@@ -48,9 +49,9 @@ def test_the_corpus_holds_every_real_aicup_match_and_twenty_real_ittf_matches() 
 
 def _trace_signals(path: Path) -> list[dict[str, Any]]:
     recording = read_recording(path)
-    state = initial_state(recording, None, False)
+    state = playback.start_state(recording, None, False)
     signals: list[dict[str, Any]] = []
-    for _, message in recording_inputs(recording):
+    for _, message in playback.inputs(recording):
         state, events = reduce(state, message)
         # Scoped signals expanded to the per-market signals they stand for (`expand`): the
         # expectations say what happens to each market, whatever the grouping.
@@ -170,9 +171,9 @@ def test_the_expedite_recording_maps_its_type_and_the_engine_follows_the_service
     path = FIXTURES / "scenario_expedite.jsonl"
     assert read_recording(path).meta.types == {9901: ActionKind.EXPEDITE}
     recording = read_recording(path)
-    state = initial_state(recording, None, False)
+    state = playback.start_state(recording, None, False)
     names: list[str] = []
-    for _, message in recording_inputs(recording):
+    for _, message in playback.inputs(recording):
         state, events = reduce(state, message)
         names.extend(type(event).__name__ for event in events)
     assert state.expedite

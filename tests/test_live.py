@@ -20,7 +20,8 @@ from faultruns import settlements
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import InvalidStatus
 
-from engine.cli import fold_recording, main
+from engine import playback
+from engine.cli import main
 from engine.core.events import Event, PointWon
 from engine.core.market_catalogue import FORMAT_DEPENDENT_MARKET_TYPES
 from engine.core.reduce import Input, Stale
@@ -67,7 +68,7 @@ def _run(coro: Awaitable[T], timeout: float = 30.0) -> T:
 
 
 def _direct_summary(path: Path = RECORDING) -> dict[str, Any]:
-    return summarize(fold_recording(read_recording(path)))
+    return summarize(playback.fold(read_recording(path)))
 
 
 @attrs.define

@@ -1,0 +1,71 @@
+"""Replay of a recording through the pure core: the one home of replay.
+
+    recording = read_recording(path)
+    state = playback.fold(recording)                      # the final state (`replay --summary`)
+    for moment, message, state, events in playback.steps(recording):
+        ...                                               # every input, as `replay --trace` prints it
+
+`inputs(recording)` gives the reducer inputs a recording replays to, with their receive times:
+every frame decoded with the recording's catalogue, a bad line as `Malformed`, `Stale()` where the
+receive times show a silence longer than the live adapter's stale timeout, and `EndOfStream()` last.
+`start_state` is the state a replay starts from (the recording's meta, overridden by the caller).
+The CLI, the async runtime (`engine.replay`), the tests, the benches and `regenerate.py` all replay
+through here; paced replay is `engine.replay(path, speed)`, which feeds the same inputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import attrs
+
+from engine.core.events import Event
+from engine.core.reduce import EndOfStream, Input, reduce
+from engine.core.rules import UNKNOWN_FORMAT, MatchFormat
+from engine.core.state import MatchState
+from engine.io.recording import Recording, recorded_inputs
+
+
+def start_state(recording: Recording, best_of: int | None = None, doubles: bool = False) -> MatchState:
+    """The state a replay starts from: the recording's fixture and format, `best_of` and `doubles`
+    overriding them when given (the format is unknown when neither says)."""
+    return MatchState.new(recording.fixture_id, overridden(recording.meta.format(UNKNOWN_FORMAT), best_of, doubles))
+
+
+def overridden(fmt: MatchFormat, best_of: int | None, doubles: bool) -> MatchFormat:
+    """`fmt` with a given number of games and doubles flag applied."""
+    if best_of is not None:
+        fmt = attrs.evolve(fmt, best_of=best_of)
+    if doubles:
+        fmt = attrs.evolve(fmt, doubles=True)
+    return fmt
+
+
+def inputs(recording: Recording, end: bool = True) -> Iterator[tuple[float | None, Input]]:
+    """Every reducer input of the recording with its receive time (POSIX seconds, None when
+    unknown), then `EndOfStream()` (at the last time) unless `end` is False."""
+    last: float | None = None
+    for moment, message in recorded_inputs(recording):
+        last = moment
+        yield moment, message
+    if end:
+        yield last, EndOfStream()
+
+
+def steps(
+    recording: Recording, state: MatchState | None = None
+) -> Iterator[tuple[float | None, Input, MatchState, list[Event]]]:
+    """Each input folded in turn: (receive time, input, state after it, its events), from `state`
+    (default: `start_state(recording)`)."""
+    state = start_state(recording) if state is None else state
+    for moment, message in inputs(recording):
+        state, events = reduce(state, message)
+        yield moment, message, state, events
+
+
+def fold(recording: Recording, best_of: int | None = None, doubles: bool = False) -> MatchState:
+    """The final state of the recording replayed from its start (what `replay --summary` prints)."""
+    state = start_state(recording, best_of, doubles)
+    for _, message in inputs(recording):
+        state, _ = reduce(state, message)
+    return state
