@@ -33,10 +33,11 @@ from engine.core.reduce import Input
 from engine.core.report import describe_signal, is_signal, summarize
 from engine.core.rules import MAX_BEST_OF, UNKNOWN_FORMAT, MatchFormat
 from engine.core.state import MatchState
+from engine.feed.catalogue import DEFAULT_CATALOGUE, ActionCatalogue
 from engine.feed.wire import Malformed
 from engine.io.client import ClientSettings
 from engine.io.protocol import FeedError, Secret
-from engine.io.recording import RecordingError, read_recording
+from engine.io.recording import RecordingError, parse_types, read_recording
 from engine.io.server import Faults, ProviderServer, load_fixtures
 from engine.match import Match, connect, replay
 from engine.scoreboard import Scoreboard
@@ -170,12 +171,34 @@ def _connect(args: argparse.Namespace) -> int:
     except ValueError as exc:
         return _fail(f"{PROG} connect: {str(exc).replace('allow_insecure=True', '--allow-insecure')}", EXIT_USAGE)
     fmt = playback.overridden(UNKNOWN_FORMAT, args.best_of, args.doubles)
+    try:
+        catalogue = DEFAULT_CATALOGUE if args.types is None else _catalogue(args.types)
+    except RecordingError as exc:
+        return _fail(f"{PROG} connect: {exc}", EXIT_USAGE)
     board = None if args.trace else Scoreboard(sys.stdout, args.all_signals)
     observer = _trace_observer(sys.stdout) if board is None else board
     match = connect(
-        args.fixture, Secret(value), fmt=fmt, record=args.record, settings=settings, buffer=0, on_input=observer
+        args.fixture,
+        Secret(value),
+        fmt=fmt,
+        record=args.record,
+        settings=settings,
+        buffer=0,
+        on_input=observer,
+        catalogue=catalogue,
     )
     return asyncio.run(_follow(match, sys.stdout, "connect", board, summary=board is not None))
+
+
+def _catalogue(path: str) -> ActionCatalogue:
+    """The default catalogue with the `{"9901": "expedite"}` type map of a JSON file added."""
+    try:
+        value = orjson.loads(Path(path).read_bytes())
+    except OSError as exc:
+        raise RecordingError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except orjson.JSONDecodeError as exc:
+        raise RecordingError(f"{path}: not JSON: {exc}") from None
+    return DEFAULT_CATALOGUE.with_types(parse_types(value, path))
 
 
 def _trace_observer(out: IO[str]) -> Callable[[Match, Input, list[Event]], None]:
@@ -351,6 +374,12 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         metavar="N",
         help="reconnections in a row without a frame before giving up (default: never give up)",
+    )
+    live.add_argument(
+        "--types",
+        default=None,
+        metavar="FILE",
+        help='JSON map of type ids the default catalogue lacks, e.g. {"9901": "expedite"} (recorded in the meta)',
     )
     live.add_argument("--allow-insecure", action="store_true", help="allow plain ws:// to a host that is not loopback")
     live.add_argument("--trace", action="store_true", help="one JSON line per input instead of the scoreboard")

@@ -35,9 +35,10 @@ from engine.core.market_catalogue import DEFAULT_MARKETS, MarketConfig
 from engine.core.reduce import EndOfStream, Input, reduce
 from engine.core.rules import UNKNOWN_FORMAT, MatchFormat
 from engine.core.state import MatchState
+from engine.feed.catalogue import DEFAULT_CATALOGUE, ActionCatalogue
 from engine.io.client import ClientSettings, ConnectLimiter, FrameObserver, Recorder, run_feed
 from engine.io.protocol import Secret
-from engine.io.recording import RecordingError, RecordingMeta, read_recording
+from engine.io.recording import RecordingError, RecordingMeta, extra_types, read_recording
 
 log = logging.getLogger("engine.match")
 
@@ -286,11 +287,14 @@ def connect(
     buffer: int = EVENT_BUFFER,
     rng: random.Random | None = None,
     on_input: StepObserver | None = None,
+    catalogue: ActionCatalogue = DEFAULT_CATALOGUE,
 ) -> Match:
     """A live match on the provider's feed (use with `async with`). `token` is kept as a `Secret`;
     `base` overrides the provider host (`settings.base`); `record` appends every raw frame to a
-    JSONL recording, or `frames` sees each raw frame as it arrives. Reconnects on its own; raises
-    `AuthRefused`/`RequestRefused` from `async for` or `wait()` when the provider refuses for good."""
+    JSONL recording, or `frames` sees each raw frame as it arrives; frames are decoded with
+    `catalogue` (`DEFAULT_CATALOGUE.with_types({...})` for type ids it lacks; a recording's meta
+    keeps them). Reconnects on its own; raises `AuthRefused`/`RequestRefused` from `async for` or
+    `wait()` when the provider refuses for good."""
     secret = token if isinstance(token, Secret) else Secret(token)
     settings = settings or ClientSettings()
     if base is not None:
@@ -299,7 +303,7 @@ def connect(
     async def live(match: Match) -> None:
         recorder = None
         if record is not None:
-            recorder = Recorder(record, RecordingMeta(fixture_id, fmt.best_of, fmt.doubles))
+            recorder = Recorder(record, RecordingMeta(fixture_id, fmt.best_of, fmt.doubles, extra_types(catalogue)))
         try:
             await run_feed(
                 fixture_id,
@@ -311,6 +315,7 @@ def connect(
                 limiter=limiter,
                 recorder=recorder if recorder is not None else frames,
                 rng=rng,
+                catalogue=catalogue,
             )
         finally:
             if recorder is not None:

@@ -139,6 +139,8 @@ REFUSALS: dict[str, tuple[list[str], str]] = {
     "connect insecure": (["connect", "f", "--token-env", "HOME", "--base", "ws://example.com"], "--allow-insecure"),
     "connect max-retries negative": (["connect", "f", "--token-env", "HOME", "--max-retries", "-1"], "--max-retries"),
     "connect stale-after zero": (["connect", "f", "--token-env", "HOME", "--stale-after", "0"], "--stale-after"),
+    "connect types missing": (["connect", "f", "--token-env", "HOME", "--types", "/nonexistent.json"], "cannot read"),
+    "connect types bad": (["connect", "f", "--token-env", "HOME", "--types", str(RECORDING)], "not JSON"),
     "unknown command": (["fly"], "invalid choice"),
     "no command": ([], "COMMAND"),
     "log level": (["--log-level", "LOUD", "demo"], "--log-level"),

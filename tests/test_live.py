@@ -41,7 +41,8 @@ from engine.core.signals import (
     VoidRolledBack,
     expand,
 )
-from engine.feed.catalogue import ActionKind
+from engine.core.state import MatchState
+from engine.feed.catalogue import DEFAULT_CATALOGUE, ActionCatalogue, ActionKind
 from engine.feed.wire import Action
 from engine.io.client import ClientSettings, ConnectLimiter, backoff_delays
 from engine.io.protocol import ACCEPT_HEADER, MISSING_ACCEPT_TEXT, AuthRefused, Secret, actions_url
@@ -590,3 +591,32 @@ def test_cancelling_a_waiter_cancels_the_waiter_not_the_feed() -> None:
     cancelled, summary = _run(scenario())
     assert cancelled
     assert summary == _direct_summary()
+
+
+def test_a_live_follow_decodes_with_the_catalogue_it_is_given(tmp_path: Path) -> None:
+    """Issue 14: engine.connect(catalogue=...) reaches the live decode (before, only replay used a
+    recording's `types`); the recording it writes keeps them, so its replay decodes the same."""
+    path = FIXTURES / "scenario_expedite.jsonl"
+    recording = read_recording(path)
+    assert recording.meta.types  # the expedite type id is not in the default catalogue
+
+    async def follow(catalogue: ActionCatalogue, record: Path) -> MatchState:
+        async with ProviderServer(load_fixtures(path), Secret(TOKEN)) as server:
+            (fixture_id,) = server.fixtures
+            match = connect(
+                fixture_id,
+                TOKEN,
+                fmt=recording.meta.format(),
+                settings=attrs.evolve(FAST, base=server.base),
+                limiter=LIMITER,
+                record=str(record),
+                catalogue=catalogue,
+            )
+            return await match.wait()
+
+    direct = summarize(playback.fold(recording))
+    followed = _run(follow(recording.meta.catalogue(), tmp_path / "with.jsonl"))
+    assert summarize(followed) == direct
+    assert read_recording(tmp_path / "with.jsonl").meta.types == recording.meta.types
+    blind = _run(follow(DEFAULT_CATALOGUE, tmp_path / "without.jsonl"))
+    assert blind.unknown_actions > 0  # without it the expedite action is unknown: the catalogue mattered

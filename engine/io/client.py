@@ -34,6 +34,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
 from engine.core.reduce import Connected, Disconnected, Input, Stale
+from engine.feed.catalogue import DEFAULT_CATALOGUE, ActionCatalogue
 from engine.feed.wire import MAX_FRAME_BYTES, Action, Malformed, decode
 from engine.io.protocol import (
     ACCEPT_HEADER,
@@ -190,10 +191,11 @@ async def run_feed(
     limiter: ConnectLimiter | None = None,
     recorder: FrameObserver | None = None,
     rng: random.Random | None = None,
+    catalogue: ActionCatalogue = DEFAULT_CATALOGUE,
 ) -> None:
     """Keep one fixture's feed flowing into `sink` until `is_over()` after the server closes, a final
     error (raised), or cancellation. `start_position()` gives the number of actions to skip on a
-    reconnect."""
+    reconnect; frames are decoded with `catalogue`."""
     settings = settings or ClientSettings()
     limiter = limiter or PROCESS_LIMITER
     delay = backoff_delays(settings, rng or random.Random())
@@ -216,7 +218,7 @@ async def run_feed(
             ) as ws:
                 log.info("fixture %s: connected to %s", fixture_id, url)
                 await ws.send(auth_message(token))
-                await _receive(ws, fixture_id, token, sink, settings, recorder, progress)
+                await _receive(ws, fixture_id, token, sink, settings, recorder, progress, catalogue)
         except InvalidStatus as exc:
             status = exc.response.status_code
             body = token.redact(exc.response.body.decode("utf-8", "replace")[:200]) if exc.response.body else ""
@@ -257,6 +259,7 @@ async def _receive(
     settings: ClientSettings,
     recorder: FrameObserver | None,
     progress: _Progress,
+    catalogue: ActionCatalogue,
 ) -> None:
     """Pass frames to the sink until the server closes normally; raises _Retry or ConnectionClosed
     when the connection is lost, AuthRefused when the token is refused."""
@@ -297,7 +300,7 @@ async def _receive(
         silent_since = time.monotonic()
         stale = False
         text = frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
-        message = decode(text)
+        message = decode(text, catalogue)
         try:
             if recorder is not None:
                 recorder.write(text)

@@ -207,21 +207,30 @@ def _meta(value: object) -> RecordingMeta:
         raise RecordingError(f"recording meta: bestOf must be a positive odd integer, got {shown(best_of)}")
     if doubles is not None and type(doubles) is not bool:
         raise RecordingError("recording meta: doubles must be true or false")
-    return RecordingMeta(fixture_id, best_of, doubles, _types(value.get("types", {})))
+    return RecordingMeta(fixture_id, best_of, doubles, parse_types(value.get("types", {})))
 
 
-def _types(value: object) -> dict[int, ActionKind]:
+def parse_types(value: object, where: str = "recording meta") -> dict[int, ActionKind]:
+    """A `types` map (`{"9901": "expedite"}`: type id -> action kind) read from JSON; RecordingError
+    naming `where` and the entry when it is not one."""
     if not isinstance(value, dict):
-        raise RecordingError('recording meta: "types" must map type ids to action kinds')
+        raise RecordingError(f'{where}: "types" must map type ids to action kinds')
     types = {}
     for key, kind in value.items():
         try:
             types[int(key)] = ActionKind(kind)
         except ValueError:
             raise RecordingError(
-                f"recording meta: types: {shown(key)}: {shown(kind)} is not a type id and an action kind"
+                f"{where}: types: {shown(key)}: {shown(kind)} is not a type id and an action kind"
             ) from None
     return types
+
+
+def extra_types(catalogue: ActionCatalogue) -> dict[int, ActionKind]:
+    """What `catalogue` maps differently from the default one: what a recording's meta must say."""
+    return {
+        type_id: kind for type_id, kind in catalogue.kinds.items() if DEFAULT_CATALOGUE.kinds.get(type_id) is not kind
+    }
 
 
 def write_recording(path: str | Path, frames: Iterable[Frame], meta: RecordingMeta | None = None) -> None:
