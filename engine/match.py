@@ -30,7 +30,7 @@ from typing import Any, TypeVar, overload
 import attrs
 
 from engine import playback
-from engine.core.events import Event, Status
+from engine.core.events import FINAL_STATUSES, Event
 from engine.core.market_catalogue import DEFAULT_MARKETS, MarketConfig
 from engine.core.reduce import EndOfStream, Input, reduce
 from engine.core.rules import UNKNOWN_FORMAT, MatchFormat
@@ -49,7 +49,6 @@ EventTypes = type | tuple[type, ...]
 SLOW_CALLBACK = 1.0
 #: [ours] Events kept for `async for` when nobody consumes them; the oldest go first beyond this.
 EVENT_BUFFER = 65_536
-_ENDED = frozenset({Status.FINISHED, Status.ABANDONED, Status.CANCELLED})
 
 
 class Callbacks:
@@ -198,7 +197,7 @@ class Match:
     @property
     def is_over(self) -> bool:
         """True once the match has a final status (finished, abandoned, cancelled)."""
-        return self.state.status in _ENDED
+        return self.state.status in FINAL_STATUSES
 
     async def __aenter__(self) -> Match:
         self.start()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine.core import rules
-from engine.core.rules import DoublesOrder, MatchFormat, Side
+from engine.core.rules import MatchFormat, Side
 
 HOME, AWAY = Side.HOME, Side.AWAY
 
@@ -85,24 +85,3 @@ class TestLaw2_13_6_Ends:
         assert rules.ends_swapped(5, 3, 5) is True
         assert rules.ends_swapped(7, 5, 2, MatchFormat(best_of=7)) is True
         assert rules.ends_swapped(5, 5, 2, MatchFormat(best_of=7)) is False  # not the last game of a bo7
-
-
-class TestLaw2_14_DoublesOrder:
-    ORDER = DoublesOrder("A1", "B1", "A2", "B2")
-
-    def test_previous_receiver_serves_to_partner_of_previous_server(self) -> None:
-        seen = [rules.doubles_server_receiver(self.ORDER, turn) for turn in range(5)]
-        assert seen == [("A1", "B1"), ("B1", "A2"), ("A2", "B2"), ("B2", "A1"), ("A1", "B1")]
-
-    def test_receiving_pair_changes_order_at_5_in_the_last_game(self) -> None:
-        # At turn 2 (A2 serving to B2) a pair reaches 5: B's pair now receives the other way round.
-        assert rules.doubles_server_receiver(self.ORDER, 2, receiving_swap_turn=2) == ("A2", "B1")
-        after = [rules.doubles_server_receiver(self.ORDER, turn, receiving_swap_turn=2) for turn in range(3, 7)]
-        assert after == [("B1", "A1"), ("A1", "B2"), ("B2", "A2"), ("A2", "B1")]
-        assert rules.doubles_server_receiver(self.ORDER, 1, receiving_swap_turn=2) == ("B1", "A2")
-
-    def test_next_game_first_receiver_is_who_served_to_the_chosen_server(self) -> None:
-        assert rules.next_game_doubles_order(self.ORDER, "B1") == DoublesOrder("B1", "A1", "B2", "A2")
-        assert rules.next_game_doubles_order(self.ORDER, "B2") == DoublesOrder("B2", "A2", "B1", "A1")
-        with pytest.raises(ValueError, match="not in the pair"):
-            rules.next_game_doubles_order(self.ORDER, "A1")

@@ -43,6 +43,10 @@ class Status(enum.Enum):
     CANCELLED = "cancelled"
 
 
+#: The statuses a match does not leave (corrections aside): finished, abandoned, cancelled.
+FINAL_STATUSES = frozenset({Status.FINISHED, Status.ABANDONED, Status.CANCELLED})
+
+
 @attrs.frozen(slots=True)
 class PointStarted:
     """A rally began in `game`; `server` is the side serving (None if unknown)."""
@@ -202,6 +206,7 @@ def event_name(event: Event) -> str:
 
 
 __all__ = [
+    "FINAL_STATUSES",
     "ActionPending",
     "Discrepancy",
     "DuplicateDropped",

@@ -17,7 +17,7 @@ import enum
 import attrs
 
 from engine.core import rules
-from engine.core.events import Status
+from engine.core.events import FINAL_STATUSES, Status
 from engine.core.market_catalogue import Market, MarketType
 from engine.core.rules import MatchFormat, Side
 from engine.core.signals import Reason, VoidReason
@@ -32,7 +32,7 @@ _VOID_BY_RESULT = {
     ResultKind.ABANDONED: VoidReason.ABANDONED,
 }
 
-ENDED = frozenset({Status.FINISHED, Status.ABANDONED, Status.CANCELLED})
+ENDED = FINAL_STATUSES
 
 
 def match_reasons(state: MatchState) -> frozenset[Reason]:
