@@ -12,6 +12,7 @@ import enum
 
 import attrs
 
+from engine.core.inputs import Malformed
 from engine.core.rules import Side
 from engine.core.sequence import DuplicateDropped, Gap, LateArrival
 from engine.core.signals import (
@@ -24,8 +25,7 @@ from engine.core.signals import (
     SuspensionReasonsChanged,
     VoidRolledBack,
 )
-from engine.feed.catalogue import ActionKind, ResultKind, SendType, Stoppage
-from engine.feed.wire import Malformed
+from engine.core.vocabulary import ActionKind, ResultKind, SendType, Stoppage
 
 
 class Status(enum.Enum):

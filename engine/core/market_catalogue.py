@@ -16,7 +16,7 @@ import attrs
 from engine.core import rules
 from engine.core.rules import MatchFormat
 from engine.core.signals import MarketType, Reason
-from engine.feed.catalogue import Stoppage
+from engine.core.vocabulary import Stoppage
 
 __all__ = [  # MarketType is defined with the signals (a scoped signal names types); it is at home here too
     "ALL_MARKET_TYPES",
@@ -172,7 +172,7 @@ class MarketCatalogue:
 
 ALL_MARKET_TYPES = frozenset(MarketType)
 
-#: Which stoppage (opened and closed by the action kinds in `engine.feed.catalogue`) raises which reason.
+#: Which stoppage (opened and closed by the action kinds in `engine.core.vocabulary`) raises which reason.
 DEFAULT_STOPPAGE_REASONS: Mapping[Stoppage, Reason] = {
     Stoppage.TIMEOUT: Reason.TIMEOUT,
     Stoppage.VIDEO_CHECK: Reason.VIDEO_CHECK,
@@ -209,7 +209,7 @@ class MarketPolicy:
         policy = DEFAULT_POLICY.with_scopes({Reason.TIMEOUT: set()})  # stay open through timeouts
 
     The action kinds that open and close stoppages are the feed's semantics and live in
-    `engine.feed.catalogue` (STOPPAGE_OPENED_BY, STOPPAGES_CLOSED_BY); `stoppage_reasons` maps each
+    `engine.core.vocabulary` (STOPPAGE_OPENED_BY, STOPPAGES_CLOSED_BY); `stoppage_reasons` maps each
     stoppage to a reason. Reasons missing from `suspends` suspend nothing.
     """
 

@@ -22,7 +22,7 @@ from engine.core.market_catalogue import Market, MarketType
 from engine.core.rules import MatchFormat, Side
 from engine.core.signals import Reason, VoidReason
 from engine.core.state import MatchState, Rallies, Score
-from engine.feed.catalogue import COLLECTION_NOT_LIVE, FIXTURE_STATUS_SUSPENDED, ResultKind
+from engine.core.vocabulary import COLLECTION_NOT_LIVE, FIXTURE_STATUS_SUSPENDED, ResultKind
 
 _VOID_BY_RESULT = {
     ResultKind.NORMAL: VoidReason.NOT_PLAYED,

@@ -49,12 +49,13 @@ from engine.core.events import (
     UnexpectedServer,
     UnknownAction,
 )
+from engine.core.inputs import Action, Heartbeat, Malformed, Summary
 from engine.core.market_book import signals_between
 from engine.core.rules import Side
 from engine.core.sequence import Note, Sequencer, TooFarAhead
 from engine.core.state import Expedite, MatchState, PlayState, Rallies, Rally, Score
 from engine.core.timeline import STANDING_AFTER, Entry, Folded, Standing, Timeline
-from engine.feed.catalogue import (
+from engine.core.vocabulary import (
     FIXTURE_STATUS_ABANDONED,
     STOPPAGE_OPENED_BY,
     STOPPAGES_CLOSED_BY,
@@ -64,7 +65,6 @@ from engine.feed.catalogue import (
     end_match_winner,
     result_kind_from_text,
 )
-from engine.feed.wire import Action, Heartbeat, Malformed, Summary
 
 
 @attrs.frozen(slots=True)

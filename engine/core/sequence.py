@@ -15,7 +15,7 @@ from typing import Final
 import attrs
 from sortedcontainers import SortedDict
 
-from engine.feed.wire import Action
+from engine.core.inputs import Action
 
 #: [ours] How many later messages may wait for a missing one before it is declared lost.
 DEFAULT_MAX_HELD: Final = 8

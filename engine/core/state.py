@@ -17,7 +17,7 @@ from engine.core.market_catalogue import DEFAULT_MARKETS, MarketConfig
 from engine.core.rules import DEFAULT_FORMAT, UNKNOWN_FORMAT, MatchFormat, Side
 from engine.core.sequence import Sequencer
 from engine.core.timeline import Timeline
-from engine.feed.catalogue import (
+from engine.core.vocabulary import (
     COLLECTION_NOT_LIVE,
     FIXTURE_STATUS_ABANDONED,
     FIXTURE_STATUS_CANCELLED,

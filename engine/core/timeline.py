@@ -15,9 +15,9 @@ from typing import Protocol
 
 import attrs
 
+from engine.core.inputs import Action, Player
 from engine.core.rules import Side
-from engine.feed.catalogue import ActionKind, SendType
-from engine.feed.wire import Action, Player
+from engine.core.vocabulary import ActionKind, SendType
 
 
 class Standing(enum.Enum):

@@ -27,13 +27,39 @@ import attrs
 import msgspec
 import orjson
 
-from engine.core.rules import Side
+from engine.core.inputs import (  # the reducer's input types, re-exported where users found them
+    Action,
+    Heartbeat,
+    Malformed,
+    Message,
+    PeriodScore,
+    Player,
+    Summary,
+    Team,
+)
+
+__all__ = [
+    "Action",
+    "Heartbeat",
+    "Malformed",
+    "Message",
+    "PeriodScore",
+    "Player",
+    "Summary",
+    "Team",
+    "decode",
+    "decode_object",
+    "decode_reference",
+    "encode_frame",
+    "encode_message",
+    "heartbeat_frame",
+    "shown",
+]
 from engine.feed.catalogue import (
     COLLECTION_STATUS_NAMES,
     DEFAULT_CATALOGUE,
     FIXTURE_STATUS_NAMES,
     ActionCatalogue,
-    ActionKind,
     SendType,
 )
 
@@ -52,116 +78,6 @@ EXCERPT_CHARS: Final = 200
 
 # [ours] metadata keys that may say why a match ended (End Match) — FEED.md is silent.
 _END_REASON_KEYS: Final = ("reason", "resultType", "matchEndReason", "endReason")
-
-
-@attrs.frozen(slots=True)
-class Team:
-    """`team`: a side of the match (the player's name in singles)."""
-
-    id: str | None
-    name: str | None
-    home: bool
-
-    @property
-    def side(self) -> Side:
-        """HOME or AWAY."""
-        return Side.HOME if self.home else Side.AWAY
-
-
-@attrs.frozen(slots=True)
-class Player:
-    """`player`: an individual, when the provider names one (the server in doubles, say)."""
-
-    id: str | None
-    name: str | None
-
-
-#: A signed 64-bit integer: the fast path's int (larger ones, which orjson may still read, are left to
-#: the reference path).
-Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
-
-
-class PeriodScore(msgspec.Struct, frozen=True):
-    """One game in `fixtureSummary.periods`: points per side ([ours] FEED.md section 2). Decoded
-    straight from JSON (the names in `msgspec.field`); change one with `msgspec.structs.replace`."""
-
-    home_points: Int64 = msgspec.field(name="homeTeamPeriodScore")
-    away_points: Int64 = msgspec.field(name="awayTeamPeriodScore")
-    id: str | Int64 | None = None
-    label: str | None = None
-    home_score: Int64 | None = msgspec.field(default=None, name="homeTeamScore")
-    away_score: Int64 | None = msgspec.field(default=None, name="awayTeamScore")
-
-
-class Summary(msgspec.Struct, frozen=True):
-    """`fixtureSummary`: the provider's own running score after the action it came with (statuses
-    by name). Change one with `msgspec.structs.replace`."""
-
-    home_games: int
-    away_games: int
-    periods: tuple[PeriodScore, ...] = ()
-    current_period: int | None = None
-    status: str | None = None
-    collection_status: str | None = None
-    finished: bool | None = None
-    is_tied: bool | None = None
-    clock_time: str | None = None
-    clock_state: str | None = None
-    home_in_possession: bool | None = None
-
-
-@attrs.frozen(slots=True)
-class Action:
-    """One message about one action (`fixtureAction`), with the summary sent alongside it."""
-
-    fixture_id: str
-    action_id: str
-    seq: int
-    timeline: float
-    type_id: int
-    kind: ActionKind
-    send_type: SendType
-    period: int | None = None
-    type_name: str | None = None
-    subtype_id: int | None = None
-    subtype_name: str | None = None
-    team: Team | None = None
-    player: Player | None = None
-    timestamp: str | None = None
-    clock_time: str | None = None
-    metadata: Mapping[str, Any] = attrs.field(factory=dict, hash=False)
-    related_ids: tuple[str, ...] = ()
-    delayed: bool = False
-    fixture_status: str | None = None
-    collection_status: str | None = None
-    end_reason: str | None = None
-    finished: bool = False
-    summary: Summary | None = None
-    trace_id: str | None = None
-    version: int | None = None
-
-    @property
-    def side(self) -> Side | None:
-        """The side named by `team`, if any."""
-        return None if self.team is None else self.team.side
-
-
-@attrs.frozen(slots=True)
-class Heartbeat:
-    """A well-formed message with no action: proves the feed is alive, changes nothing."""
-
-
-@attrs.frozen(slots=True)
-class Malformed:
-    """A frame we could not read as a message. Also reported as an event by the reducer."""
-
-    reason: str
-    field: str | None = None
-    excerpt: str = ""
-    seq: int | None = None
-
-
-Message = Action | Heartbeat | Malformed
 
 
 class _Bad(Exception):
@@ -274,6 +190,11 @@ def _action(obj: dict[str, Any], raw: object, catalogue: ActionCatalogue) -> Act
 # --- the fast path: one validated parse into structs ----------------------------------------------
 
 
+#: A signed 64-bit integer: the fast path's int (larger ones, which orjson may still read, are left to
+#: the reference path).
+Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+
+
 class _RawTeam(msgspec.Struct):  # the _Raw structs use the provider's JSON names
     homeTeam: bool
     id: str | None = None
@@ -285,10 +206,19 @@ class _RawPlayer(msgspec.Struct):
     name: str | None = None
 
 
+class _RawPeriod(msgspec.Struct):
+    homeTeamPeriodScore: Int64
+    awayTeamPeriodScore: Int64
+    id: str | Int64 | None = None
+    label: str | None = None
+    homeTeamScore: Int64 | None = None
+    awayTeamScore: Int64 | None = None
+
+
 class _RawSummary(msgspec.Struct):
     homeTeamScore: Int64
     awayTeamScore: Int64
-    periods: tuple[PeriodScore, ...] = ()
+    periods: tuple[_RawPeriod, ...] = ()
     currentPeriod: Int64 | None = None
     currentStatus: str | Int64 | None = None
     collectionStatus: str | Int64 | None = None
@@ -402,16 +332,26 @@ def _fast_status(value: object, names: Mapping[int, str]) -> str | None:
 
 
 def _fast_summary(raw: _RawSummary) -> Summary:
-    periods = raw.periods
-    if len(periods) > MAX_PERIODS or raw.homeTeamScore < 0 or raw.awayTeamScore < 0:
+    if len(raw.periods) > MAX_PERIODS or raw.homeTeamScore < 0 or raw.awayTeamScore < 0:
         raise _Refer
-    for period in periods:
-        if period.home_points < 0 or period.away_points < 0:
+    periods = []
+    for period in raw.periods:
+        if period.homeTeamPeriodScore < 0 or period.awayTeamPeriodScore < 0:
             raise _Refer
+        periods.append(
+            PeriodScore(
+                period.homeTeamPeriodScore,
+                period.awayTeamPeriodScore,
+                period.id,
+                period.label,
+                period.homeTeamScore,
+                period.awayTeamScore,
+            )
+        )
     return Summary(
         raw.homeTeamScore,
         raw.awayTeamScore,
-        periods,
+        tuple(periods),
         raw.currentPeriod,
         _fast_status(raw.currentStatus, FIXTURE_STATUS_NAMES),
         _fast_status(raw.collectionStatus, COLLECTION_STATUS_NAMES),
