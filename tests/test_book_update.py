@@ -18,6 +18,7 @@ from engine.core.market_book import EMPTY_BOOK, Book, apply_signals
 from engine.core.market_catalogue import MarketConfig, MarketPolicy, MarketType
 from engine.core.reduce import EndOfStream, Input, reduce
 from engine.core.report import is_signal
+from engine.core.rules import UNKNOWN_FORMAT
 from engine.core.signals import BetStart, BetStop, BetStopChanged, Reason, Scope, Signal
 from engine.core.state import MatchState
 from engine.io.recording import read_recording
@@ -95,3 +96,11 @@ def test_the_incremental_book_equals_the_book_derived_from_scratch_on_generated_
     insertions), Pending actions, duplicates, reordering, a lost message and connection trouble."""
     state = MatchState.new(match.fixture_id, match.format, markets=MarketConfig(policy=policy))
     _fold_checked(state, list(match.messages))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(GENERATED)
+def test_the_laws_hold_with_the_format_unknown(match: GeneratedMatch) -> None:
+    """With the format unknown the match-level types are suspended for a reason of their own
+    (format_unknown) while the others are not: the scoped signals then name types, not all."""
+    _fold_checked(MatchState.new(match.fixture_id, UNKNOWN_FORMAT), list(match.messages))
