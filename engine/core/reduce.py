@@ -59,6 +59,7 @@ from engine.core.vocabulary import (
     FIXTURE_STATUS_ABANDONED,
     STOPPAGE_OPENED_BY,
     STOPPAGES_CLOSED_BY,
+    VERIFYING_KINDS,
     ActionKind,
     ResultKind,
     Stoppage,
@@ -262,17 +263,12 @@ def _apply(state: MatchState, action: Action, events: list[Event], sequencer: Se
     if (
         (state.discrepancy or state.gap_unverified)
         and now_effective
-        and action.kind in _VERIFYING_KINDS
+        and action.kind in VERIFYING_KINDS
         and action.summary is not None
     ):
         # The provider's summary agrees with a newly scored point (or the end): certainty is back.
         return attrs.evolve(state, discrepancy=False, gap_unverified=False)
     return state
-
-
-#: [ours] A confirmed action of these kinds whose summary agrees with our score ends the
-#: uncertainty a discrepancy or a lost message left.
-_VERIFYING_KINDS = frozenset({ActionKind.POINT_SCORED, ActionKind.END_MATCH})
 
 
 def _standing(action: Action, previous: Entry | None) -> Standing:

@@ -52,6 +52,11 @@ class SendType(enum.IntEnum):
     RESTORED = 6
 
 
+#: [ours] A confirmed action of these kinds whose summary agrees with our score ends the
+#: uncertainty a discrepancy or a lost message left.
+VERIFYING_KINDS = frozenset({ActionKind.POINT_SCORED, ActionKind.END_MATCH})
+
+
 class Stoppage(enum.Enum):
     """An interruption of play that stays open until something ends it."""
 
