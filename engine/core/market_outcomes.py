@@ -13,6 +13,7 @@ A market is:
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable, Mapping
 
 import attrs
 
@@ -35,34 +36,34 @@ _VOID_BY_RESULT = {
 ENDED = FINAL_STATUSES
 
 
+#: [ours] When each match-level reason holds — the one table of them (FEED.md sections 1, 2 and 6),
+#: read as "reason: the state's condition" (the state and its status). Which markets a reason
+#: suspends is the policy's (`MarketPolicy.suspends`), and which stoppage raises which reason too
+#: (`MarketPolicy.stoppage_reasons`).
+REASON_HOLDS: Mapping[Reason, Callable[[MatchState, Status], bool]] = {
+    Reason.NOT_STARTED: lambda state, status: status is Status.NOT_STARTED or status is Status.POSTPONED,
+    Reason.BALL_IN_PLAY: lambda state, status: state.play.rally is not None,
+    Reason.PENDING_ACTION: lambda state, status: bool(state.timeline.pending),
+    Reason.COLLECTION: lambda state, status: (
+        state.collection_status in COLLECTION_NOT_LIVE or state.fixture_status == FIXTURE_STATUS_SUSPENDED
+    ),
+    Reason.NOT_LIVE_DATA: lambda state, status: state.delayed,
+    Reason.SEQUENCE_GAP: lambda state, status: state.sequencer.waiting or state.gap_unverified,
+    Reason.DISCREPANCY: lambda state, status: state.discrepancy,
+    Reason.STALE_FEED: lambda state, status: state.stale,
+    Reason.DISCONNECTED: lambda state, status: state.disconnected,
+    Reason.FINISHED: lambda state, status: state.provider_says_finished and status not in ENDED,
+    Reason.FORMAT_UNKNOWN: lambda state, status: state.play.format.best_of is None and state.result is None,
+}
+
+
 def match_reasons(state: MatchState) -> frozenset[Reason]:
-    """Every reason to suspend that holds for the match as a whole, whatever the market."""
-    reasons: set[Reason] = set()
+    """Every reason to suspend that holds for the match as a whole, whatever the market (the rows
+    of `REASON_HOLDS` that hold, and the reasons of the open stoppages)."""
     status = state.status
-    if status in (Status.NOT_STARTED, Status.POSTPONED):
-        reasons.add(Reason.NOT_STARTED)
-    if state.rally_in_progress:
-        reasons.add(Reason.BALL_IN_PLAY)
-    if state.pending:
-        reasons.add(Reason.PENDING_ACTION)
+    reasons = {reason for reason, holds in REASON_HOLDS.items() if holds(state, status)}
     stoppage_reasons = state.markets.policy.stoppage_reasons
-    reasons.update(stoppage_reasons[stoppage] for stoppage in state.stoppages if stoppage in stoppage_reasons)
-    if state.collection_status in COLLECTION_NOT_LIVE or state.fixture_status == FIXTURE_STATUS_SUSPENDED:
-        reasons.add(Reason.COLLECTION)
-    if state.delayed:
-        reasons.add(Reason.NOT_LIVE_DATA)
-    if state.sequencer.waiting or state.gap_unverified:
-        reasons.add(Reason.SEQUENCE_GAP)
-    if state.discrepancy:
-        reasons.add(Reason.DISCREPANCY)
-    if state.stale:
-        reasons.add(Reason.STALE_FEED)
-    if state.disconnected:
-        reasons.add(Reason.DISCONNECTED)
-    if state.provider_says_finished and status not in ENDED:
-        reasons.add(Reason.FINISHED)
-    if state.play.format.best_of is None and state.result is None:
-        reasons.add(Reason.FORMAT_UNKNOWN)
+    reasons.update(stoppage_reasons[stoppage] for stoppage in state.play.stoppages if stoppage in stoppage_reasons)
     return frozenset(reasons)
 
 

@@ -8,6 +8,8 @@ Who serves, which ends, whether the match is between games: derived by `engine.c
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import attrs
 
 from engine.core import rules
@@ -27,6 +29,13 @@ from engine.core.vocabulary import (
     ResultKind,
     Stoppage,
 )
+
+#: [ours] Provider fixture statuses (FEED.md section 2) that decide the match status while the
+#: match has no result: the status table's provider rows.
+STATUS_FROM_PROVIDER: Mapping[str | None, Status] = {
+    FIXTURE_STATUS_POSTPONED: Status.POSTPONED,
+    FIXTURE_STATUS_CANCELLED: Status.CANCELLED,
+}
 
 Score = tuple[int, int]
 #: Who won each point of a game, in order; None where the point counts but its winner is unknown
@@ -334,16 +343,16 @@ class MatchState:
 
     @property
     def status(self) -> Status:
-        """Where the match stands, from the score and the provider's statuses."""
+        """Where the match stands: by how it ended, else the provider's fixture status when
+        `STATUS_FROM_PROVIDER` maps it, else collection trouble, else the play."""
         result = self.result
         if result is ResultKind.ABANDONED:
             return Status.ABANDONED
         if result is not None:
             return Status.FINISHED
-        if self.fixture_status == FIXTURE_STATUS_POSTPONED:
-            return Status.POSTPONED
-        if self.fixture_status == FIXTURE_STATUS_CANCELLED:
-            return Status.CANCELLED
+        from_provider = STATUS_FROM_PROVIDER.get(self.fixture_status)
+        if from_provider is not None:
+            return from_provider
         if self.collection_status in COLLECTION_NOT_LIVE:
             return Status.SUSPENDED
         if not self.play.started and self.fixture_status != FIXTURE_STATUS_LIVE:
