@@ -22,7 +22,7 @@ long (any later message clears it), `Disconnected()` and `Connected()`. Each onl
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 
@@ -320,7 +320,9 @@ def replay_timeline(actions: Sequence[Folded], fmt: rules.MatchFormat) -> PlaySt
 
 
 def fold_step(play: PlayState, action: Folded, events: list[Event]) -> PlayState:
-    """Apply one confirmed action at the end of the timeline to the play state; append its events."""
+    """Apply one confirmed action at the end of the timeline to the play state; append its events.
+    A rally's start and end first (the common case); else the stoppage tables of the vocabulary (an
+    action that opens a stoppage does only that), then what its kind does (`FOLD_BY_KIND`)."""
     kind = action.kind
     if kind is ActionKind.POINT_SCORED:
         return _point_scored(play, action, events)
@@ -333,20 +335,33 @@ def fold_step(play: PlayState, action: Folded, events: list[Event]) -> PlayState
     closes = STOPPAGES_CLOSED_BY.get(kind)
     if closes is not None:
         play = _close_stoppages(play, closes, action, events)
-    if kind is ActionKind.START_MATCH:
-        return attrs.evolve(play, started=True)
-    if kind is ActionKind.START_PERIOD:
-        return _open_game_if_due(play, events)
-    if kind is ActionKind.END_MATCH:
-        return _end_match(play, action, events)
-    if kind is ActionKind.LET:
-        return attrs.evolve(play, rally=None)
-    if kind is ActionKind.EXPEDITE and play.expedite is None:
-        game, home, away = play.next_rally_position()
-        return attrs.evolve(play, expedite=Expedite(game, home + away))
-    if kind is ActionKind.STATUS_UPDATED and action.fixture_status in FIXTURE_STATUS_ABANDONED:
+    fold = FOLD_BY_KIND.get(kind)
+    return play if fold is None else fold(play, action, events)
+
+
+def _expedite(play: PlayState, action: Folded, events: list[Event]) -> PlayState:
+    if play.expedite is not None:
+        return play  # on for the rest of the match already
+    game, home, away = play.next_rally_position()
+    return attrs.evolve(play, expedite=Expedite(game, home + away))
+
+
+def _status_updated(play: PlayState, action: Folded, events: list[Event]) -> PlayState:
+    if action.fixture_status in FIXTURE_STATUS_ABANDONED:
         return _finish(play, None, ResultKind.ABANDONED, events)
     return play
+
+
+#: What an action of each kind does to the play state, besides the stoppages it opens or closes
+#: (kinds not listed change nothing; a rally's start and end are `_point_started`/`_point_scored`).
+FOLD_BY_KIND: Mapping[ActionKind, Callable[[PlayState, Folded, list[Event]], PlayState]] = {
+    ActionKind.START_MATCH: lambda play, action, events: attrs.evolve(play, started=True),
+    ActionKind.START_PERIOD: lambda play, action, events: _open_game_if_due(play, events),
+    ActionKind.END_MATCH: lambda play, action, events: _end_match(play, action, events),
+    ActionKind.LET: lambda play, action, events: attrs.evolve(play, rally=None),
+    ActionKind.EXPEDITE: _expedite,
+    ActionKind.STATUS_UPDATED: _status_updated,
+}
 
 
 def _close_stoppages(play: PlayState, closes: frozenset[Stoppage], action: Folded, events: list[Event]) -> PlayState:
