@@ -11,7 +11,6 @@ often it began and how long it held (by the actions' timestamps).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import IO
 
 from engine.core.events import Event, GameWon, MatchWon, PointWon
@@ -38,16 +37,8 @@ from engine.core.signals import (
 )
 from engine.core.state import MatchState
 from engine.feed.wire import Action
+from engine.io.recording import recv_seconds
 from engine.match import Match
-
-
-def _seconds(timestamp: str | None) -> float | None:
-    if timestamp is None:
-        return None
-    try:
-        return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 def _clock(seconds: float) -> str:
@@ -95,7 +86,7 @@ class Scoreboard:
     def _learn(self, action: Action) -> None:
         if action.team is not None and action.team.name and action.side is not None:
             self.names.setdefault(action.side, action.team.name)
-        moment = _seconds(action.timestamp)
+        moment = recv_seconds(action.timestamp)  # an RFC 3339 time, read the same way
         if moment is not None:
             self.started = moment if self.started is None else self.started
             self.now = moment if self.now is None else max(self.now, moment)

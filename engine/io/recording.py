@@ -40,7 +40,7 @@ class Frame:
 
 
 def recv_seconds(recv: str | None) -> float | None:
-    """A frame's receive time as POSIX seconds; None when unknown or unreadable."""
+    """A frame's receive time (or any RFC 3339 time) as POSIX seconds; None when unknown or unreadable."""
     if recv is None:
         return None
     try:
