@@ -175,7 +175,7 @@ async def run_feed(
                 log.info("fixture %s: connected to %s", fixture_id, url)
                 await ws.send(auth_message(token))
                 session.opened(time.monotonic())
-                inputs, decision = await _receive(ws, session, sink, recorder)
+                inputs, decision = await _receive(ws, session, sink, recorder, token)
         except InvalidStatus as exc:
             status = exc.response.status_code
             body = token.redact(exc.response.body.decode("utf-8", "replace")[:200]) if exc.response.body else ""
@@ -207,7 +207,7 @@ async def run_feed(
 
 
 async def _receive(
-    ws: ClientConnection, session: FeedSession, sink: Sink, recorder: FrameObserver | None
+    ws: ClientConnection, session: FeedSession, sink: Sink, recorder: FrameObserver | None, token: Secret
 ) -> tuple[list[Input], Decision]:
     """Shuttle frames and timeouts to the session until it decides the connection is done."""
     while True:
@@ -230,7 +230,7 @@ async def _receive(
             return inputs, decision
         except ConnectionClosed as exc:
             received = exc.rcvd.code if exc.rcvd is not None else None
-            reason = _close_reason(exc)
+            reason = token.redact(exc.rcvd.reason) if exc.rcvd is not None else ""  # the server's words
             return session.on_close(received, reason, exc.sent.code if exc.sent is not None else None)
         arrived = time.perf_counter()
         text = frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
@@ -240,12 +240,6 @@ async def _receive(
             except Exception as exc:
                 raise _UserCodeFailed(exc) from exc
         _deliver(sink, session.on_frame(text, time.monotonic()), arrived)
-
-
-def _close_reason(exc: ConnectionClosed) -> str:
-    """The server's close reason (its text only: the token is never in a close frame we receive,
-    but the reason is redacted by the caller's logger anyway)."""
-    return exc.rcvd.reason if exc.rcvd is not None else ""
 
 
 def _deliver(sink: Sink, inputs: list[Input], arrived: float) -> None:

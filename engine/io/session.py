@@ -191,7 +191,9 @@ class FeedSession:
             if self._is_over():
                 return [], Finished()
             return self._lost("the server closed the feed before the match ended")
-        return self._lost(f"closed ({received} {reason})".rstrip())
+        return self._lost(
+            "closed without a close frame" if received is None else f"closed ({received} {reason})".rstrip()
+        )
 
     def on_connect_failed(self, status: int | None, detail: str) -> tuple[list[Input], Decision]:
         """Opening failed: an HTTP refusal (`status`) or the network (None, `detail` says what)."""
