@@ -93,6 +93,7 @@ if TYPE_CHECKING:  # the one list of what is exported and from where; at run tim
     from engine.io.protocol import AuthRefused, FeedError, RequestRefused, RetriesExhausted, Secret
     from engine.io.server import Faults, ProviderServer
     from engine.match import Callbacks, Match, connect, replay
+    from engine.pricing import Position, Strengths, price
 
 
 def _exports() -> dict[str, str]:
@@ -180,6 +181,7 @@ __all__ = [
     "PastAmended",
     "PointStarted",
     "PointWon",
+    "Position",
     "ProviderServer",
     "Reason",
     "RequestRefused",
@@ -198,6 +200,7 @@ __all__ = [
     "Stoppage",
     "StoppageEnded",
     "StoppageStarted",
+    "Strengths",
     "SuspensionReasonsChanged",
     "UnexpectedServer",
     "UnknownAction",
@@ -215,6 +218,7 @@ __all__ = [
     "next_book",
     "outcome",
     "parse_market",
+    "price",
     "reduce",
     "replay",
     "signals_between",

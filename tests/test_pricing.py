@@ -1,0 +1,169 @@
+"""The exact pricing model (issue 15, first part): its laws, and a seeded Monte-Carlo of the same
+rules (ITTF 2.11-2.13: games to 11 by 2, two serves each, one each from 10-10, the first server
+alternating by game) that it must agree with."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from engine.core.market_catalogue import Market, MarketCatalogue, MarketType
+from engine.core.rules import MatchFormat, Side, game_winner, server
+from engine.pricing import Position, Strengths, price
+
+CATALOGUE = MarketCatalogue(race_to=(5, 7, 9, 11))
+BO5 = MatchFormat(best_of=5)
+MIDDLE = Position(BO5, (1, 1), 3, (9, 8), Side.AWAY)
+ODDS = Strengths(home_serve=0.62, away_serve=0.55)
+
+
+def _markets(position: Position) -> list[Market]:
+    fmt = position.format
+    games = range(position.game, (fmt.best_of or 0) + 1)
+    markets = CATALOGUE.match_markets(fmt)
+    for game in games:
+        markets.extend(CATALOGUE.game_markets(game))
+    point = CATALOGUE.point_market(position.game, sum(position.points) + 1)
+    return [*markets, *([point] if point is not None else [])]
+
+
+POSITIONS = [
+    Position(BO5, (0, 0), 1, (0, 0), Side.HOME),
+    MIDDLE,
+    Position(MatchFormat(best_of=7), (3, 2), 6, (10, 10), Side.HOME),
+    Position(BO5, (2, 2), 5, (12, 13), Side.HOME),
+    Position(BO5, (0, 0), 1, (3, 1), Side.AWAY, expedite=True),
+]
+
+
+@pytest.mark.parametrize("position", POSITIONS)
+def test_the_outcomes_of_every_market_sum_to_one(position: Position) -> None:
+    prices = price(position, ODDS, _markets(position))
+    assert prices
+    for market_id, outcomes in prices.items():
+        assert math.isclose(sum(outcomes.values()), 1.0, abs_tol=1e-9), market_id
+        assert all(0.0 <= value <= 1.0 + 1e-12 for value in outcomes.values()), market_id
+
+
+def _swapped(position: Position) -> Position:
+    home, away = position.games
+    points_home, points_away = position.points
+    return Position(position.format, (away, home), position.game, (points_away, points_home), position.server.other)
+
+
+def test_swapping_the_sides_swaps_the_prices() -> None:
+    markets = _markets(MIDDLE)
+    prices = price(MIDDLE, ODDS, markets)
+    mirrored = price(_swapped(MIDDLE), Strengths(ODDS.away_serve, ODDS.home_serve), markets)
+    flip = {"home": "away", "away": "home"}
+    for market_id, outcomes in prices.items():
+        if market_id == "correct_score":
+            assert all(
+                math.isclose(p, mirrored[market_id]["-".join(reversed(score.split("-")))])
+                for score, p in outcomes.items()
+            )
+            continue
+        for outcome, p in outcomes.items():
+            assert math.isclose(p, mirrored[market_id][flip.get(outcome, outcome)], abs_tol=1e-12), market_id
+
+
+def test_the_match_price_grows_with_each_side_s_serve() -> None:
+    match = [Market(MarketType.MATCH_WINNER)]
+    homes = [price(MIDDLE, Strengths(p, 0.55), match)["match_winner"]["home"] for p in (0.3, 0.45, 0.55, 0.7, 0.9)]
+    aways = [price(MIDDLE, Strengths(0.62, q), match)["match_winner"]["away"] for q in (0.3, 0.45, 0.55, 0.7, 0.9)]
+    assert homes == sorted(homes)
+    assert aways == sorted(aways)
+    assert len(set(homes)) == len(homes)
+
+
+def test_the_deuce_closed_form_and_the_even_game() -> None:
+    """From a tie at 10-10 the game is won with ab / (ab + (1-a)(1-b)); with equal serve strengths
+    a game from 0-0 is even whoever serves first (the serve advantage cancels over the game)."""
+    a, b = 0.62, 1 - 0.55
+    at_deuce = Position(BO5, (0, 0), 1, (10, 10), Side.HOME)
+    found = price(at_deuce, ODDS, [Market(MarketType.GAME_WINNER, 1)])["game_winner:1"]["home"]
+    assert math.isclose(found, a * b / (a * b + (1 - a) * (1 - b)))
+    for p in (0.3, 0.5, 0.7):
+        even = price(POSITIONS[0], Strengths(p, p), [Market(MarketType.GAME_WINNER, 1)])
+        assert math.isclose(even["game_winner:1"]["home"], 0.5)
+
+
+def _simulate(position: Position, odds: Strengths, rng: random.Random) -> dict[str, str]:
+    """One match played point by point from `position` with the engine's own rules, as outcomes."""
+    fmt = position.format
+    assert fmt.best_of is not None
+    to_win = fmt.best_of // 2 + 1
+    # The match's first server that puts position.server on serve at this score.
+    first = Side.HOME if server(Side.HOME, position.game, *position.points, None, fmt) is position.server else Side.AWAY
+    games = list(position.games)
+    game, (home, away) = position.game, position.points
+    seen: dict[str, str] = {}
+    total_points: dict[int, int] = {}
+    races: dict[tuple[int, int], str] = {}
+    while max(games) < to_win:
+        serving = server(first, game, home, away, None, fmt)
+        p = odds.home_wins_point(serving)
+        if game == position.game and home + away == sum(position.points):
+            seen[f"point_winner:{game}:{home + away + 1}"] = "home" if rng.random() < p else "away"
+            won_home = seen[f"point_winner:{game}:{home + away + 1}"] == "home"
+        else:
+            won_home = rng.random() < p
+        home, away = (home + 1, away) if won_home else (home, away + 1)
+        for target in CATALOGUE.race_to:
+            if (game, target) not in races and (home == target or away == target):
+                races[(game, target)] = "home" if home == target else "away"
+        decided = game_winner(home, away, fmt)
+        if decided is not None:
+            seen[f"game_winner:{game}"] = decided.value
+            total_points[game] = home + away
+            games[0 if decided is Side.HOME else 1] += 1
+            game, home, away = game + 1, 0, 0
+    for (race_game, target), side in races.items():
+        seen[f"race_to:{race_game}:{target}"] = side
+    for race_game in total_points:
+        for target in CATALOGUE.race_to:
+            seen.setdefault(f"race_to:{race_game}:{target}", "neither")
+        seen[f"game_total_points:{race_game}:18.5"] = "over" if total_points[race_game] > 18.5 else "under"
+    seen["match_winner"] = "home" if games[0] > games[1] else "away"
+    seen["correct_score"] = f"{games[0]}-{games[1]}"
+    for line in (3.5, 4.5):
+        seen[f"total_games:{line}"] = "over" if sum(games) > line else "under"
+    return seen
+
+
+def test_exact_prices_agree_with_a_seeded_monte_carlo_of_the_same_rules() -> None:
+    rng = random.Random(2026)
+    runs = 6000
+    counts: dict[str, dict[str, int]] = {}
+    for _ in range(runs):
+        for market_id, outcome in _simulate(MIDDLE, ODDS, rng).items():
+            counts.setdefault(market_id, {}).setdefault(outcome, 0)
+            counts[market_id][outcome] += 1
+    prices = price(MIDDLE, ODDS, _markets(MIDDLE))
+    checked = 0
+    for market_id, outcomes in prices.items():
+        played = sum(counts.get(market_id, {}).values())
+        if played < 1000:  # a game seldom played: too few samples to judge
+            continue
+        for outcome, p in outcomes.items():
+            observed = counts[market_id].get(outcome, 0) / played
+            sigma = math.sqrt(max(p * (1 - p), 1e-4) / played)
+            assert abs(observed - p) <= 4.5 * sigma, (market_id, outcome, p, observed)
+            checked += 1
+    assert checked >= 20
+
+
+def test_a_decided_market_has_no_price() -> None:
+    """At 9-8 in game 3: games 1-2 are decided, so are the races to 5, 7 and 9, and past points."""
+    asked = [
+        Market(MarketType.GAME_WINNER, 1),
+        Market(MarketType.RACE_TO, 3, number=5),
+        Market(MarketType.RACE_TO, 3, number=7),
+        Market(MarketType.POINT_WINNER, 3, number=4),
+        Market(MarketType.RACE_TO, 3, number=9),
+        Market(MarketType.RACE_TO, 3, number=11),
+        Market(MarketType.POINT_WINNER, 3, number=18),
+    ]
+    assert set(price(MIDDLE, ODDS, asked)) == {"race_to:3:11", "point_winner:3:18"}
