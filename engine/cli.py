@@ -29,9 +29,18 @@ import orjson
 
 from engine import playback
 from engine.core.events import Event, event_name
+from engine.core.market_catalogue import DEFAULT_MARKETS
 from engine.core.reduce import Input
 from engine.core.report import describe_signal, is_signal, summarize
-from engine.core.rules import MAX_BEST_OF, UNKNOWN_FORMAT, MatchFormat
+from engine.core.rules import (
+    MAX_BEST_OF,
+    UNKNOWN_FORMAT,
+    MatchFormat,
+    Side,
+    game_winner,
+    match_winner,
+    possible_game_score,
+)
 from engine.core.state import MatchState
 from engine.feed.catalogue import DEFAULT_CATALOGUE, ActionCatalogue
 from engine.feed.wire import Malformed
@@ -40,6 +49,7 @@ from engine.io.protocol import FeedError, Secret
 from engine.io.recording import RecordingError, parse_types, read_recording
 from engine.io.server import Faults, ProviderServer, load_fixtures
 from engine.match import Match, connect, replay
+from engine.pricing import Position, Strengths, price
 from engine.scoreboard import Scoreboard
 
 EXIT_OK, EXIT_FEED_FAILED, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
@@ -258,6 +268,50 @@ def _serve(args: argparse.Namespace) -> int:
     return EXIT_OK  # serve_forever returns only when stopped: Ctrl-C ends in main (exit 130)
 
 
+# --- price ---------------------------------------------------------------------------------------
+
+
+def _price(args: argparse.Namespace) -> int:
+    fmt = MatchFormat(best_of=args.best_of, doubles=args.doubles)
+    try:
+        position = _position(fmt, args.score, Side(args.server), args.expedite)
+        odds = Strengths(args.p_home_serve, args.p_away_serve)
+    except ValueError as exc:
+        return _fail(f"{PROG} price: {exc}", EXIT_USAGE)
+    catalogue = DEFAULT_MARKETS.catalogue
+    markets = catalogue.match_markets(fmt)
+    for game in range(position.game, args.best_of + 1):
+        markets.extend(catalogue.game_markets(game))
+    point = catalogue.point_market(position.game, sum(position.points) + 1)
+    if point is not None:
+        markets.append(point)
+    _write_json(sys.stdout, price(position, odds, markets), indent=True)
+    return EXIT_OK
+
+
+def _position(fmt: MatchFormat, score: str, server: Side, expedite: bool) -> Position:
+    """The position `--score "11-7,9-11,3-2"` names: finished games, then the current one."""
+    try:
+        games = [tuple(int(part) for part in game.split("-")) for game in score.split(",")]
+    except ValueError:
+        raise ValueError(f"--score: games are points like 11-7, separated by commas, not {score!r}") from None
+    if any(len(game) != 2 or min(game) < 0 for game in games):
+        raise ValueError(f"--score: games are points like 11-7, separated by commas, not {score!r}")
+    *finished, current = games
+    won = [0, 0]
+    for number, (home, away) in enumerate(finished, start=1):
+        winner = game_winner(home, away, fmt)
+        if winner is None:
+            raise ValueError(f"--score: game {number} at {home}-{away} is not finished (only the last game may go on)")
+        won[0 if winner is Side.HOME else 1] += 1
+    if match_winner(won[0], won[1], fmt) is not None:
+        raise ValueError(f"--score: the match is over at {won[0]}-{won[1]} in games: nothing to price")
+    home, away = current
+    if game_winner(home, away, fmt) is not None or not possible_game_score(home, away, fmt):
+        raise ValueError(f"--score: the current game cannot stand at {home}-{away} (a finished game, then 0-0)")
+    return Position(fmt, (won[0], won[1]), len(finished) + 1, (home, away), server, expedite)
+
+
 # --- the parser ----------------------------------------------------------------------------------
 
 PROG = "ttengine"
@@ -386,6 +440,18 @@ def _parser() -> argparse.ArgumentParser:
     live.add_argument("--all-signals", action="store_true", help="one line per signal, suspensions included")
     _format_flags(live)
     live.set_defaults(run=_connect)
+
+    pricing = command("price", "fair probabilities of every undecided market at a score, from two point probabilities")
+    pricing.add_argument("--best-of", type=_best_of, required=True, metavar="N", help="games in the match")
+    pricing.add_argument("--doubles", action="store_true", help="a doubles match")
+    pricing.add_argument(
+        "--score", required=True, help='finished games then the current one, e.g. "11-7,9-11,3-2" (0-0: about to start)'
+    )
+    pricing.add_argument("--server", required=True, choices=("home", "away"), help="who serves the next point")
+    pricing.add_argument("--expedite", action="store_true", help="the expedite system is on")
+    pricing.add_argument("--p-home-serve", type=_probability, required=True, metavar="P", help="P(home wins its serve)")
+    pricing.add_argument("--p-away-serve", type=_probability, required=True, metavar="Q", help="P(away wins its serve)")
+    pricing.set_defaults(run=_price)
 
     server = command("serve", "serve recordings over the provider's websocket protocol")
     server.add_argument("path", help="a JSONL recording or a folder of them")

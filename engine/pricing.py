@@ -17,7 +17,7 @@ game is played (it is void otherwise); the format must be known for the match-le
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from functools import cache
 
 import attrs
@@ -153,7 +153,7 @@ class _Game:
         return outcomes
 
 
-def price(position: Position, odds: Strengths, markets: Iterable[Market]) -> dict[str, dict[str, float]]:
+def price(position: Position, odds: Strengths, markets: Sequence[Market]) -> dict[str, dict[str, float]]:
     """Market id -> {outcome: probability} for each market the position leaves undecided (a decided
     one — a past game or point, a race reached, a line exceeded — has no price and is left out)."""
     fmt = position.format
@@ -186,7 +186,7 @@ def price(position: Position, odds: Strengths, markets: Iterable[Market]) -> dic
             out[market.id] = {"home": home, "away": 1.0 - home}
     if match_wanted:
         out.update(_match_prices(position, current.home_wins(), fresh, match_wanted))
-    return out
+    return {market.id: out[market.id] for market in markets if market.id in out}  # in the order asked
 
 
 def _decided(market: Market, position: Position) -> bool:

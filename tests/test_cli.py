@@ -19,6 +19,9 @@ import orjson
 import pytest
 
 from engine.cli import DEMO_RECORDING, main
+from engine.core.market_catalogue import Market, MarketCatalogue, MarketType
+from engine.core.rules import MatchFormat, Side
+from engine.pricing import Position, Strengths, price
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures_data"
 RECORDING = FIXTURES / "aicup2026_m01_female_bo5.jsonl"
@@ -113,6 +116,8 @@ def test_output_piped_into_head_ends_quietly(name: str) -> None:
 
 
 UNSET = "TT_TEST_SURELY_UNSET_VARIABLE"
+PRICE = ["--best-of", "5", "--score", "11-7,9-11,3-2", "--server", "home", "--p-home-serve", "0.6"]
+PRICE += ["--p-away-serve", "0.55"]
 REFUSALS: dict[str, tuple[list[str], str]] = {
     # (arguments, what the one line must say)
     "best-of huge": (["replay", str(RECORDING), "--best-of", "99999999999"], "odd number of games from 1 to 9"),
@@ -141,6 +146,12 @@ REFUSALS: dict[str, tuple[list[str], str]] = {
     "connect stale-after zero": (["connect", "f", "--token-env", "HOME", "--stale-after", "0"], "--stale-after"),
     "connect types missing": (["connect", "f", "--token-env", "HOME", "--types", "/nonexistent.json"], "cannot read"),
     "connect types bad": (["connect", "f", "--token-env", "HOME", "--types", str(RECORDING)], "not JSON"),
+    "price score text": (["price", *PRICE[:2], "--score", "eleven", *PRICE[4:]], "--score: games are points"),
+    "price unfinished game": (["price", *PRICE[:2], "--score", "5-3,2-2", *PRICE[4:]], "game 1 at 5-3 is not finished"),
+    "price match over": (["price", *PRICE[:2], "--score", "11-0,11-0,11-0,0-0", *PRICE[4:]], "the match is over"),
+    "price current finished": (["price", *PRICE[:2], "--score", "11-7", *PRICE[4:]], "cannot stand at 11-7"),
+    "price probability": (["price", *PRICE[:6], "--p-home-serve", "1.5", *PRICE[8:]], "a probability from 0 to 1"),
+    "price server": (["price", *PRICE[:4], "--server", "middle", *PRICE[6:]], "--server"),
     "unknown command": (["fly"], "invalid choice"),
     "no command": ([], "COMMAND"),
     "log level": (["--log-level", "LOUD", "demo"], "--log-level"),
@@ -228,3 +239,19 @@ def test_importing_the_core_loads_neither_websockets_nor_hypothesis() -> None:
         "assert engine.connect and 'websockets' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_price_prints_every_undecided_market_of_the_default_catalogue(capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 15.4: one JSON object, market id -> outcome -> probability, as engine.pricing gives it."""
+    assert main(["price", *PRICE]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    position = Position(MatchFormat(best_of=5), (1, 1), 3, (3, 2), Side.HOME)
+    catalogue = MarketCatalogue()
+    markets = [*catalogue.match_markets(position.format)]
+    for game in (3, 4, 5):
+        markets.extend(catalogue.game_markets(game))
+    markets.append(Market(MarketType.POINT_WINNER, 3, number=6))
+    assert printed == price(position, Strengths(0.6, 0.55), markets)
+    assert "game_winner:1" not in printed  # decided: no price
+    assert "point_winner:3:6" in printed
+    assert all(abs(sum(outcomes.values()) - 1) < 1e-9 for outcomes in printed.values())
