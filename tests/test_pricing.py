@@ -4,15 +4,20 @@ alternating by game) that it must agree with."""
 
 from __future__ import annotations
 
+import csv
 import math
 import random
+from pathlib import Path
 
 import pytest
 
+from engine import playback
 from engine.core.market_catalogue import Market, MarketCatalogue, MarketType
 from engine.core.rules import MatchFormat, Side, game_winner, server
-from engine.pricing import Position, Strengths, price
+from engine.io.recording import read_recording
+from engine.pricing import SERVE_PRIOR, Position, Strengths, estimate, price
 
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures_data"
 CATALOGUE = MarketCatalogue(race_to=(5, 7, 9, 11))
 BO5 = MatchFormat(best_of=5)
 MIDDLE = Position(BO5, (1, 1), 3, (9, 8), Side.AWAY)
@@ -167,3 +172,48 @@ def test_a_decided_market_has_no_price() -> None:
         Market(MarketType.POINT_WINNER, 3, number=18),
     ]
     assert set(price(MIDDLE, ODDS, asked)) == {"race_to:3:11", "point_winner:3:18"}
+
+
+REALDATA = Path(__file__).resolve().parent.parent / "fixtures_data" / "realdata" / "aicup2026_points_derived.csv"
+
+
+def _observed_points() -> list[dict[str, str]]:
+    with open(REALDATA, newline="") as source:
+        return [row for row in csv.DictReader(source) if row["source"] == "observed"]
+
+
+def test_the_serve_prior_is_the_fit_on_the_real_rallies() -> None:
+    """SERVE_PRIOR refitted: the server's share of the 514 observed AI CUP points, and the strength
+    that best predicts each server's next point from its earlier ones in the match."""
+    rows = _observed_points()
+    rate = sum(row["server"] == row["winner"] for row in rows) / len(rows)
+    assert len(rows) == 514
+    assert round(rate, 3) == SERVE_PRIOR.mean
+
+    def loglik(strength: float) -> float:
+        seen: dict[tuple[str, str], tuple[int, int]] = {}
+        total = 0.0
+        for row in rows:
+            key = (row["match"], row["server"])
+            served, held = seen.get(key, (0, 0))
+            p = (rate * strength + held) / (strength + served)
+            won = row["server"] == row["winner"]
+            total += math.log(p if won else 1 - p)
+            seen[key] = (served + 1, held + won)
+        return total
+
+    grid = [1.0, 2.0, 5.0, 10.0, 20.0, 40.0, 80.0, 160.0]
+    assert max(grid, key=loglik) == SERVE_PRIOR.strength
+
+
+def test_the_estimate_starts_at_the_prior_and_follows_the_points_played() -> None:
+    recording = read_recording(FIXTURES / "aicup2026_m05_female_bo7.jsonl")
+    start = estimate(playback.start_state(recording).play)
+    assert (start.home_serve, start.away_serve) == (SERVE_PRIOR.mean, SERVE_PRIOR.mean)
+    final = playback.fold(recording).play
+    after = estimate(final)
+    assert after == estimate(final)  # pure
+    assert after.away_serve > after.home_serve  # the winner (away, 4-1) held serve more often
+    edge = estimate(final, home_edge=0.05)
+    assert edge.home_serve > after.home_serve
+    assert edge.away_serve < after.away_serve
