@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from typing import IO
 
 from engine.core.events import Event, GameWon, MatchWon, PointWon
-from engine.core.market_outcomes import match_reasons
 from engine.core.reduce import Input
 from engine.core.rules import Side
 from engine.core.signals import (
@@ -92,7 +91,7 @@ class Scoreboard:
             self.now = moment if self.now is None else max(self.now, moment)
 
     def _track_reasons(self, state: MatchState) -> None:
-        holding = match_reasons(state)
+        holding = state.book.reasons  # the match-level reasons the book was computed with
         for reason in holding - self.held.keys():
             self.held[reason] = self.now
             self.began[reason] = self.began.get(reason, 0) + 1
