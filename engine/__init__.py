@@ -57,6 +57,7 @@ if TYPE_CHECKING:  # the one list of what is exported and from where; at run tim
         parse_market,
     )
     from engine.core.market_outcomes import Outcome, outcome
+    from engine.core.pricing import Position, Strengths, price
     from engine.core.reduce import Connected, Disconnected, EndOfStream, Input, Stale, fold, reduce
     from engine.core.report import describe_event, describe_signal, summarize
     from engine.core.rules import MAX_BEST_OF, UNKNOWN_FORMAT, MatchFormat, Side
@@ -93,7 +94,6 @@ if TYPE_CHECKING:  # the one list of what is exported and from where; at run tim
     from engine.io.protocol import AuthRefused, FeedError, RequestRefused, RetriesExhausted, Secret
     from engine.io.server import Faults, ProviderServer
     from engine.match import Callbacks, Match, connect, replay
-    from engine.pricing import Position, Strengths, price
 
 
 def _exports() -> dict[str, str]:

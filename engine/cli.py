@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import logging
 import math
 import os
@@ -27,9 +28,10 @@ from typing import IO, Any, NoReturn
 
 import orjson
 
-from engine import playback
+from engine import calibration, playback
 from engine.core.events import Event, event_name
 from engine.core.market_catalogue import DEFAULT_MARKETS
+from engine.core.pricing import Position, Strengths, price
 from engine.core.reduce import Input
 from engine.core.report import describe_signal, is_signal, summarize
 from engine.core.rules import (
@@ -49,7 +51,6 @@ from engine.io.protocol import FeedError, Secret
 from engine.io.recording import RecordingError, parse_types, read_recording
 from engine.io.server import Faults, ProviderServer, load_fixtures
 from engine.match import Match, connect, replay
-from engine.pricing import Position, Strengths, price
 from engine.scoreboard import Scoreboard
 
 EXIT_OK, EXIT_FEED_FAILED, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
@@ -312,6 +313,24 @@ def _position(fmt: MatchFormat, score: str, server: Side, expedite: bool) -> Pos
     return Position(fmt, (won[0], won[1]), len(finished) + 1, (home, away), server, expedite)
 
 
+# --- calibrate -----------------------------------------------------------------------------------
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    if args.plot is not None and importlib.util.find_spec("matplotlib") is None:
+        return _fail(f"{PROG} calibrate: --plot needs matplotlib: pip install 'ttengine[plot]'", EXIT_USAGE)
+    try:
+        evaluation = calibration.evaluate(args.results, args.split_year, strength=args.strength)
+    except OSError as exc:
+        return _fail(f"{PROG} calibrate: {args.results}: {exc.strerror or exc}", EXIT_USAGE)
+    except (ValueError, KeyError, UnicodeDecodeError, EOFError) as exc:
+        return _fail(f"{PROG} calibrate: {args.results}: not an ITTF results CSV ({exc})", EXIT_USAGE)
+    if args.plot is not None:
+        calibration.plot_reliability(evaluation, args.plot)
+    _write_json(sys.stdout, evaluation.summary(), indent=True)
+    return EXIT_OK
+
+
 # --- the parser ----------------------------------------------------------------------------------
 
 PROG = "ttengine"
@@ -452,6 +471,23 @@ def _parser() -> argparse.ArgumentParser:
     pricing.add_argument("--p-home-serve", type=_probability, required=True, metavar="P", help="P(home wins its serve)")
     pricing.add_argument("--p-away-serve", type=_probability, required=True, metavar="Q", help="P(away wins its serve)")
     pricing.set_defaults(run=_price)
+
+    calibrating = command(
+        "calibrate", "fit the prices' prior on ITTF results before a year and score the in-play match prices after it"
+    )
+    calibrating.add_argument(
+        "results", type=Path, help="ITTF results CSV, gzip or plain (fixtures_data/realdata/ittf_results_*.csv.gz)"
+    )
+    calibrating.add_argument(
+        "--split-year", type=int, default=2023, metavar="YEAR", help="fit before this year, evaluate from it"
+    )
+    calibrating.add_argument(
+        "--strength", type=_positive, default=None, help="use this prior strength (points) instead of fitting one"
+    )
+    calibrating.add_argument(
+        "--plot", type=Path, default=None, metavar="FILE", help="write the reliability picture (.png or .svg)"
+    )
+    calibrating.set_defaults(run=_calibrate)
 
     server = command("serve", "serve recordings over the provider's websocket protocol")
     server.add_argument("path", help="a JSONL recording or a folder of them")

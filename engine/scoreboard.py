@@ -26,6 +26,7 @@ from engine.core.signals import (
     MarketStatus,
     MarketSuspended,
     MarketVoided,
+    PricesChanged,
     Reason,
     Scope,
     SettlementRolledBack,
@@ -120,6 +121,9 @@ class Scoreboard:
             note = f"game {won.game} to {self.name(won.side)}"
         else:
             note = f"{self.name(state.server)} to serve"
+        match = state.prices.prices.get("match_winner")
+        if match is not None:
+            note += f"   (match: {self.name(Side.HOME)} {match.fair['home']:.0%} @ {match.odds['home']:.2f})"
         return f"{self._time()}  game {state.current_game}  {home:>2}-{away:<2}  {games}   {note}"
 
     def _signal_lines(self, signals: list[Signal]) -> list[str]:
@@ -133,6 +137,8 @@ class Scoreboard:
         for signal in signals:
             if isinstance(signal, BetStart):
                 starts.append(signal)
+            elif isinstance(signal, PricesChanged):
+                continue  # the score line shows the match price
             elif isinstance(signal, BetStop | BetStopChanged):
                 lines.append(f"        {_scoped_line(signal)}")
             elif isinstance(signal, MarketSuspended):
@@ -197,8 +203,23 @@ def _scoped_line(signal: BetStop | BetStopChanged | BetStart) -> str:
     return f"BET START {count:>3} markets{scope}"
 
 
-def _signal_line(signal: MarketSignal) -> str:
+def _price_line(signal: PricesChanged) -> str:
+    """A price signal on one line: how many markets moved, and the match winner's price when it did."""
+    line = f"PRICES    {len(signal.prices):>3} markets moved"
+    match = signal.prices.get("match_winner")
+    if match is not None:
+        odds = signal.odds["match_winner"]
+        home, away = f"{match['home']:.0%} @ {odds['home']:.2f}", f"{match['away']:.0%} @ {odds['away']:.2f}"
+        line += f"; match winner home {home}, away {away}"
+    if signal.withdrawn:
+        line += f"; {len(signal.withdrawn)} withdrawn"
+    return line
+
+
+def _signal_line(signal: MarketSignal | PricesChanged) -> str:
     """One per-market signal, on one line."""
+    if isinstance(signal, PricesChanged):
+        return _price_line(signal)
     if isinstance(signal, MarketSettled):
         return f"SETTLED   {signal.market} = {signal.result}"
     if isinstance(signal, MarketVoided):

@@ -8,7 +8,7 @@ from typing import Any
 from engine.core.events import Event
 from engine.core.reduce import EndOfStream, Input, reduce
 from engine.core.rules import MatchFormat, Side
-from engine.core.signals import SIGNAL_TYPES, Signal
+from engine.core.signals import SIGNAL_TYPES, STATUS_SIGNAL_TYPES, StatusSignal
 from engine.core.state import MatchState
 from engine.feed.catalogue import SendType
 from engine.feed.wire import Action
@@ -121,6 +121,6 @@ def match_events(events: list[Event]) -> list[Event]:
     return [event for event in events if not isinstance(event, SIGNAL_TYPES)]
 
 
-def signals_of(events: list[Event]) -> list[Signal]:
-    """The market signals among events, in order."""
-    return [event for event in events if isinstance(event, SIGNAL_TYPES)]  # type: ignore[misc]
+def signals_of(events: list[Event]) -> list[StatusSignal]:
+    """The market status signals among events, in order (the price signals left out)."""
+    return [event for event in events if isinstance(event, STATUS_SIGNAL_TYPES)]  # type: ignore[misc]

@@ -16,10 +16,11 @@ from engine.core.book_update import derive_book, offered_markets
 from engine.core.events import Event
 from engine.core.market_book import EMPTY_BOOK, Book, apply_signals
 from engine.core.market_catalogue import MarketConfig, MarketPolicy, MarketType
+from engine.core.price_book import prices_of
 from engine.core.reduce import EndOfStream, Input, reduce
 from engine.core.report import is_signal
 from engine.core.rules import UNKNOWN_FORMAT
-from engine.core.signals import BetStart, BetStop, BetStopChanged, Reason, Scope, Signal
+from engine.core.signals import BetStart, BetStop, BetStopChanged, PricesChanged, Reason, Scope, Signal
 from engine.core.state import MatchState
 from engine.io.recording import read_recording
 from engine.testing import GeneratedMatch, matches, with_connection_trouble, with_noise
@@ -58,9 +59,30 @@ def _check_scope(book: Book, signal: BetStop | BetStopChanged | BetStart) -> Non
 def _fold_checked(state: MatchState, inputs: list[Input]) -> None:
     """Reduce every input, checking the laws after each."""
     receiver = EMPTY_BOOK
+    priced: dict[str, dict[str, float]] = {}
     for message in [*inputs, EndOfStream()]:
         state, events = reduce(state, message)
         receiver = _check_step(state, receiver, _signals(events))
+        priced = _check_prices(state, priced, [event for event in events if isinstance(event, PricesChanged)])
+
+
+def _check_prices(state: MatchState, receiver: dict[str, dict[str, float]], moved: list[PricesChanged]) -> dict:
+    """The price laws after one input: at most one price signal; the kept prices equal the prices
+    computed from scratch, and the signals alone rebuild them; only undecided markets have a price,
+    every market's outcomes sum to one, and the odds carry the margin."""
+    assert len(moved) <= 1
+    for signal in moved:
+        assert (signal.prices and set(signal.prices) == set(signal.odds)) or signal.withdrawn
+        receiver = {k: v for k, v in receiver.items() if k not in signal.withdrawn} | signal.prices
+    kept = state.prices.fair()
+    assert kept == prices_of(state)
+    assert receiver == kept
+    undecided = set(state.book.undecided())
+    assert set(kept) <= undecided
+    for market_id, found in state.prices.prices.items():
+        assert abs(sum(found.fair.values()) - 1.0) < 1e-9, market_id
+        assert all(found.odds[outcome] <= 1.0 / p for outcome, p in found.fair.items() if 0.001 < p < 0.95)
+    return receiver
 
 
 def _signals(events: list[Event]) -> list[Signal]:

@@ -34,10 +34,11 @@ from engine.core.signals import (
     MarketSettled,
     MarketSuspended,
     MarketVoided,
+    PricesChanged,
     Reason,
     Scope,
     SettlementRolledBack,
-    Signal,
+    StatusSignal,
     VoidRolledBack,
     expand,
 )
@@ -142,7 +143,11 @@ def test_a_follow_without_a_format_never_settles_a_match_market_on_a_guess(tmp_p
     settled: dict[str, str] = {}
     for _, message, events in followed.steps:
         ended = ended or (isinstance(message, Action) and message.kind is ActionKind.END_MATCH)
-        for event in [single for e in events if isinstance(e, Signal) for single in expand(e)]:
+        for e in events:  # no price either for a market that depends on the format unknown
+            if isinstance(e, PricesChanged):
+                assert not {market.split(":")[0] for market in e.prices} & match_level, e.prices
+        for event in [single for e in events if isinstance(e, StatusSignal) for single in expand(e)]:
+            assert not isinstance(event, PricesChanged)
             if event.market.split(":")[0] not in match_level:
                 continue
             assert not isinstance(event, SettlementRolledBack | VoidRolledBack), event

@@ -13,9 +13,9 @@ import pytest
 
 from engine import playback
 from engine.core.market_catalogue import Market, MarketCatalogue, MarketType
+from engine.core.pricing import PRIOR, Position, Prior, Strengths, _Game, estimate, price
 from engine.core.rules import MatchFormat, Side, game_winner, server
 from engine.io.recording import read_recording
-from engine.pricing import SERVE_PRIOR, Position, Strengths, estimate, price
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures_data"
 CATALOGUE = MarketCatalogue(race_to=(5, 7, 9, 11))
@@ -182,38 +182,83 @@ def _observed_points() -> list[dict[str, str]]:
         return [row for row in csv.DictReader(source) if row["source"] == "observed"]
 
 
-def test_the_serve_prior_is_the_fit_on_the_real_rallies() -> None:
-    """SERVE_PRIOR refitted: the server's share of the 514 observed AI CUP points, and the strength
-    that best predicts each server's next point from its earlier ones in the match."""
+def test_the_prior_s_serve_is_the_server_s_share_of_the_real_rallies() -> None:
+    """PRIOR.serve refitted: the server's share of the 514 observed AI CUP points."""
     rows = _observed_points()
     rate = sum(row["server"] == row["winner"] for row in rows) / len(rows)
     assert len(rows) == 514
-    assert round(rate, 3) == SERVE_PRIOR.mean
+    assert round(rate, 3) == PRIOR.serve
 
-    def loglik(strength: float) -> float:
+
+def test_one_strength_with_a_serve_edge_predicts_the_real_rallies_better_than_per_server_rates() -> None:
+    """Why the estimate learns one strength (home's share of the points) rather than each side's
+    serve apart: replaying the AI CUP points in order, it predicts each next point better (higher
+    log likelihood) at every prior strength tried, and both beat the prior alone."""
+
+    def per_server(strength: float) -> float:
         seen: dict[tuple[str, str], tuple[int, int]] = {}
         total = 0.0
-        for row in rows:
+        for row in _observed_points():
             key = (row["match"], row["server"])
             served, held = seen.get(key, (0, 0))
-            p = (rate * strength + held) / (strength + served)
+            p = (PRIOR.serve * strength + held) / (strength + served)
             won = row["server"] == row["winner"]
             total += math.log(p if won else 1 - p)
             seen[key] = (served + 1, held + won)
         return total
 
-    grid = [1.0, 2.0, 5.0, 10.0, 20.0, 40.0, 80.0, 160.0]
-    assert max(grid, key=loglik) == SERVE_PRIOR.strength
+    def shared(strength: float) -> float:
+        seen: dict[str, tuple[int, int]] = {}
+        total = 0.0
+        for row in _observed_points():
+            first = row["playerA"]
+            won_a, played = seen.get(row["match"], (0, 0))
+            edge = (0.5 * strength + won_a) / (strength + played) - 0.5
+            p_a = PRIOR.serve + edge if row["server"] == first else 1 - (PRIOR.serve - edge)
+            a_won = row["winner"] == first
+            total += math.log(p_a if a_won else 1 - p_a)
+            seen[row["match"]] = (won_a + a_won, played + 1)
+        return total
+
+    for strength in (10.0, 20.0, 40.0, PRIOR.strength):
+        assert shared(strength) > per_server(strength) > shared(1e9)
 
 
 def test_the_estimate_starts_at_the_prior_and_follows_the_points_played() -> None:
     recording = read_recording(FIXTURES / "aicup2026_m05_female_bo7.jsonl")
     start = estimate(playback.start_state(recording).play)
-    assert (start.home_serve, start.away_serve) == (SERVE_PRIOR.mean, SERVE_PRIOR.mean)
+    assert (start.home_serve, start.away_serve) == (PRIOR.serve, PRIOR.serve)
     final = playback.fold(recording).play
     after = estimate(final)
     assert after == estimate(final)  # pure
-    assert after.away_serve > after.home_serve  # the winner (away, 4-1) held serve more often
+    assert after.away_serve > PRIOR.serve > after.home_serve  # the winner (away, 4-1) won more points
+    assert math.isclose(after.home_serve + after.away_serve, 2 * PRIOR.serve)  # one strength, one serve edge
     edge = estimate(final, home_edge=0.05)
     assert edge.home_serve > after.home_serve
     assert edge.away_serve < after.away_serve
+    weaker = estimate(final, Prior(PRIOR.serve, PRIOR.strength / 4))
+    assert weaker.away_serve > after.away_serve  # a weaker prior follows the points more
+
+
+def test_the_forward_pass_equals_the_backward_recursion_at_every_score() -> None:
+    """The fast path (reach probabilities forward, the deuce closed) against the plain recursion:
+    every score of a game, both servers, with and without the expedite system."""
+    fmt = MatchFormat(best_of=7)
+    checked = 0
+    for home in range(11):
+        for away in range(11):
+            for serving in Side:
+                for expedite in (False, True):
+                    game = _Game(fmt, (home, away), serving, expedite, ODDS)
+                    if game.over(home, away) is not None:
+                        continue
+                    assert game.forward() is not None
+                    assert math.isclose(game.home_wins(), game.home_wins_walked(), abs_tol=1e-12)
+                    for line in (14.5, 18.5, 20.5, 23.5):
+                        assert math.isclose(game.total_over(line), game.total_over_walked(line), abs_tol=1e-12)
+                    for target in (3, 5, 7, 9, 11):
+                        if max(home, away) < target:
+                            fast, walked = game.race(target), game.race_walked(target)
+                            assert all(math.isclose(fast[k], walked[k], abs_tol=1e-12) for k in walked)
+                    checked += 1
+    assert checked == 2 * 2 * 121

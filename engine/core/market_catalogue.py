@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 import attrs
 
 from engine.core import rules
+from engine.core.pricing import DEFAULT_PRICING, Pricing
 from engine.core.rules import MatchFormat
 from engine.core.signals import MarketType, Reason
 from engine.core.vocabulary import Stoppage
@@ -243,10 +244,12 @@ class MarketPolicy:
 
 @attrs.frozen(slots=True)
 class MarketConfig:
-    """What the book offers and how it is suspended and settled."""
+    """What the book offers, how it is suspended and settled, and how it is priced."""
 
     catalogue: MarketCatalogue = MarketCatalogue()
     policy: MarketPolicy = MarketPolicy()
+    #: The fair prices and odds of every undecided market (`engine.core.price_book`); None: no prices.
+    pricing: Pricing | None = DEFAULT_PRICING
 
 
 DEFAULT_MARKETS = MarketConfig()

@@ -51,6 +51,7 @@ from engine.core.events import (
 )
 from engine.core.inputs import Action, Heartbeat, Malformed, Summary
 from engine.core.market_book import signals_between
+from engine.core.price_book import advance_prices
 from engine.core.rules import Side
 from engine.core.sequence import Note, Sequencer, TooFarAhead
 from engine.core.state import Expedite, MatchState, PlayState, Rallies, Rally, Score
@@ -112,12 +113,20 @@ def reduce(state: MatchState, message: Input) -> tuple[MatchState, list[Event]]:
 
 
 def _with_book(state: MatchState, events: list[Event]) -> MatchState:
-    """The state with its market book brought up to date; the book's changes appended as signals."""
+    """The state with its market book and prices brought up to date; their changes appended as signals."""
     changed: dict[str, None] = {}
     after = _advanced(state, changed)
     if after is not state:
         events.extend(signals_between(state.book, after.book, changed))
-    return after
+    return _priced(after, events)
+
+
+def _priced(state: MatchState, events: list[Event]) -> MatchState:
+    """The state with its prices brought up to date; a price signal appended when they moved."""
+    prices, moved = advance_prices(state)
+    if moved is not None:
+        events.append(moved)
+    return state if prices is state.prices else attrs.evolve(state, prices=prices)
 
 
 def _fold_message(state: MatchState, message: Action | EndOfStream, events: list[Event]) -> MatchState:
@@ -159,7 +168,7 @@ def _fold_message(state: MatchState, message: Action | EndOfStream, events: list
     state = _advanced(state, changed)
     if state.book is not book_before:
         events.extend(signals_between(book_before, state.book, changed))
-    return state
+    return _priced(state, events)
 
 
 def _advanced(state: MatchState, changed: dict[str, None]) -> MatchState:

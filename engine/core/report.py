@@ -11,6 +11,7 @@ import attrs
 
 from engine.core.events import Event, event_name
 from engine.core.market_book import Book
+from engine.core.price_book import NO_PRICES, PriceBook
 from engine.core.rules import Side
 from engine.core.signals import SIGNAL_TYPES, MarketStatus, Signal
 from engine.core.state import MatchState
@@ -49,19 +50,24 @@ def summarize(state: MatchState, markets: bool = True) -> dict[str, Any]:
         "unknownActions": state.unknown_actions,
     }
     if markets:
-        summary["markets"] = summarize_book(state.book)
+        summary["markets"] = summarize_book(state.book, state.prices)
     return summary
 
 
-def summarize_book(book: Book) -> dict[str, dict[str, Any]]:
-    """Market id -> {"status", "result", "reasons"}: a void market's reason is its only reason."""
+def summarize_book(book: Book, prices: PriceBook = NO_PRICES) -> dict[str, dict[str, Any]]:
+    """Market id -> {"status", "result", "reasons"}: a void market's reason is its only reason; an
+    undecided market the model prices also has "prices": {outcome: fair probability}."""
     out: dict[str, dict[str, Any]] = {}
+    priced = prices.prices
     for market_id, entry in book.items():
         if entry.status is MarketStatus.VOID and entry.void_reason is not None:
             reasons = [entry.void_reason.value]
         else:
             reasons = [reason.value for reason in entry.reasons]
         out[market_id] = {"status": entry.status.value, "result": entry.result, "reasons": reasons}
+        found = priced.get(market_id)
+        if found is not None:
+            out[market_id]["prices"] = found.fair
     return out
 
 

@@ -188,6 +188,17 @@ class BetStart:
     markets: tuple[str, ...]
 
 
+@attrs.frozen(slots=True)
+class PricesChanged:
+    """The fair prices moved (one signal per input, for every market they moved): market id ->
+    outcome -> probability in `prices`, the decimal odds with the margin in `odds`; `withdrawn`
+    names the markets that had a price and have none now (decided, or the match over)."""
+
+    prices: dict[str, dict[str, float]]
+    odds: dict[str, dict[str, float]]
+    withdrawn: tuple[str, ...] = ()
+
+
 ScopedSignal = BetStop | BetStopChanged | BetStart
 MarketSignal = (
     MarketSuspended
@@ -200,8 +211,17 @@ MarketSignal = (
 )
 
 
-def expand(signal: Signal) -> list[MarketSignal]:
-    """A signal as per-market signals: a scoped one as one per market it names, in order."""
+@typing.overload
+def expand(signal: StatusSignal) -> list[MarketSignal]: ...
+@typing.overload
+def expand(signal: PricesChanged) -> list[PricesChanged]: ...
+@typing.overload
+def expand(signal: Signal) -> list[MarketSignal | PricesChanged]: ...
+
+
+def expand(signal: Signal) -> list[typing.Any]:
+    """A signal as per-market signals: a scoped one as one per market it names, in order (a price
+    signal stays one)."""
     if isinstance(signal, BetStop):
         return [MarketSuspended(market, signal.reasons) for market in signal.markets]
     if isinstance(signal, BetStopChanged):
@@ -211,7 +231,10 @@ def expand(signal: Signal) -> list[MarketSignal]:
     return [signal]
 
 
-Signal = ScopedSignal | MarketSignal
+#: The signals about markets' status (open, suspended, settled, void): every signal but the prices.
+StatusSignal = ScopedSignal | MarketSignal
+Signal = StatusSignal | PricesChanged
 
 #: Every signal class, for isinstance checks.
 SIGNAL_TYPES: tuple[type, ...] = typing.get_args(Signal)
+STATUS_SIGNAL_TYPES: tuple[type, ...] = typing.get_args(StatusSignal)

@@ -16,6 +16,7 @@ from engine.core import rules
 from engine.core.events import Status
 from engine.core.market_book import EMPTY_BOOK, Book
 from engine.core.market_catalogue import DEFAULT_MARKETS, MarketConfig
+from engine.core.price_book import NO_PRICES, PriceBook
 from engine.core.rules import DEFAULT_FORMAT, UNKNOWN_FORMAT, MatchFormat, Side
 from engine.core.sequence import Sequencer
 from engine.core.timeline import Timeline
@@ -190,6 +191,8 @@ class MatchState:
     disconnected: bool = False
     markets: MarketConfig = DEFAULT_MARKETS
     book: Book = EMPTY_BOOK  # the market book as of the last input (engine.core.book_update)
+    #: The prices of the undecided markets as of the last input (`engine.core.price_book.PriceBook`).
+    prices: PriceBook = NO_PRICES
 
     @classmethod
     def new(
@@ -238,6 +241,7 @@ class MatchState:
             self.disconnected,
             self.markets,
             book,
+            self.prices,
         )
 
     def with_action(
@@ -265,6 +269,7 @@ class MatchState:
             self.disconnected,
             self.markets,
             self.book,
+            self.prices,
         )
 
     # --- derived views -------------------------------------------------------------------------

@@ -18,13 +18,16 @@ game is played (it is void otherwise); the format must be known for the match-le
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from functools import cache
+from typing import TYPE_CHECKING
 
 import attrs
 
-from engine.core.market_catalogue import Market, MarketType
-from engine.core.rules import MatchFormat, Side, server, service_turn
-from engine.core.state import PlayState
+from engine.core.rules import MatchFormat, Side, service_turn
+from engine.core.signals import MarketType
+
+if TYPE_CHECKING:  # the catalogue's config and the state hold a `Pricing`: imported for types only
+    from engine.core.market_catalogue import Market
+    from engine.core.state import PlayState
 
 
 @attrs.frozen(slots=True)
@@ -59,46 +62,84 @@ class Strengths:
 
 @attrs.frozen(slots=True)
 class Prior:
-    """A Beta prior on a side's P(winning a point it serves): its `mean`, and its `strength` in
-    points (how many points of evidence it is worth)."""
+    """What the model believes before a point is played: `serve`, P(the server wins a point)
+    between two equal sides, and a Beta prior on home's share of all points, centred on one half
+    (plus a pre-match edge) and worth `strength` points of evidence."""
 
-    mean: float
+    serve: float
     strength: float
 
 
-#: Fitted on the AI CUP 2026 rallies (fixtures_data/realdata, 514 points with their observed server:
-#: 281 won by the server, 0.547); the strength, 20 points, maximised the sequential predictive
-#: likelihood of each server's points within its match over 1-160 (tests/test_pricing.py refits both).
-SERVE_PRIOR = Prior(mean=0.547, strength=20.0)
+#: `serve`: the server's share of the 514 observed AI CUP 2026 points (281, 0.547; fixtures_data/realdata).
+#: `strength`: the maximum-likelihood Beta-binomial fit of each side's share of the points over the
+#: 13,857 clean ITTF matches of 2014-2022 (`engine.calibration.fit_strength`; later years are kept to
+#: evaluate it). tests/test_pricing.py refits both.
+PRIOR = Prior(serve=0.547, strength=74.0)
 
 
-def estimate(play: PlayState, prior: Prior = SERVE_PRIOR, home_edge: float = 0.0) -> Strengths:
-    """Each side's P(winning its serve) given the points played: the posterior mean of a Beta prior
-    (`prior`, its mean moved by +`home_edge` for home and -`home_edge` for away, e.g. from a
-    pre-match price) updated by every point whose server and winner are known. Pure: the same play
-    state gives the same strengths."""
-    serves = {Side.HOME: 0, Side.AWAY: 0}
-    held = {Side.HOME: 0, Side.AWAY: 0}
-    if play.first_server is not None:
-        for index, rallies in enumerate(play.rallies):
-            game = index + 1
-            expedite = None if play.expedite is None else play.expedite.from_point_in(game)
-            home = away = 0
-            for winner in rallies:
-                serving = server(play.first_server, game, home, away, expedite, play.format)
-                if winner is not None:
-                    serves[serving] += 1
-                    held[serving] += winner is serving
-                    home, away = (home + 1, away) if winner is Side.HOME else (home, away + 1)
-                else:
-                    break  # the order is lost from here: later servers are not known
-    means = {Side.HOME: prior.mean + home_edge, Side.AWAY: prior.mean - home_edge}
-    posterior = {side: (means[side] * prior.strength + held[side]) / (prior.strength + serves[side]) for side in Side}
-    return Strengths(min(1.0, max(0.0, posterior[Side.HOME])), min(1.0, max(0.0, posterior[Side.AWAY])))
+def _check_margin(_: object, __: object, value: float) -> None:
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"a margin is a fraction from 0 up to 1, not {value}")
+
+
+def _check_edge(_: object, __: object, value: float) -> None:
+    if not -0.5 < value < 0.5:
+        raise ValueError(f"home's edge on its share of the points is between -0.5 and 0.5, not {value}")
+
+
+@attrs.frozen(slots=True)
+class Pricing:
+    """How the book prices its markets (`MarketConfig.pricing`; None switches pricing off): the
+    model's `prior`, home's pre-match `home_edge` on its share of the points (0: the sides even),
+    and the bookmaker's `margin` put on the fair odds."""
+
+    prior: Prior = PRIOR
+    home_edge: float = attrs.field(default=0.0, validator=_check_edge)
+    margin: float = attrs.field(default=0.05, validator=_check_margin)
+
+
+DEFAULT_PRICING = Pricing()
+
+#: Decimal odds are kept within these bounds (1.01 for a near-certainty, 1000 for a near-impossibility).
+MIN_ODDS, MAX_ODDS = 1.01, 1000.0
+
+
+def decimal_odds(fair: dict[str, float], margin: float) -> dict[str, float]:
+    """The decimal odds of each outcome: 1 / (p * (1 + margin)), to the cent, within MIN_ODDS-MAX_ODDS."""
+    out = {}
+    for outcome, p in fair.items():
+        odds = MAX_ODDS if p <= 0.0 else 1.0 / (p * (1.0 + margin))
+        out[outcome] = round(min(MAX_ODDS, max(MIN_ODDS, odds)), 2)
+    return out
+
+
+def estimate(play: PlayState, prior: Prior = PRIOR, home_edge: float = 0.0) -> Strengths:
+    """Each side's P(winning a point it serves) given the points played: one strength with a serve
+    edge. Home's share of the points is a Beta posterior (prior mean 0.5 + `home_edge`, e.g. from a
+    pre-match price, worth `prior.strength` points) updated by every point scored; the serve adds
+    `prior.serve - 0.5` to whoever serves: home serves with serve + (share - 0.5), away with
+    serve - (share - 0.5). Who served each point is not needed (each side serves about half the
+    points). Pure: the same play state gives the same strengths."""
+    home = sum(score[0] for score in play.points)
+    away = sum(score[1] for score in play.points)
+    return strengths_from(home, away, prior, home_edge)
+
+
+def strengths_from(home: int, away: int, prior: Prior = PRIOR, home_edge: float = 0.0) -> Strengths:
+    """The strengths after home won `home` points and away `away` (see `estimate`)."""
+    share = ((0.5 + home_edge) * prior.strength + home) / (prior.strength + home + away)
+    edge = share - 0.5
+    return Strengths(min(1.0, max(0.0, prior.serve + edge)), min(1.0, max(0.0, prior.serve - edge)))
 
 
 class _Game:
-    """One game from a score with a known next server: the point-level Markov chain."""
+    """One game from a score with a known next server: the point-level Markov chain.
+
+    `distribution()` walks the scores forward once (reach probabilities up to the tie at 10-10,
+    then the deuce in closed form) and answers every market of the game from it; `walk` is the
+    backward recursion, kept for what the forward pass does not cover (a score already past 10-10,
+    a race beyond the game's points, a lead other than two) and as the reference the tests compare
+    against."""
 
     def __init__(self, fmt: MatchFormat, start: tuple[int, int], server: Side, expedite: bool, odds: Strengths):
         self.fmt = fmt
@@ -108,6 +149,7 @@ class _Game:
         self.odds = odds
         self.turn0 = self._turn(sum(start))
         self.tie_at = fmt.points_to_win - 1  # from this tie on, serve changes each point
+        self._forward: _Forward | None = None
 
     def _turn(self, played: int) -> int:
         return played if self.expedite else service_turn(played, None, self.fmt)
@@ -138,6 +180,15 @@ class _Game:
         b = self.odds.home_wins_point(Side.AWAY)
         return 1.0 - a * b - (1 - a) * (1 - b)
 
+    def forward(self) -> _Forward | None:
+        """The forward pass from the start (None where it does not apply: past 10-10, a lead not two)."""
+        home, away = self.start
+        if self.fmt.lead != 2 or home > self.tie_at or away > self.tie_at:
+            return None
+        if self._forward is None:
+            self._forward = _Forward(self)
+        return self._forward
+
     def walk(self, stop: Callable[[int, int], float | None]) -> float:
         """E[stop's value where it first returns one], walking the points from the start; `stop`
         must return a value at every score where the game is over (and may earlier)."""
@@ -156,6 +207,12 @@ class _Game:
         return value(*self.start)
 
     def home_wins(self) -> float:
+        forward = self.forward()
+        if forward is not None:
+            return forward.home_win + forward.tie * self.tie_win()
+        return self.home_wins_walked()
+
+    def home_wins_walked(self) -> float:
         def stop(home: int, away: int) -> float | None:
             winner = self.over(home, away)
             if winner is not None:
@@ -164,22 +221,43 @@ class _Game:
 
         return self.walk(stop)
 
+    def _over_from_tie(self, played: int, line: float) -> float:
+        """P(the total exceeds `line`) from a tie after `played` points: 2K more, K >= 1 geometric
+        with P(K > k) = split**k."""
+        needed = int((line - played) // 2) + 1  # the pairs that make the total exceed the line
+        return 1.0 if needed <= 1 else self.tie_split() ** (needed - 1)
+
     def total_over(self, line: float) -> float:
         """P(the game's total points exceed `line`)."""
+        forward = self.forward()
+        if forward is not None:
+            ended = sum(p for total, p in forward.ended.items() if total > line)
+            return ended + forward.tie * self._over_from_tie(2 * self.tie_at, line)
+        return self.total_over_walked(line)
 
+    def total_over_walked(self, line: float) -> float:
         def stop(home: int, away: int) -> float | None:
             played = home + away
             if self.over(home, away) is not None:
                 return 1.0 if played > line else 0.0
-            if home == away >= self.tie_at:  # 2K more points, K >= 1 geometric with P(K > k) = split**k
-                needed = int((line - played) // 2) + 1  # the pairs that make the total exceed the line
-                return 1.0 if needed <= 1 else self.tie_split() ** (needed - 1)
+            if home == away >= self.tie_at:
+                return self._over_from_tie(played, line)
             return None
 
         return self.walk(stop)
 
     def race(self, target: int) -> dict[str, float]:
         """P(home / away first to `target` points, or neither before the game ends)."""
+        forward = self.forward()
+        if forward is not None and target <= self.fmt.points_to_win:
+            home, away = forward.first_home[target], forward.first_away[target]
+            if target == self.fmt.points_to_win:  # from the tie the next point's winner gets there first
+                p = self.home_wins_point(self.tie_at, self.tie_at)
+                home, away = home + forward.tie * p, away + forward.tie * (1 - p)
+            return {"home": home, "away": away, "neither": max(0.0, 1.0 - home - away)}
+        return self.race_walked(target)
+
+    def race_walked(self, target: int) -> dict[str, float]:
         outcomes = {}
         for name, wanted in (("home", Side.HOME), ("away", Side.AWAY)):
 
@@ -194,24 +272,85 @@ class _Game:
         return outcomes
 
 
+class _Forward:
+    """The reach probability of every score of a game from its start up to the tie at 10-10, in
+    one pass: how the game ends before the tie (`home_win`, `ended`: total points -> probability),
+    the probability of reaching the tie (`tie`), and who first reaches each number of points
+    (`first_home[x]`, `first_away[x]`, before the tie)."""
+
+    __slots__ = ("ended", "first_away", "first_home", "home_win", "tie")
+
+    def __init__(self, game: _Game) -> None:
+        tie_at = game.tie_at
+        start_home, start_away = game.start
+        played0 = start_home + start_away
+        # P(home wins the point) by the number of points played: the server alternates by turn.
+        on_serve = game.odds.home_wins_point(game.server)
+        off_serve = game.odds.home_wins_point(game.server.other)
+        by_played = [
+            on_serve if (game._turn(played) - game.turn0) % 2 == 0 else off_serve
+            for played in range(played0, 2 * tie_at + 1)
+        ]
+        size = tie_at + 1
+        reach = [0.0] * (size * size)
+        reach[start_home * size + start_away] = 1.0
+        first_home = [0.0] * (tie_at + 3)
+        first_away = [0.0] * (tie_at + 3)
+        ended: dict[int, float] = {}
+        home_win = 0.0
+        for played in range(played0, 2 * tie_at):
+            p = by_played[played - played0]
+            for home in range(max(start_home, played - tie_at), min(tie_at, played - start_away) + 1):
+                away = played - home
+                r = reach[home * size + away]
+                if r == 0.0:
+                    continue
+                won, lost = r * p, r * (1.0 - p)
+                if away <= home:
+                    first_home[home + 1] += won
+                if home <= away:
+                    first_away[away + 1] += lost
+                if home == tie_at:  # away <= tie_at - 1: the point wins the game
+                    home_win += won
+                    ended[played + 1] = ended.get(played + 1, 0.0) + won
+                else:
+                    reach[(home + 1) * size + away] += won
+                if away == tie_at:
+                    ended[played + 1] = ended.get(played + 1, 0.0) + lost
+                else:
+                    reach[home * size + away + 1] += lost
+        self.home_win = home_win
+        self.ended = ended
+        self.tie = reach[tie_at * size + tie_at]
+        self.first_home = first_home
+        self.first_away = first_away
+
+
 def price(position: Position, odds: Strengths, markets: Sequence[Market]) -> dict[str, dict[str, float]]:
     """Market id -> {outcome: probability} for each market the position leaves undecided (a decided
     one — a past game or point, a race reached, a line exceeded — has no price and is left out)."""
     fmt = position.format
-    current = _Game(fmt, position.points, position.server, position.expedite, odds)
     opening = _opening_server(position)
+    current = _Game(fmt, position.points, position.server, position.expedite, odds)
+    openers: dict[Side, _Game] = {}
+    if position.points == (0, 0):
+        openers[position.server] = current  # the game about to start is one of the fresh ones
 
     def fresh(game: int) -> _Game:
+        """A game not yet begun: one model per first server, shared by the games it opens."""
         first = opening if (game - position.game) % 2 == 0 else opening.other
-        return _Game(fmt, (0, 0), first, position.expedite, odds)
+        model = openers.get(first)
+        if model is None:
+            model = openers[first] = _Game(fmt, (0, 0), first, position.expedite, odds)
+        return model
 
     def game_model(game: int) -> _Game:
         return current if game == position.game else fresh(game)
 
     out: dict[str, dict[str, float]] = {}
-    match_wanted = [m for m in markets if m.type in _MATCH_TYPES]
+    match_wanted = [m for m in markets if m.type in MATCH_TYPES]
     for market in markets:
-        if market.type in _MATCH_TYPES or _decided(market, position):
+        if market.type in MATCH_TYPES or _decided(market, position):
             continue
         model = game_model(market.game)
         if market.type is MarketType.GAME_WINNER:
@@ -246,7 +385,7 @@ def _decided(market: Market, position: Position) -> bool:
     return False
 
 
-_MATCH_TYPES = frozenset({MarketType.MATCH_WINNER, MarketType.CORRECT_SCORE, MarketType.TOTAL_GAMES})
+MATCH_TYPES = frozenset({MarketType.MATCH_WINNER, MarketType.CORRECT_SCORE, MarketType.TOTAL_GAMES})
 
 
 def _opening_server(position: Position) -> Side:
@@ -265,7 +404,6 @@ def _match_prices(
         raise ValueError("match-level markets need the match format (best_of)")
     to_win = best_of // 2 + 1
 
-    @cache
     def fresh_home(game: int) -> float:
         return fresh(game).home_wins()
 

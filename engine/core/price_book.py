@@ -1,0 +1,143 @@
+"""Prices on the book (issue 15): the fair probabilities and decimal odds of every undecided market.
+
+`advance_prices(state)` gives the prices for `state` (built on `state.prices`) and the one
+`PricesChanged` signal that takes a receiver from the old prices to the new, or None. The prices
+are a function of the score and of which markets are undecided: a frame that changes neither (a
+rally started, a stoppage, a heartbeat) costs one comparison. `prices_of(state)` computes them
+from scratch, the reference the kept prices are tested against.
+
+The strengths come from `engine.core.pricing.estimate` (the points played, the configured prior
+and pre-match edge); who serves next from the rules. Before the feed has shown who serves first,
+each side is equally likely to (a coin decides): the prices are the average of the two. With the
+format unknown the match-level markets have no price (they wait for it anyway).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import attrs
+
+from engine.core import rules
+from engine.core.pricing import MATCH_TYPES, Position, Pricing, decimal_odds, estimate, price
+from engine.core.rules import Side
+from engine.core.signals import PricesChanged
+
+if TYPE_CHECKING:  # the state holds a PriceBook: imported for types only
+    from engine.core.market_catalogue import Market
+    from engine.core.state import MatchState
+
+
+@attrs.frozen(slots=True)
+class MarketPrice:
+    """One market's price: the fair probability of each outcome and its decimal odds with the margin."""
+
+    fair: dict[str, float]
+    odds: dict[str, float]
+
+
+@attrs.frozen(slots=True, eq=False)
+class PriceBook:
+    """Market id -> price for every undecided market the model prices, in book order; `key` is
+    what they were computed from (the next input with the same key keeps them)."""
+
+    prices: Mapping[str, MarketPrice] = attrs.field(factory=dict)
+    key: object = None
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, PriceBook):
+            return dict(self.prices) == dict(other.prices)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def fair(self) -> dict[str, dict[str, float]]:
+        """Market id -> outcome -> probability."""
+        return {market_id: found.fair for market_id, found in self.prices.items()}
+
+
+NO_PRICES = PriceBook()
+
+
+def _key(state: MatchState, pricing: Pricing) -> tuple[object, ...]:
+    """What the prices depend on: the score, who serves first, the expedite system, the format, how
+    the match ended, which markets are undecided (counted: the set changes only with them), the config."""
+    play, book = state.play, state.book
+    return (
+        play.points,
+        play.games,
+        play.first_server,
+        play.expedite,
+        play.format,
+        play.winner,
+        play.result,
+        state.status,
+        len(book),
+        book.index.undecided,
+        pricing,
+    )
+
+
+def advance_prices(state: MatchState) -> tuple[PriceBook, PricesChanged | None]:
+    """The prices for `state`, built on `state.prices`, and the signal of what moved (None: nothing)."""
+    previous = state.prices
+    pricing = state.markets.pricing
+    if pricing is None:
+        if not previous.prices:
+            return previous, None
+        return NO_PRICES, PricesChanged({}, {}, tuple(previous.prices))
+    key = _key(state, pricing)
+    if previous.key == key:
+        return previous, None
+    fair = prices_of(state)
+    old = previous.prices
+    prices: dict[str, MarketPrice] = {}
+    moved: dict[str, dict[str, float]] = {}
+    moved_odds: dict[str, dict[str, float]] = {}
+    for market_id, outcomes in fair.items():
+        before = old.get(market_id)
+        if before is not None and before.fair == outcomes:
+            prices[market_id] = before
+            continue
+        found = MarketPrice(outcomes, decimal_odds(outcomes, pricing.margin))
+        prices[market_id] = found
+        moved[market_id] = found.fair
+        moved_odds[market_id] = found.odds
+    withdrawn = tuple(market_id for market_id in old if market_id not in prices)
+    book = PriceBook(prices, key)
+    if not moved and not withdrawn:
+        return book, None
+    return book, PricesChanged(moved, moved_odds, withdrawn)
+
+
+def prices_of(state: MatchState) -> dict[str, dict[str, float]]:
+    """Market id -> outcome -> fair probability for every undecided market of `state.book` the model
+    prices, computed from scratch."""
+    pricing = state.markets.pricing
+    play, book = state.play, state.book
+    if pricing is None or play.winner is not None or play.result is not None or state.result is not None:
+        return {}
+    fmt = play.format
+    markets: list[Market] = []
+    for market_id, market in book.markets().items():
+        if book[market_id].decided or (fmt.best_of is None and market.type in MATCH_TYPES):
+            continue
+        markets.append(market)
+    if not markets:
+        return {}
+    game, home, away = play.next_rally_position()
+    expedite_from = None if play.expedite is None else play.expedite.from_point_in(game)
+    strengths = estimate(play, pricing.prior, pricing.home_edge)
+    firsts = [play.first_server] if play.first_server is not None else [Side.HOME, Side.AWAY]
+    priced: list[dict[str, dict[str, float]]] = []
+    for first in firsts:
+        serving = rules.server(first, game, home, away, expedite_from, fmt)
+        position = Position(fmt, play.games, game, (home, away), serving, expedite_from is not None)
+        priced.append(price(position, strengths, markets))
+    if len(priced) == 1:
+        return priced[0]
+    return {
+        market_id: {outcome: (p + priced[1][market_id].get(outcome, 0.0)) / 2 for outcome, p in outcomes.items()}
+        for market_id, outcomes in priced[0].items()
+    }
