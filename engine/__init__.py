@@ -57,7 +57,8 @@ if TYPE_CHECKING:  # the one list of what is exported and from where; at run tim
         parse_market,
     )
     from engine.core.market_outcomes import Outcome, outcome
-    from engine.core.pricing import Position, Strengths, price
+    from engine.core.price_book import MarketPrice, PriceBook
+    from engine.core.pricing import PRIOR, Position, Pricing, Prior, Strengths, estimate, price
     from engine.core.reduce import Connected, Disconnected, EndOfStream, Input, Stale, fold, reduce
     from engine.core.report import describe_event, describe_signal, summarize
     from engine.core.rules import MAX_BEST_OF, UNKNOWN_FORMAT, MatchFormat, Side
@@ -71,10 +72,12 @@ if TYPE_CHECKING:  # the one list of what is exported and from where; at run tim
         MarketStatus,
         MarketSuspended,
         MarketVoided,
+        PricesChanged,
         Reason,
         Scope,
         SettlementRolledBack,
         Signal,
+        StatusSignal,
         SuspensionReasonsChanged,
         VoidReason,
         VoidRolledBack,
@@ -131,6 +134,7 @@ __all__ = [
     "EMPTY_BOOK",
     "FORMAT_DEPENDENT_MARKET_TYPES",
     "MAX_BEST_OF",
+    "PRIOR",
     "SIGNAL_TYPES",
     "UNKNOWN_FORMAT",
     "Action",
@@ -165,6 +169,7 @@ __all__ = [
     "MarketConfig",
     "MarketEntry",
     "MarketPolicy",
+    "MarketPrice",
     "MarketResumed",
     "MarketSettled",
     "MarketStatus",
@@ -182,6 +187,10 @@ __all__ = [
     "PointStarted",
     "PointWon",
     "Position",
+    "PriceBook",
+    "PricesChanged",
+    "Pricing",
+    "Prior",
     "ProviderServer",
     "Reason",
     "RequestRefused",
@@ -197,6 +206,7 @@ __all__ = [
     "Stale",
     "Status",
     "StatusChanged",
+    "StatusSignal",
     "Stoppage",
     "StoppageEnded",
     "StoppageStarted",
@@ -212,6 +222,7 @@ __all__ = [
     "decode_object",
     "describe_event",
     "describe_signal",
+    "estimate",
     "event_name",
     "expand",
     "fold",

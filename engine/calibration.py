@@ -17,7 +17,7 @@ import gzip
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import attrs
@@ -43,10 +43,11 @@ class Result:
 def read_results(path: Path) -> tuple[list[Result], Counter[str]]:
     """The clean best-of-5 and best-of-7 matches of an ITTF results CSV (gzip or plain), and why
     each other row was left out."""
-    opener = gzip.open if path.read_bytes()[:2] == b"\x1f\x8b" else open
+    with open(path, "rb") as head:
+        compressed = head.read(2) == b"\x1f\x8b"
     results: list[Result] = []
     skipped: Counter[str] = Counter()
-    with opener(path, "rt", newline="") as source:
+    with gzip.open(path, "rt", newline="") if compressed else open(path, newline="") as source:
         for row in csv.DictReader(source):
             reason, result = _result(row)
             if result is None:
@@ -104,20 +105,25 @@ def fit_strength(results: Sequence[Result], serve: float = PRIOR.serve, steps: i
         found = forecasts(results, Prior(serve=serve, strength=math.exp(log_strength)))
         return scores([f.model for f in found], [f.home_won for f in found]).log_loss
 
-    low, high = math.log(10.0), math.log(1000.0)
+    return float(round(math.exp(golden_minimum(loss, math.log(10.0), math.log(1000.0), steps))))
+
+
+def golden_minimum(fn: Callable[[float], float], low: float, high: float, steps: int) -> float:
+    """Where `fn` (one minimum in [low, high]) is least, by golden-section search: each step keeps
+    0.618 of the interval and costs one evaluation."""
     ratio = (math.sqrt(5) - 1) / 2
     left, right = high - ratio * (high - low), low + ratio * (high - low)
-    at_left, at_right = loss(left), loss(right)
+    at_left, at_right = fn(left), fn(right)
     for _ in range(steps):
         if at_left < at_right:
             high, right, at_right = right, left, at_left
             left = high - ratio * (high - low)
-            at_left = loss(left)
+            at_left = fn(left)
         else:
             low, left, at_left = left, right, at_right
             right = low + ratio * (high - low)
-            at_right = loss(right)
-    return float(round(math.exp((low + high) / 2)))
+            at_right = fn(right)
+    return (low + high) / 2
 
 
 # --- the evaluation ------------------------------------------------------------------------------

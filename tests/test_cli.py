@@ -118,6 +118,7 @@ def test_output_piped_into_head_ends_quietly(name: str) -> None:
 UNSET = "TT_TEST_SURELY_UNSET_VARIABLE"
 PRICE = ["--best-of", "5", "--score", "11-7,9-11,3-2", "--server", "home", "--p-home-serve", "0.6"]
 PRICE += ["--p-away-serve", "0.55"]
+ITTF = FIXTURES / "realdata" / "ittf_results_matches_2014_2026.csv.gz"
 REFUSALS: dict[str, tuple[list[str], str]] = {
     # (arguments, what the one line must say)
     "best-of huge": (["replay", str(RECORDING), "--best-of", "99999999999"], "odd number of games from 1 to 9"),
@@ -152,6 +153,10 @@ REFUSALS: dict[str, tuple[list[str], str]] = {
     "price current finished": (["price", *PRICE[:2], "--score", "11-7", *PRICE[4:]], "cannot stand at 11-7"),
     "price probability": (["price", *PRICE[:6], "--p-home-serve", "1.5", *PRICE[8:]], "a probability from 0 to 1"),
     "price server": (["price", *PRICE[:4], "--server", "middle", *PRICE[6:]], "--server"),
+    "calibrate missing file": (["calibrate", "/nonexistent/results.csv"], "/nonexistent/results.csv"),
+    "calibrate not results": (["calibrate", str(RECORDING)], "leaves 0 matches to fit"),
+    "calibrate year too early": (["calibrate", str(ITTF), "--split-year", "1990"], "leaves 0 matches to fit"),
+    "calibrate strength zero": (["calibrate", str(ITTF), "--strength", "0"], "a positive number"),
     "unknown command": (["fly"], "invalid choice"),
     "no command": ([], "COMMAND"),
     "log level": (["--log-level", "LOUD", "demo"], "--log-level"),

@@ -5,16 +5,23 @@ alternating by game) that it must agree with."""
 from __future__ import annotations
 
 import csv
+import json
 import math
 import random
 from pathlib import Path
 
+import attrs
 import pytest
 
 from engine import playback
-from engine.core.market_catalogue import Market, MarketCatalogue, MarketType
-from engine.core.pricing import PRIOR, Position, Prior, Strengths, _Game, estimate, price
+from engine.cli import main
+from engine.core.events import Event
+from engine.core.market_catalogue import DEFAULT_MARKETS, Market, MarketCatalogue, MarketConfig, MarketType
+from engine.core.pricing import PRIOR, Position, Pricing, Prior, Strengths, _Game, decimal_odds, estimate, price
+from engine.core.reduce import reduce
 from engine.core.rules import MatchFormat, Side, game_winner, server
+from engine.core.signals import PricesChanged
+from engine.core.state import MatchState
 from engine.io.recording import read_recording
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures_data"
@@ -262,3 +269,86 @@ def test_the_forward_pass_equals_the_backward_recursion_at_every_score() -> None
                             assert all(math.isclose(fast[k], walked[k], abs_tol=1e-12) for k in walked)
                     checked += 1
     assert checked == 2 * 2 * 121
+
+
+# --- prices on the book (issue 15.3) -------------------------------------------------------------
+
+
+def _folded(config: MarketConfig) -> list[tuple[MatchState, MatchState, list[Event]]]:
+    recording = read_recording(FIXTURES / "aicup2026_m05_female_bo7.jsonl")
+    state = attrs.evolve(playback.start_state(recording), markets=config)
+    out = []
+    for _, message in playback.inputs(recording):
+        after, events = reduce(state, message)
+        out.append((state, after, events))
+        state = after
+    return out
+
+
+def _played(state: MatchState) -> int:
+    return sum(home + away for home, away in state.points)
+
+
+def test_prices_move_only_when_the_score_or_the_undecided_markets_do() -> None:
+    """A frame that changes no score, decides or offers no market and does not show the first
+    server (a rally starts, a heartbeat, a stoppage) keeps the very same prices and sends no price
+    signal; a point scored moves them."""
+    steps = _folded(DEFAULT_MARKETS)
+    quiet = moved = 0
+    for before, after, events in steps:
+        signals = [event for event in events if isinstance(event, PricesChanged)]
+        same_score = before.play.points == after.play.points and before.play.games == after.play.games
+        same_markets = set(before.book.undecided()) == set(after.book.undecided())
+        if same_score and same_markets and before.play.first_server == after.play.first_server:
+            assert not signals
+            assert after.prices is before.prices
+            quiet += 1
+        elif _played(after) > _played(before) and after.result is None:  # a point scored
+            assert len(signals) == 1
+            assert signals[0].prices["match_winner"] == after.prices.prices["match_winner"].fair
+            moved += 1
+    assert quiet > moved > 90  # 96 points in the match
+
+
+def test_pricing_off_sends_the_same_status_signals_and_no_price() -> None:
+    priced = _folded(DEFAULT_MARKETS)
+    unpriced = _folded(attrs.evolve(DEFAULT_MARKETS, pricing=None))
+    for (_, with_prices, events), (_, without, plain) in zip(priced, unpriced, strict=True):
+        assert not any(isinstance(event, PricesChanged) for event in plain)
+        assert [e for e in events if not isinstance(e, PricesChanged)] == plain
+        assert without.book == with_prices.book
+        assert not without.prices.prices
+
+
+def test_the_odds_carry_the_margin_and_the_bounds() -> None:
+    fair = {"home": 0.6, "away": 0.4}
+    assert decimal_odds(fair, 0.0) == {"home": 1.67, "away": 2.5}
+    assert decimal_odds(fair, 0.05) == {"home": 1.59, "away": 2.38}
+    assert decimal_odds({"home": 0.9999, "away": 0.0001, "neither": 0.0}, 0.05) == {
+        "home": 1.01,
+        "away": 1000.0,
+        "neither": 1000.0,
+    }
+    with pytest.raises(ValueError, match="margin"):
+        Pricing(margin=1.5)
+
+
+def test_replay_summary_prices_the_undecided_markets_of_an_unfinished_match(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 15.4: a recording cut in game 3 — undecided markets carry "prices" (summing to 1),
+    settled ones do not; the match winner equals the engine's own price."""
+    lines = (FIXTURES / "aicup2026_m05_female_bo7.jsonl").read_text().splitlines()
+    cut = tmp_path / "cut.jsonl"
+    cut.write_text("\n".join(lines[: len(lines) * 2 // 5]) + "\n")
+    assert main(["replay", str(cut), "--summary"]) == 0
+    markets = json.loads(capsys.readouterr().out)["markets"]
+    priced = {market_id: entry["prices"] for market_id, entry in markets.items() if "prices" in entry}
+    assert {"match_winner", "game_winner:7"} <= set(priced)
+    assert "game_winner:1" not in priced
+    assert markets["game_winner:1"]["status"] == "settled"
+    for market_id, outcomes in priced.items():
+        assert markets[market_id]["status"] in {"open", "suspended"}
+        assert math.isclose(sum(outcomes.values()), 1.0, abs_tol=1e-9), market_id
+    folded = playback.fold(read_recording(cut))
+    assert priced["match_winner"] == folded.prices.prices["match_winner"].fair

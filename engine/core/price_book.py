@@ -72,7 +72,6 @@ def _key(state: MatchState, pricing: Pricing) -> tuple[object, ...]:
         play.format,
         play.winner,
         play.result,
-        state.status,
         len(book),
         book.index.undecided,
         pricing,
