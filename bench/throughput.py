@@ -3,8 +3,9 @@
     python bench/throughput.py [--repeat 7]
 
 Pipeline = decode (orjson + typed Action) -> sequence -> reduce (which includes the market book
-and its signals), over every recording in fixtures_data/. The same pipeline with a catalogue that
-offers no market gives the cost the book adds per frame. Bare parsers are timed on exactly the
+and its signals), over every recording in fixtures_data/, with pricing off; the same with the
+prices (the default config) and with a catalogue that offers no market give what the prices and
+the book add per frame. Bare parsers are timed on exactly the
 same frames. Reports medians of `--repeat` runs, frames per second, and the ratio to bare orjson.
 """
 
@@ -78,6 +79,11 @@ def without_markets(matches: Matches) -> Matches:
     return [(attrs.evolve(start, markets=NO_MARKETS), texts) for start, texts in matches]
 
 
+def without_prices(matches: Matches) -> Matches:
+    """The same matches with pricing switched off (`MarketConfig.pricing=None`)."""
+    return [(attrs.evolve(start, markets=attrs.evolve(start.markets, pricing=None)), texts) for start, texts in matches]
+
+
 def signal_counts(matches: Matches) -> tuple[int, int, int]:
     """(inputs, signal objects, the most signal objects in one match) over the pipeline."""
     inputs = signals = most = 0
@@ -134,7 +140,9 @@ def main() -> None:
     contenders["decode (msgspec typed, orjson fallback)"] = decode_only
     bookless = without_markets(matches)
     contenders["pipeline without markets"] = lambda _: pipeline(bookless)
-    contenders["pipeline: decode+sequence+reduce+book"] = pipeline
+    unpriced = without_prices(matches)
+    contenders["pipeline: decode+sequence+reduce+book"] = lambda _: pipeline(unpriced)
+    contenders["pipeline + prices (the default)"] = pipeline
     results = {name: median_seconds(fn, matches, args.repeat) for name, fn in contenders.items()}
     print(f"{frames} frames from {len(matches)} recordings; median of {args.repeat}; {platform.python_version()}")
     print(f"{'':38} {'frames/s':>12} {'us/frame':>9} {'x orjson':>9}")
@@ -143,10 +151,14 @@ def main() -> None:
         print(f"{name:38} {frames / seconds:12,.0f} {seconds / frames * 1e6:9.2f} {ratio:9.2f}")
     book = results["pipeline: decode+sequence+reduce+book"] - results["pipeline without markets"]
     print(f"the market book adds {book / frames * 1e6:.2f} us/frame on average")
-    inputs, signals, most = signal_counts(matches)
+    priced = results["pipeline + prices (the default)"] - results["pipeline: decode+sequence+reduce+book"]
+    print(f"the prices add {priced / frames * 1e6:.2f} us/frame on average")
+    inputs, signals, most = signal_counts(unpriced)
     print(
         f"signal objects: {signals / inputs:.2f} per input ({signals:,} over {inputs:,} inputs; {most:,} in one match)"
     )
+    inputs, signals, most = signal_counts(matches)
+    print(f"with prices: {signals / inputs:.2f} per input ({signals:,}; {most:,} in one match)")
 
 
 if __name__ == "__main__":

@@ -26,11 +26,12 @@ from importlib import metadata, resources
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
+import attrs
 import orjson
 
 from engine import calibration, playback
 from engine.core.events import Event, event_name
-from engine.core.market_catalogue import DEFAULT_MARKETS
+from engine.core.market_catalogue import DEFAULT_MARKETS, MarketConfig
 from engine.core.pricing import Position, Strengths, price
 from engine.core.reduce import Input
 from engine.core.report import describe_signal, is_signal, summarize
@@ -80,9 +81,10 @@ def _trace_line(message: Input, events: list[Event], state: MatchState, moment: 
 
 
 def _replay(args: argparse.Namespace) -> int:
+    markets = DEFAULT_MARKETS if args.prices else attrs.evolve(DEFAULT_MARKETS, pricing=None)
     try:
         recording = read_recording(args.file)
-        state = playback.start_state(recording, args.best_of, args.doubles)
+        state = playback.start_state(recording, args.best_of, args.doubles, markets)
     except (RecordingError, ValueError) as exc:
         return _fail(f"{PROG} replay: {exc}", EXIT_USAGE)
     unreadable = recording.without_actions()
@@ -90,20 +92,21 @@ def _replay(args: argparse.Namespace) -> int:
         return _fail(f"{PROG} replay: {args.file}: {unreadable}", EXIT_USAGE)
     out = sys.stdout
     if args.speed is None and not args.trace:
-        state = playback.fold(recording, args.best_of, args.doubles)
+        state = playback.fold(recording, args.best_of, args.doubles, markets)
     elif args.speed is None:
         for moment, message, state_after, events in playback.steps(recording, state):
             _write_json(out, _trace_line(message, events, state_after, moment))
             state = state_after
     else:
-        state = asyncio.run(_paced_replay(args, state.format, out))
+        state = asyncio.run(_paced_replay(args, state.format, markets, out))
     if not args.trace:
         _write_json(out, summarize(state), indent=True)
     return EXIT_OK
 
 
-async def _paced_replay(args: argparse.Namespace, fmt: MatchFormat, out: IO[str]) -> MatchState:
-    match = replay(args.file, args.speed, fmt=fmt, buffer=0, on_input=_trace_observer(out) if args.trace else None)
+async def _paced_replay(args: argparse.Namespace, fmt: MatchFormat, markets: MarketConfig, out: IO[str]) -> MatchState:
+    observer = _trace_observer(out) if args.trace else None
+    match = replay(args.file, args.speed, fmt=fmt, markets=markets, buffer=0, on_input=observer)
     async with match:
         return await match.wait()
 
@@ -419,6 +422,12 @@ def _parser() -> argparse.ArgumentParser:
     output.add_argument("--trace", action="store_true", help="print one JSON line per input message")
     play.add_argument(
         "--speed", type=_positive, default=None, help="pace by receive times, X times faster (default: no pacing)"
+    )
+    play.add_argument(
+        "--no-prices",
+        dest="prices",
+        action="store_false",
+        help="no prices (faster: pricing is most of a replay's time)",
     )
     _format_flags(play)
     play.set_defaults(run=_replay)

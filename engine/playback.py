@@ -20,16 +20,20 @@ from collections.abc import Iterator
 import attrs
 
 from engine.core.events import Event
+from engine.core.market_catalogue import DEFAULT_MARKETS, MarketConfig
 from engine.core.reduce import EndOfStream, Input, reduce
 from engine.core.rules import UNKNOWN_FORMAT, MatchFormat
 from engine.core.state import MatchState
 from engine.io.recording import Recording, recorded_inputs
 
 
-def start_state(recording: Recording, best_of: int | None = None, doubles: bool = False) -> MatchState:
+def start_state(
+    recording: Recording, best_of: int | None = None, doubles: bool = False, markets: MarketConfig = DEFAULT_MARKETS
+) -> MatchState:
     """The state a replay starts from: the recording's fixture and format, `best_of` and `doubles`
-    overriding them when given (the format is unknown when neither says)."""
-    return MatchState.new(recording.fixture_id, overridden(recording.meta.format(UNKNOWN_FORMAT), best_of, doubles))
+    overriding them when given (the format is unknown when neither says), and the `markets` config."""
+    fmt = overridden(recording.meta.format(UNKNOWN_FORMAT), best_of, doubles)
+    return MatchState.new(recording.fixture_id, fmt, markets=markets)
 
 
 def overridden(fmt: MatchFormat, best_of: int | None, doubles: bool) -> MatchFormat:
@@ -63,9 +67,11 @@ def steps(
         yield moment, message, state, events
 
 
-def fold(recording: Recording, best_of: int | None = None, doubles: bool = False) -> MatchState:
+def fold(
+    recording: Recording, best_of: int | None = None, doubles: bool = False, markets: MarketConfig = DEFAULT_MARKETS
+) -> MatchState:
     """The final state of the recording replayed from its start (what `replay --summary` prints)."""
-    state = start_state(recording, best_of, doubles)
+    state = start_state(recording, best_of, doubles, markets)
     for _, message in inputs(recording):
         state, _ = reduce(state, message)
     return state

@@ -118,11 +118,13 @@ def prices_of(state: MatchState) -> dict[str, dict[str, float]]:
     if pricing is None or play.winner is not None or play.result is not None or state.result is not None:
         return {}
     fmt = play.format
-    markets: list[Market] = []
-    for market_id, market in book.markets().items():
-        if book[market_id].decided or (fmt.best_of is None and market.type in MATCH_TYPES):
-            continue
-        markets.append(market)
+    index = book.index
+    undecided = {market_id for ids in index.plain.values() for market_id in ids}.union(index.dependent)
+    markets: list[Market] = [
+        market
+        for market_id, market in book.markets().items()
+        if market_id in undecided and (fmt.best_of is not None or market.type not in MATCH_TYPES)
+    ]
     if not markets:
         return {}
     game, home, away = play.next_rally_position()

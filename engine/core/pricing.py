@@ -107,9 +107,10 @@ MIN_ODDS, MAX_ODDS = 1.01, 1000.0
 def decimal_odds(fair: dict[str, float], margin: float) -> dict[str, float]:
     """The decimal odds of each outcome: 1 / (p * (1 + margin)), to the cent, within MIN_ODDS-MAX_ODDS."""
     out = {}
+    scale = 1.0 + margin
     for outcome, p in fair.items():
-        odds = MAX_ODDS if p <= 0.0 else 1.0 / (p * (1.0 + margin))
-        out[outcome] = round(min(MAX_ODDS, max(MIN_ODDS, odds)), 2)
+        odds = MAX_ODDS if p <= 0.0 else 1.0 / (p * scale)
+        out[outcome] = MAX_ODDS if odds >= MAX_ODDS else MIN_ODDS if odds <= MIN_ODDS else round(odds, 2)
     return out
 
 
@@ -150,6 +151,7 @@ class _Game:
         self.turn0 = self._turn(sum(start))
         self.tie_at = fmt.points_to_win - 1  # from this tie on, serve changes each point
         self._forward: _Forward | None = None
+        self._home_wins: float | None = None
 
     def _turn(self, played: int) -> int:
         return played if self.expedite else service_turn(played, None, self.fmt)
@@ -207,10 +209,13 @@ class _Game:
         return value(*self.start)
 
     def home_wins(self) -> float:
-        forward = self.forward()
-        if forward is not None:
-            return forward.home_win + forward.tie * self.tie_win()
-        return self.home_wins_walked()
+        """P(home wins the game) (computed once per model)."""
+        if self._home_wins is None:
+            forward = self.forward()
+            self._home_wins = (
+                self.home_wins_walked() if forward is None else forward.home_win + forward.tie * self.tie_win()
+            )
+        return self._home_wins
 
     def home_wins_walked(self) -> float:
         def stop(home: int, away: int) -> float | None:
@@ -284,43 +289,47 @@ class _Forward:
         tie_at = game.tie_at
         start_home, start_away = game.start
         played0 = start_home + start_away
-        # P(home wins the point) by the number of points played: the server alternates by turn.
+        # P(home wins the point) by the number of points played (before the tie, two serves each,
+        # or one each under the expedite system): the server alternates by turn.
         on_serve = game.odds.home_wins_point(game.server)
         off_serve = game.odds.home_wins_point(game.server.other)
+        turn0 = game.turn0
         by_played = [
-            on_serve if (game._turn(played) - game.turn0) % 2 == 0 else off_serve
-            for played in range(played0, 2 * tie_at + 1)
+            on_serve if ((played if game.expedite else played // 2) - turn0) % 2 == 0 else off_serve
+            for played in range(2 * tie_at)
         ]
         size = tie_at + 1
         reach = [0.0] * (size * size)
         reach[start_home * size + start_away] = 1.0
         first_home = [0.0] * (tie_at + 3)
         first_away = [0.0] * (tie_at + 3)
-        ended: dict[int, float] = {}
+        ended = [0.0] * (2 * tie_at + 1)
         home_win = 0.0
         for played in range(played0, 2 * tie_at):
-            p = by_played[played - played0]
+            p = by_played[played]
             for home in range(max(start_home, played - tie_at), min(tie_at, played - start_away) + 1):
                 away = played - home
-                r = reach[home * size + away]
+                at = home * size + away
+                r = reach[at]
                 if r == 0.0:
                     continue
-                won, lost = r * p, r * (1.0 - p)
+                won = r * p
+                lost = r - won
                 if away <= home:
                     first_home[home + 1] += won
                 if home <= away:
                     first_away[away + 1] += lost
                 if home == tie_at:  # away <= tie_at - 1: the point wins the game
                     home_win += won
-                    ended[played + 1] = ended.get(played + 1, 0.0) + won
+                    ended[played + 1] += won
                 else:
-                    reach[(home + 1) * size + away] += won
+                    reach[at + size] += won
                 if away == tie_at:
-                    ended[played + 1] = ended.get(played + 1, 0.0) + lost
+                    ended[played + 1] += lost
                 else:
-                    reach[home * size + away + 1] += lost
+                    reach[at + 1] += lost
         self.home_win = home_win
-        self.ended = ended
+        self.ended = {total: p for total, p in enumerate(ended) if p}
         self.tie = reach[tie_at * size + tie_at]
         self.first_home = first_home
         self.first_away = first_away
@@ -407,22 +416,24 @@ def _match_prices(
     def fresh_home(game: int) -> float:
         return fresh(game).home_wins()
 
+    # The distribution of games won, game by game: a side reaching `to_win` stops there.
     finals: dict[tuple[int, int], float] = {}
-
-    def play(home: int, away: int, game: int, weight: float) -> None:
-        if home == to_win or away == to_win:
-            finals[(home, away)] = finals.get((home, away), 0.0) + weight
-            return
+    layer = {position.games: 1.0}
+    game = position.game
+    while layer:
         p = current_home if game == position.game else fresh_home(game)
-        play(home + 1, away, game + 1, weight * p)
-        play(home, away + 1, game + 1, weight * (1 - p))
-
-    play(*position.games, position.game, 1.0)
+        following: dict[tuple[int, int], float] = {}
+        for (home, away), weight in layer.items():
+            for score, chance in (((home + 1, away), weight * p), ((home, away + 1), weight * (1 - p))):
+                target = finals if to_win in score else following
+                target[score] = target.get(score, 0.0) + chance
+        layer = following
+        game += 1
     out: dict[str, dict[str, float]] = {}
     for market in markets:
         if market.type is MarketType.MATCH_WINNER:
-            home = sum(weight for (h, a), weight in finals.items() if h > a)
-            out[market.id] = {"home": home, "away": 1.0 - home}
+            won = sum(weight for (h, a), weight in finals.items() if h > a)
+            out[market.id] = {"home": won, "away": 1.0 - won}
         elif market.type is MarketType.CORRECT_SCORE:
             out[market.id] = {f"{h}-{a}": weight for (h, a), weight in sorted(finals.items())}
         else:
