@@ -58,7 +58,7 @@ if TYPE_CHECKING:  # the one list of what is exported and from where; at run tim
     )
     from engine.core.market_outcomes import Outcome, outcome
     from engine.core.price_book import MarketPrice, PriceBook
-    from engine.core.pricing import PRIOR, Position, Pricing, Prior, Strengths, estimate, price
+    from engine.core.pricing import PRIOR, Position, Pricing, Prior, Strengths, estimate, home_edge_for, price
     from engine.core.reduce import Connected, Disconnected, EndOfStream, Input, Stale, fold, reduce
     from engine.core.report import describe_event, describe_signal, summarize
     from engine.core.rules import MAX_BEST_OF, UNKNOWN_FORMAT, MatchFormat, Side
@@ -226,6 +226,7 @@ __all__ = [
     "event_name",
     "expand",
     "fold",
+    "home_edge_for",
     "next_book",
     "outcome",
     "parse_market",

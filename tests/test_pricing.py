@@ -17,7 +17,18 @@ from engine import playback
 from engine.cli import main
 from engine.core.events import Event
 from engine.core.market_catalogue import DEFAULT_MARKETS, Market, MarketCatalogue, MarketConfig, MarketType
-from engine.core.pricing import PRIOR, Position, Pricing, Prior, Strengths, _Game, decimal_odds, estimate, price
+from engine.core.pricing import (
+    PRIOR,
+    Position,
+    Pricing,
+    Prior,
+    Strengths,
+    _Game,
+    decimal_odds,
+    estimate,
+    home_edge_for,
+    price,
+)
 from engine.core.reduce import reduce
 from engine.core.rules import MatchFormat, Side, game_winner, server
 from engine.core.signals import PricesChanged
@@ -352,3 +363,19 @@ def test_replay_summary_prices_the_undecided_markets_of_an_unfinished_match(
         assert math.isclose(sum(outcomes.values()), 1.0, abs_tol=1e-9), market_id
     folded = playback.fold(read_recording(cut))
     assert priced["match_winner"] == folded.prices.prices["match_winner"].fair
+
+
+def test_a_pre_match_price_becomes_the_edge_that_reproduces_it() -> None:
+    """Issue 15.2: a user's pre-match P(home wins) turned into point strengths: the book's first
+    match-winner price (first server unknown: both averaged) gives it back."""
+    recording = read_recording(FIXTURES / "aicup2026_m05_female_bo7.jsonl")
+    fmt = MatchFormat(best_of=7)
+    for wanted in (0.2, 0.5, 0.73):
+        edge = home_edge_for(wanted, fmt)
+        assert (edge > 0) == (wanted > 0.5) or wanted == 0.5
+        config = attrs.evolve(DEFAULT_MARKETS, pricing=Pricing(home_edge=edge))
+        state = playback.start_state(recording, markets=config)
+        first, _ = reduce(state, next(message for _, message in playback.inputs(recording)))
+        assert math.isclose(first.prices.prices["match_winner"].fair["home"], wanted, abs_tol=1e-6)
+    with pytest.raises(ValueError, match="format"):
+        home_edge_for(0.6, MatchFormat(best_of=None))

@@ -126,6 +126,31 @@ def estimate(play: PlayState, prior: Prior = PRIOR, home_edge: float = 0.0) -> S
     return strengths_from(home, away, prior, home_edge)
 
 
+def home_edge_for(home_wins: float, fmt: MatchFormat, prior: Prior = PRIOR) -> float:
+    """The `home_edge` whose prices before the first point give home the match with probability
+    `home_wins` (a pre-match price turned into point strengths; the first server a coin toss)."""
+    if fmt.best_of is None:
+        raise ValueError("a pre-match price needs the match format (best_of)")
+    if not 0.0 < home_wins < 1.0:
+        raise ValueError(f"a pre-match probability is strictly between 0 and 1, not {home_wins}")
+    from engine.core.market_catalogue import Market  # the catalogue imports this module
+
+    match = [Market(MarketType.MATCH_WINNER)]
+
+    def wins(edge: float) -> float:
+        odds = strengths_from(0, 0, prior, edge)
+        total = sum(
+            price(Position(fmt, (0, 0), 1, (0, 0), first), odds, match)["match_winner"]["home"] for first in Side
+        )
+        return total / 2
+
+    low, high = -0.499, 0.499
+    for _ in range(50):  # bisection: the match price grows with the edge
+        middle = (low + high) / 2
+        low, high = (middle, high) if wins(middle) < home_wins else (low, middle)
+    return (low + high) / 2
+
+
 def strengths_from(home: int, away: int, prior: Prior = PRIOR, home_edge: float = 0.0) -> Strengths:
     """The strengths after home won `home` points and away `away` (see `estimate`)."""
     share = ((0.5 + home_edge) * prior.strength + home) / (prior.strength + home + away)
