@@ -28,8 +28,9 @@ from typing import IO, Any, NoReturn
 
 import attrs
 import orjson
+from tqdm import tqdm
 
-from engine import calibration, playback
+from engine import calibration, playback, review, table
 from engine.core.events import Event, event_name
 from engine.core.market_catalogue import DEFAULT_MARKETS, MarketConfig
 from engine.core.pricing import Position, Strengths, price
@@ -82,6 +83,10 @@ def _trace_line(message: Input, events: list[Event], state: MatchState, moment: 
 
 def _replay(args: argparse.Namespace) -> int:
     markets = DEFAULT_MARKETS if args.prices else attrs.evolve(DEFAULT_MARKETS, pricing=None)
+    if args.table is not None:
+        return _table(args, markets)
+    if Path(args.file).is_dir():
+        return _fail(f"{PROG} replay: {args.file} is a folder: give --table FILE.csv|FILE.parquet", EXIT_USAGE)
     try:
         recording = read_recording(args.file)
         state = playback.start_state(recording, args.best_of, args.doubles, markets)
@@ -102,6 +107,35 @@ def _replay(args: argparse.Namespace) -> int:
     if not args.trace:
         _write_json(out, summarize(state), indent=True)
     return EXIT_OK
+
+
+def _table(args: argparse.Namespace, markets: MarketConfig) -> int:
+    """`replay DIR --table FILE`: one row per recording; each unreadable one is one line on stderr."""
+    if args.trace or args.speed is not None:
+        return _fail(f"{PROG} replay: --table replays as fast as it can: no --trace or --speed", EXIT_USAGE)
+    source, destination = Path(args.file), Path(args.table)
+    try:
+        table.check_destination(destination)
+    except ValueError as exc:
+        return _fail(f"{PROG} replay: {exc}", EXIT_USAGE)
+    paths = table.recordings_in(source) if source.is_dir() else [source]
+    if not paths:
+        patterns = ", ".join(table.RECORDING_PATTERNS)
+        return _fail(f"{PROG} replay: {source}: no recording ({patterns}) in this folder", EXIT_USAGE)
+    unread: list[str] = []
+
+    def failed(path: Path, why: str) -> None:
+        unread.append(str(path))
+        tqdm.write(f"{PROG} replay: {path}: {why} (skipped)", file=sys.stderr)
+
+    progress = tqdm(paths, desc="replaying", unit="recording", file=sys.stderr, disable=None, leave=False)
+    found = table.rows(progress, failed, markets, args.best_of, args.doubles)
+    try:
+        table.write_table(found, destination)
+    except OSError as exc:
+        return _fail(f"{PROG} replay: cannot write {destination}: {exc.strerror or exc}", EXIT_USAGE)
+    print(f"{destination}: {len(found)} rows from {len(paths)} recordings, {len(unread)} unreadable", file=sys.stderr)
+    return EXIT_USAGE if unread else EXIT_OK
 
 
 async def _paced_replay(args: argparse.Namespace, fmt: MatchFormat, markets: MarketConfig, out: IO[str]) -> MatchState:
@@ -316,6 +350,29 @@ def _position(fmt: MatchFormat, score: str, server: Side, expedite: bool) -> Pos
     return Position(fmt, (won[0], won[1]), len(finished) + 1, (home, away), server, expedite)
 
 
+# --- report ----------------------------------------------------------------------------------------
+
+
+def _report(args: argparse.Namespace) -> int:
+    if importlib.util.find_spec("matplotlib") is None:
+        return _fail(f"{PROG} report: the picture needs matplotlib: pip install 'ttengine[plot]'", EXIT_USAGE)
+    destination = Path(args.output)
+    if destination.suffix not in (".png", ".svg"):
+        return _fail(f"{PROG} report: -o {destination.name}: write .png or .svg", EXIT_USAGE)
+    try:
+        found = review.review_file(Path(args.file), best_of=args.best_of, doubles=args.doubles)
+    except (RecordingError, ValueError, OSError) as exc:
+        return _fail(f"{PROG} report: {args.file}: {exc}", EXIT_USAGE)
+    from engine.review_plot import draw
+
+    try:
+        draw(found, destination)
+    except OSError as exc:
+        return _fail(f"{PROG} report: cannot write {destination}: {exc.strerror or exc}", EXIT_USAGE)
+    print(f"{destination}: {found.name(Side.HOME)} v {found.name(Side.AWAY)}", file=sys.stderr)
+    return EXIT_OK
+
+
 # --- calibrate -----------------------------------------------------------------------------------
 
 
@@ -415,13 +472,21 @@ def _parser() -> argparse.ArgumentParser:
 
     play = command("replay", "fold a recording and print its summary or trace")
     play.add_argument(
-        "file", help="JSONL recording, provider messages one per line, or a JSON array (gzip/bzip2/xz too)"
+        "file",
+        help="JSONL recording, provider messages one per line, or a JSON array (gzip/bzip2/xz too); "
+        "with --table, a folder of recordings",
     )
     output = play.add_mutually_exclusive_group()
     output.add_argument("--summary", action="store_true", help="print the final state (the default)")
     output.add_argument("--trace", action="store_true", help="print one JSON line per input message")
     play.add_argument(
         "--speed", type=_positive, default=None, help="pace by receive times, X times faster (default: no pacing)"
+    )
+    play.add_argument(
+        "--table",
+        default=None,
+        metavar="FILE",
+        help="one row per recording (FILE.csv, or FILE.parquet with ttengine[table]); unreadable ones are reported",
     )
     play.add_argument(
         "--no-prices",
@@ -480,6 +545,12 @@ def _parser() -> argparse.ArgumentParser:
     pricing.add_argument("--p-home-serve", type=_probability, required=True, metavar="P", help="P(home wins its serve)")
     pricing.add_argument("--p-away-serve", type=_probability, required=True, metavar="Q", help="P(away wins its serve)")
     pricing.set_defaults(run=_price)
+
+    reporting = command("report", "draw one recorded match: score path, suspensions, settlements, corrections, price")
+    reporting.add_argument("file", help="a recording (as replay reads it)")
+    reporting.add_argument("-o", "--output", required=True, metavar="FILE", help="the picture: FILE.png or FILE.svg")
+    _format_flags(reporting)
+    reporting.set_defaults(run=_report)
 
     calibrating = command(
         "calibrate", "fit the prices' prior on ITTF results before a year and score the in-play match prices after it"

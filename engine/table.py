@@ -1,0 +1,66 @@
+"""A folder of recordings to one table (issue 16, `ttengine replay DIR --table out.csv|out.parquet`):
+one row per recording (`engine.review.Review.row`), CSV with the standard library, Parquet with
+pyarrow (the `table` extra). A recording that cannot be read is reported and skipped, never fatal.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from engine.core.market_catalogue import DEFAULT_MARKETS, MarketConfig
+from engine.io.recording import RecordingError
+from engine.review import review_file
+
+#: What `replay DIR` reads by default: recordings, plain or compressed (the folder's other files are left alone).
+RECORDING_PATTERNS = ("*.jsonl", "*.jsonl.gz", "*.jsonl.bz2", "*.jsonl.xz", "*.ndjson")
+TABLE_FORMATS = (".csv", ".parquet")
+
+
+def recordings_in(folder: Path, patterns: Iterable[str] = RECORDING_PATTERNS) -> list[Path]:
+    """The files of `folder` (not its subfolders) matching any pattern, sorted by name."""
+    found = {path for pattern in patterns for path in folder.glob(pattern) if path.is_file()}
+    return sorted(found)
+
+
+def check_destination(path: Path) -> None:
+    """Refuse, before any work, a table format we cannot write."""
+    if path.suffix not in TABLE_FORMATS:
+        raise ValueError(f"--table: {path.name}: write .csv or .parquet")
+    if path.suffix == ".parquet" and importlib.util.find_spec("pyarrow") is None:
+        raise ValueError("--table: Parquet needs pyarrow: pip install 'ttengine[table]' (or write .csv)")
+
+
+def rows(
+    paths: Iterable[Path],
+    failed: Callable[[Path, str], None],
+    markets: MarketConfig = DEFAULT_MARKETS,
+    best_of: int | None = None,
+    doubles: bool = False,
+) -> list[dict[str, Any]]:
+    """One row per readable recording, in order; `failed(path, why)` for each other one."""
+    out = []
+    for path in paths:
+        try:
+            out.append(review_file(path, markets, best_of, doubles).row())
+        except (RecordingError, ValueError, OSError) as exc:
+            failed(path, str(exc))
+    return out
+
+
+def write_table(table: list[dict[str, Any]], path: Path) -> None:
+    """Write the rows as CSV or Parquet (by the suffix); every row has the same columns."""
+    if path.suffix == ".parquet":
+        import pyarrow  # type: ignore[import-untyped,unused-ignore]
+        import pyarrow.parquet  # type: ignore[import-untyped,unused-ignore]
+
+        pyarrow.parquet.write_table(pyarrow.Table.from_pylist(table), path)
+        return
+    columns = list(table[0]) if table else []
+    with open(path, "w", newline="", encoding="utf-8") as out:
+        writer = csv.DictWriter(out, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(table)
