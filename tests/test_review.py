@@ -97,7 +97,8 @@ def test_the_table_equals_the_replay_summaries_field_by_field(
         for key, value in expected.items():
             assert typed_row[key] == value, (path.name, key)
             assert text_row[key] == ("" if value is None else str(value)), (path.name, key)
-        assert typed_row["home"] and typed_row["away"]
+        assert typed_row["home"]
+        assert typed_row["away"]
         assert typed_row["durationSeconds"] > 0
         assert typed_row["ball_in_play_count"] > 0 or typed_row["status"] != "finished" or not typed_row["points"]
 
