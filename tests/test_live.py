@@ -192,9 +192,11 @@ def test_an_oserror_of_the_users_code_ends_the_feed_and_is_not_a_lost_connection
                     return server, exc
                 return server, None
 
+        began = time.monotonic()
         server, raised = _run(follow())
         assert isinstance(raised, error)
         assert server.attempts == 1  # no reconnect
+        assert time.monotonic() - began < 5.0  # not held by the close handshake (was 10 s each)
 
 
 def test_the_demo_shows_a_real_match_and_ends_with_the_replay_summary(capsys: pytest.CaptureFixture[str]) -> None:

@@ -130,6 +130,11 @@ class Recorder:
         self._out.close()
 
 
+#: [ours] Seconds to wait for the server's close frame when we close (an error of the user's code, a
+#: cancellation): the server closes a finished feed itself, so waiting longer only delays the error.
+CLOSE_TIMEOUT = 1.0
+
+
 class _UserCodeFailed(Exception):
     """The sink or the recorder raised: the caller's code, not the network. The feed ends with
     that error (an OSError there, say a closed stdout or a full disk, is no reason to reconnect)."""
@@ -169,6 +174,7 @@ async def run_feed(
                 open_timeout=settings.open_timeout,
                 max_size=settings.max_size,
                 ping_interval=None,  # liveness is the feed's own business: heartbeats and the session's timers
+                close_timeout=CLOSE_TIMEOUT,
                 logger=ws_logger,
                 user_agent_header=None,
             ) as ws:
