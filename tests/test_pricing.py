@@ -379,3 +379,14 @@ def test_a_pre_match_price_becomes_the_edge_that_reproduces_it() -> None:
         assert math.isclose(first.prices.prices["match_winner"].fair["home"], wanted, abs_tol=1e-6)
     with pytest.raises(ValueError, match="format"):
         home_edge_for(0.6, MatchFormat(best_of=None))
+
+
+def test_a_receiver_cannot_change_the_state_s_prices_through_a_signal() -> None:
+    """The signal and the state share the price mappings: they are read-only."""
+    _, after, events = next(step for step in _folded(DEFAULT_MARKETS) if step[2])
+    (signal,) = [event for event in events if isinstance(event, PricesChanged)]
+    with pytest.raises(TypeError):
+        signal.prices["match_winner"]["home"] = 1.0  # type: ignore[index]
+    with pytest.raises(TypeError):
+        signal.prices["match_winner"] = {}  # type: ignore[index]
+    assert after.prices.prices["match_winner"].fair["home"] == 0.5

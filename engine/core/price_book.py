@@ -15,6 +15,7 @@ format unknown the match-level markets have no price (they wait for it anyway).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 import attrs
@@ -31,10 +32,11 @@ if TYPE_CHECKING:  # the state holds a PriceBook: imported for types only
 
 @attrs.frozen(slots=True)
 class MarketPrice:
-    """One market's price: the fair probability of each outcome and its decimal odds with the margin."""
+    """One market's price: the fair probability of each outcome and its decimal odds with the margin
+    (read-only mappings: the state and the signals share them)."""
 
-    fair: dict[str, float]
-    odds: dict[str, float]
+    fair: Mapping[str, float]
+    odds: Mapping[str, float]
 
 
 @attrs.frozen(slots=True, eq=False)
@@ -53,8 +55,8 @@ class PriceBook:
     __hash__ = None  # type: ignore[assignment]
 
     def fair(self) -> dict[str, dict[str, float]]:
-        """Market id -> outcome -> probability."""
-        return {market_id: found.fair for market_id, found in self.prices.items()}
+        """Market id -> outcome -> probability (a new dict)."""
+        return {market_id: dict(found.fair) for market_id, found in self.prices.items()}
 
 
 NO_PRICES = PriceBook()
@@ -85,21 +87,21 @@ def advance_prices(state: MatchState) -> tuple[PriceBook, PricesChanged | None]:
     if pricing is None:
         if not previous.prices:
             return previous, None
-        return NO_PRICES, PricesChanged({}, {}, tuple(previous.prices))
+        return NO_PRICES, PricesChanged(MappingProxyType({}), MappingProxyType({}), tuple(previous.prices))
     key = _key(state, pricing)
     if previous.key == key:
         return previous, None
     fair = prices_of(state)
     old = previous.prices
     prices: dict[str, MarketPrice] = {}
-    moved: dict[str, dict[str, float]] = {}
-    moved_odds: dict[str, dict[str, float]] = {}
+    moved: dict[str, Mapping[str, float]] = {}
+    moved_odds: dict[str, Mapping[str, float]] = {}
     for market_id, outcomes in fair.items():
         before = old.get(market_id)
         if before is not None and before.fair == outcomes:
             prices[market_id] = before
             continue
-        found = MarketPrice(outcomes, decimal_odds(outcomes, pricing.margin))
+        found = MarketPrice(MappingProxyType(outcomes), MappingProxyType(decimal_odds(outcomes, pricing.margin)))
         prices[market_id] = found
         moved[market_id] = found.fair
         moved_odds[market_id] = found.odds
@@ -107,7 +109,7 @@ def advance_prices(state: MatchState) -> tuple[PriceBook, PricesChanged | None]:
     book = PriceBook(prices, key)
     if not moved and not withdrawn:
         return book, None
-    return book, PricesChanged(moved, moved_odds, withdrawn)
+    return book, PricesChanged(MappingProxyType(moved), MappingProxyType(moved_odds), withdrawn)
 
 
 def prices_of(state: MatchState) -> dict[str, dict[str, float]]:

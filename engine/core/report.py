@@ -5,6 +5,7 @@ Keys are never renamed; later features only add keys.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, TypeGuard
 
 import attrs
@@ -67,7 +68,7 @@ def summarize_book(book: Book, prices: PriceBook = NO_PRICES) -> dict[str, dict[
         out[market_id] = {"status": entry.status.value, "result": entry.result, "reasons": reasons}
         found = priced.get(market_id)
         if found is not None:
-            out[market_id]["prices"] = found.fair
+            out[market_id]["prices"] = dict(found.fair)
     return out
 
 
@@ -93,6 +94,8 @@ def describe_event(event: Event) -> dict[str, Any]:
 def _plain(value: object) -> object:
     if isinstance(value, tuple):
         return [_plain(item) for item in value]
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
     enum_value = getattr(value, "value", None)
     if enum_value is not None and not isinstance(value, (int, str)):
         return enum_value

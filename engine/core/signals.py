@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import enum
 import typing
+from collections.abc import Mapping
 
 import attrs
 
@@ -192,10 +193,11 @@ class BetStart:
 class PricesChanged:
     """The fair prices moved (one signal per input, for every market they moved): market id ->
     outcome -> probability in `prices`, the decimal odds with the margin in `odds`; `withdrawn`
-    names the markets that had a price and have none now (decided, or the match over)."""
+    names the markets that had a price and have none now (decided, or the match over). The
+    mappings are read-only (the state shares them)."""
 
-    prices: dict[str, dict[str, float]]
-    odds: dict[str, dict[str, float]]
+    prices: Mapping[str, Mapping[str, float]]
+    odds: Mapping[str, Mapping[str, float]]
     withdrawn: tuple[str, ...] = ()
 
 
