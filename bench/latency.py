@@ -33,8 +33,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import attrs
 import orjson
 
+from engine.core.market_catalogue import DEFAULT_MARKETS, MarketConfig
 from engine.core.rules import MatchFormat
 from engine.io.client import ClientSettings, ConnectLimiter
 from engine.io.protocol import Secret
@@ -110,7 +112,13 @@ class Measured:
 
 
 async def measure(
-    ids: list[str], base: str, seconds: float, server_pid: int, freeze: bool = False, gc_off: bool = False
+    ids: list[str],
+    base: str,
+    seconds: float,
+    server_pid: int,
+    freeze: bool = False,
+    gc_off: bool = False,
+    markets: MarketConfig = DEFAULT_MARKETS,
 ) -> Measured:
     callbacks = Callbacks()
     arrival: list[float] = []
@@ -140,6 +148,7 @@ async def measure(
             fixture_id,
             TOKEN,
             fmt=MatchFormat(best_of=7),
+            markets=markets,
             settings=settings,
             limiter=limiter,
             callbacks=callbacks,
@@ -176,7 +185,9 @@ def _ms(values: list[float]) -> str:
     return f"p50 {p50 * 1e3:7.3f}  p99 {p99 * 1e3:7.3f}  max {ordered[-1] * 1e3:8.3f}"
 
 
-def run(count: int, seconds: float, rate: float, freeze: bool, gc_off: bool = False) -> None:
+def run(
+    count: int, seconds: float, rate: float, freeze: bool, gc_off: bool = False, markets: MarketConfig = DEFAULT_MARKETS
+) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         ids = write_recordings(folder, count, rate)
@@ -187,12 +198,13 @@ def run(count: int, seconds: float, rate: float, freeze: bool, gc_off: bool = Fa
                 time.sleep(0.05)
             time.sleep(0.05)
             base = f"ws://127.0.0.1:{port_file.read_text().strip()}"
-            measured = asyncio.run(measure(ids, base, seconds, child.pid, freeze, gc_off))
+            measured = asyncio.run(measure(ids, base, seconds, child.pid, freeze, gc_off, markets))
             gc.unfreeze()
         finally:
             child.kill()
             child.wait()
     label = ", gc.freeze() once connected" if freeze else ", garbage collector off" if gc_off else ""
+    label += "" if markets.pricing is not None else ", pricing off"
     frames = len(measured.arrival)
     print(f"{count:5d} fixtures, {rate:g} msg/s each, {frames:6d} frames measured over {seconds:g} s{label}")
     print(f"      arrival -> callback (ms): {_ms(measured.arrival)}")
@@ -210,14 +222,16 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=2.0)
     parser.add_argument("--gc-freeze", action="store_true", help="also measure with gc.freeze() once connected")
     parser.add_argument("--gc-off", action="store_true", help="also measure with the garbage collector disabled")
+    parser.add_argument("--no-prices", action="store_true", help="pricing off (MarketConfig.pricing=None)")
     args = parser.parse_args()
+    markets = attrs.evolve(DEFAULT_MARKETS, pricing=None) if args.no_prices else DEFAULT_MARKETS
     print(f"{platform.machine()} {os.cpu_count()} cores, CPython {platform.python_version()}")
     for count in args.fixtures:
-        run(count, args.seconds, args.rate, freeze=False)
+        run(count, args.seconds, args.rate, freeze=False, markets=markets)
         if args.gc_freeze:
-            run(count, args.seconds, args.rate, freeze=True)
+            run(count, args.seconds, args.rate, freeze=True, markets=markets)
         if args.gc_off:
-            run(count, args.seconds, args.rate, freeze=False, gc_off=True)
+            run(count, args.seconds, args.rate, freeze=False, gc_off=True, markets=markets)
 
 
 if __name__ == "__main__":
