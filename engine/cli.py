@@ -28,7 +28,6 @@ from typing import IO, Any, NoReturn
 
 import attrs
 import orjson
-from tqdm import tqdm
 
 from engine import calibration, playback, review, table
 from engine.core.events import Event, event_name
@@ -122,6 +121,8 @@ def _table(args: argparse.Namespace, markets: MarketConfig) -> int:
     if not paths:
         patterns = ", ".join(table.RECORDING_PATTERNS)
         return _fail(f"{PROG} replay: {source}: no recording ({patterns}) in this folder", EXIT_USAGE)
+    from tqdm import tqdm  # only this command shows progress
+
     unread: list[str] = []
 
     def failed(path: Path, why: str) -> None:
@@ -379,6 +380,8 @@ def _report(args: argparse.Namespace) -> int:
 def _calibrate(args: argparse.Namespace) -> int:
     if args.plot is not None and importlib.util.find_spec("matplotlib") is None:
         return _fail(f"{PROG} calibrate: --plot needs matplotlib: pip install 'ttengine[plot]'", EXIT_USAGE)
+    if args.plot is not None and not args.plot.resolve().parent.is_dir():
+        return _fail(f"{PROG} calibrate: --plot {args.plot}: no such folder {args.plot.parent}", EXIT_USAGE)
     try:
         evaluation = calibration.evaluate(args.results, args.split_year, strength=args.strength)
     except OSError as exc:
@@ -386,7 +389,10 @@ def _calibrate(args: argparse.Namespace) -> int:
     except (ValueError, KeyError, UnicodeDecodeError, EOFError) as exc:
         return _fail(f"{PROG} calibrate: {args.results}: not an ITTF results CSV ({exc})", EXIT_USAGE)
     if args.plot is not None:
-        calibration.plot_reliability(evaluation, args.plot)
+        try:
+            calibration.plot_reliability(evaluation, args.plot)
+        except (OSError, ValueError) as exc:  # matplotlib refuses an unknown suffix with ValueError
+            return _fail(f"{PROG} calibrate: cannot write {args.plot}: {exc}", EXIT_USAGE)
     _write_json(sys.stdout, evaluation.summary(), indent=True)
     return EXIT_OK
 

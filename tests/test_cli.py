@@ -156,6 +156,7 @@ REFUSALS: dict[str, tuple[list[str], str]] = {
     "calibrate missing file": (["calibrate", "/nonexistent/results.csv"], "/nonexistent/results.csv"),
     "calibrate not results": (["calibrate", str(RECORDING)], "leaves 0 matches to fit"),
     "calibrate year too early": (["calibrate", str(ITTF), "--split-year", "1990"], "leaves 0 matches to fit"),
+    "calibrate plot folder": (["calibrate", str(ITTF), "--plot", "/nonexistent/r.png"], "no such folder"),
     "calibrate strength zero": (["calibrate", str(ITTF), "--strength", "0"], "a positive number"),
     "report missing file": (["report", "/nonexistent.jsonl", "-o", "m.png"], "/nonexistent.jsonl"),
     "report suffix": (["report", str(RECORDING), "-o", "match.pdf"], "write .png or .svg"),

@@ -161,7 +161,7 @@ def strengths_from(home: int, away: int, prior: Prior = PRIOR, home_edge: float 
 class _Game:
     """One game from a score with a known next server: the point-level Markov chain.
 
-    `distribution()` walks the scores forward once (reach probabilities up to the tie at 10-10,
+    `forward()` walks the scores forward once (reach probabilities up to the tie at 10-10,
     then the deuce in closed form) and answers every market of the game from it; `walk` is the
     backward recursion, kept for what the forward pass does not cover (a score already past 10-10,
     a race beyond the game's points, a lead other than two) and as the reference the tests compare
