@@ -1,4 +1,4 @@
-"""Fair prices of the table tennis markets: an exact Markov model of the rules (issue 15, first part).
+"""Fair prices of the table tennis markets: an exact Markov model of the rules, and the in-play estimate.
 
 Two numbers drive everything: P(home wins a point it serves) and P(away wins a point it serves).
 The service order is the rules' (two serves each, one each from 10-10 and under the expedite
