@@ -8,6 +8,7 @@ timestamps, and one with neither to the input's position (then "seconds" count i
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,54 @@ class Window:
     reason: Reason
     start: float
     end: float
+
+
+class SuspensionWindows:
+    """The windows in which each match-level reason held, from the book's reasons after each input
+    and that input's time (None: not known yet, the window starts at the next known time)."""
+
+    def __init__(self) -> None:
+        self.held: dict[Reason, float | None] = {}
+        self.windows: list[Window] = []
+
+    def update(self, reasons: frozenset[Reason], moment: float | None) -> None:
+        """The reasons holding after an input at `moment`."""
+        for reason in reasons - self.held.keys():
+            self.held[reason] = moment
+        for reason in self.held.keys() - reasons:
+            self._close(reason, moment)
+
+    def close(self, moment: float | None) -> None:
+        """The end of the match: every reason still holding ends at `moment`."""
+        for reason in list(self.held):
+            self._close(reason, moment)
+        self.windows.sort(key=lambda window: (window.start, window.reason.value))
+
+    def _close(self, reason: Reason, moment: float | None) -> None:
+        since = self.held.pop(reason)
+        start = since if since is not None else moment
+        if start is None or moment is None:
+            start = moment = 0.0
+        self.windows.append(Window(reason, start, moment))
+
+    def totals(self) -> dict[Reason, tuple[int, float]]:
+        """Reason -> (how often it began, seconds it held), over the windows closed so far."""
+        return totals(self.windows)
+
+
+def totals(windows: Iterable[Window]) -> dict[Reason, tuple[int, float]]:
+    """Reason -> (how many windows, their seconds)."""
+    out: dict[Reason, tuple[int, float]] = {}
+    for window in windows:
+        count, seconds = out.get(window.reason, (0, 0.0))
+        out[window.reason] = (count + 1, seconds + window.end - window.start)
+    return out
+
+
+def learn_name(action: Action, names: dict[Side, str]) -> None:
+    """Keep the side's player (or pair) name the first time an action's lineup gives one."""
+    if action.team is not None and action.team.name and action.side is not None:
+        names.setdefault(action.side, action.team.name)
 
 
 @attrs.frozen(slots=True)
@@ -91,11 +140,7 @@ class Review:
 
     def suspended(self) -> dict[Reason, tuple[int, float]]:
         """Reason -> (how often it began, seconds it held), over the match."""
-        out: dict[Reason, tuple[int, float]] = {}
-        for window in self.windows:
-            count, seconds = out.get(window.reason, (0, 0.0))
-            out[window.reason] = (count + 1, seconds + window.end - window.start)
-        return out
+        return totals(self.windows)
 
     def row(self) -> dict[str, Any]:
         """The table row: the summary's scalar keys (games and points as text), names, duration,
@@ -155,25 +200,20 @@ def review(
     games: list[GameEnd] = []
     marks: list[Mark] = []
     prices: list[tuple[float, float]] = []
-    windows: list[Window] = []
-    held: dict[Reason, float] = {}
+    windows = SuspensionWindows()
     previous: MatchState | None = None
     for moment, (_, message, state, events) in zip(moments, steps, strict=True):
-        if isinstance(message, Action) and message.team is not None and message.team.name and message.side:
-            names.setdefault(message.side, message.team.name)
+        if isinstance(message, Action):
+            learn_name(message, names)
         for event in events:
             _collect(event, moment, previous, points, games, marks)
-        for reason in state.book.reasons - held.keys():
-            held[reason] = moment
-        for reason in held.keys() - state.book.reasons:
-            windows.append(Window(reason, held.pop(reason), moment))
+        windows.update(state.book.reasons, moment)
         found = state.prices.prices.get("match_winner")
         if found is not None and (not prices or prices[-1][1] != found.fair["home"]):
             prices.append((moment, found.fair["home"]))
         previous = state
     first, end = (moments[0], moments[-1]) if moments else (0.0, 0.0)
-    windows.extend(Window(reason, since, end) for reason, since in held.items())
-    windows.sort(key=lambda window: (window.start, window.reason.value))
+    windows.close(end)
     final = steps[-1][2] if steps else start
     return Review(
         source,
@@ -184,7 +224,7 @@ def review(
         timed_by,
         tuple(points),
         tuple(games),
-        tuple(windows),
+        tuple(windows.windows),
         tuple(marks),
         tuple(prices),
     )

@@ -39,6 +39,7 @@ from engine.core.state import MatchState
 from engine.feed.wire import Action
 from engine.io.recording import recv_seconds
 from engine.match import Match
+from engine.review import SuspensionWindows, learn_name
 
 
 def _clock(seconds: float) -> str:
@@ -60,9 +61,7 @@ class Scoreboard:
         self.names: dict[Side, str] = {}
         self.started: float | None = None  # the first action's timestamp
         self.now: float | None = None  # the latest action's timestamp
-        self.held: dict[Reason, float | None] = {}  # match-level reasons holding, since when
-        self.began: dict[Reason, int] = {}  # how often each reason began
-        self.total: dict[Reason, float] = {}  # seconds each reason held, over the match
+        self.suspensions = SuspensionWindows()  # when each match-level reason held, by action time
 
     def name(self, side: Side | None) -> str:
         """A side's player (or pair) name from the lineups, else the side."""
@@ -75,7 +74,7 @@ class Scoreboard:
             self._learn(message)
             if known < len(self.names) == len(Side):
                 lines.append(f"{self.name(Side.HOME)} (home) v {self.name(Side.AWAY)} (away)")
-        self._track_reasons(match.state)
+        self.suspensions.update(match.state.book.reasons, self.now)  # the reasons the book was computed with
         if any(isinstance(event, PointWon) for event in events):
             lines.append(self._score_line(match.state, events))
         lines.extend(self._signal_lines([event for event in events if isinstance(event, Signal)]))
@@ -84,25 +83,11 @@ class Scoreboard:
             self.out.flush()
 
     def _learn(self, action: Action) -> None:
-        if action.team is not None and action.team.name and action.side is not None:
-            self.names.setdefault(action.side, action.team.name)
+        learn_name(action, self.names)
         moment = recv_seconds(action.timestamp)  # an RFC 3339 time, read the same way
         if moment is not None:
             self.started = moment if self.started is None else self.started
             self.now = moment if self.now is None else max(self.now, moment)
-
-    def _track_reasons(self, state: MatchState) -> None:
-        holding = state.book.reasons  # the match-level reasons the book was computed with
-        for reason in holding - self.held.keys():
-            self.held[reason] = self.now
-            self.began[reason] = self.began.get(reason, 0) + 1
-        for reason in self.held.keys() - holding:
-            self._close(reason)
-
-    def _close(self, reason: Reason) -> None:
-        since = self.held.pop(reason)
-        if since is not None and self.now is not None:
-            self.total[reason] = self.total.get(reason, 0.0) + self.now - since
 
     def _time(self) -> str:
         if self.now is None or self.started is None:
@@ -159,8 +144,8 @@ class Scoreboard:
 
     def final_table(self, state: MatchState) -> str:
         """The match summed up in a few lines (see the module docstring)."""
-        for reason in list(self.held):
-            self._close(reason)
+        self.suspensions.close(self.now)
+        held = self.suspensions.totals()
         width = max((len(self.name(side)) for side in Side), default=4)
         games = range(1, len(state.points) + 1)
         header = f"{'':{width}}  " + " ".join(f"G{game:<3}" for game in games) + " games"
@@ -176,8 +161,8 @@ class Scoreboard:
             counts[entry.status] += 1
         markets = ", ".join(f"{count} {status.value}" for status, count in counts.items() if count)
         stops = ", ".join(
-            f"{reason.value} {self.began[reason]}x {_clock(self.total.get(reason, 0.0))}"
-            for reason in sorted(self.began, key=lambda reason: -self.total.get(reason, 0.0))
+            f"{reason.value} {count}x {_clock(seconds)}"
+            for reason, (count, seconds) in sorted(held.items(), key=lambda item: -item[1][1])
         )
         return "\n".join([*rows, winner, f"markets: {markets}", f"suspensions (count, time): {stops}"]) + "\n"
 
