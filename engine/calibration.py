@@ -22,11 +22,9 @@ from pathlib import Path
 
 import attrs
 
-from engine.core.market_catalogue import Market, MarketType
-from engine.core.pricing import PRIOR, Position, Prior, Strengths, price, strengths_from
+from engine.core.pricing import PRIOR, Prior, Strengths, match_win_before_game, strengths_from
 from engine.core.rules import MatchFormat, Side, game_winner, match_winner
 
-_MATCH_WINNER = [Market(MarketType.MATCH_WINNER)]
 _YEAR = re.compile(r"\b(20\d\d)\b")
 
 
@@ -140,16 +138,6 @@ class Forecast:
     home_won: bool
 
 
-def match_price(fmt: MatchFormat, games: tuple[int, int], strengths: Strengths) -> float:
-    """P(home wins the match) before the next game, whoever opens it (each with probability 1/2)."""
-    position = Position(fmt, games, sum(games) + 1, (0, 0), Side.HOME)
-    total = 0.0
-    for opener in Side:
-        prices = price(attrs.evolve(position, server=opener), strengths, _MATCH_WINNER)
-        total += prices["match_winner"]["home"]
-    return total / 2
-
-
 def forecasts(results: Iterable[Result], prior: Prior = PRIOR) -> list[Forecast]:
     """A forecast at every boundary between two games of every match (after game 1 until the last
     game starts): what the feed had shown by then, and nothing after."""
@@ -165,8 +153,9 @@ def forecasts(results: Iterable[Result], prior: Prior = PRIOR) -> list[Forecast]
             games = (won[0], won[1])
             key = (result.format, games)
             if key not in baseline_memo:
-                baseline_memo[key] = match_price(result.format, games, equal)
-            model = match_price(result.format, games, strengths_from(points[0], points[1], prior))
+                baseline_memo[key] = match_win_before_game(result.format, games, equal)
+            odds = strengths_from(points[0], points[1], prior)
+            model = match_win_before_game(result.format, games, odds)
             out.append(Forecast(played, model, baseline_memo[key], result.home_won))
     return out
 

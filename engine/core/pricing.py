@@ -126,6 +126,17 @@ def estimate(play: PlayState, prior: Prior = PRIOR, home_edge: float = 0.0) -> S
     return strengths_from(home, away, prior, home_edge)
 
 
+def match_win_before_game(fmt: MatchFormat, games: tuple[int, int], odds: Strengths) -> float:
+    """P(home wins the match) before the next game starts at `games`, whoever opens it (each side
+    with probability 1/2: a coin toss before the match, unknown in results without servers)."""
+    from engine.core.market_catalogue import Market  # the catalogue imports this module
+
+    match = [Market(MarketType.MATCH_WINNER)]
+    game = sum(games) + 1
+    total = sum(price(Position(fmt, games, game, (0, 0), first), odds, match)["match_winner"]["home"] for first in Side)
+    return total / 2
+
+
 def home_edge_for(home_wins: float, fmt: MatchFormat, prior: Prior = PRIOR) -> float:
     """The `home_edge` whose prices before the first point give home the match with probability
     `home_wins` (a pre-match price turned into point strengths; the first server a coin toss)."""
@@ -133,21 +144,11 @@ def home_edge_for(home_wins: float, fmt: MatchFormat, prior: Prior = PRIOR) -> f
         raise ValueError("a pre-match price needs the match format (best_of)")
     if not 0.0 < home_wins < 1.0:
         raise ValueError(f"a pre-match probability is strictly between 0 and 1, not {home_wins}")
-    from engine.core.market_catalogue import Market  # the catalogue imports this module
-
-    match = [Market(MarketType.MATCH_WINNER)]
-
-    def wins(edge: float) -> float:
-        odds = strengths_from(0, 0, prior, edge)
-        total = sum(
-            price(Position(fmt, (0, 0), 1, (0, 0), first), odds, match)["match_winner"]["home"] for first in Side
-        )
-        return total / 2
-
     low, high = -0.499, 0.499
     for _ in range(50):  # bisection: the match price grows with the edge
         middle = (low + high) / 2
-        low, high = (middle, high) if wins(middle) < home_wins else (low, middle)
+        at_middle = match_win_before_game(fmt, (0, 0), strengths_from(0, 0, prior, middle))
+        low, high = (middle, high) if at_middle < home_wins else (low, middle)
     return (low + high) / 2
 
 
