@@ -208,7 +208,7 @@ def review(
         for event in events:
             _collect(event, moment, previous, points, games, marks)
         windows.update(state.book.reasons, moment)
-        found = state.prices.prices.get("match_winner")
+        found = state.prices.get("match_winner")
         if found is not None and (not prices or prices[-1][1] != found.fair["home"]):
             prices.append((moment, found.fair["home"]))
         previous = state

@@ -106,7 +106,7 @@ class Scoreboard:
             note = f"game {won.game} to {self.name(won.side)}"
         else:
             note = f"{self.name(state.server)} to serve"
-        match = state.prices.prices.get("match_winner")
+        match = state.prices.get("match_winner")
         if match is not None:
             note += f"   (match: {self.name(Side.HOME)} {match.fair['home']:.0%} @ {match.odds['home']:.2f})"
         return f"{self._time()}  game {state.current_game}  {home:>2}-{away:<2}  {games}   {note}"

@@ -20,7 +20,7 @@ from engine.core.price_book import prices_of
 from engine.core.reduce import EndOfStream, Input, reduce
 from engine.core.report import is_signal
 from engine.core.rules import UNKNOWN_FORMAT
-from engine.core.signals import BetStart, BetStop, BetStopChanged, PricesChanged, Reason, Scope, Signal
+from engine.core.signals import BetStart, BetStop, BetStopChanged, MarketResumed, PricesChanged, Reason, Scope, Signal
 from engine.core.state import MatchState
 from engine.io.recording import read_recording
 from engine.testing import GeneratedMatch, matches, with_connection_trouble, with_noise
@@ -63,7 +63,29 @@ def _fold_checked(state: MatchState, inputs: list[Input]) -> None:
     for message in [*inputs, EndOfStream()]:
         state, events = reduce(state, message)
         receiver = _check_step(state, receiver, _signals(events))
+        _check_reopenings(state, priced, _signals(events))
         priced = _check_prices(state, priced, [event for event in events if isinstance(event, PricesChanged)])
+
+
+def _check_reopenings(state: MatchState, receiver: dict[str, dict[str, float]], signals: list[Signal]) -> None:
+    """Issue 20.1: a market never opens again before its price for the new score: at every opening
+    signal, a receiver that applied the input's signals so far already holds the market's price as
+    of the state after the input (with pricing on, every open market is priced)."""
+    receiver = dict(receiver)
+    for signal in signals:
+        if isinstance(signal, PricesChanged):
+            receiver = {k: v for k, v in receiver.items() if k not in signal.withdrawn} | dict(signal.prices)
+        opened = (
+            signal.markets
+            if isinstance(signal, BetStart)
+            else (signal.market,)
+            if isinstance(signal, MarketResumed)
+            else ()
+        )
+        for market_id in opened:
+            if state.markets.pricing is not None:
+                assert market_id in state.prices, market_id
+                assert receiver.get(market_id) == dict(state.prices[market_id].fair), market_id
 
 
 def _check_prices(state: MatchState, receiver: dict[str, dict[str, float]], moved: list[PricesChanged]) -> dict:
@@ -79,7 +101,7 @@ def _check_prices(state: MatchState, receiver: dict[str, dict[str, float]], move
     assert receiver == kept
     undecided = set(state.book.undecided())
     assert set(kept) <= undecided
-    for market_id, found in state.prices.prices.items():
+    for market_id, found in state.prices.items():
         assert abs(sum(found.fair.values()) - 1.0) < 1e-9, market_id
         assert all(found.odds[outcome] <= 1.0 / p for outcome, p in found.fair.items() if 0.001 < p < 0.95)
     return receiver

@@ -14,7 +14,7 @@ format unknown the match-level markets have no price (they wait for it anyway).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
@@ -39,13 +39,29 @@ class MarketPrice:
     odds: Mapping[str, float]
 
 
-@attrs.frozen(slots=True, eq=False)
-class PriceBook:
-    """Market id -> price for every undecided market the model prices, in book order; `key` is
-    what they were computed from (the next input with the same key keeps them)."""
+class PriceBook(Mapping[str, MarketPrice]):
+    """Market id -> `MarketPrice` for every undecided market the model prices, in book order: a
+    read-only mapping (`"match_winner" in prices`, `prices["match_winner"].odds`, iteration). `key`
+    is what they were computed from (the next input with the same key keeps them). Immutable;
+    equality compares the prices only."""
 
-    prices: Mapping[str, MarketPrice] = attrs.field(factory=dict)
-    key: object = None
+    __slots__ = ("key", "prices")
+
+    def __init__(self, prices: Mapping[str, MarketPrice] | None = None, key: object = None) -> None:
+        self.prices: Mapping[str, MarketPrice] = prices if prices is not None else {}
+        self.key = key
+
+    def __getitem__(self, market_id: str) -> MarketPrice:
+        return self.prices[market_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.prices)
+
+    def __len__(self) -> int:
+        return len(self.prices)
+
+    def __contains__(self, market_id: object) -> bool:
+        return market_id in self.prices
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, PriceBook):
@@ -53,6 +69,9 @@ class PriceBook:
         return NotImplemented
 
     __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"PriceBook({len(self.prices)} markets)"
 
     def fair(self) -> dict[str, dict[str, float]]:
         """Market id -> outcome -> probability (a new dict)."""

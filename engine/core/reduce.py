@@ -54,6 +54,7 @@ from engine.core.market_book import signals_between
 from engine.core.price_book import advance_prices
 from engine.core.rules import Side
 from engine.core.sequence import Note, Sequencer, TooFarAhead
+from engine.core.signals import OPENING_SIGNALS
 from engine.core.state import Expedite, MatchState, PlayState, Rallies, Rally, Score
 from engine.core.timeline import STANDING_AFTER, Entry, Folded, Standing, Timeline
 from engine.core.vocabulary import (
@@ -122,10 +123,16 @@ def _with_book(state: MatchState, events: list[Event]) -> MatchState:
 
 
 def _priced(state: MatchState, events: list[Event]) -> MatchState:
-    """The state with its prices brought up to date; a price signal appended when they moved."""
+    """The state with its prices brought up to date: the price signal, when they moved, goes after
+    the other signals but before every reopening (`BetStart`, `MarketResumed`), which go last, so a
+    receiver never sees a market open again before its price for the new score."""
     prices, moved = advance_prices(state)
+    openings = [event for event in events if isinstance(event, OPENING_SIGNALS)]
+    if openings:
+        events[:] = [event for event in events if not isinstance(event, OPENING_SIGNALS)]
     if moved is not None:
         events.append(moved)
+    events.extend(openings)
     return state if prices is state.prices else attrs.evolve(state, prices=prices)
 
 

@@ -239,4 +239,6 @@ Signal = StatusSignal | PricesChanged
 
 #: Every signal class, for isinstance checks.
 SIGNAL_TYPES: tuple[type, ...] = typing.get_args(Signal)
+#: The signals that open markets again: they come last in an input's signals, after its prices.
+OPENING_SIGNALS: tuple[type, ...] = (BetStart, MarketResumed)
 STATUS_SIGNAL_TYPES: tuple[type, ...] = typing.get_args(StatusSignal)
