@@ -38,6 +38,7 @@ import orjson
 
 from engine.core.market_catalogue import DEFAULT_MARKETS, MarketConfig
 from engine.core.rules import MatchFormat
+from engine.core.update import Update
 from engine.io.client import ClientSettings, ConnectLimiter
 from engine.io.protocol import Secret
 from engine.io.recording import Frame, read_recording
@@ -127,18 +128,18 @@ async def measure(
     stamps: dict[int, SentStamps] = {}
     measuring = False
 
-    def on_event(match: Match, event: object) -> None:
+    def on_update(match: Match, update: Update) -> None:
         now = time.perf_counter()
         mono = time.monotonic()
         key = id(match)
         if not measuring or seen.get(key) == match.received_at:
-            return  # not yet, or a later event of a frame already measured
+            return  # not yet, or a later update of a frame already measured
         seen[key] = match.received_at
         arrival.append(now - match.received_at)
         if stamps[key].last:
             sent.append(mono - stamps[key].last)
 
-    callbacks.on(object, on_event)
+    callbacks.on(Update, on_update)
     settings = ClientSettings(base=base, stale_after=15.0, reconnect_after=60.0)
     limiter = ConnectLimiter(rate=200)
     matches = []
@@ -153,7 +154,6 @@ async def measure(
             limiter=limiter,
             callbacks=callbacks,
             frames=frames,
-            buffer=0,
         )
         stamps[id(match)] = frames
         matches.append(match)

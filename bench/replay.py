@@ -29,7 +29,7 @@ def replay_direct() -> None:
 
 def replay_runtime() -> None:
     async def run() -> None:
-        async with replay(SOURCE, buffer=0) as match:
+        async with replay(SOURCE) as match:
             await match.wait()
 
     asyncio.run(run())

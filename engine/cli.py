@@ -21,7 +21,6 @@ import os
 import secrets
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from importlib import metadata, resources
 from pathlib import Path
 from typing import IO, Any, NoReturn
@@ -30,11 +29,10 @@ import attrs
 import orjson
 
 from engine import calibration, playback, review, table
-from engine.core.events import Event, event_name
 from engine.core.market_catalogue import DEFAULT_MARKETS, MarketConfig
 from engine.core.pricing import Position, Strengths, price
 from engine.core.reduce import Input
-from engine.core.report import describe_signal, is_signal, summarize
+from engine.core.report import describe_update, summarize
 from engine.core.rules import (
     MAX_BEST_OF,
     UNKNOWN_FORMAT,
@@ -45,13 +43,14 @@ from engine.core.rules import (
     possible_game_score,
 )
 from engine.core.state import MatchState
+from engine.core.update import Update, step
 from engine.feed.catalogue import DEFAULT_CATALOGUE, ActionCatalogue
 from engine.feed.wire import Malformed
 from engine.io.client import ClientSettings
 from engine.io.protocol import FeedError, Secret
 from engine.io.recording import RecordingError, parse_types, read_recording
 from engine.io.server import Faults, ProviderServer, load_fixtures
-from engine.match import Match, connect, replay
+from engine.match import Match, StepObserver, connect, replay
 from engine.scoreboard import Scoreboard
 
 EXIT_OK, EXIT_FEED_FAILED, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
@@ -62,19 +61,9 @@ def _write_json(out: IO[str], value: object, indent: bool = False) -> None:
     out.write(orjson.dumps(value, option=orjson.OPT_INDENT_2 if indent else 0).decode() + "\n")
 
 
-def _trace_line(message: Input, events: list[Event], state: MatchState, moment: float | None = None) -> dict[str, Any]:
-    line: dict[str, Any] = {
-        "seq": getattr(message, "seq", None),
-        "input": type(message).__name__,
-        "events": [event_name(event) for event in events if not is_signal(event)],
-        "signals": [describe_signal(event) for event in events if is_signal(event)],
-        "state": summarize(state, markets=False),
-    }
-    if moment is not None:
-        line["recv"] = datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    if isinstance(message, Malformed):
-        line["refused"] = message.reason
-    return line
+def _trace_line(message: Input, update: Update) -> dict[str, Any]:
+    """The `--trace` line of one input: its update (README "Command line")."""
+    return describe_update(update, message.reason if isinstance(message, Malformed) else None)
 
 
 # --- replay --------------------------------------------------------------------------------------
@@ -98,9 +87,9 @@ def _replay(args: argparse.Namespace) -> int:
     if args.speed is None and not args.trace:
         state = playback.fold(recording, args.best_of, args.doubles, markets)
     elif args.speed is None:
-        for moment, message, state_after, events in playback.steps(recording, state):
-            _write_json(out, _trace_line(message, events, state_after, moment))
-            state = state_after
+        for moment, message in playback.inputs(recording):
+            state, update = step(state, message, moment)
+            _write_json(out, _trace_line(message, update))
     else:
         state = asyncio.run(_paced_replay(args, state.format, markets, out))
     if not args.trace:
@@ -141,7 +130,7 @@ def _table(args: argparse.Namespace, markets: MarketConfig) -> int:
 
 async def _paced_replay(args: argparse.Namespace, fmt: MatchFormat, markets: MarketConfig, out: IO[str]) -> MatchState:
     observer = _trace_observer(out) if args.trace else None
-    match = replay(args.file, args.speed, fmt=fmt, markets=markets, buffer=0, on_input=observer)
+    match = replay(args.file, args.speed, fmt=fmt, markets=markets, on_input=observer)
     async with match:
         return await match.wait()
 
@@ -198,7 +187,6 @@ def _demo(args: argparse.Namespace) -> int:
                 token,
                 base=server.base,
                 fmt=meta.format(UNKNOWN_FORMAT),
-                buffer=0,
                 on_input=board,
             )
             return await _follow(match, out, "demo", board, args.summary)
@@ -232,7 +220,6 @@ def _connect(args: argparse.Namespace) -> int:
         fmt=fmt,
         record=args.record,
         settings=settings,
-        buffer=0,
         on_input=observer,
         catalogue=catalogue,
     )
@@ -250,11 +237,11 @@ def _catalogue(path: str) -> ActionCatalogue:
     return DEFAULT_CATALOGUE.with_types(parse_types(value, path))
 
 
-def _trace_observer(out: IO[str]) -> Callable[[Match, Input, list[Event]], None]:
+def _trace_observer(out: IO[str]) -> StepObserver:
     """Prints each input's trace line as the runtime folds it (live, or a paced replay)."""
 
-    def trace(match: Match, message: Input, events: list[Event]) -> None:
-        _write_json(out, _trace_line(message, events, match.state, match.recv))
+    def trace(match: Match, message: Input, update: Update) -> None:
+        _write_json(out, _trace_line(message, update))
         out.flush()
 
     return trace

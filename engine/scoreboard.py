@@ -36,6 +36,7 @@ from engine.core.signals import (
     expand,
 )
 from engine.core.state import MatchState
+from engine.core.update import Update
 from engine.feed.wire import Action
 from engine.io.recording import recv_seconds
 from engine.match import Match
@@ -67,7 +68,8 @@ class Scoreboard:
         """A side's player (or pair) name from the lineups, else the side."""
         return "-" if side is None else self.names.get(side, side.value)
 
-    def __call__(self, match: Match, message: Input, events: list[Event]) -> None:
+    def __call__(self, match: Match, message: Input, update: Update) -> None:
+        events = list(update.items())
         lines = []
         if isinstance(message, Action):
             known = len(self.names)

@@ -38,6 +38,7 @@ from engine.core.signals import (
     SettlementRolledBack,
     VoidRolledBack,
 )
+from engine.core.update import Update
 from engine.feed.wire import Action
 from engine.io.client import ClientSettings, ConnectLimiter
 from engine.io.protocol import Secret
@@ -139,8 +140,8 @@ async def follow(plan: Plan) -> Outcome:
     def slow(match: Match, event: GameWon) -> None:
         time.sleep(plan.slow_seconds)
 
-    def observe(match: Match, message: Input, events: list[Event]) -> None:
-        steps.append((message, events))
+    def observe(match: Match, message: Input, update: Update) -> None:
+        steps.append((message, list(update.items())))
         if plan.restart_after is not None and len(steps) >= plan.restart_after:
             seen.set()
 
@@ -156,7 +157,6 @@ async def follow(plan: Plan) -> Outcome:
             limiter=LIMITER,
             callbacks=callbacks,
             on_input=observe,
-            buffer=0,
             rng=random.Random(plan.seed),
         )
         async with match:
@@ -192,8 +192,8 @@ def clean_outcome(recording: Path) -> tuple[dict[str, Any], dict[str, list[Event
 
     async def replayed() -> None:
         async with replay(recording) as match:
-            async for event in match:
-                events.append(event)
+            async for update in match:
+                events.extend(update.items())
 
     asyncio.run(replayed())
     return summarize(playback.fold(read_recording(recording))), settlements(events)

@@ -102,7 +102,9 @@ def test_cli_summary_and_trace(capsys: pytest.CaptureFixture[str]) -> None:
     assert lines[-1]["seq"] is None  # the end of the stream
     assert lines[-1]["state"] == {key: value for key, value in summary.items() if key != "markets"}
     assert any("MatchWon" in line["events"] for line in lines)
-    assert set(lines[10]) == {"seq", "input", "recv", "events", "signals", "state"}  # keys only added
+    assert set(lines[10]) >= {"seq", "input", "recv", "events", "signals", "state"}  # keys only added
+    assert set(lines[10]) - {"seq", "input", "recv", "events", "signals", "state"} == {"fixtureId", "timestamp"}
+    assert lines[10]["fixtureId"] == summary["fixtureId"]
     assert lines[10]["input"] == "Action"
     assert lines[-1]["input"] == "EndOfStream"
     assert lines[0]["recv"].endswith("Z")

@@ -43,6 +43,7 @@ from engine.core.signals import (
     expand,
 )
 from engine.core.state import MatchState
+from engine.core.update import Update
 from engine.feed.catalogue import DEFAULT_CATALOGUE, ActionCatalogue, ActionKind
 from engine.feed.wire import Action
 from engine.io.client import ClientSettings, ConnectLimiter, backoff_delays
@@ -98,8 +99,8 @@ async def _follow(
     (fixture_id,) = fixtures
     steps: list[tuple[float, Input, list[Event]]] = []
 
-    def observe(match: Match, message: Input, events: list[Event]) -> None:
-        steps.append((time.perf_counter(), message, events))
+    def observe(match: Match, message: Input, update: Update) -> None:
+        steps.append((time.perf_counter(), message, list(update.items())))
 
     async with ProviderServer(fixtures, Secret(TOKEN), heartbeat=heartbeat, faults=faults) as server:
         meta = read_recording(RECORDING).meta
@@ -110,7 +111,6 @@ async def _follow(
             settings=attrs.evolve(settings, base=server.base),
             limiter=LIMITER,
             on_input=observe,
-            buffer=0,
             **connect_kwargs,
         )
         async with match:
@@ -125,8 +125,8 @@ def test_live_summary_and_events_equal_a_direct_replay() -> None:
     async def replayed() -> list[Event]:
         events: list[Event] = []
         async with replay(RECORDING) as match:
-            async for event in match:
-                events.append(event)
+            async for update in match:
+                events.extend(update.items())
         return events
 
     assert followed.events == _run(replayed())  # the same events as live, in the same order
@@ -176,8 +176,8 @@ def test_an_oserror_of_the_users_code_ends_the_feed_and_is_not_a_lost_connection
         def write(self, text: str) -> None:
             raise OSError(28, "No space left on device")
 
-    def closed_stdout(match: Match, message: Input, events: list[Event]) -> None:
-        if any(isinstance(event, PointWon) for event in events):
+    def closed_stdout(match: Match, message: Input, update: Update) -> None:
+        if any(isinstance(event, PointWon) for event in update.events):
             raise BrokenPipeError(32, "Broken pipe")
 
     for kwargs, error in (({"on_input": closed_stdout}, BrokenPipeError), ({"frames": FullDisk()}, OSError)):
@@ -500,7 +500,7 @@ def test_heartbeats_keep_a_quiet_feed_from_going_stale(tmp_path: Path) -> None:
         inputs: list[Input] = []
         third = asyncio.Event()
 
-        def observe(match: Match, message: Input, events: list[Event]) -> None:
+        def observe(match: Match, message: Input, update: Update) -> None:
             inputs.append(message)
             if sum(isinstance(i, Action) for i in inputs) == 3:
                 third.set()  # the recording ends here, before the match does: stop following
@@ -537,7 +537,7 @@ def test_leaving_the_block_stops_a_reconnecting_feed_at_once(tmp_path: Path) -> 
         actions = 0
         third = asyncio.Event()
 
-        def observe(match: Match, message: Input, events: list[Event]) -> None:
+        def observe(match: Match, message: Input, update: Update) -> None:
             nonlocal actions
             actions += isinstance(message, Action)
             if actions == 3:

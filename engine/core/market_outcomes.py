@@ -54,6 +54,8 @@ REASON_HOLDS: Mapping[Reason, Callable[[MatchState, Status], bool]] = {
     Reason.DISCONNECTED: lambda state, status: state.disconnected,
     Reason.FINISHED: lambda state, status: state.provider_says_finished and status not in ENDED,
     Reason.FORMAT_UNKNOWN: lambda state, status: state.play.format.best_of is None and state.result is None,
+    Reason.CONSUMER_LAGGING: lambda state, status: state.lagging,
+    Reason.NOT_FOLLOWED: lambda state, status: state.unfollowed,
 }
 
 

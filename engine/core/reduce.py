@@ -17,7 +17,9 @@ How one action message is folded:
    difference from the old book is emitted as market signals, after the match events.
 
 The adapter's view of the connection enters as inputs too: `Stale()` when nothing arrived for too
-long (any later message clears it), `Disconnected()` and `Connected()`. Each only moves markets.
+long (any later message clears it), `Disconnected()` and `Connected()`; so does the runtime's:
+`Lagging()` / `CaughtUp()` (its consumer fell behind, and caught up) and `Unfollowed()` (it stops
+following the fixture: the closing bet stop). Each only moves markets.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ from engine.core.market_book import signals_between
 from engine.core.price_book import advance_prices
 from engine.core.rules import Side
 from engine.core.sequence import Note, Sequencer, TooFarAhead
-from engine.core.signals import OPENING_SIGNALS
+from engine.core.signals import OPENING_SIGNALS, prices_before_openings
 from engine.core.state import Expedite, MatchState, PlayState, Rallies, Rally, Score
 from engine.core.timeline import STANDING_AFTER, Entry, Folded, Standing, Timeline
 from engine.core.vocabulary import (
@@ -91,7 +93,27 @@ class Connected:
     """Input: the connection to the provider is up again."""
 
 
-Input = Action | Heartbeat | Malformed | EndOfStream | Stale | Disconnected | Connected
+@attrs.frozen(slots=True)
+class Lagging:
+    """Input: the consumer of this fixture's updates fell behind (the runtime's queue is full).
+    Every market suspends (`consumer_lagging`) until `CaughtUp`."""
+
+
+@attrs.frozen(slots=True)
+class CaughtUp:
+    """Input: the consumer of this fixture's updates caught up again."""
+
+
+@attrs.frozen(slots=True)
+class Unfollowed:
+    """Input: the engine stops following this fixture before the match is over (stopped,
+    cancelled, interrupted, or the feed failed for good). Every undecided market suspends
+    (`not_followed`) for good: the closing bet stop."""
+
+
+Input = (
+    Action | Heartbeat | Malformed | EndOfStream | Stale | Disconnected | Connected | Lagging | CaughtUp | Unfollowed
+)
 
 
 def reduce(state: MatchState, message: Input) -> tuple[MatchState, list[Event]]:
@@ -108,6 +130,10 @@ def reduce(state: MatchState, message: Input) -> tuple[MatchState, list[Event]]:
         state = attrs.evolve(state, stale=True)
     elif isinstance(message, Disconnected | Connected):
         state = attrs.evolve(state, disconnected=isinstance(message, Disconnected))
+    elif isinstance(message, Lagging | CaughtUp):
+        state = attrs.evolve(state, lagging=isinstance(message, Lagging))
+    elif isinstance(message, Unfollowed):
+        state = attrs.evolve(state, unfollowed=True)
     else:
         return _fold_message(state, message, events), events
     return _with_book(state, events), events
@@ -127,12 +153,8 @@ def _priced(state: MatchState, events: list[Event]) -> MatchState:
     the other signals but before every reopening (`BetStart`, `MarketResumed`), which go last, so a
     receiver never sees a market open again before its price for the new score."""
     prices, moved = advance_prices(state)
-    openings = [event for event in events if isinstance(event, OPENING_SIGNALS)]
-    if openings:
-        events[:] = [event for event in events if not isinstance(event, OPENING_SIGNALS)]
-    if moved is not None:
-        events.append(moved)
-    events.extend(openings)
+    if moved is not None or any(isinstance(event, OPENING_SIGNALS) for event in events):
+        events[:] = prices_before_openings(events, moved)
     return state if prices is state.prices else attrs.evolve(state, prices=prices)
 
 

@@ -27,6 +27,8 @@ from collections.abc import Mapping
 
 import attrs
 
+SignalT = typing.TypeVar("SignalT")
+
 
 class Reason(enum.Enum):
     """Why a market is suspended. A market is open only when no reason holds for it."""
@@ -49,6 +51,8 @@ class Reason(enum.Enum):
     DISCONNECTED = "disconnected"
     FINISHED = "finished"  # the provider says the match is over but the score does not decide it
     FORMAT_UNKNOWN = "format_unknown"  # the number of games is not known: markets that depend on it wait
+    CONSUMER_LAGGING = "consumer_lagging"  # the consumer of the updates fell behind: they are coalesced
+    NOT_FOLLOWED = "not_followed"  # the engine stopped following the fixture before the match was over
 
 
 class VoidReason(enum.Enum):
@@ -241,4 +245,20 @@ Signal = StatusSignal | PricesChanged
 SIGNAL_TYPES: tuple[type, ...] = typing.get_args(Signal)
 #: The signals that open markets again: they come last in an input's signals, after its prices.
 OPENING_SIGNALS: tuple[type, ...] = (BetStart, MarketResumed)
+
+
+def prices_before_openings(signals: list[SignalT], prices: PricesChanged | None) -> list[SignalT | PricesChanged]:
+    """`signals` with `prices` (if any) after every other signal and before the reopenings
+    (`BetStart`, `MarketResumed`), which go last in their order: a receiver that applies them in
+    turn never sees a market open again before its price."""
+    openings = [signal for signal in signals if isinstance(signal, OPENING_SIGNALS)]
+    ordered: list[SignalT | PricesChanged] = (
+        [signal for signal in signals if not isinstance(signal, OPENING_SIGNALS)] if openings else list(signals)
+    )
+    if prices is not None:
+        ordered.append(prices)
+    ordered.extend(openings)
+    return ordered
+
+
 STATUS_SIGNAL_TYPES: tuple[type, ...] = typing.get_args(StatusSignal)

@@ -193,6 +193,8 @@ class MatchState:
     book: Book = EMPTY_BOOK  # the market book as of the last input (engine.core.book_update)
     #: The prices of the undecided markets as of the last input (`engine.core.price_book.PriceBook`).
     prices: PriceBook = NO_PRICES
+    lagging: bool = False  # the runtime's consumer fell behind (`Lagging` / `CaughtUp`)
+    unfollowed: bool = False  # the runtime stopped following the fixture (`Unfollowed`): for good
 
     @classmethod
     def new(
@@ -242,6 +244,8 @@ class MatchState:
             self.markets,
             book,
             self.prices,
+            self.lagging,
+            self.unfollowed,
         )
 
     def with_action(
@@ -270,6 +274,8 @@ class MatchState:
             self.markets,
             self.book,
             self.prices,
+            self.lagging,
+            self.unfollowed,
         )
 
     # --- derived views -------------------------------------------------------------------------

@@ -1,0 +1,143 @@
+"""One update per input: everything one input changed, as one immutable value a desk acts on.
+
+    state, update = step(state, decode(frame), received=time.time())
+    if update.changed:
+        send(update)          # the score it belongs to, the match events, the market changes
+
+`step` is `reduce` stamped: the fixture, the input's `fixtureSeqNum` and the provider's timestamp,
+our receive time (an input like any other: the core reads no clock), the score after the input,
+the match events, and the market changes — status signals and new prices — in the order a
+receiver must apply them: stops and settlements first, then the prices, then the reopenings, so a
+market never opens again before its price for the new score. `coalesce` merges the updates a
+lagging consumer did not take into one net change (`engine.match` uses it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+import attrs
+
+from engine.core.events import Event, Status
+from engine.core.inputs import Action
+from engine.core.market_book import signals_between
+from engine.core.price_book import PriceBook
+from engine.core.reduce import Input, reduce
+from engine.core.rules import Side
+from engine.core.signals import SIGNAL_TYPES, PricesChanged, Signal, prices_before_openings
+from engine.core.state import MatchState, Score
+
+
+@attrs.frozen(slots=True)
+class Scoreline:
+    """The score an update belongs to: games, each game's points (the current game last), who
+    serves (the rally under way, or the next), and the match status."""
+
+    games: Score
+    points: tuple[Score, ...]
+    server: Side | None
+    status: Status
+
+    @classmethod
+    def of(cls, state: MatchState) -> Scoreline:
+        """The score of `state`."""
+        return cls(state.games, state.points, state.server, state.status)
+
+
+@attrs.frozen(slots=True)
+class Update:
+    """What one input changed (`changed` is False when nothing did: a heartbeat, say).
+
+    `seq` is the input's `fixtureSeqNum` (None for inputs that are not actions), `timestamp` the
+    provider's time of the action, `received` our receive time in POSIX seconds (None when unknown);
+    `score` is the score after the input; `events` the match events and `signals` the market changes
+    (status signals and at most one `PricesChanged`, which comes before every `BetStart` and
+    `MarketResumed`). `coalesced` counts the inputs merged into this one beyond its own (a consumer
+    that lagged; see `engine.match.Overflow`). `state` is the engine state after the input."""
+
+    fixture_id: str | None
+    seq: int | None
+    input: str
+    timestamp: str | None
+    received: float | None
+    score: Scoreline
+    events: tuple[Event, ...]
+    signals: tuple[Signal, ...]
+    state: MatchState = attrs.field(eq=False, repr=False)
+    coalesced: int = 0
+
+    @property
+    def changed(self) -> bool:
+        """True when the input changed anything a receiver sees (an event or a market change)."""
+        return bool(self.events or self.signals)
+
+    @property
+    def prices(self) -> PricesChanged | None:
+        """The update's price signal, if the prices moved."""
+        return next((signal for signal in self.signals if isinstance(signal, PricesChanged)), None)
+
+    def items(self) -> tuple[Event, ...]:
+        """The match events, then the market signals, in order (what per-kind callbacks see)."""
+        return (*self.events, *self.signals)
+
+
+def step(state: MatchState, message: Input, received: float | None = None) -> tuple[MatchState, Update]:
+    """Fold one input (`reduce`) and stamp what it changed as an `Update`; `received` is our receive
+    time of the input (POSIX seconds), passed in because the core reads no clock."""
+    after, events = reduce(state, message)
+    return after, stamp(after, message, events, received)
+
+
+def stamp(state: MatchState, message: Input, events: list[Event], received: float | None = None) -> Update:
+    """The update of `message`, given the state after it and the events `reduce` returned for it."""
+    match_events: list[Event] = []
+    signals: list[Signal] = []
+    for event in events:
+        if isinstance(event, SIGNAL_TYPES):
+            signals.append(event)  # type: ignore[arg-type]  # SIGNAL_TYPES are the Signal classes
+        else:
+            match_events.append(event)
+    is_action = isinstance(message, Action)
+    return Update(
+        state.fixture_id,
+        getattr(message, "seq", None),
+        type(message).__name__,
+        message.timestamp if is_action else None,  # type: ignore[union-attr]
+        received,
+        Scoreline.of(state),
+        tuple(match_events),
+        tuple(signals),
+        state,
+    )
+
+
+def coalesce(delivered: MatchState, updates: list[Update]) -> Update:
+    """One update standing for `updates` (in order, at least one), for a receiver that holds the book
+    and prices of `delivered`: the last update's stamp and score, every match event in order, and the
+    net market change — each market's status where it differs, and the prices that differ — so a
+    settlement later rolled back, or a market suspended and reopened, is not sent at all."""
+    last = updates[-1]
+    state = last.state
+    signals = signals_between(delivered.book, state.book, state.book)
+    return attrs.evolve(
+        last,
+        events=tuple(event for update in updates for event in update.events),
+        signals=tuple(prices_before_openings(signals, _price_change(delivered.prices, state.prices))),
+        coalesced=sum(update.coalesced + 1 for update in updates) - 1,
+    )
+
+
+def _price_change(before: PriceBook, after: PriceBook) -> PricesChanged | None:
+    """The price signal that takes a receiver from `before` to `after` (None: the same prices)."""
+    moved: dict[str, Mapping[str, float]] = {}
+    odds: dict[str, Mapping[str, float]] = {}
+    for market_id, found in after.items():
+        old = before.get(market_id)
+        if old is None or old.fair != found.fair or old.odds != found.odds:
+            moved[market_id] = found.fair
+            odds[market_id] = found.odds
+    withdrawn = tuple(market_id for market_id in before if market_id not in after)
+    if not moved and not withdrawn:
+        return None
+    return PricesChanged(MappingProxyType(moved), MappingProxyType(odds), withdrawn)
