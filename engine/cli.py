@@ -19,6 +19,7 @@ import logging
 import math
 import os
 import secrets
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from importlib import metadata, resources
@@ -55,6 +56,7 @@ from engine.scoreboard import Scoreboard
 
 EXIT_OK, EXIT_FEED_FAILED, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
 EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a writer killed by SIGPIPE
+EXIT_INTERRUPTED = 128 + 2  # Ctrl-C (SIGINT)
 
 
 def _write_json(out: IO[str], value: object, indent: bool = False) -> None:
@@ -139,21 +141,55 @@ async def _paced_replay(args: argparse.Namespace, fmt: MatchFormat, markets: Mar
 
 
 async def _follow(match: Match, out: IO[str], command: str, board: Scoreboard | None, summary: bool) -> int:
-    """Follow `match` to its end; the board's final table and/or the JSON summary after it."""
+    """Follow `match` to its end; the board's final table and/or the JSON summary after it.
+    SIGTERM or SIGINT stops following: the closing bet stop (every undecided market suspended,
+    `not_followed`) is printed like any update, then exit 0 (SIGTERM) or 130 (SIGINT)."""
+    stopped_by = _StopSignals()
     try:
         async with match:
             state = await match.wait()
+    except asyncio.CancelledError:
+        if stopped_by.signal is None:
+            raise
+        out.flush()
+        name = signal.Signals(stopped_by.signal).name
+        print(f"{PROG} {command}: {name}: stopped following; every undecided market suspended", file=sys.stderr)
+        return EXIT_INTERRUPTED if stopped_by.signal == signal.SIGINT else EXIT_OK
     except FeedError as exc:
         return _fail(f"{PROG} {command}: {exc}", EXIT_REFUSED)
     except BrokenPipeError:
         raise  # our reader went away (`| head`): main ends quietly
     except (OSError, RecordingError) as exc:
         return _fail(f"{PROG} {command}: {exc}", EXIT_FEED_FAILED)
+    finally:
+        stopped_by.remove()
     if board is not None:
         out.write("\n" + board.final_table(state))
     if summary:
         _write_json(out, summarize(state), indent=True)
     return EXIT_OK
+
+
+class _StopSignals:
+    """SIGTERM and SIGINT cancel the task that installed them, remembering which came."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+        self._loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        self._task = task
+        for number in (signal.SIGTERM, signal.SIGINT):
+            self._loop.add_signal_handler(number, self._stop, number)
+
+    def _stop(self, number: int) -> None:
+        if self.signal is None:
+            self.signal = number
+            self._task.cancel()
+
+    def remove(self) -> None:
+        for number in (signal.SIGTERM, signal.SIGINT):
+            self._loop.remove_signal_handler(number)
 
 
 #: The demo's pace: a 13-minute match in about 40 seconds.
@@ -619,7 +655,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader of our output went away (`| head`): stop quietly, as a killed pipe writer does.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
