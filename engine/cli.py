@@ -91,6 +91,7 @@ def _replay(args: argparse.Namespace) -> int:
     elif args.speed is None:
         for moment, message in playback.inputs(recording):
             state, update = step(state, message, moment)
+            playback.warn_of_contradictions(state.fixture_id, update.events)
             _write_json(out, _trace_line(message, update))
     else:
         state = asyncio.run(_paced_replay(args, state.format, markets, out))

@@ -289,6 +289,7 @@ class Match:
 
     def _step(self, message: Input) -> Update:
         self.state, update = step(self.state, message, self.recv)
+        playback.warn_of_contradictions(self.fixture_id, update.events)
         if self.on_input is not None:
             self.on_input(self, message, update)
         return update

@@ -15,16 +15,27 @@ through here; paced replay is `engine.replay(path, speed)`, which feeds the same
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Iterable, Iterator
 
 import attrs
 
-from engine.core.events import Event
+from engine.core.events import Event, FormatContradicted
 from engine.core.market_catalogue import DEFAULT_MARKETS, MarketConfig
 from engine.core.reduce import EndOfStream, Input, reduce
 from engine.core.rules import UNKNOWN_FORMAT, MatchFormat
 from engine.core.state import MatchState
 from engine.io.recording import Recording, recorded_inputs
+
+log = logging.getLogger("engine.playback")
+
+
+def warn_of_contradictions(fixture_id: str | None, events: Iterable[Event]) -> None:
+    """Log a warning (stderr on the command line) for every `FormatContradicted` among `events`:
+    the format given was wrong, and the feed corrected it."""
+    for event in events:
+        if isinstance(event, FormatContradicted):
+            log.warning("fixture %s: the feed contradicts the format: %s", fixture_id, event.reason)
 
 
 def start_state(
@@ -64,6 +75,7 @@ def steps(
     state = start_state(recording) if state is None else state
     for moment, message in inputs(recording):
         state, events = reduce(state, message)
+        warn_of_contradictions(state.fixture_id, events)
         yield moment, message, state, events
 
 
@@ -73,5 +85,6 @@ def fold(
     """The final state of the recording replayed from its start (what `replay --summary` prints)."""
     state = start_state(recording, best_of, doubles, markets)
     for _, message in inputs(recording):
-        state, _ = reduce(state, message)
+        state, events = reduce(state, message)
+        warn_of_contradictions(state.fixture_id, events)
     return state

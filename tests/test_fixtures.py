@@ -125,13 +125,19 @@ def test_trace_names_non_message_inputs_and_refusals(capsys: pytest.CaptureFixtu
     assert all("refused" not in line for line in lines if line["input"] != "Malformed")
 
 
-def test_cli_flags_override_the_recording_meta(capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_flags_override_the_recording_meta(
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
     path = FIXTURES / "aicup2026_m05_female_bo7.jsonl"
     assert main(["replay", str(path), "--best-of", "3"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["bestOf"] == 7  # the feed played on past best of 3, then best of 5: the feed wins
-    assert summary["discrepancies"] == 2
+    assert summary["discrepancies"] == 0  # a disproved format is not a score discrepancy (issue 20.5)
     assert summary["games"] == [1, 4]
+    assert summary["markets"]["match_winner"]["result"] == "away"
+    assert caplog.text.count("the feed contradicts the format") == 2
+    assert "now treated as best of 5" in caplog.text
+    assert "now treated as best of 7" in caplog.text
 
 
 def test_cli_reads_a_json_array_of_provider_messages(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,6 +9,7 @@ from scenario import AWAY, HOME, Feed, names, run
 from engine.core.events import (
     ActionPending,
     Discrepancy,
+    FormatContradicted,
     MatchWon,
     PastAmended,
     Status,
@@ -164,7 +165,8 @@ class TestReconciliation:
         assert state.games == (3, 0)
         assert state.format.best_of == 5
         assert state.winner is HOME
-        assert any(isinstance(e, Discrepancy) and "best of 5" in e.reason for e in events)
+        assert any(isinstance(e, FormatContradicted) and e.corrected == 5 and "best of 5" in e.reason for e in events)
+        assert not any(isinstance(e, Discrepancy) for e in events)
         assert [e for e in events if isinstance(e, MatchWon)] == [
             MatchWon(HOME, ResultKind.NORMAL, (2, 0)),
             MatchWon(HOME, ResultKind.NORMAL, (3, 0)),

@@ -99,10 +99,12 @@ def _games_offered(fmt: MatchFormat, begun: int) -> int:
 
 def _next_point_market(state: MatchState, known: Market | None = None) -> Market | None:
     """The market on the next point to be played, while the match goes on (`known`, when it is
-    that market already)."""
+    that market already); with the format unknown, none between games (only once a game begins)."""
     play = state.play
     if not state.markets.catalogue.point_winner or play.result is not None or state.status in ENDED:
         return None
+    if play.format.best_of is None and play.points and play.game_decided():
+        return None  # the format unknown: the next game may never be played; offered once it begins
     game, home, away = play.next_rally_position()
     if known is not None and known.game == game and known.number == home + away + 1:
         return known

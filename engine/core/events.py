@@ -143,6 +143,18 @@ class Discrepancy:
 
 
 @attrs.frozen(slots=True)
+class FormatContradicted:
+    """The feed disproved the match format: play went on after the match was over by it, or the
+    provider ended the match before a side won the games it needs. The format is corrected to
+    `corrected` (None: unknown from now on); the markets that depend on it stay suspended until
+    End Match (`Reason.FORMAT_CONTRADICTED`)."""
+
+    reason: str
+    previous: int | None  # best of, as it was
+    corrected: int | None  # best of, as the feed shows it
+
+
+@attrs.frozen(slots=True)
 class UnknownAction:
     """An action whose type id the catalogue does not know: kept, no score change."""
 
@@ -188,6 +200,7 @@ Event = (
     | StoppageEnded
     | PastAmended
     | Discrepancy
+    | FormatContradicted
     | UnknownAction
     | UnexpectedServer
     | ActionPending
@@ -212,6 +225,7 @@ __all__ = [
     "DuplicateDropped",
     "EndsChanged",
     "Event",
+    "FormatContradicted",
     "GameWon",
     "Gap",
     "LateArrival",

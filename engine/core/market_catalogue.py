@@ -200,6 +200,7 @@ FORMAT_DEPENDENT_MARKET_TYPES = frozenset({MarketType.MATCH_WINNER, MarketType.C
 def _every_reason_suspends_everything() -> dict[Reason, frozenset[MarketType]]:
     scopes = dict.fromkeys(Reason, ALL_MARKET_TYPES)
     scopes[Reason.FORMAT_UNKNOWN] = FORMAT_DEPENDENT_MARKET_TYPES
+    scopes[Reason.FORMAT_CONTRADICTED] = FORMAT_DEPENDENT_MARKET_TYPES
     return scopes
 
 
@@ -222,6 +223,12 @@ class MarketPolicy:
     #: FEED.md 6: on retirement, walkover or disqualification undecided markets are void; the match
     #: winner is undecided unless a desk's rules say it goes to the side that went through.
     match_winner_stands_on_retirement: bool = False
+    #: When the score decides the match (a side won the games the format needs), what still depends
+    #: on the format — the match winner, the correct score, total-games lines not yet passed, the
+    #: markets of games that will not be played — is settled or voided: False (the default, safe)
+    #: suspends them (`awaiting_end_match`) until the provider's End Match confirms the end, so a
+    #: wrong format settles nothing that must be rolled back; True settles at the deciding point.
+    settle_at_deciding_point: bool = False
 
     def with_scopes(self, scopes: Mapping[Reason, Iterable[MarketType]]) -> MarketPolicy:
         """A copy in which each given reason suspends exactly the given market types."""

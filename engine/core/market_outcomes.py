@@ -54,9 +54,23 @@ REASON_HOLDS: Mapping[Reason, Callable[[MatchState, Status], bool]] = {
     Reason.DISCONNECTED: lambda state, status: state.disconnected,
     Reason.FINISHED: lambda state, status: state.provider_says_finished and status not in ENDED,
     Reason.FORMAT_UNKNOWN: lambda state, status: state.play.format.best_of is None and state.result is None,
+    Reason.AWAITING_END_MATCH: lambda state, status: awaits_end_match(state),
+    Reason.FORMAT_CONTRADICTED: lambda state, status: state.play.format_contradicted and not state.play.end_match,
     Reason.CONSUMER_LAGGING: lambda state, status: state.lagging,
     Reason.NOT_FOLLOWED: lambda state, status: state.unfollowed,
 }
+
+
+def awaits_end_match(state: MatchState) -> bool:
+    """True when the score alone decided the match and the policy waits for the provider's End
+    Match (or its fixture status "completed") before settling what depends on the format."""
+    play = state.play
+    return (
+        play.result is ResultKind.NORMAL
+        and not play.end_match
+        and not state.provider_says_finished
+        and not state.markets.policy.settle_at_deciding_point
+    )
 
 
 def match_reasons(state: MatchState) -> frozenset[Reason]:
@@ -121,12 +135,13 @@ class Context:
 
 def context(state: MatchState) -> Context:
     result = state.result
-    if result is not None:
-        ended: VoidReason | None = _VOID_BY_RESULT[result]
+    ended: VoidReason | None = None
+    if result is not None and awaits_end_match(state):
+        ended = None  # decided by the score, not yet ended by the provider: what is open waits
+    elif result is not None:
+        ended = _VOID_BY_RESULT[result]
     elif state.status is Status.CANCELLED:
         ended = VoidReason.CANCELLED
-    else:
-        ended = None
     play = state.play
     return Context(
         play.format,

@@ -36,6 +36,7 @@ from engine.core.events import (
     DuplicateDropped,
     EndsChanged,
     Event,
+    FormatContradicted,
     GameWon,
     Gap,
     MatchWon,
@@ -413,15 +414,27 @@ def _close_stoppages(play: PlayState, closes: frozenset[Stoppage], action: Folde
 
 def _open_game_if_due(play: PlayState, events: list[Event]) -> PlayState:
     """Begin the next game if the current one is decided. Play after the match was won means the
-    format was longer than configured: the feed wins (a Discrepancy, and the format grows)."""
+    format was longer than configured: the feed wins (`FormatContradicted`, and the format grows)."""
     if not play.game_decided():
         return play if play.started else attrs.evolve(play, started=True)
     fmt = play.format
+    contradicted = play.format_contradicted
     if play.winner is not None or play.result is not None:
         while fmt.best_of is not None and rules.match_winner(*play.games, fmt) is not None:
             fmt = attrs.evolve(fmt, best_of=fmt.best_of + 2)
-        longer = "with the format unknown" if fmt.best_of is None else f"now treated as best of {fmt.best_of}"
-        events.append(Discrepancy(f"play went on after the match was over; {longer}"))
+        if fmt.best_of != play.format.best_of:  # the score had decided it: the format was too short
+            longer = f"now treated as best of {fmt.best_of}"
+            events.append(
+                FormatContradicted(
+                    f"play went on after the match was over at {play.games[0]}-{play.games[1]} in best of"
+                    f" {play.format.best_of}; {longer}",
+                    play.format.best_of,
+                    fmt.best_of,
+                )
+            )
+            contradicted = True
+        else:  # over without the score deciding it (End Match, a retirement…), and play went on
+            events.append(Discrepancy("play went on after the match was over"))
     return attrs.evolve(
         play,
         format=fmt,
@@ -430,6 +443,8 @@ def _open_game_if_due(play: PlayState, events: list[Event]) -> PlayState:
         started=True,
         winner=None,
         result=None,
+        end_match=False,
+        format_contradicted=contradicted,
     )
 
 
@@ -485,8 +500,12 @@ def _finish(play: PlayState, winner: Side | None, result: ResultKind, events: li
 
 
 def _end_match(play: PlayState, action: Folded, events: list[Event]) -> PlayState:
+    """The provider ends the match. Short of the games the format needs, a side ahead on games is
+    the winner of a shorter format than we were told (`FormatContradicted`, the format corrected);
+    a match that cannot be read that way is a `Discrepancy`."""
     if play.result is not None:
-        return play
+        return play if play.end_match else attrs.evolve(play, end_match=True)
+    play = attrs.evolve(play, end_match=True)
     result = result_kind_from_text(action.end_reason)
     if result is ResultKind.ABANDONED:
         return _finish(play, None, result, events)
@@ -495,10 +514,24 @@ def _end_match(play: PlayState, action: Folded, events: list[Event]) -> PlayStat
     home_games, away_games = play.games
     leader = Side.HOME if home_games > away_games else Side.AWAY if away_games > home_games else None
     winner = end_match_winner(action.side) or leader
-    if play.format.best_of is not None:
-        events.append(
-            Discrepancy(f"the match ended at {home_games}-{away_games} games, short of best of {play.format.best_of}")
-        )
+    best_of = play.format.best_of
+    if best_of is not None:
+        won = max(home_games, away_games) if winner is leader and winner is not None else 0
+        if won:
+            corrected = 2 * won - 1
+            events.append(
+                FormatContradicted(
+                    f"the provider ended the match at {home_games}-{away_games} games, short of best of"
+                    f" {best_of}; now treated as best of {corrected}",
+                    best_of,
+                    corrected,
+                )
+            )
+            play = attrs.evolve(play, format=attrs.evolve(play.format, best_of=corrected), format_contradicted=True)
+        else:
+            events.append(
+                Discrepancy(f"the match ended at {home_games}-{away_games} games, short of best of {best_of}")
+            )
     return _finish(play, winner, result, events)
 
 

@@ -51,6 +51,8 @@ class Reason(enum.Enum):
     DISCONNECTED = "disconnected"
     FINISHED = "finished"  # the provider says the match is over but the score does not decide it
     FORMAT_UNKNOWN = "format_unknown"  # the number of games is not known: markets that depend on it wait
+    AWAITING_END_MATCH = "awaiting_end_match"  # the score decided the match: what depends on the format waits
+    FORMAT_CONTRADICTED = "format_contradicted"  # the feed disproved the format: match markets wait for End Match
     CONSUMER_LAGGING = "consumer_lagging"  # the consumer of the updates fell behind: they are coalesced
     NOT_FOLLOWED = "not_followed"  # the engine stopped following the fixture before the match was over
 

@@ -83,6 +83,10 @@ class PlayState:
     started: bool = False
     winner: Side | None = None
     result: ResultKind | None = None
+    end_match: bool = False  # the provider's End Match is in the timeline
+    #: The feed disproved the format (play after the match was over by it, or an End Match short of
+    #: it): the format was corrected, and the markets that depend on it wait for End Match.
+    format_contradicted: bool = False
 
     @property
     def current_game(self) -> int:
@@ -135,6 +139,8 @@ class PlayState:
             self.started,
             self.winner,
             self.result,
+            self.end_match,
+            self.format_contradicted,
         )
 
     def with_point(
@@ -154,6 +160,8 @@ class PlayState:
             self.started,
             self.winner,
             self.result,
+            self.end_match,
+            self.format_contradicted,
         )
 
     def ends_swapped(self) -> bool:
