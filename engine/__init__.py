@@ -1,6 +1,6 @@
 """Table tennis live market state engine: fold the provider's live actions feed into match state.
 
-Live: `async with connect(fixture_id, token=...) as match: async for event in match: ...`
+Live: `async with connect(fixture_id, token=...) as match: async for update in match: ...`
 (see `engine.match`). Typical use of the pure core::
 
     state = MatchState.new(fixture_id, MatchFormat(best_of=5))  # or the format unknown: UNKNOWN_FORMAT
@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # the one list of what is exported and from where; at run tim
         DuplicateDropped,
         EndsChanged,
         Event,
+        FormatContradicted,
         GameWon,
         Gap,
         LateArrival,
@@ -59,8 +60,19 @@ if TYPE_CHECKING:  # the one list of what is exported and from where; at run tim
     from engine.core.market_outcomes import Outcome, outcome
     from engine.core.price_book import MarketPrice, PriceBook
     from engine.core.pricing import PRIOR, Position, Pricing, Prior, Strengths, estimate, home_edge_for, price
-    from engine.core.reduce import Connected, Disconnected, EndOfStream, Input, Stale, fold, reduce
-    from engine.core.report import describe_event, describe_signal, summarize
+    from engine.core.reduce import (
+        CaughtUp,
+        Connected,
+        Disconnected,
+        EndOfStream,
+        Input,
+        Lagging,
+        Stale,
+        Unfollowed,
+        fold,
+        reduce,
+    )
+    from engine.core.report import describe_event, describe_signal, describe_update, summarize
     from engine.core.rules import MAX_BEST_OF, UNKNOWN_FORMAT, MatchFormat, Side
     from engine.core.signals import (
         SIGNAL_TYPES,
@@ -84,6 +96,7 @@ if TYPE_CHECKING:  # the one list of what is exported and from where; at run tim
         expand,
     )
     from engine.core.state import MatchState
+    from engine.core.update import Scoreline, Update, coalesce, step
     from engine.feed.catalogue import (
         DEFAULT_CATALOGUE,
         ActionCatalogue,
@@ -96,7 +109,7 @@ if TYPE_CHECKING:  # the one list of what is exported and from where; at run tim
     from engine.io.client import ClientSettings, ConnectLimiter
     from engine.io.protocol import AuthRefused, FeedError, RequestRefused, RetriesExhausted, Secret
     from engine.io.server import Faults, ProviderServer
-    from engine.match import Callbacks, Match, connect, replay
+    from engine.match import Callbacks, ConsumerTooSlow, Match, Overflow, connect, replay
 
 
 def _exports() -> dict[str, str]:
@@ -147,9 +160,11 @@ __all__ = [
     "BetStopChanged",
     "Book",
     "Callbacks",
+    "CaughtUp",
     "ClientSettings",
     "ConnectLimiter",
     "Connected",
+    "ConsumerTooSlow",
     "Disconnected",
     "Discrepancy",
     "DuplicateDropped",
@@ -158,10 +173,12 @@ __all__ = [
     "Event",
     "Faults",
     "FeedError",
+    "FormatContradicted",
     "GameWon",
     "Gap",
     "Heartbeat",
     "Input",
+    "Lagging",
     "LateArrival",
     "Malformed",
     "Market",
@@ -183,6 +200,7 @@ __all__ = [
     "Message",
     "NotLiveData",
     "Outcome",
+    "Overflow",
     "PastAmended",
     "PointStarted",
     "PointWon",
@@ -197,6 +215,7 @@ __all__ = [
     "ResultKind",
     "RetriesExhausted",
     "Scope",
+    "Scoreline",
     "Secret",
     "SendType",
     "ServerChanged",
@@ -213,15 +232,19 @@ __all__ = [
     "Strengths",
     "SuspensionReasonsChanged",
     "UnexpectedServer",
+    "Unfollowed",
     "UnknownAction",
+    "Update",
     "VoidReason",
     "VoidRolledBack",
     "apply_signals",
+    "coalesce",
     "connect",
     "decode",
     "decode_object",
     "describe_event",
     "describe_signal",
+    "describe_update",
     "estimate",
     "event_name",
     "expand",
@@ -234,5 +257,6 @@ __all__ = [
     "reduce",
     "replay",
     "signals_between",
+    "step",
     "summarize",
 ]

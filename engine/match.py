@@ -395,11 +395,15 @@ class Match:
 
     def _close(self, error: BaseException | None) -> None:
         """The closing bet stop: fold `Unfollowed()` (every undecided market suspended) and queue it
-        past any bound, with anything held for a lagging consumer; then the end."""
-        closing, failed = self._step_observed(Unfollowed())
+        past any bound, with anything held for a lagging consumer; then the end. A book with nothing
+        undecided (the match over) has nothing to suspend: no closing input then."""
+        closing: Update | None = None
+        failed: Exception | None = None
+        if self.state.book.index.undecided:
+            closing, failed = self._step_observed(Unfollowed())
         if self._held is not None:
             self._catch_up(closing)
-        elif closing.changed:
+        elif closing is not None and closing.changed:
             self._put(closing)
         self._end = _End(error or failed)
         self._more.set()

@@ -455,3 +455,19 @@ def _signal(described: dict[str, Any]) -> Signal:
         fields["reason"] = engine.VoidReason(fields["reason"])
     signal: Signal = kind(**fields)
     return signal
+
+
+def test_state_prices_is_a_read_only_mapping_as_readme_says() -> None:
+    """20.6: `state.prices["match_winner"]` and `"match_winner" in state.prices` raised TypeError."""
+    state = next(u.state for u in _direct_updates(BO7) if u.score.points == ((2, 3),))
+    assert "match_winner" in state.prices
+    assert "no such market" not in state.prices
+    found = state.prices["match_winner"]
+    assert set(found.fair) == {"home", "away"}
+    assert found.odds["home"] > 1.0
+    assert list(state.prices) == [market_id for market_id in state.book if market_id in state.prices]
+    assert len(state.prices) == len(dict(state.prices.items()))
+    with pytest.raises(TypeError):
+        state.prices["match_winner"] = found  # type: ignore[index]
+    with pytest.raises(KeyError):
+        state.prices["no such market"]
