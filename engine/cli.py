@@ -44,7 +44,7 @@ from engine.core.rules import (
     possible_game_score,
 )
 from engine.core.state import MatchState
-from engine.core.update import Update, step
+from engine.core.update import Update, stamp
 from engine.feed.catalogue import DEFAULT_CATALOGUE, ActionCatalogue
 from engine.feed.wire import Malformed
 from engine.io.client import ClientSettings
@@ -89,10 +89,9 @@ def _replay(args: argparse.Namespace) -> int:
     if args.speed is None and not args.trace:
         state = playback.fold(recording, args.best_of, args.doubles, markets)
     elif args.speed is None:
-        for moment, message in playback.inputs(recording):
-            state, update = step(state, message, moment)
-            playback.warn_of_contradictions(state.fixture_id, update.events)
-            _write_json(out, _trace_line(message, update))
+        for moment, message, state_after, events in playback.steps(recording, state):
+            _write_json(out, _trace_line(message, stamp(state_after, message, events, moment)))
+            state = state_after
     else:
         state = asyncio.run(_paced_replay(args, state.format, markets, out))
     if not args.trace:

@@ -9,6 +9,8 @@
 every frame decoded with the recording's catalogue, a bad line as `Malformed`, `Stale()` where the
 receive times show a silence longer than the live adapter's stale timeout, and `EndOfStream()` last.
 `start_state` is the state a replay starts from (the recording's meta, overridden by the caller).
+A recording that stops mid-match ends with the closing bet stop (`Unfollowed()`, see `closing`),
+as the runtime's replay does.
 The CLI, the async runtime (`engine.replay`), the tests, the benches and `regenerate.py` all replay
 through here; paced replay is `engine.replay(path, speed)`, which feeds the same inputs.
 """
@@ -22,7 +24,7 @@ import attrs
 
 from engine.core.events import Event, FormatContradicted
 from engine.core.market_catalogue import DEFAULT_MARKETS, MarketConfig
-from engine.core.reduce import EndOfStream, Input, reduce
+from engine.core.reduce import EndOfStream, Input, Unfollowed, reduce
 from engine.core.rules import UNKNOWN_FORMAT, MatchFormat
 from engine.core.state import MatchState
 from engine.io.recording import Recording, recorded_inputs
@@ -67,16 +69,28 @@ def inputs(recording: Recording, end: bool = True) -> Iterator[tuple[float | Non
         yield last, EndOfStream()
 
 
+def closing(state: MatchState) -> Unfollowed | None:
+    """The input that ends following a fixture (`Unfollowed`, the closing bet stop) when its book
+    still has an undecided market — a recording that stops mid-match — else None. The runtime does
+    the same when it stops following."""
+    return Unfollowed() if state.book.index.undecided else None
+
+
 def steps(
     recording: Recording, state: MatchState | None = None
 ) -> Iterator[tuple[float | None, Input, MatchState, list[Event]]]:
     """Each input folded in turn: (receive time, input, state after it, its events), from `state`
     (default: `start_state(recording)`)."""
     state = start_state(recording) if state is None else state
+    moment: float | None = None
     for moment, message in inputs(recording):
         state, events = reduce(state, message)
         warn_of_contradictions(state.fixture_id, events)
         yield moment, message, state, events
+    last = closing(state)
+    if last is not None:
+        state, events = reduce(state, last)
+        yield moment, last, state, events
 
 
 def fold(
@@ -87,4 +101,5 @@ def fold(
     for _, message in inputs(recording):
         state, events = reduce(state, message)
         warn_of_contradictions(state.fixture_id, events)
-    return state
+    last = closing(state)
+    return state if last is None else reduce(state, last)[0]

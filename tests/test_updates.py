@@ -471,3 +471,20 @@ def test_state_prices_is_a_read_only_mapping_as_readme_says() -> None:
         state.prices["match_winner"] = found  # type: ignore[index]
     with pytest.raises(KeyError):
         state.prices["no such market"]
+
+
+def test_a_recording_that_stops_mid_match_replays_to_a_closing_bet_stop(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The fast replay (CLI, `playback.fold`) ends a truncated recording as the runtime does."""
+    from engine.cli import main
+
+    half = tmp_path / "half.jsonl"
+    half.write_text("".join(BO7.read_text().splitlines(keepends=True)[:60]))
+    assert main(["replay", str(half), "--trace"]) == 0
+    lines = [orjson.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert lines[-1]["input"] == "Unfollowed"
+    assert main(["replay", str(half)]) == 0
+    markets = orjson.loads(capsys.readouterr().out)["markets"]
+    assert not [m for m, entry in markets.items() if entry["status"] == "open"]
+    assert any("not_followed" in entry["reasons"] for entry in markets.values())
