@@ -175,22 +175,27 @@ class _Channel:
         self.items: collections.deque[Update | _End] = collections.deque()
         self.ready = asyncio.Event()
         self.taken = asyncio.Event()
-        self.closed = False
+        self.waits = True  # the delivery waits for this consumer (until it stops following)
 
     async def put(self, update: Update) -> None:
         """Hand over an update; wait while the consumer has not taken the one before it."""
         self.items.append(update)
         self.ready.set()
-        while len(self.items) > 1 and not self.closed:
+        while len(self.items) > 1 and self.waits:
             self.taken.clear()
             await self.taken.wait()
 
+    def unblock(self) -> None:
+        """Stop waiting for this consumer: what is left is handed over at once (the match stops,
+        perhaps from inside the consumer's own loop, which must not wait for itself)."""
+        self.waits = False
+        self.taken.set()
+
     def end(self, end: _End) -> None:
         """No more updates: the consumer's loop ends after those handed over (with the error, if any)."""
-        self.closed = True
         self.items.append(end)
         self.ready.set()
-        self.taken.set()
+        self.unblock()
 
     async def get(self) -> Update | _End:
         while not self.items:
@@ -329,8 +334,7 @@ class Match:
             closing, failed = self._step_observed(CaughtUp())
             if failed is not None:  # the update still goes out; the fault must not pass unseen
                 log.error("fixture %s: the input observer raised on CaughtUp: %s", self.fixture_id, failed)
-        last = closing
-        merged = coalesce(self._handed, [*held, last])
+        merged = coalesce(self._handed, [*held, closing])
         self.coalesced += merged.coalesced
         log.warning("fixture %s: the consumer caught up; %d updates coalesced into one", self.fixture_id, len(held) + 1)
         self._put(merged)
@@ -370,6 +374,8 @@ class Match:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        for channel in self._channels:
+            channel.unblock()
         await self._delivered()
 
     async def _delivered(self) -> None:

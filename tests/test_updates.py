@@ -488,3 +488,27 @@ def test_a_recording_that_stops_mid_match_replays_to_a_closing_bet_stop(
     markets = orjson.loads(capsys.readouterr().out)["markets"]
     assert not [m for m, entry in markets.items() if entry["status"] == "open"]
     assert any("not_followed" in entry["reasons"] for entry in markets.values())
+
+
+def test_stop_from_inside_the_async_for_loop_delivers_the_rest_and_returns() -> None:
+    """The consumer's own loop calls `stop()` while many updates are queued: the delivery must not
+    wait for that consumer to take them (it is busy stopping), and the loop still gets them all."""
+
+    async def run() -> tuple[list[Update], Match]:
+        seen: list[Update] = []
+        async with replay(BO7, buffer=64) as match:
+            async for update in match:
+                seen.append(update)
+                if len(seen) == 5:
+                    await asyncio.sleep(0.05)  # the replay queues many meanwhile
+                    assert len(match._pending) > 2
+                    await match.stop()
+        return seen, match
+
+    seen, match = _run(run(), timeout=20)
+    assert seen[-1].input == "Unfollowed"
+    receiver = Receiver()
+    for update in seen:
+        receiver.take(update)
+    assert receiver.book == match.state.book
+    assert not match.state.book.with_status(MarketStatus.OPEN)
