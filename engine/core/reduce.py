@@ -517,7 +517,7 @@ def _end_match(play: PlayState, action: Folded, events: list[Event]) -> PlayStat
     best_of = play.format.best_of
     if best_of is not None:
         won = max(home_games, away_games) if winner is leader and winner is not None else 0
-        if won:
+        if won >= 2:  # best of 3 or longer: a 1-0 "normal" end reads as no format we know
             corrected = 2 * won - 1
             events.append(
                 FormatContradicted(
