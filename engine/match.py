@@ -32,7 +32,7 @@ import inspect
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar, overload
 
@@ -119,28 +119,67 @@ class Callbacks:
     async def deliver(self, match: Match, update: Update) -> None:
         """Hand one update to every matching handler, in order (awaiting `async def` ones); isolate
         failures, time each call."""
+        rest = self.begin(match, update)
+        if rest is not None:
+            await rest
+
+    def begin(self, match: Match, update: Update) -> Coroutine[Any, Any, None] | None:
+        """Call the matching handlers of one update, in order, for as long as they are plain
+        functions; at the first that returns an awaitable, return a coroutine that awaits it and
+        goes on with the rest (None: every handler ran). Plain handlers so run right after the
+        reducer, without a hop through the event loop."""
+        calls = self._calls(update)
+        for index, (fn, item) in enumerate(calls):
+            began = time.perf_counter()
+            try:
+                result = fn(match, item)
+            except Exception:
+                self._failed(match, fn, item)
+                continue
+            if inspect.isawaitable(result):
+                return self._go_on(match, result, began, calls[index:])
+            self._timed(match, fn, item, began)
+        return None
+
+    def _calls(self, update: Update) -> list[tuple[Callback, object]]:
+        """(handler, item) for every call one update makes, in order."""
         handlers = self._handlers
         if not handlers:
-            return
-        for _, wants_update, fn in handlers:
-            if wants_update:
-                await self._call(match, fn, update)
+            return []
+        calls: list[tuple[Callback, object]] = [(fn, update) for _, wants, fn in handlers if wants]
         for item in update.items():
-            for kinds, _, fn in handlers:
-                if kinds and isinstance(item, kinds):
-                    await self._call(match, fn, item)
+            calls.extend((fn, item) for kinds, _, fn in handlers if kinds and isinstance(item, kinds))
+        return calls
 
-    async def _call(self, match: Match, fn: Callback, item: object) -> None:
-        began = time.perf_counter()
+    async def _go_on(
+        self, match: Match, pending: Awaitable[object], began: float, calls: list[tuple[Callback, object]]
+    ) -> None:
+        """Await the handler that returned `pending` (the first of `calls`), then call the rest."""
+        fn, item = calls[0]
         try:
-            result = fn(match, item)
-            if inspect.isawaitable(result):
-                await result
+            await pending
         except Exception:
-            self.failures += 1
-            log.exception(
-                "fixture %s: callback %s raised on %s; the feed goes on", match.fixture_id, _name(fn), _kind(item)
-            )
+            self._failed(match, fn, item)
+        else:
+            self._timed(match, fn, item, began)
+        for fn, item in calls[1:]:
+            began = time.perf_counter()
+            try:
+                result = fn(match, item)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                self._failed(match, fn, item)
+                continue
+            self._timed(match, fn, item, began)
+
+    def _failed(self, match: Match, fn: Callback, item: object) -> None:
+        self.failures += 1
+        log.exception(
+            "fixture %s: callback %s raised on %s; the feed goes on", match.fixture_id, _name(fn), _kind(item)
+        )
+
+    def _timed(self, match: Match, fn: Callback, item: object, began: float) -> None:
         spent = time.perf_counter() - began
         if spent > self.slow_after:
             log.warning(
@@ -159,6 +198,18 @@ def _name(fn: Callable[..., object]) -> str:
 
 def _kind(item: object) -> str:
     return type(item).__name__
+
+
+@attrs.frozen(slots=True)
+class _Job:
+    """An update waiting for the delivery task: `arrived` is its frame's arrival; `rest` the handlers
+    left to await when delivery began at once and met an `async def` (`started`: the callbacks have
+    been called already)."""
+
+    update: Update
+    arrived: float
+    started: bool = False
+    rest: Coroutine[Any, Any, None] | None = None
 
 
 class _End:
@@ -184,6 +235,15 @@ class _Channel:
         while len(self.items) > 1 and self.waits:
             self.taken.clear()
             await self.taken.wait()
+
+    def has_room(self) -> bool:
+        """True when an update handed over now need not wait (the consumer took the last one)."""
+        return not self.items
+
+    def put_now(self, update: Update) -> None:
+        """Hand over an update without waiting (see `has_room`)."""
+        self.items.append(update)
+        self.ready.set()
 
     def unblock(self) -> None:
         """Stop waiting for this consumer: what is left is handed over at once (the match stops,
@@ -254,7 +314,8 @@ class Match:
         self._source = source
         self._buffer = buffer
         self._backpressure = backpressure
-        self._pending: collections.deque[tuple[Update, float]] = collections.deque()
+        self._pending: collections.deque[_Job] = collections.deque()
+        self._delivering = False  # the delivery task is busy with a job
         self._more = asyncio.Event()
         self._room = asyncio.Event()
         self._channels: list[_Channel] = []
@@ -303,13 +364,31 @@ class Match:
         if self._held is not None:
             self._held.append(update)  # lagging: coalesced when the consumer catches up
             return
+        if not self._pending and not self._delivering and self._delivery is not None:
+            self._deliver_now(update)
+            return
         self._put(update)
         if len(self._pending) > self._buffer and not self._backpressure:
             self._overflowed()
 
     def _put(self, update: Update) -> None:
-        self._pending.append((update, self.received_at))
+        self._pending.append(_Job(update, self.received_at))
         self._handed = update.state
+        self._more.set()
+
+    def _deliver_now(self, update: Update) -> None:
+        """Nothing is waiting: call the plain callbacks now, right after the reducer, and hand the
+        update to every `async for` that has room; the delivery task takes over whatever must wait
+        (an `async def` handler, a consumer that has not taken the last update)."""
+        self.update = update
+        self._handed = update.state
+        rest = self.callbacks.begin(self, update)
+        if rest is None and all(channel.has_room() for channel in self._channels):
+            self.delivered += 1
+            for channel in self._channels:
+                channel.put_now(update)
+            return
+        self._pending.append(_Job(update, self.received_at, True, rest))
         self._more.set()
 
     def _overflowed(self) -> None:
@@ -435,13 +514,21 @@ class Match:
                     return
                 self._more.clear()
                 await self._more.wait()
-            update, arrived = pending.popleft()
+            job = pending.popleft()
             self._room.set()
-            self.update, self.received_at = update, arrived
-            await self.callbacks.deliver(self, update)
-            self.delivered += 1
-            for channel in list(self._channels):
-                await channel.put(update)
+            self._delivering = True
+            update = job.update
+            self.update, self.received_at = update, job.arrived
+            try:
+                if job.rest is not None:
+                    await job.rest
+                elif not job.started:
+                    await self.callbacks.deliver(self, update)
+                self.delivered += 1
+                for channel in list(self._channels):
+                    await channel.put(update)
+            finally:
+                self._delivering = False
             if self._held is not None and self._end is None and len(pending) <= self._buffer // 2:
                 self._catch_up()
 
