@@ -512,3 +512,29 @@ def test_stop_from_inside_the_async_for_loop_delivers_the_rest_and_returns() -> 
         receiver.take(update)
     assert receiver.book == match.state.book
     assert not match.state.book.with_status(MarketStatus.OPEN)
+
+
+def test_plain_callbacks_run_right_after_the_reducer_without_a_hop_through_the_loop() -> None:
+    """Latency: with nothing queued, a plain callback has run by the time `feed` returns."""
+    recording = read_recording(BO7)
+    messages = [message for _, message in playback.inputs(recording, end=False)][:40]
+
+    async def run() -> int:
+        calls: list[Update] = []
+        checked = 0
+
+        async def source(match: Match) -> None:
+            nonlocal checked
+            await asyncio.sleep(0)
+            for message in messages:
+                update = match.feed(message)
+                if update.changed:
+                    assert calls[-1] is update
+                    checked += 1
+
+        match = Match(recording.fixture_id, source, engine.MatchFormat(best_of=7))
+        match.on(Update, lambda match, update: calls.append(update))
+        await match.wait()
+        return checked
+
+    assert _run(run()) > 20
