@@ -110,7 +110,8 @@ class Scoreboard:
             note = f"{self.name(state.server)} to serve"
         match = state.prices.get("match_winner")
         if match is not None:
-            note += f"   (match: {self.name(Side.HOME)} {match.fair['home']:.0%} @ {match.odds['home']:.2f})"
+            offered = f"@ {match.odds['home']:.2f}" if match.odds else "(not offered)"
+            note += f"   (match: {self.name(Side.HOME)} {match.fair['home']:.0%} {offered})"
         return f"{self._time()}  game {state.current_game}  {home:>2}-{away:<2}  {games}   {note}"
 
     def _signal_lines(self, signals: list[Signal]) -> list[str]:
@@ -196,7 +197,9 @@ def _price_line(signal: PricesChanged) -> str:
     match = signal.prices.get("match_winner")
     if match is not None:
         odds = signal.odds["match_winner"]
-        home, away = f"{match['home']:.0%} @ {odds['home']:.2f}", f"{match['away']:.0%} @ {odds['away']:.2f}"
+        home, away = (
+            f"{match[side]:.0%} " + (f"@ {odds[side]:.2f}" if odds else "(not offered)") for side in ("home", "away")
+        )
         line += f"; match winner home {home}, away {away}"
     if signal.withdrawn:
         line += f"; {len(signal.withdrawn)} withdrawn"

@@ -16,6 +16,7 @@ from engine.core.book_update import derive_book, offered_markets
 from engine.core.events import Event
 from engine.core.market_book import EMPTY_BOOK, Book, apply_signals
 from engine.core.market_catalogue import MarketConfig, MarketPolicy, MarketType
+from engine.core.odds import book_sum
 from engine.core.price_book import prices_of
 from engine.core.reduce import EndOfStream, Input, reduce
 from engine.core.report import is_signal
@@ -91,7 +92,7 @@ def _check_reopenings(state: MatchState, receiver: dict[str, dict[str, float]], 
 def _check_prices(state: MatchState, receiver: dict[str, dict[str, float]], moved: list[PricesChanged]) -> dict:
     """The price laws after one input: at most one price signal; the kept prices equal the prices
     computed from scratch, and the signals alone rebuild them; only undecided markets have a price,
-    every market's outcomes sum to one, and the odds carry the margin."""
+    every market's outcomes sum to one, and every book offered carries at least the minimum margin."""
     assert len(moved) <= 1
     for signal in moved:
         assert (signal.prices and set(signal.prices) == set(signal.odds)) or signal.withdrawn
@@ -103,7 +104,9 @@ def _check_prices(state: MatchState, receiver: dict[str, dict[str, float]], move
     assert set(kept) <= undecided
     for market_id, found in state.prices.items():
         assert abs(sum(found.fair.values()) - 1.0) < 1e-9, market_id
-        assert all(found.odds[outcome] <= 1.0 / p for outcome, p in found.fair.items() if 0.001 < p < 0.95)
+        assert all(odds <= 1.0 / found.fair[outcome] for outcome, odds in found.odds.items())
+        if found.odds:  # issue 21.1: an offered book never gives a sure profit
+            assert book_sum(found.odds) >= 1.0 + state.markets.pricing.odds.min_margin - 1e-12, market_id
     return receiver
 
 

@@ -24,7 +24,6 @@ from engine.core.pricing import (
     Prior,
     Strengths,
     _Game,
-    decimal_odds,
     estimate,
     home_edge_for,
     price,
@@ -329,19 +328,6 @@ def test_pricing_off_sends_the_same_status_signals_and_no_price() -> None:
         assert [e for e in events if not isinstance(e, PricesChanged)] == plain
         assert without.book == with_prices.book
         assert not without.prices.prices
-
-
-def test_the_odds_carry_the_margin_and_the_bounds() -> None:
-    fair = {"home": 0.6, "away": 0.4}
-    assert decimal_odds(fair, 0.0) == {"home": 1.67, "away": 2.5}
-    assert decimal_odds(fair, 0.05) == {"home": 1.59, "away": 2.38}
-    assert decimal_odds({"home": 0.9999, "away": 0.0001, "neither": 0.0}, 0.05) == {
-        "home": 1.01,
-        "away": 1000.0,
-        "neither": 1000.0,
-    }
-    with pytest.raises(ValueError, match="margin"):
-        Pricing(margin=1.5)
 
 
 def test_replay_summary_prices_the_undecided_markets_of_an_unfinished_match(

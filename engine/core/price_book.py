@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from engine.core import rules
-from engine.core.pricing import MATCH_TYPES, Position, Pricing, decimal_odds, estimate, price
+from engine.core.pricing import MATCH_TYPES, Position, Pricing, estimate, price
 from engine.core.rules import Side
 from engine.core.signals import PricesChanged
 
@@ -32,8 +32,9 @@ if TYPE_CHECKING:  # the state holds a PriceBook: imported for types only
 
 @attrs.frozen(slots=True)
 class MarketPrice:
-    """One market's price: the fair probability of each outcome and its decimal odds with the margin
-    (read-only mappings: the state and the signals share them)."""
+    """One market's price: the fair probability of each outcome and the decimal odds offered
+    (`engine.core.odds`: margin, ladder, cap; empty while the market is withdrawn — near-certain —
+    and impossible outcomes left out). Read-only mappings: the state and the signals share them."""
 
     fair: Mapping[str, float]
     odds: Mapping[str, float]
@@ -120,7 +121,8 @@ def advance_prices(state: MatchState) -> tuple[PriceBook, PricesChanged | None]:
         if before is not None and before.fair == outcomes:
             prices[market_id] = before
             continue
-        found = MarketPrice(MappingProxyType(outcomes), MappingProxyType(decimal_odds(outcomes, pricing.margin)))
+        offered = pricing.odds.offer(outcomes, state.book.market(market_id).type)
+        found = MarketPrice(MappingProxyType(outcomes), MappingProxyType(offered))
         prices[market_id] = found
         moved[market_id] = found.fair
         moved_odds[market_id] = found.odds
@@ -155,7 +157,7 @@ def prices_of(state: MatchState) -> dict[str, dict[str, float]]:
     priced: list[dict[str, dict[str, float]]] = []
     for first in firsts:
         serving = rules.server(first, game, home, away, expedite_from, fmt)
-        position = Position(fmt, play.games, game, (home, away), serving, expedite_from is not None)
+        position = Position(fmt, play.games, game, (home, away), serving, expedite_from is not None, expedite_from)
         priced.append(price(position, strengths, markets))
     if len(priced) == 1:
         return priced[0]

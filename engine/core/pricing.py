@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from engine.core.odds import DEFAULT_ODDS, OddsPolicy, remove_margin
 from engine.core.rules import MatchFormat, Side, service_turn
 from engine.core.signals import MarketType
 
@@ -33,7 +34,10 @@ if TYPE_CHECKING:  # the catalogue's config and the state hold a `Pricing`: impo
 @attrs.frozen(slots=True)
 class Position:
     """Where the match stands for pricing: games won, the points of the current game (`game`,
-    1-based; 0-0 when it is about to start), who serves the next point, and the expedite system."""
+    1-based; 0-0 when it is about to start), who serves the next point, and the expedite system:
+    `expedite` once it is on, `expedite_from` the points of the current game played when it came on
+    (None with `expedite`: from the start of this game) — the service order before it was the
+    normal one, which says who opened the game and so who opens the next ones."""
 
     format: MatchFormat
     games: tuple[int, int]
@@ -41,6 +45,14 @@ class Position:
     points: tuple[int, int]
     server: Side
     expedite: bool = False
+    expedite_from: int | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.expedite_from is not None and not (self.expedite and 0 <= self.expedite_from <= sum(self.points)):
+            raise ValueError(
+                f"expedite_from is the points played in this game when the expedite system came on (at most"
+                f" {sum(self.points)}, with expedite=True), not {self.expedite_from}"
+            )
 
 
 @attrs.frozen(slots=True)
@@ -77,11 +89,6 @@ class Prior:
 PRIOR = Prior(serve=0.547, strength=74.0)
 
 
-def _check_margin(_: object, __: object, value: float) -> None:
-    if not 0.0 <= value < 1.0:
-        raise ValueError(f"a margin is a fraction from 0 up to 1, not {value}")
-
-
 def _check_edge(_: object, __: object, value: float) -> None:
     if not -0.5 < value < 0.5:
         raise ValueError(f"home's edge on its share of the points is between -0.5 and 0.5, not {value}")
@@ -90,28 +97,26 @@ def _check_edge(_: object, __: object, value: float) -> None:
 @attrs.frozen(slots=True)
 class Pricing:
     """How the book prices its markets (`MarketConfig.pricing`; None switches pricing off): the
-    model's `prior`, home's pre-match `home_edge` on its share of the points (0: the sides even),
-    and the bookmaker's `margin` put on the fair odds."""
+    model's `prior`, home's pre-match `home_edge` on its share of the points (0: the sides even;
+    `with_pre_match` sets it from a bookmaker's pre-match odds), and the `odds` policy that turns
+    fair prices into the odds offered (margins, ladder, cap, withdrawal)."""
 
     prior: Prior = PRIOR
     home_edge: float = attrs.field(default=0.0, validator=_check_edge)
-    margin: float = attrs.field(default=0.05, validator=_check_margin)
+    odds: OddsPolicy = DEFAULT_ODDS
+
+    def with_margin(self, margin: float) -> Pricing:
+        """This pricing with one margin for every market type."""
+        return attrs.evolve(self, odds=attrs.evolve(self.odds, margins=margin))
+
+    def with_pre_match(self, home_odds: float, away_odds: float, fmt: MatchFormat) -> Pricing:
+        """This pricing with the pre-match edge implied by a bookmaker's match odds (their margin
+        removed by the odds policy's method); the format must be known."""
+        fair = remove_margin({"home": home_odds, "away": away_odds}, self.odds.method)
+        return attrs.evolve(self, home_edge=home_edge_for(fair["home"], fmt, self.prior))
 
 
 DEFAULT_PRICING = Pricing()
-
-#: Decimal odds are kept within these bounds (1.01 for a near-certainty, 1000 for a near-impossibility).
-MIN_ODDS, MAX_ODDS = 1.01, 1000.0
-
-
-def decimal_odds(fair: dict[str, float], margin: float) -> dict[str, float]:
-    """The decimal odds of each outcome: 1 / (p * (1 + margin)), to the cent, within MIN_ODDS-MAX_ODDS."""
-    out = {}
-    scale = 1.0 + margin
-    for outcome, p in fair.items():
-        odds = MAX_ODDS if p <= 0.0 else 1.0 / (p * scale)
-        out[outcome] = MAX_ODDS if odds >= MAX_ODDS else MIN_ODDS if odds <= MIN_ODDS else round(odds, 2)
-    return out
 
 
 def estimate(play: PlayState, prior: Prior = PRIOR, home_edge: float = 0.0) -> Strengths:
@@ -424,9 +429,11 @@ MATCH_TYPES = frozenset({MarketType.MATCH_WINNER, MarketType.CORRECT_SCORE, Mark
 
 
 def _opening_server(position: Position) -> Side:
-    """Who served (or serves) first in the current game, from who serves at its score."""
+    """Who served (or serves) first in the current game, from who serves at its score: the service
+    turns before the expedite system came on were the normal ones (two serves each)."""
     played = sum(position.points)
-    turn = played if position.expedite else service_turn(played, None, position.format)
+    expedite_from = (position.expedite_from or 0) if position.expedite else None
+    turn = service_turn(played, expedite_from, position.format)
     return position.server if turn % 2 == 0 else position.server.other
 
 
