@@ -263,3 +263,12 @@ def test_the_fast_decode_equals_the_reference_on_random_json_in_every_field(valu
         target[path[-1]] = value
         frame = json.dumps(message)
         assert decode(frame) == decode_reference(frame), (path, frame[:300])
+
+
+def test_an_integer_wider_than_64_bits_in_metadata_decodes_the_same_both_ways() -> None:
+    """Found by CI's hypothesis run: msgspec kept -2**63 - 1 exact where orjson reads a float."""
+    for wide in (-(2**63) - 1, 2**64, 10**30):
+        message = json.loads(json.dumps(SAMPLE))
+        message["fixtureAction"]["metadata"] = {"teamId": wide, "nested": [{"x": wide}]}
+        frame = json.dumps(message)
+        assert decode(frame) == decode_reference(frame)

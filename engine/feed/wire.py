@@ -291,7 +291,7 @@ def _fast_action(message: _RawMessage, raw: _RawAction, catalogue: ActionCatalog
     ):
         raise _Refer
     metadata = raw.metadata or {}
-    if metadata and _depth(metadata) > MAX_METADATA_DEPTH:
+    if metadata and (_depth(metadata) > MAX_METADATA_DEPTH or _has_wide_int(metadata)):
         raise _Refer
     team, player, delay = raw.team, raw.player, raw.delayStatus
     return Action(
@@ -364,6 +364,26 @@ def _fast_summary(raw: _RawSummary) -> Summary:
 
 
 # --- the reference path ----------------------------------------------------------------------------
+
+
+#: The integers orjson (the reference path) reads as integers; outside, it reads a float.
+_ORJSON_INTS = (-(2**63), 2**64 - 1)
+
+
+def _has_wide_int(value: object) -> bool:
+    """True when `value` holds an integer orjson would read as a float (msgspec keeps it exact):
+    such a frame goes the reference way, so both paths give the same metadata."""
+    low, high = _ORJSON_INTS
+    todo = [value]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, dict):
+            todo.extend(item.values())
+        elif isinstance(item, list):
+            todo.extend(item)
+        elif isinstance(item, int) and not isinstance(item, bool) and not low <= item <= high:
+            return True
+    return False
 
 
 def _depth(value: object) -> int:
