@@ -31,7 +31,7 @@ import orjson
 
 from engine import calibration, playback, review, table
 from engine.core.market_catalogue import DEFAULT_MARKETS, MarketConfig
-from engine.core.pricing import Position, Strengths, price
+from engine.core.pricing import DEFAULT_PRICING, Position, Pricing, Strengths, price, strengths_from
 from engine.core.reduce import Input
 from engine.core.report import describe_update, summarize
 from engine.core.rules import (
@@ -72,13 +72,20 @@ def _trace_line(message: Input, update: Update) -> dict[str, Any]:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    markets = DEFAULT_MARKETS if args.prices else attrs.evolve(DEFAULT_MARKETS, pricing=None)
     if args.table is not None:
+        if args.pre_match is not None:
+            return _fail(f"{PROG} replay: --pre-match is one match's odds: not with --table", EXIT_USAGE)
+        try:
+            markets = _markets(args, UNKNOWN_FORMAT)
+        except ValueError as exc:
+            return _fail(f"{PROG} replay: {exc}", EXIT_USAGE)
         return _table(args, markets)
     if Path(args.file).is_dir():
         return _fail(f"{PROG} replay: {args.file} is a folder: give --table FILE.csv|FILE.parquet", EXIT_USAGE)
     try:
         recording = read_recording(args.file)
+        fmt = playback.overridden(recording.meta.format(UNKNOWN_FORMAT), args.best_of, args.doubles)
+        markets = _markets(args, fmt)
         state = playback.start_state(recording, args.best_of, args.doubles, markets)
     except (RecordingError, ValueError) as exc:
         return _fail(f"{PROG} replay: {exc}", EXIT_USAGE)
@@ -207,6 +214,11 @@ def _demo(args: argparse.Namespace) -> int:
     except RecordingError as exc:
         return _fail(f"{PROG} demo: {exc}", EXIT_USAGE)
     (fixture_id,) = fixtures
+    fmt = meta.format(UNKNOWN_FORMAT)
+    try:
+        markets = _markets(args, fmt)
+    except ValueError as exc:
+        return _fail(f"{PROG} demo: {exc}", EXIT_USAGE)
     token = Secret(secrets.token_urlsafe(24))  # the demo's own token, never shown
     out = sys.stdout
     board = Scoreboard(out, args.all_signals)
@@ -222,7 +234,8 @@ def _demo(args: argparse.Namespace) -> int:
                 fixture_id,
                 token,
                 base=server.base,
-                fmt=meta.format(UNKNOWN_FORMAT),
+                fmt=fmt,
+                markets=markets,
                 on_input=board,
             )
             return await _follow(match, out, "demo", board, args.summary)
@@ -246,7 +259,8 @@ def _connect(args: argparse.Namespace) -> int:
     fmt = playback.overridden(UNKNOWN_FORMAT, args.best_of, args.doubles)
     try:
         catalogue = DEFAULT_CATALOGUE if args.types is None else _catalogue(args.types)
-    except RecordingError as exc:
+        markets = _markets(args, fmt)
+    except (RecordingError, ValueError) as exc:
         return _fail(f"{PROG} connect: {exc}", EXIT_USAGE)
     board = None if args.trace else Scoreboard(sys.stdout, args.all_signals)
     observer = _trace_observer(sys.stdout) if board is None else board
@@ -254,6 +268,7 @@ def _connect(args: argparse.Namespace) -> int:
         args.fixture,
         Secret(value),
         fmt=fmt,
+        markets=markets,
         record=args.record,
         settings=settings,
         on_input=observer,
@@ -337,7 +352,8 @@ def _price(args: argparse.Namespace) -> int:
     fmt = MatchFormat(best_of=args.best_of, doubles=args.doubles)
     try:
         position = _position(fmt, args.score, Side(args.server), args.expedite)
-        odds = Strengths(args.p_home_serve, args.p_away_serve)
+        pricing = _pricing(args, fmt)
+        strengths = _strengths(args, position, pricing)
     except ValueError as exc:
         return _fail(f"{PROG} price: {exc}", EXIT_USAGE)
     catalogue = DEFAULT_MARKETS.catalogue
@@ -347,8 +363,38 @@ def _price(args: argparse.Namespace) -> int:
     point = catalogue.point_market(position.game, sum(position.points) + 1)
     if point is not None:
         markets.append(point)
-    _write_json(sys.stdout, price(position, odds, markets), indent=True)
+    fair = price(position, strengths, markets)
+    if args.odds:
+        types = {market.id: market.type for market in markets}
+        offered = {market_id: pricing.odds.offer(outcomes, types[market_id]) for market_id, outcomes in fair.items()}
+        _write_json(sys.stdout, {market_id: odds for market_id, odds in offered.items() if odds}, indent=True)
+    else:
+        _write_json(sys.stdout, fair, indent=True)
     return EXIT_OK
+
+
+def _strengths(args: argparse.Namespace, position: Position, pricing: Pricing) -> Strengths:
+    """The point strengths `price` uses: the two given, else the model's estimate from the points
+    of the score (and the `--pre-match` edge)."""
+    given = (args.p_home_serve, args.p_away_serve)
+    if given.count(None) == 1:
+        raise ValueError("give both --p-home-serve and --p-away-serve, or neither (the model's estimate)")
+    if args.p_home_serve is not None and args.p_away_serve is not None:
+        if args.pre_match is not None:
+            raise ValueError("--pre-match sets the strengths: not with --p-home-serve and --p-away-serve")
+        return Strengths(args.p_home_serve, args.p_away_serve)
+    home = sum(score[0] for score in _games_and_current(args.score))
+    away = sum(score[1] for score in _games_and_current(args.score))
+    return strengths_from(home, away, pricing.prior, pricing.home_edge)
+
+
+def _games_and_current(score: str) -> list[tuple[int, int]]:
+    """Every game's points in `--score` ("11-7,9-11,3-2"), read loosely (`_position` checks them)."""
+    out = []
+    for part in score.split(","):
+        home, _, away = part.strip().partition("-")
+        out.append((int(home), int(away)))
+    return out
 
 
 def _position(fmt: MatchFormat, score: str, server: Side, expedite: bool) -> Position:
@@ -463,6 +509,51 @@ _best_of = _checked(
 )
 
 
+_margin = _checked(float, lambda v: 0 <= v < 1, "a margin from 0 up to 1 (0.05 is 5 %)")
+_decimal_odds = _checked(float, lambda v: 1 < v < math.inf, "decimal odds above 1")
+
+
+def _odds_flags(parser: argparse.ArgumentParser) -> None:
+    """`--margin` and `--pre-match`: what `MarketConfig.pricing` takes."""
+    parser.add_argument(
+        "--margin",
+        type=_margin,
+        default=None,
+        metavar="M",
+        help="one margin for every market type (default: 5 %% two-way … 12 %% correct score; at least 0.02)",
+    )
+    parser.add_argument(
+        "--pre-match",
+        type=_decimal_odds,
+        nargs=2,
+        default=None,
+        metavar=("HOME_ODDS", "AWAY_ODDS"),
+        help="a bookmaker's pre-match match odds (margin removed by Shin's method): the prices start from them",
+    )
+
+
+def _pricing(args: argparse.Namespace, fmt: MatchFormat) -> Pricing:
+    """The pricing `--margin` and `--pre-match` ask for (ValueError, in words, when they cannot be)."""
+    pricing = DEFAULT_PRICING
+    if args.margin is not None:
+        pricing = pricing.with_margin(args.margin)
+    if args.pre_match is not None:
+        if fmt.best_of is None:
+            raise ValueError("--pre-match needs the match format: give --best-of")
+        home_odds, away_odds = args.pre_match
+        pricing = pricing.with_pre_match(home_odds, away_odds, fmt)
+    return pricing
+
+
+def _markets(args: argparse.Namespace, fmt: MatchFormat) -> MarketConfig:
+    """The market config of `replay`, `connect` and `demo`: `--no-prices`, `--margin`, `--pre-match`."""
+    if not getattr(args, "prices", True):
+        if args.margin is not None or args.pre_match is not None:
+            raise ValueError("--no-prices leaves nothing for --margin or --pre-match to change")
+        return attrs.evolve(DEFAULT_MARKETS, pricing=None)
+    return attrs.evolve(DEFAULT_MARKETS, pricing=_pricing(args, fmt))
+
+
 def _format_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--best-of",
@@ -524,6 +615,7 @@ def _parser() -> argparse.ArgumentParser:
         help="no prices (faster: pricing is most of a replay's time)",
     )
     _format_flags(play)
+    _odds_flags(play)
     play.set_defaults(run=_replay)
 
     demo = command("demo", "serve a real match on loopback and follow it live with the real adapter")
@@ -531,6 +623,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--summary", action="store_true", help="print the final state as JSON at the end")
     demo.add_argument("--all-signals", action="store_true", help="one line per signal, suspensions included")
     demo.add_argument("--recording", default=None, help=argparse.SUPPRESS)
+    _odds_flags(demo)
     demo.set_defaults(run=_demo)
 
     live = command("connect", "follow a fixture on the provider's live feed")
@@ -561,9 +654,14 @@ def _parser() -> argparse.ArgumentParser:
     live.add_argument("--trace", action="store_true", help="one JSON line per input instead of the scoreboard")
     live.add_argument("--all-signals", action="store_true", help="one line per signal, suspensions included")
     _format_flags(live)
+    _odds_flags(live)
     live.set_defaults(run=_connect)
 
-    pricing = command("price", "fair probabilities of every undecided market at a score, from two point probabilities")
+    pricing = command(
+        "price",
+        "fair probabilities (or, with --odds, the odds offered) of every undecided market at a score, from two point"
+        " probabilities or from the points of --score and --pre-match odds",
+    )
     pricing.add_argument("--best-of", type=_best_of, required=True, metavar="N", help="games in the match")
     pricing.add_argument("--doubles", action="store_true", help="a doubles match")
     pricing.add_argument(
@@ -571,8 +669,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     pricing.add_argument("--server", required=True, choices=("home", "away"), help="who serves the next point")
     pricing.add_argument("--expedite", action="store_true", help="the expedite system is on")
-    pricing.add_argument("--p-home-serve", type=_probability, required=True, metavar="P", help="P(home wins its serve)")
-    pricing.add_argument("--p-away-serve", type=_probability, required=True, metavar="Q", help="P(away wins its serve)")
+    pricing.add_argument(
+        "--p-home-serve",
+        type=_probability,
+        default=None,
+        metavar="P",
+        help="P(home wins its serve) (with --p-away-serve; default: the model's estimate from the points of --score)",
+    )
+    pricing.add_argument("--p-away-serve", type=_probability, default=None, metavar="Q", help="P(away wins its serve)")
+    pricing.add_argument(
+        "--odds", action="store_true", help="print the decimal odds offered instead (withdrawn markets left out)"
+    )
+    _odds_flags(pricing)
     pricing.set_defaults(run=_price)
 
     reporting = command("report", "draw one recorded match: score path, suspensions, settlements, corrections, price")

@@ -4,7 +4,9 @@ ever sums below 1 + the minimum margin (never a sure profit for a bettor)."""
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -199,3 +201,35 @@ def test_pre_match_odds_set_the_edge_the_first_price_gives_back() -> None:
         fair["home"],
         abs_tol=1e-6,
     )
+
+
+def test_price_odds_on_the_command_line_offers_only_safe_books(capsys: pytest.CaptureFixture[str]) -> None:
+    """Done-when of issue 21: at 2-0, 10-2 of a best of 5 no market has a book below 1 and the
+    near-certain ones (match winner, correct score, game 3) are withdrawn."""
+    from engine.cli import main
+
+    args = ["price", "--best-of", "5", "--score", "11-2,11-3,10-2", "--server", "home"]
+    assert main([*args, "--p-home-serve", "0.6", "--p-away-serve", "0.55", "--odds"]) == 0
+    offered = json.loads(capsys.readouterr().out)
+    assert offered
+    for market_id, odds in offered.items():
+        assert book_sum(odds) >= 1.02, market_id
+    for near_certain in ("match_winner", "correct_score", "total_games:3.5", "game_winner:3", "race_to:3:5"):
+        assert near_certain not in offered
+    assert "neither" not in offered["race_to:4:5"]  # first to 5 in a game to 11: someone gets there
+
+
+def test_pre_match_odds_on_the_command_line_start_the_prices(capsys: pytest.CaptureFixture[str]) -> None:
+    from engine.cli import main
+
+    recording = Path(__file__).resolve().parent.parent / "fixtures_data" / "ittf_ws_bo5.jsonl"
+    assert main(["replay", str(recording), "--trace", "--pre-match", "1.40", "3.00"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    first = next(
+        signal
+        for line in lines
+        for signal in line["signals"]
+        if signal["signal"] == "PricesChanged" and "match_winner" in signal["prices"]
+    )
+    fair = remove_margin({"home": 1.40, "away": 3.00})
+    assert math.isclose(first["prices"]["match_winner"]["home"], fair["home"], abs_tol=1e-6)

@@ -16,7 +16,14 @@ import pytest
 from engine import playback
 from engine.cli import main
 from engine.core.events import Event
-from engine.core.market_catalogue import DEFAULT_MARKETS, Market, MarketCatalogue, MarketConfig, MarketType
+from engine.core.market_catalogue import (
+    DEFAULT_MARKETS,
+    Market,
+    MarketCatalogue,
+    MarketConfig,
+    MarketType,
+    parse_market,
+)
 from engine.core.pricing import (
     PRIOR,
     Position,
@@ -376,3 +383,50 @@ def test_a_receiver_cannot_change_the_state_s_prices_through_a_signal() -> None:
     with pytest.raises(TypeError):
         signal.prices["match_winner"] = {}  # type: ignore[index]
     assert after.prices.prices["match_winner"].fair["home"] == 0.5
+
+
+def _rules_game(first_of_match: Side, game: int, expedite_from: int | None, odds: Strengths, fmt: MatchFormat):  # type: ignore[no-untyped-def]
+    """(P(home wins game `game`), P(home first to 5), P(away first to 5)) by brute force over the
+    points, each point's server from `rules.server` alone (independent of the pricing code)."""
+    import functools
+
+    from engine.core import rules
+
+    @functools.cache
+    def walk(home: int, away: int) -> tuple[float, float, float]:
+        if rules.game_winner(home, away, fmt) is not None or home + away > 120:
+            won = 1.0 if home > away else 0.0
+            return won, float(home >= 5 and away < 5), float(away >= 5 and home < 5)
+        serving = rules.server(first_of_match, game, home, away, expedite_from, fmt)
+        p = odds.home_wins_point(serving)
+        if max(home, away) == 5 and min(home, away) < 5:
+            race = (1.0, 0.0) if home == 5 else (0.0, 1.0)
+            win_h = walk(home + 1, away)[0]
+            win_a = walk(home, away + 1)[0]
+            return p * win_h + (1 - p) * win_a, *race
+        h = walk(home + 1, away)
+        a = walk(home, away + 1)
+        return tuple(p * x + (1 - p) * y for x, y in zip(h, a, strict=True))  # type: ignore[return-value]
+
+    return walk(0, 0)
+
+
+@pytest.mark.parametrize("expedite_from", [3, 4, 5, 6])
+def test_the_opener_of_later_games_follows_the_service_order_before_the_expedite_system(expedite_from: int) -> None:
+    """Issue 21.3: at 3-3 of game 3 (1-1 in games) with the expedite system on from point
+    `expedite_from` of game 3 (odd and even starts), who opens game 4 comes from the normal service
+    order before the expedite system; the model priced later games with the wrong opener when it
+    began after an odd number of points (race_to:4:5 0.5825 where 0.5414 is right)."""
+    from engine.core import rules
+
+    fmt = MatchFormat(best_of=5)
+    odds = Strengths(0.62, 0.55)
+    for first_of_match in Side:
+        serving = rules.server(first_of_match, 3, 3, 3, expedite_from, fmt)
+        position = Position(fmt, (1, 1), 3, (3, 3), serving, True, expedite_from)
+        markets = [parse_market("game_winner:4"), parse_market("race_to:4:5")]
+        priced = price(position, odds, markets)
+        win, race_home, race_away = _rules_game(first_of_match, 4, 0, odds, fmt)
+        assert math.isclose(priced["game_winner:4"]["home"], win, abs_tol=1e-9)
+        assert math.isclose(priced["race_to:4:5"]["home"], race_home, abs_tol=1e-9)
+        assert math.isclose(priced["race_to:4:5"]["away"], race_away, abs_tol=1e-9)
