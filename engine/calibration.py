@@ -22,7 +22,7 @@ from pathlib import Path
 
 import attrs
 
-from engine.core.pricing import PRIOR, Prior, Strengths, match_win_before_game, strengths_from
+from engine.core.pricing import PRIOR, Prior, Strengths, match_win_at, match_win_before_game
 from engine.core.rules import MatchFormat, Side, game_winner, match_winner
 
 _YEAR = re.compile(r"\b(20\d\d)\b")
@@ -91,19 +91,16 @@ def _year(row: dict[str, str]) -> int | None:
 # --- the prior -----------------------------------------------------------------------------------
 
 
-def fit_strength(results: Sequence[Result], serve: float = PRIOR.serve, steps: int = 12) -> float:
-    """The prior's strength (in points, a whole number) whose in-play match-winner forecasts have
-    the least log loss on `results`: a golden-section search over 10-1000 points on a log scale.
-
-    (The Beta-binomial maximum-likelihood fit of the points alone, 23 points on 2014-2022, prices
-    too confidently: the model plugs in the posterior mean and treats points as independent, so
-    the fit is made on the forecasts themselves.)"""
+def fit_strength(results: Sequence[Result], serve: float = PRIOR.serve, steps: int = 10) -> float:
+    """The prior's strength (in points, a whole number) whose in-play match-winner forecasts — the
+    model as it prices, averaged over the posterior — have the least log loss on `results`: a
+    golden-section search over 5-300 points on a log scale."""
 
     def loss(log_strength: float) -> float:
         found = forecasts(results, Prior(serve=serve, strength=math.exp(log_strength)))
         return scores([f.model for f in found], [f.home_won for f in found]).log_loss
 
-    return float(round(math.exp(golden_minimum(loss, math.log(10.0), math.log(1000.0), steps))))
+    return float(round(math.exp(golden_minimum(loss, math.log(5.0), math.log(300.0), steps))))
 
 
 def golden_minimum(fn: Callable[[float], float], low: float, high: float, steps: int) -> float:
@@ -129,22 +126,27 @@ def golden_minimum(fn: Callable[[float], float], low: float, high: float, steps:
 
 @attrs.frozen(slots=True)
 class Forecast:
-    """The match-winner price at one game boundary: P(home wins) by the model and by the baseline,
-    after `played` games, and whether home won."""
+    """The match-winner price at one game boundary of match number `match`: P(home wins) by the
+    model and by the equal-players baseline, after `played` games at `games`, with `points` won by
+    each side so far, and whether home won."""
 
     played: int
     model: float
     baseline: float
     home_won: bool
+    match: int = 0
+    games: tuple[int, int] = (0, 0)
+    points: tuple[int, int] = (0, 0)
 
 
-def forecasts(results: Iterable[Result], prior: Prior = PRIOR) -> list[Forecast]:
+def forecasts(results: Iterable[Result], prior: Prior = PRIOR, model: bool = True) -> list[Forecast]:
     """A forecast at every boundary between two games of every match (after game 1 until the last
-    game starts): what the feed had shown by then, and nothing after."""
+    game starts): what the feed had shown by then, and nothing after. `model=False` leaves the
+    model's price out (0.5; the fitted baselines need only the rest)."""
     equal = Strengths(prior.serve, prior.serve)
     baseline_memo: dict[tuple[MatchFormat, tuple[int, int]], float] = {}
     out = []
-    for result in results:
+    for number, result in enumerate(results):
         won, points = [0, 0], [0, 0]
         for played, (home, away) in enumerate(result.games[:-1], start=1):
             won[0 if home > away else 1] += 1
@@ -154,9 +156,10 @@ def forecasts(results: Iterable[Result], prior: Prior = PRIOR) -> list[Forecast]
             key = (result.format, games)
             if key not in baseline_memo:
                 baseline_memo[key] = match_win_before_game(result.format, games, equal)
-            odds = strengths_from(points[0], points[1], prior)
-            model = match_win_before_game(result.format, games, odds)
-            out.append(Forecast(played, model, baseline_memo[key], result.home_won))
+            price = match_win_at(result.format, games, (points[0], points[1]), prior) if model else 0.5
+            out.append(
+                Forecast(played, price, baseline_memo[key], result.home_won, number, games, (points[0], points[1]))
+            )
     return out
 
 
@@ -175,11 +178,14 @@ def scores(probabilities: Sequence[float], outcomes: Sequence[bool]) -> Scores:
     count = len(probabilities)
     if count == 0:
         raise ValueError("no forecasts to score")
-    eps = 1e-12
-    log_loss = -sum(math.log(max(eps, p if won else 1 - p)) for p, won in zip(probabilities, outcomes, strict=True))
+    log_loss = sum(_loss(p, won) for p, won in zip(probabilities, outcomes, strict=True))
     brier = sum((p - won) ** 2 for p, won in zip(probabilities, outcomes, strict=True))
     error = sum(abs(mean - rate) * n for mean, rate, n in reliability(probabilities, outcomes))
     return Scores(count, log_loss / count, brier / count, error / count)
+
+
+def _loss(p: float, won: bool) -> float:
+    return -math.log(max(1e-12, p if won else 1 - p))
 
 
 def reliability(
@@ -196,71 +202,241 @@ def reliability(
     return [(total / n, wins / n, int(n)) for _, (total, wins, n) in sorted(sums.items())]
 
 
+# --- the fitted baselines ------------------------------------------------------------------------
+
+
+def _logit(p: float) -> float:
+    p = min(1 - 1e-9, max(1e-9, p))
+    return math.log(p / (1 - p))
+
+
+def games_features(forecast: Forecast) -> tuple[float, ...]:
+    """The games score baseline's inputs: a constant (the side: side A of the results won more
+    often) and the log-odds of the equal-players price at the games score."""
+    return (1.0, _logit(forecast.baseline))
+
+
+def points_features(forecast: Forecast) -> tuple[float, ...]:
+    """The games score baseline's inputs and the points lead so far, (home - away) / sqrt(total)."""
+    home, away = forecast.points
+    return (*games_features(forecast), (home - away) / math.sqrt(max(1, home + away)))
+
+
+@attrs.frozen(slots=True)
+class Logistic:
+    """A logistic regression: P(home wins) = 1 / (1 + exp(-w . features(forecast)))."""
+
+    weights: tuple[float, ...]
+    features: Callable[[Forecast], tuple[float, ...]]
+
+    def __call__(self, forecast: Forecast) -> float:
+        z = sum(w * x for w, x in zip(self.weights, self.features(forecast), strict=True))
+        return 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, z))))
+
+
+def fit_logistic(found: Sequence[Forecast], features: Callable[[Forecast], tuple[float, ...]]) -> Logistic:
+    """The maximum-likelihood weights by Newton's method (a handful of features: solved in pure
+    Python), from zero weights."""
+    rows = [(features(forecast), forecast.home_won) for forecast in found]
+    size = len(rows[0][0])
+    weights = [0.0] * size
+    for _ in range(25):
+        gradient = [0.0] * size
+        hessian = [[0.0] * size for _ in range(size)]
+        for x, won in rows:
+            z = max(-40.0, min(40.0, sum(w * v for w, v in zip(weights, x, strict=True))))
+            p = 1.0 / (1.0 + math.exp(-z))
+            residual, curvature = won - p, p * (1 - p)
+            for i in range(size):
+                gradient[i] += residual * x[i]
+                for j in range(i + 1):
+                    hessian[i][j] += curvature * x[i] * x[j]
+        for i in range(size):
+            for j in range(i + 1, size):
+                hessian[i][j] = hessian[j][i]
+        step = _solve(hessian, gradient)
+        weights = [w + d for w, d in zip(weights, step, strict=True)]
+        if max(abs(d) for d in step) < 1e-10:
+            break
+    return Logistic(tuple(weights), features)
+
+
+def _solve(matrix: list[list[float]], vector: list[float]) -> list[float]:
+    """x with matrix x = vector (Gaussian elimination with partial pivoting; a small system)."""
+    size = len(vector)
+    rows = [[*matrix[i], vector[i]] for i in range(size)]
+    for column in range(size):
+        pivot = max(range(column, size), key=lambda row: abs(rows[row][column]))
+        rows[column], rows[pivot] = rows[pivot], rows[column]
+        for row in range(column + 1, size):
+            factor = rows[row][column] / rows[column][column]
+            for k in range(column, size + 1):
+                rows[row][k] -= factor * rows[column][k]
+    solution = [0.0] * size
+    for row in reversed(range(size)):
+        solution[row] = (rows[row][size] - sum(rows[row][k] * solution[k] for k in range(row + 1, size))) / rows[row][
+            row
+        ]
+    return solution
+
+
+# --- the report ----------------------------------------------------------------------------------
+
+#: The forecasters compared, in the report's order.
+FORECASTERS = ("model", "games_fitted", "points_fitted", "baseline")
+#: [ours] Bootstrap resamples of matches for the intervals, and their seed (the report is reproducible).
+BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED = 1000, 2026
+
+
+@attrs.frozen(slots=True)
+class Interval:
+    """A 95 % bootstrap interval (resampling matches) of a mean log loss, or of a difference of two."""
+
+    low: float
+    high: float
+
+
 @attrs.frozen(slots=True)
 class Evaluation:
-    """The calibration report: the split, the fitted prior, and the scores of the model and of the
-    baseline on the matches from `split_year` on, overall and after each number of games."""
+    """The calibration report: the split, the fitted prior and baselines, and the scores of each
+    forecaster on the matches from `split_year` on — overall with bootstrap intervals, and after
+    each number of games. `model` is the live model, `baseline` the equal-players price at the
+    games score, `games_fitted` and `points_fitted` the logistic regressions fitted on the earlier
+    matches (on the games score and the side; and on the points lead too)."""
 
     split_year: int
     fitted_on: int
     evaluated_on: int
     skipped: dict[str, int]
     prior: Prior
-    model: Scores
-    baseline: Scores
-    by_games_played: dict[int, tuple[Scores, Scores]]
+    scored: dict[str, Scores]
+    intervals: dict[str, Interval]
+    gain: dict[str, Interval]  # model minus each baseline, log loss: below 0 the model is better
+    by_games_played: dict[int, dict[str, Scores]]
     forecasts: list[Forecast]
+    predictions: dict[str, list[float]]
+    baselines: dict[str, Logistic]
+
+    @property
+    def model(self) -> Scores:
+        return self.scored["model"]
+
+    @property
+    def baseline(self) -> Scores:
+        return self.scored["baseline"]
 
     def summary(self) -> dict[str, object]:
         """The report as JSON-ready values (no per-forecast lines)."""
 
-        def plain(found: Scores) -> dict[str, float]:
-            return {
+        def plain(found: Scores, interval: Interval | None = None) -> dict[str, object]:
+            out: dict[str, object] = {
                 "forecasts": found.forecasts,
                 "log_loss": round(found.log_loss, 4),
                 "brier": round(found.brier, 4),
                 "calibration_error": round(found.calibration_error, 4),
             }
+            if interval is not None:
+                out["log_loss_95"] = [round(interval.low, 4), round(interval.high, 4)]
+            return out
 
         return {
             "split_year": self.split_year,
             "fitted_on_matches": self.fitted_on,
             "evaluated_on_matches": self.evaluated_on,
             "skipped_rows": dict(sorted(self.skipped.items())),
-            "prior": {"serve": self.prior.serve, "strength": self.prior.strength},
-            "model": plain(self.model),
-            "baseline": plain(self.baseline),
+            "prior": {"serve": self.prior.serve, "strength": self.prior.strength, "nodes": self.prior.nodes},
+            **{name: plain(self.scored[name], self.intervals[name]) for name in FORECASTERS},
+            "fitted_weights": {name: [round(w, 4) for w in fit.weights] for name, fit in self.baselines.items()},
+            "model_minus": {
+                name: [round(interval.low, 4), round(interval.high, 4)] for name, interval in self.gain.items()
+            },
             "by_games_played": {
-                str(played): {"model": plain(model), "baseline": plain(base)}
-                for played, (model, base) in sorted(self.by_games_played.items())
+                str(played): {name: plain(found) for name, found in by_name.items()}
+                for played, by_name in sorted(self.by_games_played.items())
             },
         }
 
 
 def evaluate(path: Path, split_year: int, serve: float = PRIOR.serve, strength: float | None = None) -> Evaluation:
-    """Fit the prior's strength on the matches before `split_year` (or take `strength`) and score
-    the forecasts on the rest."""
+    """Fit the prior's strength (or take `strength`) and the two logistic baselines on the matches
+    before `split_year`, and score every forecaster on the rest."""
     results, skipped = read_results(path)
     before = [result for result in results if result.year < split_year]
     after = [result for result in results if result.year >= split_year]
     if not before or not after:
         raise ValueError(f"the year {split_year} leaves {len(before)} matches to fit and {len(after)} to evaluate")
     prior = Prior(serve=serve, strength=fit_strength(before, serve) if strength is None else strength)
+    training = forecasts(before, prior, model=False)
+    baselines = {
+        "games_fitted": fit_logistic(training, games_features),
+        "points_fitted": fit_logistic(training, points_features),
+    }
     found = forecasts(after, prior)
-    by_played: dict[int, tuple[Scores, Scores]] = {}
-    for played in sorted({forecast.played for forecast in found}):
-        some = [forecast for forecast in found if forecast.played == played]
-        by_played[played] = _both(some)
-    model, baseline = _both(found)
-    return Evaluation(split_year, len(before), len(after), dict(skipped), prior, model, baseline, by_played, found)
-
-
-def _both(found: Sequence[Forecast]) -> tuple[Scores, Scores]:
+    predictions = {
+        "model": [forecast.model for forecast in found],
+        "baseline": [forecast.baseline for forecast in found],
+        **{name: [fit(forecast) for forecast in found] for name, fit in baselines.items()},
+    }
     outcomes = [forecast.home_won for forecast in found]
-    return (
-        scores([forecast.model for forecast in found], outcomes),
-        scores([forecast.baseline for forecast in found], outcomes),
+    scored = {name: scores(predictions[name], outcomes) for name in FORECASTERS}
+    by_played: dict[int, dict[str, Scores]] = {}
+    for played in sorted({forecast.played for forecast in found}):
+        picked = [i for i, forecast in enumerate(found) if forecast.played == played]
+        by_played[played] = {
+            name: scores([predictions[name][i] for i in picked], [outcomes[i] for i in picked]) for name in FORECASTERS
+        }
+    intervals, gain = _bootstrap(found, predictions)
+    return Evaluation(
+        split_year,
+        len(before),
+        len(after),
+        dict(skipped),
+        prior,
+        scored,
+        intervals,
+        gain,
+        by_played,
+        found,
+        predictions,
+        baselines,
     )
+
+
+def _bootstrap(
+    found: Sequence[Forecast], predictions: dict[str, list[float]]
+) -> tuple[dict[str, Interval], dict[str, Interval]]:
+    """95 % intervals of each forecaster's mean log loss, and of the model's minus each other's,
+    resampling whole matches (a match's forecasts are not independent)."""
+    import random
+
+    per_match: dict[int, dict[str, float]] = {}
+    counts: dict[int, int] = {}
+    for i, forecast in enumerate(found):
+        totals = per_match.setdefault(forecast.match, dict.fromkeys(FORECASTERS, 0.0))
+        for name in FORECASTERS:
+            totals[name] += _loss(predictions[name][i], forecast.home_won)
+        counts[forecast.match] = counts.get(forecast.match, 0) + 1
+    matches = sorted(per_match)
+    draw = random.Random(BOOTSTRAP_SEED)
+    samples: dict[str, list[float]] = {name: [] for name in FORECASTERS}
+    differences: dict[str, list[float]] = {name: [] for name in FORECASTERS if name != "model"}
+    for _ in range(BOOTSTRAP_SAMPLES):
+        chosen = draw.choices(matches, k=len(matches))
+        n = sum(counts[m] for m in chosen)
+        means = {name: sum(per_match[m][name] for m in chosen) / n for name in FORECASTERS}
+        for name in FORECASTERS:
+            samples[name].append(means[name])
+        for name in differences:
+            differences[name].append(means["model"] - means[name])
+    return (
+        {name: _percentiles(values) for name, values in samples.items()},
+        {name: _percentiles(values) for name, values in differences.items()},
+    )
+
+
+def _percentiles(values: list[float]) -> Interval:
+    ordered = sorted(values)
+    return Interval(ordered[int(0.025 * (len(ordered) - 1))], ordered[int(0.975 * (len(ordered) - 1))])
 
 
 def plot_reliability(evaluation: Evaluation, path: Path) -> None:
@@ -276,19 +452,19 @@ def plot_reliability(evaluation: Evaluation, path: Path) -> None:
         2, 1, figsize=(7.6, 7.2), height_ratios=[3, 1], sharex=True, constrained_layout=True
     )
     curve.plot([0, 1], [0, 1], color="0.6", linestyle="--", linewidth=1, label="perfectly calibrated")
-    model = [forecast.model for forecast in evaluation.forecasts]
-    baseline = [forecast.baseline for forecast in evaluation.forecasts]
-    for name, predicted, scored, colour in (
-        ("model", model, evaluation.model, "tab:blue"),
-        ("score only (sides equal)", baseline, evaluation.baseline, "tab:orange"),
+    for name, key, colour in (
+        ("model", "model", "tab:blue"),
+        ("fitted: games, side, points lead", "points_fitted", "tab:green"),
+        ("score only (sides equal)", "baseline", "tab:orange"),
     ):
+        predicted, scored = evaluation.predictions[key], evaluation.scored[key]
         table = reliability(predicted, outcomes)
         label = f"{name}: log loss {scored.log_loss:.3f}, Brier {scored.brier:.3f}, ECE {scored.calibration_error:.3f}"
         curve.plot([m for m, _, _ in table], [r for _, r, _ in table], marker="o", color=colour, label=label)
         counts.bar(
             [m for m, _, _ in table],
             [n for _, _, n in table],
-            width=0.03,
+            width=0.025,
             color=colour,
             alpha=0.6,
             label=name,
@@ -307,5 +483,127 @@ def plot_reliability(evaluation: Evaluation, path: Path) -> None:
     counts.set_xlabel("predicted P(home wins the match)")
     counts.set_ylabel("forecasts")
     counts.grid(alpha=0.3)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+# --- in-game calibration on the point-by-point matches (issue 21.5) ------------------------------
+
+#: The in-game markets scored before each point: the next point, the current game, its races.
+IN_GAME_TYPES = ("point_winner", "game_winner", "race_to")
+
+
+@attrs.frozen(slots=True)
+class InGameForecast:
+    """One in-game price taken before a point was played: the market, the probability of `outcome`
+    (home, or the race's side) and whether it happened."""
+
+    recording: str
+    market: str
+    probability: float
+    happened: bool
+
+
+def in_game_forecasts(recordings: Iterable[Path], prior: Prior = PRIOR) -> list[InGameForecast]:
+    """Replay each recording with pricing on (`prior`); before every point — the state after the
+    previous point, or the game's start — take the price of the next point's market, of the current
+    game's winner and of each of its undecided races, and score them against how each settled."""
+    from engine import playback
+    from engine.core.events import PointWon
+    from engine.core.market_catalogue import DEFAULT_MARKETS, parse_market
+    from engine.core.pricing import Pricing
+    from engine.core.signals import MarketStatus
+    from engine.io.recording import read_recording
+
+    config = attrs.evolve(DEFAULT_MARKETS, pricing=Pricing(prior=prior))
+    out: list[InGameForecast] = []
+    for path in recordings:
+        recording = read_recording(path)
+        start = playback.start_state(recording, markets=config)
+        taken: list[tuple[str, dict[str, float]]] = []
+        final = start.book
+        for _, _, state, events in playback.steps(recording, start):
+            final = state.book
+            if not any(isinstance(event, PointWon) for event in events) and state.points:
+                continue
+            game = state.play.next_rally_position()[0]
+            for market_id, price in state.prices.items():
+                market = parse_market(market_id)
+                if market.type.value in IN_GAME_TYPES and market.game == game:
+                    taken.append((market_id, dict(price.fair)))
+        for market_id, fair in taken:
+            entry = final[market_id]
+            if entry.status is not MarketStatus.SETTLED or entry.result is None:
+                continue  # void (not played, or offline): nothing to score
+            for outcome in ("home", "away"):  # a race's "neither" is scored through the sides
+                if outcome in fair:
+                    out.append(InGameForecast(path.name, market_id, fair[outcome], entry.result == outcome))
+                    if market_id.split(":")[0] != "race_to":
+                        break  # two-way: one side says it all
+    return out
+
+
+def in_game_scores(found: Sequence[InGameForecast]) -> dict[str, Scores]:
+    """Scores of the in-game forecasts by market type."""
+    out = {}
+    for kind in IN_GAME_TYPES:
+        picked = [f for f in found if f.market.split(":")[0] == kind]
+        if picked:
+            out[kind] = scores([f.probability for f in picked], [f.happened for f in picked])
+    return out
+
+
+#: The prior strengths the in-game report compares (points; infinity: the points never move the prices).
+IN_GAME_STRENGTHS = (10.0, PRIOR.strength, 74.0, math.inf)
+
+
+def in_game_report(recordings: Sequence[Path], serve: float = PRIOR.serve) -> dict[str, object]:
+    """The in-game scores by market type at each strength of `IN_GAME_STRENGTHS` (the shipped one
+    among them), as JSON-ready values."""
+    out: dict[str, object] = {"recordings": len(recordings)}
+    for strength in IN_GAME_STRENGTHS:
+        prior = Prior(serve=serve, strength=1e9 if math.isinf(strength) else strength)
+        found = in_game_scores(in_game_forecasts(recordings, prior))
+        key = "no learning" if math.isinf(strength) else f"strength {strength:g}"
+        out[key] = {
+            kind: {
+                "forecasts": scored.forecasts,
+                "log_loss": round(scored.log_loss, 4),
+                "brier": round(scored.brier, 4),
+                "calibration_error": round(scored.calibration_error, 4),
+            }
+            for kind, scored in found.items()
+        }
+    return out
+
+
+def plot_in_game(found: Sequence[InGameForecast], path: Path) -> None:
+    """The in-game reliability picture: observed rate against predicted, per market type (needs
+    the `plot` extra: matplotlib)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # type: ignore[import-not-found,unused-ignore]
+
+    figure, curve = plt.subplots(figsize=(7.2, 6.0), constrained_layout=True)
+    curve.plot([0, 1], [0, 1], color="0.6", linestyle="--", linewidth=1, label="perfectly calibrated")
+    colours = {"point_winner": "tab:blue", "game_winner": "tab:green", "race_to": "tab:purple"}
+    for kind, scored in in_game_scores(found).items():
+        picked = [f for f in found if f.market.split(":")[0] == kind]
+        table = reliability([f.probability for f in picked], [f.happened for f in picked])
+        label = f"{kind}: {scored.forecasts} prices, log loss {scored.log_loss:.3f}, ECE {scored.calibration_error:.3f}"
+        curve.plot([m for m, _, _ in table], [r for _, r, _ in table], marker="o", color=colours[kind], label=label)
+    curve.set_xlabel("predicted probability before the point")
+    curve.set_ylabel("observed share that happened")
+    matches = len({f.recording for f in found})
+    curve.set_title(
+        f"In-game prices before every point, {matches} AI CUP 2026 matches point by point\n"
+        f"(the next point, the game, the races to 5/7/9 of the game in play; prior strength {PRIOR.strength:g})",
+        fontsize=9,
+    )
+    curve.legend(loc="upper left", fontsize=8)
+    curve.set_xlim(0, 1)
+    curve.set_ylim(0, 1)
+    curve.grid(alpha=0.3)
     figure.savefig(path, dpi=100)
     plt.close(figure)

@@ -447,22 +447,32 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    if args.plot is not None and importlib.util.find_spec("matplotlib") is None:
-        return _fail(f"{PROG} calibrate: --plot needs matplotlib: pip install 'ttengine[plot]'", EXIT_USAGE)
-    if args.plot is not None and not args.plot.resolve().parent.is_dir():
-        return _fail(f"{PROG} calibrate: --plot {args.plot}: no such folder {args.plot.parent}", EXIT_USAGE)
+    for flag, picture in (("--plot", args.plot), ("--in-game-plot", args.in_game_plot)):
+        if picture is not None and importlib.util.find_spec("matplotlib") is None:
+            return _fail(f"{PROG} calibrate: {flag} needs matplotlib: pip install 'ttengine[plot]'", EXIT_USAGE)
+        if picture is not None and not picture.resolve().parent.is_dir():
+            return _fail(f"{PROG} calibrate: {flag} {picture}: no such folder {picture.parent}", EXIT_USAGE)
+    if args.in_game_plot is not None and not args.in_game:
+        return _fail(f"{PROG} calibrate: --in-game-plot draws the --in-game recordings: give them", EXIT_USAGE)
     try:
         evaluation = calibration.evaluate(args.results, args.split_year, strength=args.strength)
     except OSError as exc:
         return _fail(f"{PROG} calibrate: {args.results}: {exc.strerror or exc}", EXIT_USAGE)
     except (ValueError, KeyError, UnicodeDecodeError, EOFError) as exc:
         return _fail(f"{PROG} calibrate: {args.results}: not an ITTF results CSV ({exc})", EXIT_USAGE)
-    if args.plot is not None:
-        try:
+    summary = evaluation.summary()
+    try:
+        if args.in_game:
+            summary["in_game"] = calibration.in_game_report(args.in_game)
+        if args.plot is not None:
             calibration.plot_reliability(evaluation, args.plot)
-        except (OSError, ValueError) as exc:  # matplotlib refuses an unknown suffix with ValueError
-            return _fail(f"{PROG} calibrate: cannot write {args.plot}: {exc}", EXIT_USAGE)
-    _write_json(sys.stdout, evaluation.summary(), indent=True)
+        if args.in_game_plot is not None:
+            calibration.plot_in_game(calibration.in_game_forecasts(args.in_game), args.in_game_plot)
+    except RecordingError as exc:
+        return _fail(f"{PROG} calibrate: --in-game: {exc}", EXIT_USAGE)
+    except (OSError, ValueError) as exc:  # matplotlib refuses an unknown suffix with ValueError
+        return _fail(f"{PROG} calibrate: cannot write a picture: {exc}", EXIT_USAGE)
+    _write_json(sys.stdout, summary, indent=True)
     return EXIT_OK
 
 
@@ -703,6 +713,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     calibrating.add_argument(
         "--plot", type=Path, default=None, metavar="FILE", help="write the reliability picture (.png or .svg)"
+    )
+    calibrating.add_argument(
+        "--in-game",
+        type=Path,
+        nargs="+",
+        default=None,
+        metavar="RECORDING",
+        help="also score the in-game prices before every point of these point-by-point recordings"
+        " (fixtures_data/aicup2026_*.jsonl)",
+    )
+    calibrating.add_argument(
+        "--in-game-plot", type=Path, default=None, metavar="FILE", help="write their reliability picture (.png or .svg)"
     )
     calibrating.set_defaults(run=_calibrate)
 

@@ -8,7 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from engine.calibration import Result, forecasts, golden_minimum, read_results, scores
+from engine.calibration import (
+    Forecast,
+    Result,
+    fit_logistic,
+    forecasts,
+    golden_minimum,
+    in_game_forecasts,
+    in_game_scores,
+    points_features,
+    read_results,
+    scores,
+)
 from engine.cli import main
 from engine.core.pricing import PRIOR, Prior
 
@@ -72,7 +83,10 @@ def test_calibrate_prints_the_report_and_draws_the_picture(tmp_path: Path, capsy
     picture = tmp_path / "reliability.png"
     assert main(["calibrate", str(SAMPLE), "--split-year", "2024", "--strength", "74", "--plot", str(picture)]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["prior"] == {"serve": PRIOR.serve, "strength": 74.0}
+    assert report["prior"] == {"serve": PRIOR.serve, "strength": 74.0, "nodes": 3}
+    for name in ("model", "games_fitted", "points_fitted", "baseline"):
+        low, high = report[name]["log_loss_95"]
+        assert low <= report[name]["log_loss"] <= high, name
     assert report["model"]["forecasts"] == report["baseline"]["forecasts"] > 0
     assert set(report["by_games_played"]) <= {"1", "2", "3", "4", "5", "6"}
     import matplotlib.image
@@ -90,3 +104,62 @@ def test_without_matplotlib_the_picture_is_refused_in_one_line(
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert "pip install 'ttengine[plot]'" in err
+
+
+def test_the_logistic_fit_recovers_known_weights() -> None:
+    """The baselines' fit (Newton's method in pure Python) on forecasts drawn from a known logistic."""
+    import random
+
+    draw = random.Random(7)
+    truth = (0.3, 1.2, 0.8)
+    rows = []
+    for match in range(20_000):
+        games = (draw.randint(0, 2), draw.randint(0, 2))
+        points = (draw.randint(0, 60), draw.randint(0, 60))
+        baseline = draw.uniform(0.05, 0.95)
+        forecast = Forecast(1, 0.5, baseline, False, match, games, points)
+        z = sum(w * x for w, x in zip(truth, points_features(forecast), strict=True))
+        rows.append(Forecast(1, 0.5, baseline, draw.random() < 1 / (1 + math.exp(-z)), match, games, points))
+    fitted = fit_logistic(rows, points_features)
+    for got, wanted in zip(fitted.weights, truth, strict=True):
+        assert math.isclose(got, wanted, abs_tol=0.08), fitted.weights
+
+
+def test_averaging_over_the_posterior_beats_plugging_in_its_mean(results: list[Result]) -> None:
+    """Issue 21.4: on every second match from 2023, the shipped model (the posterior averaged at three
+    points) has a lower log loss than the same prior with its mean plugged in."""
+    after = [result for result in results if result.year >= SPLIT][::2]
+    averaged = forecasts(after)
+    plugged = forecasts(after, Prior(PRIOR.serve, PRIOR.strength, nodes=1))
+    outcomes = [f.home_won for f in averaged]
+    assert (
+        scores([f.model for f in averaged], outcomes).log_loss < scores([f.model for f in plugged], outcomes).log_loss
+    )
+
+
+RECORDINGS = sorted((Path(__file__).resolve().parent.parent / "fixtures_data").glob("aicup2026_*.jsonl"))
+
+
+def test_in_game_prices_before_each_point_learn_from_the_points() -> None:
+    """Issue 21.5 on the AI CUP matches point by point: the shipped prices of the next point, the
+    game and its races, taken before every point, have a lower log loss than the same model that
+    never learns from the points (the game-1 swings are information, not noise)."""
+    learned = in_game_scores(in_game_forecasts(RECORDINGS))
+    frozen = in_game_scores(in_game_forecasts(RECORDINGS, Prior(PRIOR.serve, 1e9)))
+    assert learned["point_winner"].forecasts > 500
+    for kind in ("game_winner", "race_to", "point_winner"):
+        assert learned[kind].log_loss < frozen[kind].log_loss, kind
+
+
+def test_calibrate_scores_the_in_game_prices_and_draws_them(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    picture = tmp_path / "in_game.png"
+    arguments = ["calibrate", str(SAMPLE), "--split-year", "2024", "--strength", "22"]
+    assert main([*arguments, "--in-game", *map(str, RECORDINGS[:2]), "--in-game-plot", str(picture)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["in_game"]["recordings"] == 2
+    assert set(report["in_game"]["strength 22"]) == {"point_winner", "game_winner", "race_to"}
+    import matplotlib.image
+
+    assert matplotlib.image.imread(picture).std() > 0.05
+    assert main([*arguments, "--in-game-plot", str(picture)]) == 2
+    assert "give them" in capsys.readouterr().err

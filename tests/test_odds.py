@@ -194,13 +194,10 @@ def test_pre_match_odds_set_the_edge_the_first_price_gives_back() -> None:
     pricing = Pricing().with_pre_match(1.60, 2.45, fmt)
     fair = remove_margin({"home": 1.60, "away": 2.45})
     assert pricing.home_edge > 0.0
-    from engine.core.pricing import match_win_before_game, strengths_from
+    from engine.core.pricing import match_win_at
 
-    assert math.isclose(
-        match_win_before_game(fmt, (0, 0), strengths_from(0, 0, pricing.prior, pricing.home_edge)),
-        fair["home"],
-        abs_tol=1e-6,
-    )
+    first = match_win_at(fmt, (0, 0), (0, 0), pricing.prior, pricing.home_edge)
+    assert math.isclose(first, fair["home"], abs_tol=1e-6)
 
 
 def test_price_odds_on_the_command_line_offers_only_safe_books(capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,9 +6,10 @@ are a function of the score and of which markets are undecided: a frame that cha
 rally started, a stoppage, a heartbeat) costs one comparison. `prices_of(state)` computes them
 from scratch, the reference the kept prices are tested against.
 
-The strengths come from `engine.core.pricing.estimate` (the points played, the configured prior
-and pre-match edge); who serves next from the rules. Before the feed has shown who serves first,
-each side is equally likely to (a coin decides): the prices are the average of the two. With the
+The prices average over the posterior of the strengths (`engine.core.pricing.posterior`: the
+points played, the configured prior and pre-match edge); who serves next comes from the rules.
+Before the feed has shown who serves first, each side is equally likely to (a coin decides): the
+prices are the average of the two. With the
 format unknown the match-level markets have no price (they wait for it anyway).
 """
 
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from engine.core import rules
-from engine.core.pricing import MATCH_TYPES, Position, Pricing, estimate, price
+from engine.core.pricing import MATCH_TYPES, Position, Pricing, posterior, price
 from engine.core.rules import Side
 from engine.core.signals import PricesChanged
 
@@ -152,16 +153,16 @@ def prices_of(state: MatchState) -> dict[str, dict[str, float]]:
         return {}
     game, home, away = play.next_rally_position()
     expedite_from = None if play.expedite is None else play.expedite.from_point_in(game)
-    strengths = estimate(play, pricing.prior, pricing.home_edge)
+    points = (sum(score[0] for score in play.points), sum(score[1] for score in play.points))
     firsts = [play.first_server] if play.first_server is not None else [Side.HOME, Side.AWAY]
-    priced: list[dict[str, dict[str, float]]] = []
-    for first in firsts:
-        serving = rules.server(first, game, home, away, expedite_from, fmt)
-        position = Position(fmt, play.games, game, (home, away), serving, expedite_from is not None, expedite_from)
-        priced.append(price(position, strengths, markets))
-    if len(priced) == 1:
-        return priced[0]
-    return {
-        market_id: {outcome: (p + priced[1][market_id].get(outcome, 0.0)) / 2 for outcome, p in outcomes.items()}
-        for market_id, outcomes in priced[0].items()
-    }
+    share = 1.0 / len(firsts)  # before the feed shows who serves first, a coin toss decides it
+    averaged: dict[str, dict[str, float]] = {}
+    for weight, strengths in posterior(*points, pricing.prior, pricing.home_edge):
+        for first in firsts:
+            serving = rules.server(first, game, home, away, expedite_from, fmt)
+            position = Position(fmt, play.games, game, (home, away), serving, expedite_from is not None, expedite_from)
+            for market_id, outcomes in price(position, strengths, markets).items():
+                into = averaged.setdefault(market_id, {})
+                for outcome, p in outcomes.items():
+                    into[outcome] = into.get(outcome, 0.0) + weight * share * p
+    return averaged

@@ -17,6 +17,7 @@ game is played (it is void otherwise); the format must be known for the match-le
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -72,21 +73,44 @@ class Strengths:
         return self.home_serve if server is Side.HOME else 1.0 - self.away_serve
 
 
+def _check_nodes(_: object, __: object, value: int) -> None:
+    if value not in GAUSS_HERMITE:
+        raise ValueError(f"the posterior is averaged over {sorted(GAUSS_HERMITE)} points, not {value}")
+
+
 @attrs.frozen(slots=True)
 class Prior:
     """What the model believes before a point is played: `serve`, P(the server wins a point)
     between two equal sides, and a Beta prior on home's share of all points, centred on one half
-    (plus a pre-match edge) and worth `strength` points of evidence."""
+    (plus a pre-match edge) and worth `strength` points of evidence. Prices average over the
+    posterior of the share at `nodes` points (Gauss-Hermite on its normal approximation; 1: its
+    mean alone, the plug-in)."""
 
     serve: float
     strength: float
+    nodes: int = attrs.field(default=3, validator=_check_nodes)
+
+
+#: Gauss-Hermite nodes and weights (probabilists', weights summing to 1) by number of points.
+GAUSS_HERMITE: dict[int, tuple[tuple[float, float], ...]] = {
+    1: ((0.0, 1.0),),
+    3: ((-math.sqrt(3.0), 1.0 / 6.0), (0.0, 2.0 / 3.0), (math.sqrt(3.0), 1.0 / 6.0)),
+    5: (
+        (-2.856970013872806, 0.011257411327720691),
+        (-1.355626179974266, 0.22207592200561266),
+        (0.0, 0.5333333333333333),
+        (1.355626179974266, 0.22207592200561266),
+        (2.856970013872806, 0.011257411327720691),
+    ),
+}
 
 
 #: `serve`: the server's share of the 514 observed AI CUP 2026 points (281, 0.547; fixtures_data/realdata).
-#: `strength`: the maximum-likelihood Beta-binomial fit of each side's share of the points over the
-#: 13,857 clean ITTF matches of 2014-2022 (`engine.calibration.fit_strength`; later years are kept to
-#: evaluate it). tests/test_pricing.py refits both.
-PRIOR = Prior(serve=0.547, strength=74.0)
+#: `strength`: fitted on the 13,856 clean ITTF matches of 2014-2022 by the least log loss of the
+#: in-play match-winner forecasts averaged over the posterior (`engine.calibration.fit_strength`:
+#: 21.8; the Beta-binomial maximum-likelihood fit of the point shares alone gives 23, so the two
+#: agree once the prices average over the posterior). Later years are kept to evaluate it (README).
+PRIOR = Prior(serve=0.547, strength=22.0, nodes=3)
 
 
 def _check_edge(_: object, __: object, value: float) -> None:
@@ -119,6 +143,31 @@ class Pricing:
 DEFAULT_PRICING = Pricing()
 
 
+def posterior(
+    home: int, away: int, prior: Prior = PRIOR, home_edge: float = 0.0
+) -> tuple[tuple[float, Strengths], ...]:
+    """The strengths the prices average over, with their weights (summing to 1), after home won
+    `home` points and away `away`: home's share of the points is Beta((1/2 + home_edge) S + home,
+    (1/2 - home_edge) S + away) with S = `prior.strength`; its `prior.nodes` Gauss-Hermite points
+    (on the normal with the Beta's mean and variance) each give strengths as `strengths_for_share`.
+    Averaging over it, rather than plugging in its mean, prices what the points have not yet told
+    apart: early in a match the prices stay nearer the middle."""
+    alpha = (0.5 + home_edge) * prior.strength + home
+    beta = (0.5 - home_edge) * prior.strength + away
+    mean = alpha / (alpha + beta)
+    spread = math.sqrt(mean * (1.0 - mean) / (alpha + beta + 1.0))
+    return tuple(
+        (weight, strengths_for_share(min(1.0, max(0.0, mean + node * spread)), prior))
+        for node, weight in GAUSS_HERMITE[prior.nodes]
+    )
+
+
+def strengths_for_share(share: float, prior: Prior = PRIOR) -> Strengths:
+    """The strengths of a side that wins `share` of all points: the server adds `prior.serve - 1/2`."""
+    edge = share - 0.5
+    return Strengths(min(1.0, max(0.0, prior.serve + edge)), min(1.0, max(0.0, prior.serve - edge)))
+
+
 def estimate(play: PlayState, prior: Prior = PRIOR, home_edge: float = 0.0) -> Strengths:
     """Each side's P(winning a point it serves) given the points played: one strength with a serve
     edge. Home's share of the points is a Beta posterior (prior mean 0.5 + `home_edge`, e.g. from a
@@ -129,6 +178,16 @@ def estimate(play: PlayState, prior: Prior = PRIOR, home_edge: float = 0.0) -> S
     home = sum(score[0] for score in play.points)
     away = sum(score[1] for score in play.points)
     return strengths_from(home, away, prior, home_edge)
+
+
+def match_win_at(
+    fmt: MatchFormat, games: tuple[int, int], points: tuple[int, int], prior: Prior = PRIOR, home_edge: float = 0.0
+) -> float:
+    """P(home wins the match) before the next game, at `games`, after home won `points[0]` points
+    and away `points[1]`: averaged over the strengths' posterior (what the live prices do)."""
+    return sum(
+        weight * match_win_before_game(fmt, games, odds) for weight, odds in posterior(*points, prior, home_edge)
+    )
 
 
 def match_win_before_game(fmt: MatchFormat, games: tuple[int, int], odds: Strengths) -> float:
@@ -152,16 +211,15 @@ def home_edge_for(home_wins: float, fmt: MatchFormat, prior: Prior = PRIOR) -> f
     low, high = -0.499, 0.499
     for _ in range(50):  # bisection: the match price grows with the edge
         middle = (low + high) / 2
-        at_middle = match_win_before_game(fmt, (0, 0), strengths_from(0, 0, prior, middle))
+        at_middle = match_win_at(fmt, (0, 0), (0, 0), prior, middle)
         low, high = (middle, high) if at_middle < home_wins else (low, middle)
     return (low + high) / 2
 
 
 def strengths_from(home: int, away: int, prior: Prior = PRIOR, home_edge: float = 0.0) -> Strengths:
-    """The strengths after home won `home` points and away `away` (see `estimate`)."""
+    """The strengths of the posterior mean after home won `home` points and away `away` (see `estimate`)."""
     share = ((0.5 + home_edge) * prior.strength + home) / (prior.strength + home + away)
-    edge = share - 0.5
-    return Strengths(min(1.0, max(0.0, prior.serve + edge)), min(1.0, max(0.0, prior.serve - edge)))
+    return strengths_for_share(share, prior)
 
 
 class _Game:
