@@ -83,7 +83,7 @@ def test_calibrate_prints_the_report_and_draws_the_picture(tmp_path: Path, capsy
     picture = tmp_path / "reliability.png"
     assert main(["calibrate", str(SAMPLE), "--split-year", "2024", "--strength", "74", "--plot", str(picture)]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["prior"] == {"serve": PRIOR.serve, "strength": 74.0, "nodes": 3}
+    assert report["prior"] == {"serve": PRIOR.serve, "strength": 74.0, "nodes": PRIOR.nodes}
     for name in ("model", "games_fitted", "points_fitted", "baseline"):
         low, high = report[name]["log_loss_95"]
         assert low <= report[name]["log_loss"] <= high, name
@@ -126,7 +126,7 @@ def test_the_logistic_fit_recovers_known_weights() -> None:
 
 
 def test_averaging_over_the_posterior_beats_plugging_in_its_mean(results: list[Result]) -> None:
-    """Issue 21.4: on every second match from 2023, the shipped model (the posterior averaged at three
+    """Issue 21.4: on every second match from 2023, the shipped model (the posterior averaged at five
     points) has a lower log loss than the same prior with its mean plugged in."""
     after = [result for result in results if result.year >= SPLIT][::2]
     averaged = forecasts(after)

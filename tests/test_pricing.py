@@ -382,7 +382,7 @@ def test_a_receiver_cannot_change_the_state_s_prices_through_a_signal() -> None:
         signal.prices["match_winner"]["home"] = 1.0  # type: ignore[index]
     with pytest.raises(TypeError):
         signal.prices["match_winner"] = {}  # type: ignore[index]
-    assert after.prices.prices["match_winner"].fair["home"] == 0.5
+    assert math.isclose(after.prices["match_winner"].fair["home"], 0.5)
 
 
 def _rules_game(first_of_match: Side, game: int, expedite_from: int | None, odds: Strengths, fmt: MatchFormat):  # type: ignore[no-untyped-def]

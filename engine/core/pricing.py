@@ -88,7 +88,7 @@ class Prior:
 
     serve: float
     strength: float
-    nodes: int = attrs.field(default=3, validator=_check_nodes)
+    nodes: int = attrs.field(default=5, validator=_check_nodes)
 
 
 #: Gauss-Hermite nodes and weights (probabilists', weights summing to 1) by number of points.
@@ -110,7 +110,7 @@ GAUSS_HERMITE: dict[int, tuple[tuple[float, float], ...]] = {
 #: in-play match-winner forecasts averaged over the posterior (`engine.calibration.fit_strength`:
 #: 21.8; the Beta-binomial maximum-likelihood fit of the point shares alone gives 23, so the two
 #: agree once the prices average over the posterior). Later years are kept to evaluate it (README).
-PRIOR = Prior(serve=0.547, strength=22.0, nodes=3)
+PRIOR = Prior(serve=0.547, strength=22.0)
 
 
 def _check_edge(_: object, __: object, value: float) -> None:
