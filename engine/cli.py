@@ -530,7 +530,7 @@ def _odds_flags(parser: argparse.ArgumentParser) -> None:
         type=_margin,
         default=None,
         metavar="M",
-        help="one margin for every market type (default: 5 %% two-way … 12 %% correct score; at least 0.02)",
+        help="one margin for every market type, at least 0.02 (None: 5 %% two-way … 12 %% correct score)",
     )
     parser.add_argument(
         "--pre-match",
@@ -684,7 +684,7 @@ def _parser() -> argparse.ArgumentParser:
         type=_probability,
         default=None,
         metavar="P",
-        help="P(home wins its serve) (with --p-away-serve; default: the model's estimate from the points of --score)",
+        help="P(home wins its serve), with --p-away-serve (None: the model's estimate from the points of --score)",
     )
     pricing.add_argument("--p-away-serve", type=_probability, default=None, metavar="Q", help="P(away wins its serve)")
     pricing.add_argument(
