@@ -58,8 +58,20 @@ if TYPE_CHECKING:  # the one list of what is exported and from where; at run tim
         parse_market,
     )
     from engine.core.market_outcomes import Outcome, outcome
+    from engine.core.odds import DEFAULT_ODDS, MarginMethod, OddsPolicy, book_sum, remove_margin
     from engine.core.price_book import MarketPrice, PriceBook
-    from engine.core.pricing import PRIOR, Position, Pricing, Prior, Strengths, estimate, home_edge_for, price
+    from engine.core.pricing import (
+        PRIOR,
+        Position,
+        Pricing,
+        Prior,
+        Strengths,
+        estimate,
+        home_edge_for,
+        match_win_at,
+        posterior,
+        price,
+    )
     from engine.core.reduce import (
         CaughtUp,
         Connected,
@@ -144,6 +156,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "DEFAULT_CATALOGUE",
     "DEFAULT_MARKETS",
+    "DEFAULT_ODDS",
     "EMPTY_BOOK",
     "FORMAT_DEPENDENT_MARKET_TYPES",
     "MAX_BEST_OF",
@@ -181,6 +194,7 @@ __all__ = [
     "Lagging",
     "LateArrival",
     "Malformed",
+    "MarginMethod",
     "Market",
     "MarketCatalogue",
     "MarketConfig",
@@ -199,6 +213,7 @@ __all__ = [
     "MatchWon",
     "Message",
     "NotLiveData",
+    "OddsPolicy",
     "Outcome",
     "Overflow",
     "PastAmended",
@@ -238,6 +253,7 @@ __all__ = [
     "VoidReason",
     "VoidRolledBack",
     "apply_signals",
+    "book_sum",
     "coalesce",
     "connect",
     "decode",
@@ -250,11 +266,14 @@ __all__ = [
     "expand",
     "fold",
     "home_edge_for",
+    "match_win_at",
     "next_book",
     "outcome",
     "parse_market",
+    "posterior",
     "price",
     "reduce",
+    "remove_margin",
     "replay",
     "signals_between",
     "step",
