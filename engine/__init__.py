@@ -20,7 +20,7 @@ import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # the one list of what is exported and from where; at run time it is read below
+if TYPE_CHECKING:  # what is exported and from where; at run time `_exports` reads it (`__all__` repeats the names)
     from engine.core.book_update import next_book
     from engine.core.events import (
         ActionPending,
@@ -125,7 +125,8 @@ if TYPE_CHECKING:  # the one list of what is exported and from where; at run tim
 
 
 def _exports() -> dict[str, str]:
-    """Exported name -> its module, read from the TYPE_CHECKING imports above (one list, not two)."""
+    """Exported name -> its module, read from the TYPE_CHECKING imports above (so the import paths
+    are written once; `__all__` lists the same names, and a test checks the two agree)."""
     tree = ast.parse(Path(__file__).read_text(encoding="utf-8"))
     block = next(node for node in tree.body if isinstance(node, ast.If))
     return {

@@ -34,3 +34,12 @@ def test_a_layer_imports_nothing_above_it(layer: str) -> None:
     for path in modules:
         for imported in _imports(path):
             assert not imported.startswith(ABOVE[layer]), f"{path.name} imports {imported}"
+
+
+def test_every_exported_name_is_in_all_and_loads() -> None:
+    """`engine.__all__` and the TYPE_CHECKING imports `_exports` reads name the same things."""
+    import engine
+
+    assert set(engine.__all__) == set(engine._EXPORTS)
+    for name in engine.__all__:
+        assert getattr(engine, name) is not None, name

@@ -1,6 +1,6 @@
 """What the reducer reports: small frozen classes, one per kind of happening.
 
-Every event has a `name` (its class name) for traces and callbacks. `Malformed` (a frame we could
+An event's name is its class name (`event_name`), as traces and callbacks use it. `Malformed` (a frame we could
 not read), `Gap`, `DuplicateDropped` and `LateArrival` (sequencing) are defined where they arise
 and re-exported here; so are the market signals (`engine.core.signals`), which the reducer emits
 after the match events.

@@ -150,7 +150,9 @@ class MarketCatalogue:
         lines = self.total_games_lines
         if lines is None:  # the format unknown: every line of the usual formats (best of 3 to 7)
             best_of = fmt.best_of
-            fewest, most = (2, rules.USUAL_LONGEST_BEST_OF) if best_of is None else (best_of // 2 + 1, best_of)
+            fewest, most = (
+                (2, rules.USUAL_LONGEST_BEST_OF) if best_of is None else (rules.games_needed(best_of), best_of)
+            )
             lines = tuple(games + 0.5 for games in range(fewest, most))
         markets.extend(Market(MarketType.TOTAL_GAMES, line=line) for line in lines)
         return markets
@@ -208,7 +210,7 @@ def _every_reason_suspends_everything() -> dict[Reason, frozenset[MarketType]]:
 class MarketPolicy:
     """Which reasons suspend which markets, and when settlement waits. One value, overridable:
 
-        policy = DEFAULT_POLICY.with_scopes({Reason.TIMEOUT: set()})  # stay open through timeouts
+        policy = MarketPolicy().with_scopes({Reason.TIMEOUT: set()})  # stay open through timeouts
 
     The action kinds that open and close stoppages are the feed's semantics and live in
     `engine.core.vocabulary` (STOPPAGE_OPENED_BY, STOPPAGES_CLOSED_BY); `stoppage_reasons` maps each

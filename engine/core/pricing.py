@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from engine.core.odds import DEFAULT_ODDS, OddsPolicy, remove_margin
-from engine.core.rules import MatchFormat, Side, service_turn
+from engine.core.rules import MatchFormat, Side, game_winner, service_turn
 from engine.core.signals import MarketType
 
 if TYPE_CHECKING:  # the catalogue's config and the state hold a `Pricing`: imported for types only
@@ -186,18 +186,21 @@ def match_win_at(
     """P(home wins the match) before the next game, at `games`, after home won `points[0]` points
     and away `points[1]`: averaged over the strengths' posterior (what the live prices do)."""
     return sum(
-        weight * match_win_before_game(fmt, games, odds) for weight, odds in posterior(*points, prior, home_edge)
+        weight * match_win_before_game(fmt, games, strengths)
+        for weight, strengths in posterior(*points, prior, home_edge)
     )
 
 
-def match_win_before_game(fmt: MatchFormat, games: tuple[int, int], odds: Strengths) -> float:
+def match_win_before_game(fmt: MatchFormat, games: tuple[int, int], strengths: Strengths) -> float:
     """P(home wins the match) before the next game starts at `games`, whoever opens it (each side
     with probability 1/2: a coin toss before the match, unknown in results without servers)."""
     from engine.core.market_catalogue import Market  # the catalogue imports this module
 
     match = [Market(MarketType.MATCH_WINNER)]
     game = sum(games) + 1
-    total = sum(price(Position(fmt, games, game, (0, 0), first), odds, match)["match_winner"]["home"] for first in Side)
+    total = sum(
+        price(Position(fmt, games, game, (0, 0), first), strengths, match)["match_winner"]["home"] for first in Side
+    )
     return total / 2
 
 
@@ -231,12 +234,14 @@ class _Game:
     a race beyond the game's points, a lead other than two) and as the reference the tests compare
     against."""
 
-    def __init__(self, fmt: MatchFormat, start: tuple[int, int], server: Side, expedite: bool, odds: Strengths):
+    def __init__(
+        self, fmt: MatchFormat, start: tuple[int, int], server: Side, expedite: bool, strengths: Strengths
+    ) -> None:
         self.fmt = fmt
         self.start = start
         self.server = server
         self.expedite = expedite
-        self.odds = odds
+        self.strengths = strengths
         self.turn0 = self._turn(sum(start))
         self.tie_at = fmt.points_to_win - 1  # from this tie on, serve changes each point
         self._forward: _Forward | None = None
@@ -248,27 +253,23 @@ class _Game:
     def home_wins_point(self, home: int, away: int) -> float:
         """P(home wins the point played at home-away)."""
         serving = self.server if (self._turn(home + away) - self.turn0) % 2 == 0 else self.server.other
-        return self.odds.home_wins_point(serving)
+        return self.strengths.home_wins_point(serving)
 
     def over(self, home: int, away: int) -> Side | None:
-        fmt = self.fmt
-        if home >= fmt.points_to_win and home - away >= fmt.lead:
-            return Side.HOME
-        if away >= fmt.points_to_win and away - home >= fmt.lead:
-            return Side.AWAY
-        return None
+        """Who has won the game at home-away (the rules' `game_winner`)."""
+        return game_winner(home, away, self.fmt)
 
     def tie_win(self) -> float:
         """P(home wins the game from a tie at or past 10-10): pairs of points, one serve each."""
-        a = self.odds.home_wins_point(Side.HOME)
-        b = self.odds.home_wins_point(Side.AWAY)
+        a = self.strengths.home_wins_point(Side.HOME)
+        b = self.strengths.home_wins_point(Side.AWAY)
         both, neither = a * b, (1 - a) * (1 - b)
         return 0.5 if both + neither == 0 else both / (both + neither)
 
     def tie_split(self) -> float:
         """P(a pair of points from a tie is split one each: the tie goes on)."""
-        a = self.odds.home_wins_point(Side.HOME)
-        b = self.odds.home_wins_point(Side.AWAY)
+        a = self.strengths.home_wins_point(Side.HOME)
+        b = self.strengths.home_wins_point(Side.AWAY)
         return 1.0 - a * b - (1 - a) * (1 - b)
 
     def forward(self) -> _Forward | None:
@@ -380,8 +381,8 @@ class _Forward:
         played0 = start_home + start_away
         # P(home wins the point) by the number of points played (before the tie, two serves each,
         # or one each under the expedite system): the server alternates by turn.
-        on_serve = game.odds.home_wins_point(game.server)
-        off_serve = game.odds.home_wins_point(game.server.other)
+        on_serve = game.strengths.home_wins_point(game.server)
+        off_serve = game.strengths.home_wins_point(game.server.other)
         turn0 = game.turn0
         by_played = [
             on_serve if ((played if game.expedite else played // 2) - turn0) % 2 == 0 else off_serve
@@ -424,12 +425,12 @@ class _Forward:
         self.first_away = first_away
 
 
-def price(position: Position, odds: Strengths, markets: Sequence[Market]) -> dict[str, dict[str, float]]:
+def price(position: Position, strengths: Strengths, markets: Sequence[Market]) -> dict[str, dict[str, float]]:
     """Market id -> {outcome: probability} for each market the position leaves undecided (a decided
     one — a past game or point, a race reached, a line exceeded — has no price and is left out)."""
     fmt = position.format
     opening = _opening_server(position)
-    current = _Game(fmt, position.points, position.server, position.expedite, odds)
+    current = _Game(fmt, position.points, position.server, position.expedite, strengths)
     openers: dict[Side, _Game] = {}
     if position.points == (0, 0):
         openers[position.server] = current  # the game about to start is one of the fresh ones
@@ -439,7 +440,7 @@ def price(position: Position, odds: Strengths, markets: Sequence[Market]) -> dic
         first = opening if (game - position.game) % 2 == 0 else opening.other
         model = openers.get(first)
         if model is None:
-            model = openers[first] = _Game(fmt, (0, 0), first, position.expedite, odds)
+            model = openers[first] = _Game(fmt, (0, 0), first, position.expedite, strengths)
         return model
 
     def game_model(game: int) -> _Game:
@@ -460,7 +461,7 @@ def price(position: Position, odds: Strengths, markets: Sequence[Market]) -> dic
         elif market.type is MarketType.RACE_TO:
             out[market.id] = model.race(market.number)
         elif market.type is MarketType.POINT_WINNER:
-            home = odds.home_wins_point(position.server)
+            home = strengths.home_wins_point(position.server)
             out[market.id] = {"home": home, "away": 1.0 - home}
     if match_wanted:
         out.update(_match_prices(position, current.home_wins(), fresh, match_wanted))
@@ -499,10 +500,9 @@ def _match_prices(
     position: Position, current_home: float, fresh: Callable[[int], _Game], markets: list[Market]
 ) -> dict[str, dict[str, float]]:
     """Match winner, correct score and total games from the final-score distribution."""
-    best_of = position.format.best_of
-    if best_of is None:
+    to_win = position.format.games_to_win
+    if to_win is None:
         raise ValueError("match-level markets need the match format (best_of)")
-    to_win = best_of // 2 + 1
 
     def fresh_home(game: int) -> float:
         return fresh(game).home_wins()

@@ -38,6 +38,11 @@ def _check_best_of(_instance: object, _attribute: object, value: int | None) -> 
         raise ValueError(f"best_of must be a positive odd number of games, got {value}")
 
 
+def games_needed(best_of: int) -> int:
+    """Games a side needs to win a best-of-`best_of` match (3 of 5, 4 of 7)."""
+    return best_of // 2 + 1
+
+
 @attrs.frozen(slots=True)
 class MatchFormat:
     """How a match is played: best of N games (None: not known), singles or doubles, 11 points win by 2.
@@ -58,7 +63,7 @@ class MatchFormat:
     @property
     def games_to_win(self) -> int | None:
         """Games a side needs to win the match (3 in a best of 5); None when the format is unknown."""
-        return None if self.best_of is None else self.best_of // 2 + 1
+        return None if self.best_of is None else games_needed(self.best_of)
 
 
 DEFAULT_FORMAT = MatchFormat()
@@ -110,7 +115,7 @@ def impossible_score(games: tuple[int, int], points: Sequence[tuple[int, int]], 
     (an unknown format is judged as the longest a user may give, `MAX_BEST_OF`)."""
     home, away = games
     best_of = MAX_BEST_OF if fmt.best_of is None else fmt.best_of
-    to_win = best_of // 2 + 1
+    to_win = games_needed(best_of)
     if min(home, away) < 0 or max(home, away) > to_win or home == away == to_win:
         return f"{home}-{away} games in a best of {best_of}"
     if len(points) > best_of:

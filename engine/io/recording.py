@@ -247,8 +247,9 @@ def recorded_inputs(
 ) -> Iterator[tuple[float | None, Input]]:
     """Every input a recording replays to, with its time (POSIX seconds; None when unknown): each
     frame decoded, a bad line as Malformed, and `Stale()` where the receive times show a silence
-    longer than `stale_after` — at the moment the live adapter would have reported it. Live and
-    replay thus give the same inputs."""
+    longer than `stale_after` — at the moment the live adapter would have reported it. So a replay
+    folds what the live adapter folded from the same frames, except the inputs of the connection
+    itself (`Connected`, `Disconnected`) and of the runtime (`Lagging`, `CaughtUp`, `Unfollowed`)."""
     last: float | None = None
     catalogue = recording.meta.catalogue()
     for frame in recording.frames:

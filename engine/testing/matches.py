@@ -33,6 +33,7 @@ from typing import Any
 import attrs
 from hypothesis import strategies as st
 
+from engine.core import rules
 from engine.core.reduce import Connected, Disconnected, Input, Stale
 from engine.core.rules import MatchFormat, Side
 from engine.feed.catalogue import ActionCatalogue, SendType
@@ -208,7 +209,7 @@ class MatchBuilder:
     def match_winner(self) -> Side | None:
         """The side that has won the match on the score, if any."""
         won = self.score()[1]
-        if max(won) < self.best_of // 2 + 1:
+        if max(won) < rules.games_needed(self.best_of):
             return None
         return HOME if won[0] > won[1] else AWAY
 
@@ -442,7 +443,7 @@ def _market_truth(games: list[list[_Point]], best_of: int, winner: Side | None, 
     out: dict[str, str] = {}
     out["match_winner"] = f"settled:{winner.value}" if normal and winner is not None else undecided
     out["correct_score"] = f"settled:{won[0]}-{won[1]}" if normal else undecided
-    for games_line in range(best_of // 2 + 1, best_of):
+    for games_line in range(rules.games_needed(best_of), best_of):
         line = games_line + 0.5
         played = sum(won)
         out[f"total_games:{line}"] = "settled:over" if played > line else "settled:under" if normal else undecided
