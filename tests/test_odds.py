@@ -230,3 +230,14 @@ def test_pre_match_odds_on_the_command_line_start_the_prices(capsys: pytest.Capt
     )
     fair = remove_margin({"home": 1.40, "away": 3.00})
     assert math.isclose(first["prices"]["match_winner"]["home"], fair["home"], abs_tol=1e-6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(0.001, 0.999), st.floats(0.0, 0.3))
+def test_shin_in_closed_form_for_two_outcomes_equals_the_general_solver(p: float, margin: float) -> None:
+    from engine.core.odds import _shin
+
+    two = _shin({"a": p, "b": 1 - p}, margin)
+    general = _shin({"a": p, "b": 1 - p, "c": 1e-300}, margin)  # a third, negligible outcome: the solver's path
+    assert math.isclose(two["a"], general["a"], abs_tol=1e-9)
+    assert math.isclose(two["b"], general["b"], abs_tol=1e-9)

@@ -126,7 +126,10 @@ class OddsPolicy:
         listed = {outcome: p for outcome, p in fair.items() if p >= IMPOSSIBLE}
         if len(listed) < 2 or max(listed.values()) >= self.withdraw_at:
             return {}
-        implied = _IMPLIED[self.method](listed, self.margins[market_type])
+        margin = self.margins[market_type]
+        implied = _IMPLIED[self.method](listed, margin)
+        if sum(implied.values()) < 1.0 + margin - 1e-9:  # Shin tops out (z = 1) below a very large margin
+            implied = _power(listed, margin)
         cap = ladder_floor(self.max_price)
         assert cap is not None  # checked at construction
         odds: dict[str, float] = {}
@@ -151,11 +154,14 @@ def _proportional(fair: Mapping[str, float], margin: float) -> dict[str, float]:
 
 
 def _shin(fair: Mapping[str, float], margin: float) -> dict[str, float]:
-    """Shin's implied probabilities summing to 1 + margin: z in [0, 1] by Newton's method kept
-    inside a shrinking bracket (the sum S(z)**2 grows with z, from 1 at z = 0)."""
+    """Shin's implied probabilities summing to 1 + margin (at most (sum sqrt p)**2, where z = 1):
+    two outcomes in closed form; more by Newton's method on z in [0, 1] kept inside a shrinking
+    bracket (the sum S(z)**2 grows with z, from 1 at z = 0)."""
     total = sum(fair.values())
     probabilities = [p / total for p in fair.values()]
     target = 1.0 + margin
+    if len(probabilities) == 2:
+        return dict(zip(fair, _shin_two(probabilities[0], probabilities[1], target), strict=True))
     low, high = 0.0, 1.0
     z = 0.0
     for _ in range(60):
@@ -174,6 +180,17 @@ def _shin(fair: Mapping[str, float], margin: float) -> dict[str, float]:
     roots = [math.sqrt(z * p + (1.0 - z) * p * p) for p in probabilities]
     sum_roots = sum(roots)
     return {outcome: root * sum_roots for outcome, root in zip(fair, roots, strict=True)}
+
+
+def _shin_two(first: float, second: float, target: float) -> tuple[float, float]:
+    """Shin for two outcomes in closed form: with p + q = 1, r_i**2 = p_i**2 + c where c = z p q,
+    and (r_1 + r_2)**2 = target gives c = (B**2 - 4 p**2 q**2) / (4 target), B = target - p**2 - q**2."""
+    squares = first * first + second * second
+    b = target - squares
+    c = min(first * second, max(0.0, (b * b - 4.0 * first * first * second * second) / (4.0 * target)))  # z <= 1
+    r_first, r_second = math.sqrt(first * first + c), math.sqrt(second * second + c)
+    both = r_first + r_second
+    return r_first * both, r_second * both
 
 
 def _power(fair: Mapping[str, float], margin: float) -> dict[str, float]:
