@@ -31,7 +31,7 @@ import orjson
 
 from engine import calibration, playback, review, table
 from engine.core.market_catalogue import DEFAULT_MARKETS, MarketConfig
-from engine.core.pricing import DEFAULT_PRICING, Position, Pricing, Strengths, price, strengths_from
+from engine.core.pricing import DEFAULT_PRICING, Position, Pricing, Strengths, Weighted, posterior, price_weighted
 from engine.core.reduce import Input
 from engine.core.report import describe_update, summarize
 from engine.core.rules import (
@@ -353,7 +353,7 @@ def _price(args: argparse.Namespace) -> int:
     try:
         position = _position(fmt, args.score, Side(args.server), args.expedite)
         pricing = _pricing(args, fmt)
-        strengths = _strengths(args, position, pricing)
+        weighted = _strengths(args, pricing)
     except ValueError as exc:
         return _fail(f"{PROG} price: {exc}", EXIT_USAGE)
     catalogue = DEFAULT_MARKETS.catalogue
@@ -363,7 +363,7 @@ def _price(args: argparse.Namespace) -> int:
     point = catalogue.point_market(position.game, sum(position.points) + 1)
     if point is not None:
         markets.append(point)
-    fair = price(position, strengths, markets)
+    fair = price_weighted(position, weighted, markets)
     if args.odds:
         types = {market.id: market.type for market in markets}
         offered = {market_id: pricing.odds.offer(outcomes, types[market_id]) for market_id, outcomes in fair.items()}
@@ -373,19 +373,19 @@ def _price(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _strengths(args: argparse.Namespace, position: Position, pricing: Pricing) -> Strengths:
-    """The point strengths `price` uses: the two given, else the model's estimate from the points
-    of the score (and the `--pre-match` edge)."""
+def _strengths(args: argparse.Namespace, pricing: Pricing) -> Weighted:
+    """The point strengths `price` uses, with their weights: the two given, else the model's
+    posterior from the points of the score (and the `--pre-match` edge), as the live prices use it."""
     given = (args.p_home_serve, args.p_away_serve)
     if given.count(None) == 1:
         raise ValueError("give both --p-home-serve and --p-away-serve, or neither (the model's estimate)")
     if args.p_home_serve is not None and args.p_away_serve is not None:
         if args.pre_match is not None:
             raise ValueError("--pre-match sets the strengths: not with --p-home-serve and --p-away-serve")
-        return Strengths(args.p_home_serve, args.p_away_serve)
+        return ((1.0, Strengths(args.p_home_serve, args.p_away_serve)),)
     home = sum(score[0] for score in _games_and_current(args.score))
     away = sum(score[1] for score in _games_and_current(args.score))
-    return strengths_from(home, away, pricing.prior, pricing.home_edge)
+    return posterior(home, away, pricing.prior, pricing.home_edge)
 
 
 def _games_and_current(score: str) -> list[tuple[int, int]]:

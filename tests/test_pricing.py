@@ -430,3 +430,22 @@ def test_the_opener_of_later_games_follows_the_service_order_before_the_expedite
         assert math.isclose(priced["game_winner:4"]["home"], win, abs_tol=1e-9)
         assert math.isclose(priced["race_to:4:5"]["home"], race_home, abs_tol=1e-9)
         assert math.isclose(priced["race_to:4:5"]["away"], race_away, abs_tol=1e-9)
+
+
+def test_price_without_strengths_gives_the_live_engine_s_prices(capsys: pytest.CaptureFixture[str]) -> None:
+    """`ttengine price` with no --p-*-serve averages over the same posterior as the live prices."""
+    import json
+
+    from engine.cli import main
+
+    recording = read_recording(FIXTURES / "aicup2026_m05_female_bo7.jsonl")
+    states = [state for _, _, state, _ in playback.steps(recording) if state.points and not state.play.game_decided()]
+    for state in (states[5], states[60], states[120]):
+        score = ",".join(f"{h}-{a}" for h, a in state.points)
+        server = state.server
+        assert server is not None
+        assert main(["price", "--best-of", "7", "--score", score, "--server", server.value]) == 0
+        printed = json.loads(capsys.readouterr().out)
+        for market_id in ("match_winner", "correct_score", f"game_winner:{state.current_game}"):
+            for outcome, p in state.prices[market_id].fair.items():
+                assert math.isclose(printed[market_id][outcome], p, abs_tol=1e-12), (market_id, outcome)

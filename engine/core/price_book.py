@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from engine.core import rules
-from engine.core.pricing import MATCH_TYPES, Position, Pricing, posterior, price
+from engine.core.pricing import MATCH_TYPES, Position, Pricing, posterior, price_weighted
 from engine.core.rules import Side
 from engine.core.signals import PricesChanged
 
@@ -155,14 +155,15 @@ def prices_of(state: MatchState) -> dict[str, dict[str, float]]:
     expedite_from = None if play.expedite is None else play.expedite.from_point_in(game)
     points = (sum(score[0] for score in play.points), sum(score[1] for score in play.points))
     firsts = [play.first_server] if play.first_server is not None else [Side.HOME, Side.AWAY]
-    share = 1.0 / len(firsts)  # before the feed shows who serves first, a coin toss decides it
+    weighted = tuple(
+        (weight / len(firsts), strengths) for weight, strengths in posterior(*points, pricing.prior, pricing.home_edge)
+    )
     averaged: dict[str, dict[str, float]] = {}
-    for weight, strengths in posterior(*points, pricing.prior, pricing.home_edge):
-        for first in firsts:
-            serving = rules.server(first, game, home, away, expedite_from, fmt)
-            position = Position(fmt, play.games, game, (home, away), serving, expedite_from is not None, expedite_from)
-            for market_id, outcomes in price(position, strengths, markets).items():
-                into = averaged.setdefault(market_id, {})
-                for outcome, p in outcomes.items():
-                    into[outcome] = into.get(outcome, 0.0) + weight * share * p
+    for first in firsts:  # before the feed shows who serves first, a coin toss decides it
+        serving = rules.server(first, game, home, away, expedite_from, fmt)
+        position = Position(fmt, play.games, game, (home, away), serving, expedite_from is not None, expedite_from)
+        for market_id, outcomes in price_weighted(position, weighted, markets).items():
+            into = averaged.setdefault(market_id, {})
+            for outcome, p in outcomes.items():
+                into[outcome] = into.get(outcome, 0.0) + p
     return averaged

@@ -143,9 +143,11 @@ class Pricing:
 DEFAULT_PRICING = Pricing()
 
 
-def posterior(
-    home: int, away: int, prior: Prior = PRIOR, home_edge: float = 0.0
-) -> tuple[tuple[float, Strengths], ...]:
+#: Strengths with their weights (summing to 1): what the prices average over.
+Weighted = tuple[tuple[float, Strengths], ...]
+
+
+def posterior(home: int, away: int, prior: Prior = PRIOR, home_edge: float = 0.0) -> Weighted:
     """The strengths the prices average over, with their weights (summing to 1), after home won
     `home` points and away `away`: home's share of the points is Beta((1/2 + home_edge) S + home,
     (1/2 - home_edge) S + away) with S = `prior.strength`; its `prior.nodes` Gauss-Hermite points
@@ -466,6 +468,17 @@ def price(position: Position, strengths: Strengths, markets: Sequence[Market]) -
     if match_wanted:
         out.update(_match_prices(position, current.home_wins(), fresh, match_wanted))
     return {market.id: out[market.id] for market in markets if market.id in out}  # in the order asked
+
+
+def price_weighted(position: Position, weighted: Weighted, markets: Sequence[Market]) -> dict[str, dict[str, float]]:
+    """`price` averaged over strengths with their weights (the posterior: `posterior(...)`)."""
+    averaged: dict[str, dict[str, float]] = {}
+    for weight, strengths in weighted:
+        for market_id, outcomes in price(position, strengths, markets).items():
+            into = averaged.setdefault(market_id, {})
+            for outcome, p in outcomes.items():
+                into[outcome] = into.get(outcome, 0.0) + weight * p
+    return averaged
 
 
 def _decided(market: Market, position: Position) -> bool:
