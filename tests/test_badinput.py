@@ -289,3 +289,28 @@ def test_one_stream_with_garbage_between_every_message() -> None:
     fuzz_stream(_CLEAN, random.Random(3), tally, per_message=3.0)
     assert tally.bad > 2 * tally.valid
     assert tally.quarantined > 0
+
+
+def test_expedite_from_beyond_the_points_played_crashed_the_pricing() -> None:
+    """Found by the long fuzz run: a correction took game 2 back to 0-0 after the expedite system
+    had come on at its 5th point; the price book built a Position the model refuses (ValueError out
+    of reduce). The expedite system stays on, from no later than the points now played."""
+    import attrs
+
+    from engine.core.price_book import prices_of
+    from engine.core.rules import MatchFormat, Side
+    from engine.core.state import Expedite, MatchState, PlayState
+
+    play = PlayState(
+        format=MatchFormat(best_of=5),
+        points=((11, 5), (0, 0)),
+        rallies=((Side.HOME,) * 11 + (Side.AWAY,) * 5, ()),
+        games=(1, 0),
+        first_server=Side.HOME,
+        expedite=Expedite(game=2, points_played=5),
+        started=True,
+    )
+    state = MatchState.new("f", MatchFormat(best_of=5))
+    state, _ = reduce(state, Heartbeat())  # the book, offered
+    prices = prices_of(attrs.evolve(state, play=play))
+    assert abs(sum(prices["match_winner"].values()) - 1.0) < 1e-9

@@ -153,6 +153,10 @@ def prices_of(state: MatchState) -> dict[str, dict[str, float]]:
         return {}
     game, home, away = play.next_rally_position()
     expedite_from = None if play.expedite is None else play.expedite.from_point_in(game)
+    if expedite_from is not None:
+        # A correction can take points away after the expedite system came on: it stays on, from
+        # no later than the points now played (never a position the model refuses).
+        expedite_from = min(expedite_from, home + away)
     points = (sum(score[0] for score in play.points), sum(score[1] for score in play.points))
     firsts = [play.first_server] if play.first_server is not None else [Side.HOME, Side.AWAY]
     weighted = tuple(
