@@ -19,6 +19,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import attrs
 
@@ -476,10 +477,7 @@ def plot_reliability(evaluation: Evaluation, path: Path) -> None:
         f"{evaluation.prior.strength:g} points, fitted on {evaluation.fitted_on:,} earlier matches",
         fontsize=9,
     )
-    curve.legend(loc="upper left", fontsize=8)
-    curve.set_xlim(0, 1)
-    curve.set_ylim(0, 1)
-    curve.grid(alpha=0.3)
+    _probability_axes(curve)
     counts.set_xlabel("predicted P(home wins the match)")
     counts.set_ylabel("forecasts")
     counts.grid(alpha=0.3)
@@ -601,9 +599,14 @@ def plot_in_game(found: Sequence[InGameForecast], path: Path) -> None:
         f"(the next point, the game, the races to 5/7/9 of the game in play; prior strength {PRIOR.strength:g})",
         fontsize=9,
     )
+    _probability_axes(curve)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def _probability_axes(curve: Any) -> None:
+    """A reliability curve's axes: both from 0 to 1, the legend top left, a light grid."""
     curve.legend(loc="upper left", fontsize=8)
     curve.set_xlim(0, 1)
     curve.set_ylim(0, 1)
     curve.grid(alpha=0.3)
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
