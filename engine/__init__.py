@@ -84,7 +84,7 @@ if TYPE_CHECKING:  # what is exported and from where; at run time `_exports` rea
         fold,
         reduce,
     )
-    from engine.core.report import describe_event, describe_signal, describe_update, summarize
+    from engine.core.report import describe_event, describe_signal, summarize
     from engine.core.rules import MAX_BEST_OF, UNKNOWN_FORMAT, MatchFormat, Side
     from engine.core.signals import (
         SIGNAL_TYPES,
@@ -122,6 +122,7 @@ if TYPE_CHECKING:  # what is exported and from where; at run time `_exports` rea
     from engine.io.protocol import AuthRefused, FeedError, RequestRefused, RetriesExhausted, Secret
     from engine.io.server import Faults, ProviderServer
     from engine.match import Callbacks, ConsumerTooSlow, Match, Overflow, connect, replay
+    from engine.trace import describe_update
 
 
 def _exports() -> dict[str, str]:

@@ -33,7 +33,7 @@ from engine import calibration, playback, review, table
 from engine.core.market_catalogue import DEFAULT_MARKETS, MarketConfig
 from engine.core.pricing import DEFAULT_PRICING, Position, Pricing, Strengths, Weighted, posterior, price_weighted
 from engine.core.reduce import Input
-from engine.core.report import describe_update, summarize
+from engine.core.report import summarize
 from engine.core.rules import (
     MAX_BEST_OF,
     UNKNOWN_FORMAT,
@@ -53,6 +53,7 @@ from engine.io.recording import RecordingError, parse_types, read_recording
 from engine.io.server import Faults, ProviderServer, load_fixtures
 from engine.match import Match, StepObserver, connect, replay
 from engine.scoreboard import Scoreboard
+from engine.trace import describe_update
 
 EXIT_OK, EXIT_FEED_FAILED, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
 EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a writer killed by SIGPIPE

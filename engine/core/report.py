@@ -6,7 +6,6 @@ Keys are never renamed; later features only add keys.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any, TypeGuard
 
 import attrs
@@ -17,7 +16,6 @@ from engine.core.price_book import NO_PRICES, PriceBook
 from engine.core.rules import Side
 from engine.core.signals import SIGNAL_TYPES, MarketStatus, Signal
 from engine.core.state import MatchState
-from engine.core.update import Update
 
 
 def _side(side: Side | None) -> str | None:
@@ -102,32 +100,3 @@ def _plain(value: object) -> object:
     if enum_value is not None and not isinstance(value, (int, str)):
         return enum_value
     return value
-
-
-def describe_update(update: Update, refused: str | None = None) -> dict[str, Any]:
-    """An update as one JSON-ready object: the `replay --trace` line. Keys: `seq`, `input`, `recv`
-    (our receive time, RFC 3339 UTC, when known), `events` (names), `signals` (described, prices
-    before reopenings), `state` (the summary without markets), and `fixtureId`, `timestamp` (the
-    provider's), `coalesced` (when the update stands for several inputs); `refused` names why a
-    frame was refused (`Malformed`)."""
-    line: dict[str, Any] = {
-        "seq": update.seq,
-        "input": update.input,
-        "events": [event_name(event) for event in update.events],
-        "signals": [describe_signal(signal) for signal in update.signals],
-        "state": summarize(update.state, markets=False),
-        "fixtureId": update.fixture_id,
-        "timestamp": update.timestamp,
-    }
-    if update.received is not None:
-        line["recv"] = rfc3339(update.received)
-    if update.coalesced:
-        line["coalesced"] = update.coalesced
-    if refused is not None:
-        line["refused"] = refused
-    return line
-
-
-def rfc3339(moment: float) -> str:
-    """POSIX seconds as an RFC 3339 UTC time to the millisecond (`2026-03-01T10:00:00.250Z`)."""
-    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
