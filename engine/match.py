@@ -354,10 +354,10 @@ class Match:
         return update
 
     def _step(self, message: Input) -> Update:
-        self.state, update = step(self.state, message, self.recv)
-        playback.warn_of_contradictions(self.fixture_id, update.events)
-        if self.on_input is not None:
-            self.on_input(self, message, update)
+        """Fold an input of the feed; the observer's failure ends the feed (it is raised)."""
+        update, failed = self._step_observed(message)
+        if failed is not None:
+            raise failed
         return update
 
     def _queue(self, update: Update) -> None:
@@ -494,9 +494,10 @@ class Match:
         self._more.set()
 
     def _step_observed(self, message: Input) -> tuple[Update, Exception | None]:
-        """Fold an input of the runtime's own; the observer's failure is returned, not raised (the
-        update must still go out)."""
+        """Fold one input and show it to the observer; the observer's failure is returned, not
+        raised (for the runtime's own inputs the update must still go out)."""
         self.state, update = step(self.state, message, self.recv)
+        playback.warn_of_contradictions(self.fixture_id, update.events)
         if self.on_input is not None:
             try:
                 self.on_input(self, message, update)

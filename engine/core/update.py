@@ -1,6 +1,6 @@
 """One update per input: everything one input changed, as one immutable value a desk acts on.
 
-    state, update = step(state, decode(frame), received=time.time())
+    state, update = step(state, decode(frame), received=receive_time)  # POSIX seconds, the caller's
     if update.changed:
         send(update)          # the score it belongs to, the match events, the market changes
 
