@@ -30,6 +30,7 @@ import attrs
 import orjson
 
 from engine import calibration, playback, review, table
+from engine.core import kernel
 from engine.core.market_catalogue import DEFAULT_MARKETS, MarketConfig
 from engine.core.pricing import DEFAULT_PRICING, Position, Pricing, Strengths, Weighted, posterior, price_weighted
 from engine.core.reduce import Input
@@ -577,10 +578,12 @@ def _format_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def _version() -> str:
+    """The installed version and which build of the pricing kernel runs (README "Performance")."""
+    build = "compiled kernel" if kernel.COMPILED else "plain-Python kernel"
     try:
-        return metadata.version("ttengine")
+        return f"{metadata.version('ttengine')} ({build})"
     except metadata.PackageNotFoundError:
-        return "unknown (not installed)"
+        return f"unknown (not installed; {build})"
 
 
 def _parser() -> argparse.ArgumentParser:

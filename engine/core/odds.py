@@ -20,12 +20,12 @@ another matter, decided here in four steps, one market at a time:
 4. **Check the law**: the book of the listed outcomes sums to at least 1 + `min_margin` (a price
    below 1.01 cannot be quoted: the market is withdrawn). So no offered market gives a sure profit.
 
+The arithmetic of steps 1-4 is `engine.core.kernel.offer_prices` (compiled in the default build).
 Pure: no clock, no I/O, no randomness; tested as a law over random fair books and strengths.
 """
 
 from __future__ import annotations
 
-import bisect
 import enum
 import math
 from collections.abc import Mapping
@@ -33,15 +33,13 @@ from types import MappingProxyType
 
 import attrs
 
+from engine.core import kernel
 from engine.core.signals import MarketType
 
 
 def _ladder_cents() -> tuple[int, ...]:
     """The exchange price ladder, in hundredths (101 = 1.01), from 1.01 to 1000."""
-    steps: list[tuple[int, int, int]] = [(101, 200, 1), (200, 300, 2), (300, 400, 5), (400, 600, 10)]
-    steps += [(600, 1000, 20), (1000, 2000, 50), (2000, 3000, 100), (3000, 5000, 200), (5000, 10000, 500)]
-    steps += [(10000, 100001, 1000)]
-    return tuple(cents for low, high, step in steps for cents in range(low, high, step))
+    return tuple(cents for low, high, step in kernel.LADDER_BANDS for cents in range(low, high, step))
 
 
 #: Every price on the ladder, in hundredths of a decimal price (101 = 1.01 … 100000 = 1000).
@@ -49,14 +47,13 @@ LADDER_CENTS = _ladder_cents()
 #: The lowest price that can be quoted.
 MIN_PRICE = LADDER_CENTS[0] / 100
 #: [ours] A fair probability below this is an outcome that cannot happen: not listed.
-IMPOSSIBLE = 1e-9
+IMPOSSIBLE = kernel.IMPOSSIBLE
 
 
 def ladder_floor(price: float) -> float | None:
     """The highest ladder price at or below `price` (None below 1.01)."""
-    cents = math.floor(price * 100 + 1e-9)
-    index = bisect.bisect_right(LADDER_CENTS, cents) - 1
-    return None if index < 0 else LADDER_CENTS[index] / 100
+    cents = kernel.ladder_floor_cents(price)
+    return None if cents == 0 else cents / 100
 
 
 class MarginMethod(enum.Enum):
@@ -123,24 +120,12 @@ class OddsPolicy:
     def offer(self, fair: Mapping[str, float], market_type: MarketType) -> dict[str, float]:
         """The decimal odds offered for each possible outcome of a market with these fair
         probabilities; an empty dict when the market is withdrawn (near-certain, or no safe book)."""
-        listed = {outcome: p for outcome, p in fair.items() if p >= IMPOSSIBLE}
-        if len(listed) < 2 or max(listed.values()) >= self.withdraw_at:
-            return {}
-        margin = self.margins[market_type]
-        implied = _IMPLIED[self.method](listed, margin)
-        if sum(implied.values()) < 1.0 + margin - 1e-9:  # Shin tops out (z = 1) below a very large margin
-            implied = _power(listed, margin)
         cap = ladder_floor(self.max_price)
         assert cap is not None  # checked at construction
-        odds: dict[str, float] = {}
-        for outcome, q in implied.items():
-            price = ladder_floor(1.0 / q)
-            if price is None:
-                return {}  # an outcome priced below 1.01: nothing safe to quote
-            odds[outcome] = min(price, cap)
-        if sum(1.0 / price for price in odds.values()) < 1.0 + self.min_margin:
-            return {}  # cannot happen with margins >= min_margin (rounding down only adds): kept as the law's guard
-        return odds
+        prices = kernel.offer_prices(
+            list(fair.values()), self.margins[market_type], _METHOD[self.method], self.min_margin, cap, self.withdraw_at
+        )
+        return {outcome: price for outcome, price in zip(fair, prices) if price}  # noqa: B905 (withdrawn: [])
 
 
 def book_sum(odds: Mapping[str, float]) -> float:
@@ -148,73 +133,11 @@ def book_sum(odds: Mapping[str, float]) -> float:
     return sum(1.0 / price for price in odds.values())
 
 
-def _proportional(fair: Mapping[str, float], margin: float) -> dict[str, float]:
-    total = sum(fair.values())
-    return {outcome: p / total * (1.0 + margin) for outcome, p in fair.items()}
-
-
-def _shin(fair: Mapping[str, float], margin: float) -> dict[str, float]:
-    """Shin's implied probabilities summing to 1 + margin (at most (sum sqrt p)**2, where z = 1):
-    two outcomes in closed form; more by Newton's method on z in [0, 1] kept inside a shrinking
-    bracket (the sum S(z)**2 grows with z, from 1 at z = 0)."""
-    total = sum(fair.values())
-    probabilities = [p / total for p in fair.values()]
-    target = 1.0 + margin
-    if len(probabilities) == 2:
-        return dict(zip(fair, _shin_two(probabilities[0], probabilities[1], target), strict=True))
-    low, high = 0.0, 1.0
-    z = 0.0
-    for _ in range(60):
-        roots = [math.sqrt(z * p + (1.0 - z) * p * p) for p in probabilities]
-        sum_roots = sum(roots)
-        value = sum_roots * sum_roots - target
-        if abs(value) < 1e-12:
-            break
-        if value < 0.0:
-            low = z
-        else:
-            high = z
-        slope = 2.0 * sum_roots * sum((p - p * p) / (2.0 * r) for p, r in zip(probabilities, roots, strict=True) if r)
-        step = z - value / slope if slope > 0.0 else -1.0
-        z = step if low < step < high else (low + high) / 2
-    roots = [math.sqrt(z * p + (1.0 - z) * p * p) for p in probabilities]
-    sum_roots = sum(roots)
-    return {outcome: root * sum_roots for outcome, root in zip(fair, roots, strict=True)}
-
-
-def _shin_two(first: float, second: float, target: float) -> tuple[float, float]:
-    """Shin for two outcomes in closed form: with p + q = 1, r_i**2 = p_i**2 + c where c = z p q,
-    and (r_1 + r_2)**2 = target gives c = (B**2 - 4 p**2 q**2) / (4 target), B = target - p**2 - q**2."""
-    squares = first * first + second * second
-    b = target - squares
-    c = min(first * second, max(0.0, (b * b - 4.0 * first * first * second * second) / (4.0 * target)))  # z <= 1
-    r_first, r_second = math.sqrt(first * first + c), math.sqrt(second * second + c)
-    both = r_first + r_second
-    return r_first * both, r_second * both
-
-
-def _power(fair: Mapping[str, float], margin: float) -> dict[str, float]:
-    """q_i = p_i**k with sum(q) = 1 + margin (k in (0, 1]). Newton's method on k from k = 1: the sum
-    falls as k grows and is convex, so the first step lands at or left of the root and the next ones
-    climb to it monotonically."""
-    total = sum(fair.values())
-    probabilities = [p / total for p in fair.values()]
-    logs = [math.log(p) for p in probabilities]
-    target = 1.0 + margin
-    k = 1.0
-    for _ in range(50):
-        powered = [math.exp(k * log) for log in logs]
-        value = sum(powered) - target
-        if abs(value) < 1e-12:
-            break
-        slope = sum(q * log for q, log in zip(powered, logs, strict=True))
-        if slope == 0.0:
-            break
-        k = max(1e-6, k - value / slope)
-    return {outcome: math.exp(k * log) for outcome, log in zip(fair, logs, strict=True)}
-
-
-_IMPLIED = {MarginMethod.SHIN: _shin, MarginMethod.POWER: _power, MarginMethod.PROPORTIONAL: _proportional}
+_METHOD = {
+    MarginMethod.SHIN: kernel.METHOD_SHIN,
+    MarginMethod.POWER: kernel.METHOD_POWER,
+    MarginMethod.PROPORTIONAL: kernel.METHOD_PROPORTIONAL,
+}
 
 
 def remove_margin(odds: Mapping[str, float], method: MarginMethod = MarginMethod.SHIN) -> dict[str, float]:

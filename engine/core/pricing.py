@@ -17,12 +17,14 @@ game is played (it is void otherwise); the format must be known for the match-le
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import attrs
 
+from engine.core import kernel
 from engine.core.odds import DEFAULT_ODDS, OddsPolicy, remove_margin
 from engine.core.rules import MatchFormat, Side, game_winner, service_turn
 from engine.core.signals import MarketType
@@ -471,7 +473,47 @@ def price(position: Position, strengths: Strengths, markets: Sequence[Market]) -
 
 
 def price_weighted(position: Position, weighted: Weighted, markets: Sequence[Market]) -> dict[str, dict[str, float]]:
-    """`price` averaged over strengths with their weights (the posterior: `posterior(...)`)."""
+    """`price` averaged over strengths with their weights (the posterior: `posterior(...)`): by the
+    kernel (`engine.core.kernel`) where it covers the position, else by the reference."""
+    fmt = position.format
+    kinds, games, lines, numbers = _encoded(markets)
+    home, away = position.points
+    if not kernel.covers(fmt.points_to_win, fmt.lead, kinds, numbers):
+        return price_weighted_reference(position, weighted, markets)
+    flat = kernel.price_position(
+        fmt.points_to_win,
+        fmt.games_to_win or 0,
+        position.games[0],
+        position.games[1],
+        position.game,
+        home,
+        away,
+        position.server is Side.HOME,
+        _opening_server(position) is Side.HOME,
+        position.expedite,
+        [weight for weight, _ in weighted],
+        [strengths.home_serve for _, strengths in weighted],
+        [strengths.away_serve for _, strengths in weighted],
+        kinds,
+        games,
+        lines,
+        numbers,
+    )
+    out: dict[str, dict[str, float]] = {}
+    at = 0
+    for market in markets:
+        width = int(flat[at])
+        if width:
+            names = _outcome_names(market.type, position.games, fmt.games_to_win or 0)
+            out[market.id] = dict(zip(names, flat[at + 1 : at + 1 + width], strict=True))
+        at += 1 + width
+    return out
+
+
+def price_weighted_reference(
+    position: Position, weighted: Weighted, markets: Sequence[Market]
+) -> dict[str, dict[str, float]]:
+    """`price` averaged over strengths with their weights, by `price` itself: the reference."""
     averaged: dict[str, dict[str, float]] = {}
     for weight, strengths in weighted:
         for market_id, outcomes in price(position, strengths, markets).items():
@@ -479,6 +521,46 @@ def price_weighted(position: Position, weighted: Weighted, markets: Sequence[Mar
             for outcome, p in outcomes.items():
                 into[outcome] = into.get(outcome, 0.0) + weight * p
     return averaged
+
+
+_KIND: dict[MarketType, int] = {
+    MarketType.GAME_WINNER: kernel.KIND_GAME_WINNER,
+    MarketType.GAME_TOTAL_POINTS: kernel.KIND_GAME_TOTAL_POINTS,
+    MarketType.RACE_TO: kernel.KIND_RACE_TO,
+    MarketType.POINT_WINNER: kernel.KIND_POINT_WINNER,
+    MarketType.MATCH_WINNER: kernel.KIND_MATCH_WINNER,
+    MarketType.CORRECT_SCORE: kernel.KIND_CORRECT_SCORE,
+    MarketType.TOTAL_GAMES: kernel.KIND_TOTAL_GAMES,
+}
+_TWO_WAY = ("home", "away")
+_OVER_UNDER = ("over", "under")
+_THREE_WAY = ("home", "away", "neither")
+
+
+def _encoded(markets: Sequence[Market]) -> tuple[list[int], list[int], list[float], list[int]]:
+    """The markets as the kernel takes them: kinds, games, lines, numbers."""
+    return (
+        [_KIND[market.type] for market in markets],
+        [market.game for market in markets],
+        [market.line for market in markets],
+        [market.number for market in markets],
+    )
+
+
+@functools.cache
+def _outcome_names(market_type: MarketType, games: tuple[int, int], games_to_win: int) -> tuple[str, ...]:
+    """A market's outcome names in the kernel's order (the correct score's: the final scores
+    reachable from `games`, sorted)."""
+    if market_type is MarketType.CORRECT_SCORE:
+        home, away = games
+        finals = [(h, games_to_win) for h in range(home, games_to_win)]
+        finals += [(games_to_win, a) for a in range(away, games_to_win)]
+        return tuple(f"{h}-{a}" for h, a in sorted(finals))
+    if market_type is MarketType.RACE_TO:
+        return _THREE_WAY
+    if market_type in (MarketType.GAME_TOTAL_POINTS, MarketType.TOTAL_GAMES):
+        return _OVER_UNDER
+    return _TWO_WAY
 
 
 def _decided(market: Market, position: Position) -> bool:

@@ -1,0 +1,81 @@
+# Cython's types for engine/core/kernel.py (an augmenting .pxd: the .py stays plain Python).
+import cython
+
+cdef int _GAME_WINNER, _GAME_TOTAL_POINTS, _RACE_TO, _POINT_WINNER, _MATCH_WINNER, _CORRECT_SCORE, _TOTAL_GAMES
+cdef int _HOME_WIN, _TIE, _TIE_WIN, _TIE_SPLIT, _TIE_POINT, _HEAD
+
+@cython.locals(low=int)
+cdef int _past_tie(int tie_at, int home, int away)
+
+cdef object _zeros(Py_ssize_t size)
+cdef object _int_zeros(Py_ssize_t size)
+
+@cython.locals(deuce_at=int)
+cdef int _normal_turn(int played, int tie_at)
+
+@cython.locals(on_home=double, on_away=double, on_serve=double, off_serve=double, played0=int, turn0=int,
+               size=int, ended_at=int, first_home_at=int,
+               first_away_at=int, home_win=double, played=int, turn=int, p=double, low=int, high=int,
+               home=int, away=int, at=int, r=double, won=double, lost=double, both=double, neither=double,
+               tie_turn=int)
+cdef void _game_table(int tie_at, int start_home, int start_away, bint server_home, bint expedite,
+                      double home_serve, double away_serve, double[::1] reach, double[::1] table,
+                      double[::1] zeros)
+
+cdef int _table_size(int tie_at)
+
+cdef double _home_wins(double[::1] table)
+
+cdef bint _decided(int kind, int game, double line, int number, int at_game, int home, int away)
+
+@cython.locals(over=double, total=int, needed=int, from_tie=double)
+cdef double _total_over(double[::1] table, int tie_at, double line)
+
+@cython.locals(first_home_at=int, first_away_at=int, home=double, away=double, p=double, neither=double)
+cdef void _race_into(double[::1] out, Py_ssize_t at, double weight, double[::1] table, int tie_at, int target)
+
+@cython.locals(tie_at=int, past=int, count=Py_ssize_t, width=cython.longlong[::1], starts=cython.longlong[::1], index=Py_ssize_t,
+               kind=int, total=Py_ssize_t, out=double[::1], out_array=object, wants_match=bint, node=Py_ssize_t,
+               weight=double, home_serve=double, away_serve=double, current=double[::1],
+               opener_home_table=double[::1], opener_away_table=double[::1], table=double[::1], game=int,
+               table_size=int, zeros=double[::1], reach=double[::1],
+               at=Py_ssize_t, won=double, over=double)
+cpdef object price_position(int points_to_win, int games_to_win, int games_home, int games_away, int at_game,
+                            int home, int away, bint server_home, bint opener_home, bint expedite, list weights,
+                            list home_serves, list away_serves, list kinds, list games, list lines, list numbers)
+
+@cython.locals(side=int, layer=double[::1], finals=double[::1], following=double[::1], played=int, first=int,
+               last=int, at_played=int, offset=int, p=double, home=int, away=int, chance=double, won=double,
+               lost=double, index=Py_ssize_t, kind=int, at=Py_ssize_t, slot=Py_ssize_t, over=double)
+cdef void _match_into(double[::1] out, long long[::1] starts, long long[::1] width, list kinds, list lines,
+                      int games_to_win, int games_home, int games_away, double current_home,
+                      double opener_home_wins, double opener_away_wins, bint opener_home, double weight)
+
+cdef long long _LADDER_TOP
+
+@cython.locals(cents=cython.longlong, low=cython.longlong, high=cython.longlong, step=cython.longlong)
+cpdef long long ladder_floor_cents(double price)
+
+cpdef list implied_probabilities(list fair, double margin, int method)
+
+@cython.locals(listed=list, favourite=double, p=double, implied=list, prices=list, book=double, at=Py_ssize_t,
+               cents=cython.longlong, price=double)
+cpdef list offer_prices(list fair, double margin, int method, double min_margin, double cap, double withdraw_at)
+
+@cython.locals(total=double, value=double)
+cdef double _sum(list values)
+
+@cython.locals(total=double)
+cdef list _proportional(list fair, double margin)
+
+@cython.locals(total=double, probabilities=list, target=double, low=double, high=double, z=double, roots=list,
+               sum_roots=double, value=double, slope_sum=double, index=Py_ssize_t, p=double, slope=double,
+               step=double)
+cdef list _shin(list fair, double margin)
+
+@cython.locals(squares=double, b=double, c=double, r_first=double, r_second=double, both=double)
+cdef list _shin_two(double first, double second, double target)
+
+@cython.locals(total=double, logs=list, target=double, k=double, powered=list, value=double, slope=double,
+               index=Py_ssize_t)
+cdef list _power(list fair, double margin)

@@ -1,0 +1,563 @@
+# cython: annotation_typing=False, boundscheck=False, wraparound=False
+"""The pricing model's arithmetic on plain numbers: one call prices every market of a position,
+averaged over the posterior's strengths (`engine.core.pricing.price_weighted` is the reference).
+
+Only ints, floats and lists of them cross its boundary, so the module compiles as it stands (an
+optional build: `TTENGINE_COMPILE=1 pip install .`, README "Performance"); the pure-Python module is
+the fallback and computes the same numbers. The markets come encoded (`KIND_*`, game, line,
+number); the answer is one flat list: for each market, its number of outcomes (0: decided) and
+then their probabilities in the order `engine.core.pricing` names them.
+
+Covers the games won by a lead of two (a score past the tie at 10-10 is priced as the score before
+it that leaves the same game: 12-11 as 10-9, 12-12 as 10-10) and races to at most the game's
+points: the caller prices any other position with the reference (`covers`).
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections.abc import MutableSequence
+
+#: True in the compiled build (an extension module; its types in kernel.pxd), False when this
+#: file runs as plain Python.
+COMPILED = not __file__.endswith(".py")
+Floats = MutableSequence[float]
+Ints = MutableSequence[int]
+
+# The market kinds: C constants in the compiled build, exported under their public names below.
+_GAME_WINNER = 0
+_GAME_TOTAL_POINTS = 1
+_RACE_TO = 2
+_POINT_WINNER = 3
+_MATCH_WINNER = 4
+_CORRECT_SCORE = 5
+_TOTAL_GAMES = 6
+KIND_GAME_WINNER = _GAME_WINNER
+KIND_GAME_TOTAL_POINTS = _GAME_TOTAL_POINTS
+KIND_RACE_TO = _RACE_TO
+KIND_POINT_WINNER = _POINT_WINNER
+KIND_MATCH_WINNER = _MATCH_WINNER
+KIND_CORRECT_SCORE = _CORRECT_SCORE
+KIND_TOTAL_GAMES = _TOTAL_GAMES
+
+# A game table's layout (`_game_table`): home wins before the tie, P(the tie), the tie's three
+# numbers, then `ended` by total points, `first_home` and `first_away` by points reached.
+_HOME_WIN = 0
+_TIE = 1
+_TIE_WIN = 2
+_TIE_SPLIT = 3
+_TIE_POINT = 4  # P(home wins the point played at the tie)
+_HEAD = 5
+
+
+def covers(points_to_win: int, lead: int, kinds: list[int], numbers: list[int]) -> bool:
+    """True when the kernel prices games of this lead and these markets (see the module docstring)."""
+    if lead != 2:
+        return False
+    return all(kind != _RACE_TO or number <= points_to_win for kind, number in zip(kinds, numbers, strict=True))
+
+
+def _past_tie(tie_at: int, home: int, away: int) -> int:
+    """How many points each side is past the score before it that leaves the same game: 0 up to the
+    tie; from it on, the score is that of a tie (10-10) or an advantage (10-9), shifted."""
+    low = home if home < away else away
+    if low < tie_at:
+        return 0
+    return low - tie_at if home == away else low - tie_at + 1
+
+
+def _zeros(size: int) -> Floats:
+    """`size` zeros: an array of doubles, which the compiled build indexes as C memory; a list in
+    plain Python, where it is the faster of the two."""
+    return array("d", bytes(8 * size)) if COMPILED else [0.0] * size
+
+
+def _int_zeros(size: int) -> Ints:
+    """`size` zeros, as `_zeros` does for integers."""
+    return array("q", bytes(8 * size)) if COMPILED else [0] * size
+
+
+def _normal_turn(played: int, tie_at: int) -> int:
+    deuce_at = 2 * tie_at
+    if played < deuce_at:
+        return played // 2
+    return tie_at + (played - deuce_at)
+
+
+def _game_table(
+    tie_at: int,
+    start_home: int,
+    start_away: int,
+    server_home: bool,
+    expedite: bool,
+    home_serve: float,
+    away_serve: float,
+    reach: Floats,
+    table: Floats,
+    zeros: Floats,
+) -> None:
+    """One game from `start` with home serving next iff `server_home`, into `table` (the layout above):
+    the reach probability of every score up to the tie, walked forward once. `reach` is scratch of
+    (tie_at + 1)**2; `zeros` as long as either: both buffers are cleared from it first."""
+    on_home = home_serve  # P(home wins a point home serves)
+    on_away = 1.0 - away_serve  # P(home wins a point away serves)
+    on_serve = on_home if server_home else on_away
+    off_serve = on_away if server_home else on_home
+    played0 = start_home + start_away
+    turn0 = played0 if expedite else _normal_turn(played0, tie_at)
+    size = tie_at + 1
+    reach[:] = zeros[: size * size]
+    table[:] = zeros[: _table_size(tie_at)]
+    reach[start_home * size + start_away] = 1.0
+    ended_at = _HEAD
+    first_home_at = ended_at + 2 * tie_at + 1
+    first_away_at = first_home_at + tie_at + 3
+    home_win = 0.0
+    for played in range(played0, 2 * tie_at):
+        turn = played if expedite else played // 2
+        p = on_serve if (turn - turn0) % 2 == 0 else off_serve
+        low = played - tie_at if played - tie_at > start_home else start_home
+        high = played - start_away if played - start_away < tie_at else tie_at
+        for home in range(low, high + 1):
+            away = played - home
+            at = home * size + away
+            r = reach[at]
+            if r == 0.0:
+                continue
+            won = r * p
+            lost = r - won
+            if away <= home:
+                table[first_home_at + home + 1] += won
+            if home <= away:
+                table[first_away_at + away + 1] += lost
+            if home == tie_at:
+                home_win += won
+                table[ended_at + played + 1] += won
+            else:
+                reach[at + size] += won
+            if away == tie_at:
+                table[ended_at + played + 1] += lost
+            else:
+                reach[at + 1] += lost
+    both = on_home * on_away
+    neither = (1.0 - on_home) * (1.0 - on_away)
+    table[_HOME_WIN] = home_win
+    table[_TIE] = reach[tie_at * size + tie_at]
+    table[_TIE_WIN] = 0.5 if both + neither == 0.0 else both / (both + neither)
+    table[_TIE_SPLIT] = 1.0 - both - neither
+    tie_turn = 2 * tie_at if expedite else _normal_turn(2 * tie_at, tie_at)
+    table[_TIE_POINT] = on_serve if (tie_turn - turn0) % 2 == 0 else off_serve
+
+
+def _table_size(tie_at: int) -> int:
+    """The length of a game table (the layout above)."""
+    return _HEAD + (2 * tie_at + 1) + 2 * (tie_at + 3)
+
+
+def _home_wins(table: Floats) -> float:
+    return table[_HOME_WIN] + table[_TIE] * table[_TIE_WIN]
+
+
+def _decided(kind: int, game: int, line: float, number: int, at_game: int, home: int, away: int) -> bool:
+    """True when the position already decides a game market (or it is about a point not next)."""
+    if kind >= _MATCH_WINNER:
+        return False
+    if game < at_game:
+        return True
+    if game > at_game:
+        return kind == _POINT_WINNER
+    if kind == _RACE_TO:
+        return (home if home > away else away) >= number
+    if kind == _GAME_TOTAL_POINTS:
+        return home + away > line
+    if kind == _POINT_WINNER:
+        return number != home + away + 1
+    return False
+
+
+def price_position(
+    points_to_win: int,
+    games_to_win: int,
+    games_home: int,
+    games_away: int,
+    at_game: int,
+    home: int,
+    away: int,
+    server_home: bool,
+    opener_home: bool,
+    expedite: bool,
+    weights: list[float],
+    home_serves: list[float],
+    away_serves: list[float],
+    kinds: list[int],
+    games: list[int],
+    lines: list[float],
+    numbers: list[int],
+) -> Floats:
+    """Every market's outcome probabilities at this position, averaged over the strengths
+    (`weights[i]` of `home_serves[i]`, `away_serves[i]`): the flat layout of the module docstring.
+    `opener_home`: home opened the current game; `games_to_win` 0 when the format is unknown (no
+    match market is then asked)."""
+    tie_at = points_to_win - 1
+    past = _past_tie(tie_at, home, away)
+    count = len(kinds)
+    width = _int_zeros(count)
+    for index in range(count):
+        kind = kinds[index]
+        if _decided(kind, games[index], lines[index], numbers[index], at_game, home, away):
+            width[index] = 0
+        elif kind == _RACE_TO:
+            width[index] = 3
+        elif kind == _CORRECT_SCORE:
+            width[index] = (games_to_win - games_home) + (games_to_win - games_away)
+        else:
+            width[index] = 2
+    starts = _int_zeros(count)
+    total = 0
+    for index in range(count):
+        starts[index] = total + 1
+        total += 1 + width[index]
+    out_array = _zeros(total)
+    out = out_array  # compiled: a typed view of the array (kernel.pxd)
+    for index in range(count):
+        out[starts[index] - 1] = float(width[index])
+    wants_match = False
+    for index in range(count):
+        if width[index] and kinds[index] >= _MATCH_WINNER:
+            wants_match = True
+    table_size = _table_size(tie_at)
+    zeros = _zeros(max((tie_at + 1) * (tie_at + 1), table_size))
+    reach = _zeros((tie_at + 1) * (tie_at + 1))
+    current = _zeros(table_size)
+    opener_home_table = _zeros(table_size)
+    opener_away_table = _zeros(table_size)
+    for node in range(len(weights)):
+        weight = weights[node]
+        home_serve = home_serves[node]
+        away_serve = away_serves[node]
+        _game_table(
+            tie_at, home - past, away - past, server_home, expedite, home_serve, away_serve, reach, current, zeros
+        )
+        _game_table(tie_at, 0, 0, True, expedite, home_serve, away_serve, reach, opener_home_table, zeros)
+        _game_table(tie_at, 0, 0, False, expedite, home_serve, away_serve, reach, opener_away_table, zeros)
+        for index in range(count):
+            if width[index] == 0 or kinds[index] >= _MATCH_WINNER:
+                continue
+            kind = kinds[index]
+            game = games[index]
+            at = starts[index]
+            if game == at_game:
+                table = current
+            elif ((game - at_game) % 2 == 0) == opener_home:
+                table = opener_home_table
+            else:
+                table = opener_away_table
+            if kind == _GAME_WINNER:
+                won = _home_wins(table)
+                out[at] += weight * won
+                out[at + 1] += weight * (1.0 - won)
+            elif kind == _GAME_TOTAL_POINTS:
+                over = _total_over(table, tie_at, lines[index] - (2 * past if game == at_game else 0))
+                out[at] += weight * over
+                out[at + 1] += weight * (1.0 - over)
+            elif kind == _RACE_TO:
+                _race_into(out, at, weight, table, tie_at, numbers[index])
+            else:  # _POINT_WINNER
+                won = home_serve if server_home else 1.0 - away_serve
+                out[at] += weight * won
+                out[at + 1] += weight * (1.0 - won)
+        if wants_match:
+            _match_into(
+                out,
+                starts,
+                width,
+                kinds,
+                lines,
+                games_to_win,
+                games_home,
+                games_away,
+                _home_wins(current),
+                _home_wins(opener_home_table),
+                _home_wins(opener_away_table),
+                opener_home,
+                weight,
+            )
+    return out_array
+
+
+def _total_over(table: Floats, tie_at: int, line: float) -> float:
+    """P(the game's total points exceed `line`)."""
+    over = 0.0
+    for total in range(2 * tie_at + 1):
+        if total > line:
+            over += table[_HEAD + total]
+    needed = int((line - 2 * tie_at) // 2) + 1  # the pairs from the tie that take the total past the line
+    from_tie = 1.0 if needed <= 1 else table[_TIE_SPLIT] ** (needed - 1)
+    return over + table[_TIE] * from_tie
+
+
+def _race_into(out: Floats, at: int, weight: float, table: Floats, tie_at: int, target: int) -> None:
+    """P(home / away first to `target`, or neither), weighted into `out[at:at + 3]`."""
+    first_home_at = _HEAD + 2 * tie_at + 1
+    first_away_at = first_home_at + tie_at + 3
+    home = table[first_home_at + target]
+    away = table[first_away_at + target]
+    if target == tie_at + 1:  # from the tie, the next point's winner gets there first
+        p = table[_TIE_POINT]
+        home += table[_TIE] * p
+        away += table[_TIE] * (1.0 - p)
+    neither = 1.0 - home - away
+    out[at] += weight * home
+    out[at + 1] += weight * away
+    out[at + 2] += weight * (neither if neither > 0.0 else 0.0)
+
+
+def _match_into(
+    out: Floats,
+    starts: Ints,
+    width: Ints,
+    kinds: list[int],
+    lines: Floats,
+    games_to_win: int,
+    games_home: int,
+    games_away: int,
+    current_home: float,
+    opener_home_wins: float,
+    opener_away_wins: float,
+    opener_home: bool,
+    weight: float,
+) -> None:
+    """Match winner, correct score and total games from the distribution of the final score in
+    games, weighted into `out`. The correct score's outcomes run over the final scores in order:
+    (to_win, games_away), (to_win, games_away + 1), ... then (games_home, to_win), ... sorted."""
+    side = games_to_win + 1
+    layer = _zeros(side * side)
+    finals = _zeros(side * side)
+    layer[games_home * side + games_away] = 1.0
+    played = games_home + games_away
+    first = played
+    last = 2 * games_to_win - 1
+    for at_played in range(first, last):
+        offset = at_played - first
+        if offset == 0:
+            p = current_home
+        elif (offset % 2 == 0) == opener_home:
+            p = opener_home_wins
+        else:
+            p = opener_away_wins
+        following = _zeros(side * side)
+        for home in range(games_home, games_to_win):
+            away = at_played - home
+            if away < games_away or away >= games_to_win:
+                continue
+            chance = layer[home * side + away]
+            if chance == 0.0:
+                continue
+            won = chance * p
+            lost = chance * (1.0 - p)
+            if home + 1 == games_to_win:
+                finals[(home + 1) * side + away] += won
+            else:
+                following[(home + 1) * side + away] += won
+            if away + 1 == games_to_win:
+                finals[home * side + away + 1] += lost
+            else:
+                following[home * side + away + 1] += lost
+        layer = following
+    for index in range(len(kinds)):
+        kind = kinds[index]
+        if width[index] == 0 or kind < _MATCH_WINNER:
+            continue
+        at = starts[index]
+        if kind == _MATCH_WINNER:
+            won = 0.0
+            for away in range(games_away, games_to_win):
+                won += finals[games_to_win * side + away]
+            out[at] += weight * won
+            out[at + 1] += weight * (1.0 - won)
+        elif kind == _CORRECT_SCORE:
+            slot = at
+            for home in range(games_home, games_to_win + 1):
+                for away in range(games_away, games_to_win + 1):
+                    if (home == games_to_win) != (away == games_to_win):
+                        out[slot] += weight * finals[home * side + away]
+                        slot += 1
+        else:  # _TOTAL_GAMES
+            over = 0.0
+            for home in range(games_home, games_to_win + 1):
+                for away in range(games_away, games_to_win + 1):
+                    if (home == games_to_win) != (away == games_to_win) and home + away > lines[index]:
+                        over += finals[home * side + away]
+            out[at] += weight * over
+            out[at + 1] += weight * (1.0 - over)
+
+
+# --- the odds offered (`engine.core.odds`: the policy, the names, the reasons) ----------------------
+
+METHOD_SHIN = 0
+METHOD_POWER = 1
+METHOD_PROPORTIONAL = 2
+#: [ours] A fair probability below this is an outcome that cannot happen: not listed.
+IMPOSSIBLE = 1e-9
+#: The exchange ladder as (from, to, step) in hundredths of a decimal price, the last band to 1000.
+LADDER_BANDS = (
+    (101, 200, 1),
+    (200, 300, 2),
+    (300, 400, 5),
+    (400, 600, 10),
+    (600, 1000, 20),
+    (1000, 2000, 50),
+    (2000, 3000, 100),
+    (3000, 5000, 200),
+    (5000, 10000, 500),
+    (10000, 100001, 1000),
+)
+_LADDER_TOP = 100000
+
+
+def ladder_floor_cents(price: float) -> int:
+    """The highest ladder price at or below `price`, in hundredths; 0 below 1.01."""
+    cents = math.floor(price * 100.0 + 1e-9)
+    if cents < 101:
+        return 0
+    if cents >= _LADDER_TOP:
+        return _LADDER_TOP
+    for low, high, step in LADDER_BANDS:
+        if cents < high:
+            return low + (cents - low) // step * step
+    return _LADDER_TOP
+
+
+def offer_prices(
+    fair: list[float], margin: float, method: int, min_margin: float, cap: float, withdraw_at: float
+) -> list[float]:
+    """The decimal odds offered for outcomes with these fair probabilities, in order (0.0 for an
+    outcome that cannot happen: not listed), or [] when the market is withdrawn: fewer than two
+    possible outcomes, a favourite at `withdraw_at` or more, an outcome below 1.01, or a book under
+    1 + `min_margin`. `cap`: the highest price offered (on the ladder)."""
+    listed: list[float] = []
+    favourite = 0.0
+    for p in fair:
+        if p >= IMPOSSIBLE:
+            listed.append(p)
+            if p > favourite:
+                favourite = p
+    if len(listed) < 2 or favourite >= withdraw_at:
+        return []
+    implied = implied_probabilities(listed, margin, method)
+    prices: list[float] = []
+    book = 0.0
+    at = 0
+    for p in fair:
+        if p < IMPOSSIBLE:
+            prices.append(0.0)
+            continue
+        cents = ladder_floor_cents(1.0 / implied[at])
+        at += 1
+        if cents == 0:
+            return []  # an outcome priced below 1.01: nothing safe to quote
+        price = cents / 100
+        if price > cap:
+            price = cap
+        prices.append(price)
+        book += 1.0 / price
+    if book < 1.0 + min_margin:
+        return []  # cannot happen with margins >= min_margin (rounding down only adds): the law's guard
+    return prices
+
+
+def implied_probabilities(fair: list[float], margin: float, method: int) -> list[float]:
+    """The margin spread over outcomes with these fair probabilities (all possible) by `method`
+    (`METHOD_*`): implied probabilities summing to 1 + `margin`, before the ladder. Shin's method
+    tops out (z = 1) below a very large margin: the power method takes over there."""
+    if method == METHOD_SHIN:
+        implied = _shin(fair, margin)
+    elif method == METHOD_POWER:
+        implied = _power(fair, margin)
+    else:
+        implied = _proportional(fair, margin)
+    if _sum(implied) < 1.0 + margin - 1e-9:
+        return _power(fair, margin)
+    return implied
+
+
+def _sum(values: list[float]) -> float:
+    total = 0.0
+    for value in values:
+        total += value
+    return total
+
+
+def _proportional(fair: list[float], margin: float) -> list[float]:
+    total = _sum(fair)
+    return [p / total * (1.0 + margin) for p in fair]
+
+
+def _shin(fair: list[float], margin: float) -> list[float]:
+    """Shin's implied probabilities summing to 1 + margin (at most (sum sqrt p)**2, where z = 1):
+    two outcomes in closed form; more by Newton's method on z in [0, 1] kept inside a shrinking
+    bracket (the sum S(z)**2 grows with z, from 1 at z = 0)."""
+    total = _sum(fair)
+    probabilities = [p / total for p in fair]
+    target = 1.0 + margin
+    if len(probabilities) == 2:
+        return _shin_two(probabilities[0], probabilities[1], target)
+    low = 0.0
+    high = 1.0
+    z = 0.0
+    for _ in range(60):
+        roots = [math.sqrt(z * p + (1.0 - z) * p * p) for p in probabilities]
+        sum_roots = _sum(roots)
+        value = sum_roots * sum_roots - target
+        if abs(value) < 1e-12:
+            break
+        if value < 0.0:
+            low = z
+        else:
+            high = z
+        slope_sum = 0.0
+        for index in range(len(probabilities)):
+            if roots[index]:
+                p = probabilities[index]
+                slope_sum += (p - p * p) / (2.0 * roots[index])
+        slope = 2.0 * sum_roots * slope_sum
+        step = z - value / slope if slope > 0.0 else -1.0
+        z = step if low < step < high else (low + high) / 2
+    roots = [math.sqrt(z * p + (1.0 - z) * p * p) for p in probabilities]
+    sum_roots = _sum(roots)
+    return [root * sum_roots for root in roots]
+
+
+def _shin_two(first: float, second: float, target: float) -> list[float]:
+    """Shin for two outcomes in closed form: with p + q = 1, r_i**2 = p_i**2 + c where c = z p q,
+    and (r_1 + r_2)**2 = target gives c = (B**2 - 4 p**2 q**2) / (4 target), B = target - p**2 - q**2."""
+    squares = first * first + second * second
+    b = target - squares
+    c = min(first * second, max(0.0, (b * b - 4.0 * first * first * second * second) / (4.0 * target)))  # z <= 1
+    r_first = math.sqrt(first * first + c)
+    r_second = math.sqrt(second * second + c)
+    both = r_first + r_second
+    return [r_first * both, r_second * both]
+
+
+def _power(fair: list[float], margin: float) -> list[float]:
+    """q_i = p_i**k with sum(q) = 1 + margin (k in (0, 1]). Newton's method on k from k = 1: the sum
+    falls as k grows and is convex, so the first step lands at or left of the root and the next ones
+    climb to it monotonically."""
+    total = _sum(fair)
+    logs = [math.log(p / total) for p in fair]
+    target = 1.0 + margin
+    k = 1.0
+    for _ in range(50):
+        powered = [math.exp(k * log) for log in logs]
+        value = _sum(powered) - target
+        if abs(value) < 1e-12:
+            break
+        slope = 0.0
+        for index in range(len(logs)):
+            slope += powered[index] * logs[index]
+        if slope == 0.0:
+            break
+        k = max(1e-6, k - value / slope)
+    return [math.exp(k * log) for log in logs]

@@ -1,0 +1,103 @@
+"""The pricing kernel (issue 22.3): one call per position prices every market, averaged over the
+posterior; it must give the reference model's numbers (`price_weighted_reference`, the plain
+recursion) to 1e-12 at any position, and the odds the plain policy gave. Runs against whichever
+build is installed: the compiled one (`.ci/run` checks it is) or the plain-Python fallback."""
+
+from __future__ import annotations
+
+import bisect
+import math
+import os
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine.core import kernel
+from engine.core.market_catalogue import Market, MarketCatalogue, MarketType
+from engine.core.odds import LADDER_CENTS, ladder_floor
+from engine.core.pricing import Position, Prior, posterior, price_weighted, price_weighted_reference
+from engine.core.rules import MatchFormat, Side, game_winner
+
+CATALOGUE = MarketCatalogue(race_to=(3, 5, 7, 9, 11), game_total_points_lines=(16.5, 18.5, 20.5, 22.5, 25.5))
+
+
+@st.composite
+def positions(draw: st.DrawFn) -> Position:
+    """Any position of a game in play: formats of 1-7 games, scores past the tie, the expedite system."""
+    best_of = draw(st.sampled_from([1, 3, 5, 7]))
+    fmt = MatchFormat(best_of=best_of)
+    to_win = fmt.games_to_win or 1
+    games = (draw(st.integers(0, to_win - 1)), draw(st.integers(0, to_win - 1)))
+    if draw(st.booleans()):
+        home = draw(st.integers(10, 16))
+        away = home + draw(st.sampled_from([-1, 0, 1]))
+    else:
+        home, away = draw(st.integers(0, 10)), draw(st.integers(0, 10))
+    assert game_winner(home, away, fmt) is None
+    expedite = draw(st.booleans())
+    expedite_from = draw(st.none() | st.integers(0, home + away)) if expedite else None
+    return Position(fmt, games, sum(games) + 1, (home, away), draw(st.sampled_from(Side)), expedite, expedite_from)
+
+
+def _markets(position: Position) -> list[Market]:
+    fmt = position.format
+    markets = CATALOGUE.match_markets(fmt)
+    for game in range(max(1, position.game - 1), (fmt.best_of or 1) + 1):
+        markets.extend(CATALOGUE.game_markets(game))
+    for number in (sum(position.points), sum(position.points) + 1):
+        point = CATALOGUE.point_market(position.game, number)
+        markets.extend([point] if point is not None else [])
+    return markets
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    position=positions(),
+    points=st.tuples(st.integers(0, 300), st.integers(0, 300)),
+    edge=st.floats(-0.3, 0.3),
+    nodes=st.sampled_from([1, 3, 5]),
+)
+def test_the_kernel_gives_the_reference_prices_at_any_position(
+    position: Position, points: tuple[int, int], edge: float, nodes: int
+) -> None:
+    weighted = posterior(*points, Prior(serve=0.547, strength=22.0, nodes=nodes), edge)
+    markets = _markets(position)
+    fast = price_weighted(position, weighted, markets)
+    reference = price_weighted_reference(position, weighted, markets)
+    assert list(fast) == list(reference)  # the same markets priced, in the order asked
+    for market_id, outcomes in reference.items():
+        assert list(fast[market_id]) == list(outcomes), market_id
+        for outcome, p in outcomes.items():
+            assert math.isclose(fast[market_id][outcome], p, rel_tol=0.0, abs_tol=1e-12), (market_id, outcome)
+
+
+def test_what_the_kernel_does_not_cover_goes_to_the_reference() -> None:
+    """Races beyond the game's points and games won by a lead other than two: the reference prices them."""
+    assert not kernel.covers(11, 3, [kernel.KIND_GAME_WINNER], [0])
+    assert not kernel.covers(11, 2, [kernel.KIND_RACE_TO], [13])
+    position = Position(MatchFormat(best_of=5), (1, 0), 2, (4, 6), Side.HOME)
+    markets = [*CATALOGUE.game_markets(2), Market(MarketType.RACE_TO, 2, number=13)]
+    weighted = posterior(30, 25)
+    priced = price_weighted(position, weighted, markets)
+    assert "race_to:2:13" in priced
+    assert priced == price_weighted_reference(position, weighted, markets)
+
+
+def test_the_kernel_s_ladder_is_the_bisection_of_the_ladder() -> None:
+    """`ladder_floor` (the kernel's arithmetic by band) against the highest ladder price at or below, found
+    by bisection: at every cent from 0.90 to 1,001 and just either side of each ladder price."""
+    for cents in range(90, 100101):
+        for price in (cents / 100, cents / 100 - 1e-7, cents / 100 + 1e-7):
+            index = bisect.bisect_right(LADDER_CENTS, math.floor(price * 100 + 1e-9)) - 1
+            expected = None if index < 0 else LADDER_CENTS[index] / 100
+            assert ladder_floor(price) == expected, price
+
+
+def test_the_build_in_use_is_the_one_expected() -> None:
+    """`kernel.COMPILED` says which build runs; `.ci/run` sets TTENGINE_EXPECT_BUILD so that a compiled
+    build that failed (the install falls back to plain Python without a word) fails here instead."""
+    expected = os.environ.get("TTENGINE_EXPECT_BUILD")
+    assert (not kernel.__file__.endswith(".py")) == kernel.COMPILED
+    if expected is not None:
+        assert expected in ("compiled", "pure")
+        assert (expected == "compiled") == kernel.COMPILED
