@@ -29,9 +29,9 @@ class Team:
         return Side.HOME if self.home else Side.AWAY
 
 
-@attrs.frozen(slots=True)
-class Player:
-    """`player`: an individual, when the provider names one (the server in doubles, say)."""
+class Player(msgspec.Struct, frozen=True, gc=False):
+    """`player`: an individual, when the provider names one (the server in doubles, say). Untracked
+    by the cyclic collector (two strings): the timeline keeps one per action that names a player."""
 
     id: str | None
     name: str | None

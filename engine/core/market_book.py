@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 
 import attrs
+import msgspec
 
 from engine.core.market_catalogue import Market, parse_market
 from engine.core.signals import (
@@ -40,10 +41,9 @@ from engine.core.signals import (
 # --- entries ------------------------------------------------------------------------------------
 
 
-@attrs.frozen(slots=True)
-class MarketEntry:
+class MarketEntry(msgspec.Struct, frozen=True, gc=False):
     """One market in the book: its status, and its result (settled), void reason or suspension reasons.
-    Entries are values: many markets may share one."""
+    Entries are values: many markets may share one. Untracked by the cyclic collector."""
 
     status: MarketStatus
     result: str | None = None

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 
 import attrs
+import msgspec
 
 from engine.core import rules
 from engine.core.pricing import DEFAULT_PRICING, Pricing
@@ -35,18 +36,19 @@ __all__ = [  # MarketType is defined with the signals (a scoped signal names typ
 ]
 
 
-@attrs.frozen(slots=True)
-class Market:
-    """One market: its type and what it is about. `id` is its stable string form."""
+class Market(msgspec.Struct, frozen=True, gc=False):
+    """One market: its type and what it is about. `id` is its stable string form (derived: whatever
+    is passed for it is replaced). Untracked by the cyclic collector (atoms and an enum): a book
+    holds a hundred of them."""
 
     type: MarketType
     game: int = 0  # game markets: the game (1-based)
     number: int = 0  # POINT_WINNER: the point (1-based); RACE_TO: the target
     line: float = 0.0  # TOTAL_GAMES, GAME_TOTAL_POINTS: the over/under line (a half)
-    id: str = attrs.field(init=False, eq=False)
+    id: str = ""
 
-    def __attrs_post_init__(self) -> None:
-        object.__setattr__(self, "id", _market_id(self))
+    def __post_init__(self) -> None:
+        msgspec.structs.force_setattr(self, "id", _market_id(self))
 
 
 def point_market_id(game: int, number: int) -> str:

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-import attrs
+import msgspec
 
 from engine.core import rules
 from engine.core.pricing import MATCH_TYPES, Position, Pricing, posterior, price_weighted
@@ -31,14 +31,28 @@ if TYPE_CHECKING:  # the state holds a PriceBook: imported for types only
     from engine.core.state import MatchState
 
 
-@attrs.frozen(slots=True)
-class MarketPrice:
+class MarketPrice(msgspec.Struct, frozen=True, gc=False):
     """One market's price: the fair probability of each outcome and the decimal odds offered
-    (`engine.core.odds`: margin, ladder, cap; empty while the market is withdrawn — near-certain —
-    and impossible outcomes left out). Read-only mappings: the state and the signals share them."""
+    (`engine.core.odds`: margin, ladder, cap; none while the market is withdrawn — near-certain —
+    and impossible outcomes left out). Stored as flat tuples, untracked by the cyclic collector
+    (bench/collector.py); `fair` and `odds` are read-only mappings made on each access."""
 
-    fair: Mapping[str, float]
-    odds: Mapping[str, float]
+    outcomes: tuple[str, ...]
+    fair_values: tuple[float, ...]
+    #: Aligned with `outcomes`; 0.0 where the outcome is not offered (impossible, or withdrawn).
+    odds_values: tuple[float, ...]
+
+    @property
+    def fair(self) -> Mapping[str, float]:
+        """Outcome -> fair probability (read-only)."""
+        return MappingProxyType(dict(zip(self.outcomes, self.fair_values, strict=True)))
+
+    @property
+    def odds(self) -> Mapping[str, float]:
+        """Outcome -> decimal odds offered (read-only; empty while the market is withdrawn)."""
+        return MappingProxyType(
+            {outcome: price for outcome, price in zip(self.outcomes, self.odds_values, strict=True) if price}
+        )
 
 
 class PriceBook(Mapping[str, MarketPrice]):
@@ -119,14 +133,15 @@ def advance_prices(state: MatchState) -> tuple[PriceBook, PricesChanged | None]:
     moved_odds: dict[str, Mapping[str, float]] = {}
     for market_id, outcomes in fair.items():
         before = old.get(market_id)
-        if before is not None and before.fair == outcomes:
+        values = tuple(outcomes.values())
+        if before is not None and before.fair_values == values and before.outcomes == tuple(outcomes):
             prices[market_id] = before
             continue
         offered = pricing.odds.offer(outcomes, state.book.market(market_id).type)
-        found = MarketPrice(MappingProxyType(outcomes), MappingProxyType(offered))
+        found = MarketPrice(tuple(outcomes), values, tuple(offered.get(outcome, 0.0) for outcome in outcomes))
         prices[market_id] = found
-        moved[market_id] = found.fair
-        moved_odds[market_id] = found.odds
+        moved[market_id] = MappingProxyType(outcomes)
+        moved_odds[market_id] = MappingProxyType(offered)
     withdrawn = tuple(market_id for market_id in old if market_id not in prices)
     book = PriceBook(prices, key)
     if not moved and not withdrawn:

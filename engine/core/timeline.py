@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Protocol
 
 import attrs
+import msgspec
 
 from engine.core.inputs import Action, Player
 from engine.core.rules import Side
@@ -61,11 +62,12 @@ class Folded(Protocol):
     def fixture_status(self) -> str | None: ...
 
 
-@attrs.frozen(slots=True)
-class KeptAction:
+class KeptAction(msgspec.Struct, frozen=True, gc=False):
     """An action as the timeline keeps it: what a re-fold reads (`Folded`) and its number, without
     what only its arrival needed (summary, metadata, names, clocks), so a long match's state stays
-    small. A test checks that it carries every `Folded` field of the action it was made from."""
+    small. A test checks that it carries every `Folded` field of the action it was made from.
+    Untracked by the cyclic collector (`gc=False`: it holds atoms, enums and a `Player`, no cycle):
+    a live match holds hundreds of them (bench/collector.py)."""
 
     action_id: str
     seq: int

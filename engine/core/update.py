@@ -134,7 +134,7 @@ def _price_change(before: PriceBook, after: PriceBook) -> PricesChanged | None:
     odds: dict[str, Mapping[str, float]] = {}
     for market_id, found in after.items():
         old = before.get(market_id)
-        if old is None or old.fair != found.fair or old.odds != found.odds:
+        if old is None or old != found:
             moved[market_id] = found.fair
             odds[market_id] = found.odds
     withdrawn = tuple(market_id for market_id in before if market_id not in after)
