@@ -77,7 +77,7 @@ def test_sequencer_values_are_not_changed_by_push() -> None:
     start = Sequencer()
     held, _, _ = start.push(actions[2])
     assert not start.held
-    assert list(held.held) == [3]
+    assert [seq for seq, _ in held.held] == [3]
 
 
 def test_timeline_versions_are_persistent_across_forks() -> None:

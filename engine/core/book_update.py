@@ -20,6 +20,7 @@ recomputes everything from the outcomes, the reference the incremental book is t
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 
 import attrs
@@ -50,24 +51,46 @@ class _Shared:
     uniform: MarketEntry | None
 
 
+# The entries and what a set of match-level reasons means for the types: pure functions of their
+# arguments, memoised process-wide (reasons come back all the time: a rally starts, a rally ends), so
+# the fixtures share one object per entry rather than each keeping tables of its own (the collector
+# walks what a fixture keeps: bench/collector.py). Nothing downstream depends on which object it
+# gets: entries are compared by value.
+
+
+@functools.lru_cache(maxsize=1024)
+def _held_entry(held: frozenset[Reason]) -> MarketEntry:
+    """The entry of a market suspended for `held` (open for none)."""
+    return MarketEntry(MarketStatus.SUSPENDED, reasons=sorted_reasons(held)) if held else OPEN_ENTRY
+
+
+@functools.lru_cache(maxsize=1024)
+def _decided_entry(status: MarketStatus, result: str | None, void_reason: VoidReason | None) -> MarketEntry:
+    """A settled or void entry (a finished match has ~130 markets with a few of them)."""
+    return MarketEntry(status, result, void_reason)
+
+
+@functools.lru_cache(maxsize=1024)
+def _shared_for(suspension_key: tuple[frozenset[Reason], ...], reasons: frozenset[Reason]) -> _Shared:
+    """What the match-level `reasons` mean for each market type under a policy whose
+    `suspension_key` (the reasons that suspend each type, in `MarketType` order) is given."""
+    scoped = {market_type: reasons & by for market_type, by in zip(MarketType, suspension_key, strict=True)}
+    shared = {market_type: _held_entry(held) for market_type, held in scoped.items()}
+    first = shared[MarketType.MATCH_WINNER]
+    return _Shared(scoped, shared, first if all(entry == first for entry in shared.values()) else None)
+
+
 @attrs.frozen(slots=True, eq=False)
 class BookCache:
     """What a book was computed from (the typed home of the update's memory): the match-level
-    reasons, the outcome context, the next point's market and the config; the outcome of every
-    undecided market; and one suspended entry per set of reasons, shared by the books that follow so
-    an unchanged market keeps the very same entry object."""
+    reasons, the outcome context, the next point's market and the config; and the outcome of every
+    undecided market."""
 
     reasons: frozenset[Reason]
     context: Context
     point: Market | None
     config: MarketConfig
     outcomes: Mapping[str, Outcome]
-    interned: Mapping[frozenset[Reason], MarketEntry]
-    #: What each set of match-level reasons seen means for the types (reasons come back all the
-    #: time: a rally starts, a rally ends).
-    shared_for: Mapping[frozenset[Reason], _Shared]
-    #: One settled or void entry per (status, result, void reason), shared by the markets that have it.
-    decided_entries: Mapping[tuple[MarketStatus, str | None, VoidReason | None], MarketEntry]
 
 
 # --- what is offered ------------------------------------------------------------------------------------
@@ -225,18 +248,7 @@ class _Step:
         self.ctx = ctx
         self.before = None if cache is None else cache.context
         self.waiting = reasons & policy.settlement_waits_for
-        self.interned: Mapping[frozenset[Reason], MarketEntry] = {} if cache is None else cache.interned
-        self.decided_entries: Mapping[tuple[MarketStatus, str | None, VoidReason | None], MarketEntry] = (
-            {} if cache is None else cache.decided_entries
-        )
-        self.shared_for = {} if cache is None else cache.shared_for
-        known = self.shared_for.get(reasons)
-        if known is None:
-            scoped = {market_type: policy.reasons_for(market_type, reasons) for market_type in MarketType}
-            shared = {market_type: self._held(held) for market_type, held in scoped.items()}
-            first = shared[MarketType.MATCH_WINNER]
-            known = _Shared(scoped, shared, first if all(entry is first for entry in shared.values()) else None)
-            self.shared_for = {**self.shared_for, reasons: known}
+        known = _shared_for(policy.suspension_key, reasons)
         self.scoped, self.shared, self.uniform = known.scoped, known.shared, known.uniform
         # The previous book's mappings, shared until the first change copies them.
         self.outcomes: Mapping[str, Outcome] = {} if cache is None else cache.outcomes
@@ -361,23 +373,12 @@ class _Step:
         return old if old is not None and old == entry else entry
 
     def _decided(self, status: MarketStatus, found: Outcome) -> MarketEntry:
-        """A settled or void entry, one object per result (a finished match has ~130 of them)."""
-        key = (status, found.result, found.void_reason)
-        entry = self.decided_entries.get(key)
-        if entry is None:
-            entry = MarketEntry(status, found.result, found.void_reason)
-            self.decided_entries = {**self.decided_entries, key: entry}
-        return entry
+        """A settled or void entry."""
+        return _decided_entry(status, found.result, found.void_reason)
 
     def _held(self, held: frozenset[Reason]) -> MarketEntry:
-        """The entry of a market suspended for `held` (open for none), one object per set."""
-        if not held:
-            return OPEN_ENTRY
-        entry = self.interned.get(held)
-        if entry is None:
-            entry = MarketEntry(MarketStatus.SUSPENDED, reasons=sorted_reasons(held))
-            self.interned = {**self.interned, held: entry}
-        return entry
+        """The entry of a market suspended for `held` (open for none)."""
+        return _held_entry(held)
 
     def _remember(self, market_id: str, found: Outcome) -> None:
         if self.outcomes.get(market_id) is not found:
@@ -416,9 +417,6 @@ class _Step:
             point,
             self.state.markets,
             self.outcomes,
-            self.interned,
-            self.shared_for,
-            self.decided_entries,
         )
         index = BookIndex(self.plain, tuple(self.dependent), self.decided, self.groups)
         return Book(

@@ -215,8 +215,7 @@ def signals_between(before: Book, after: Book, touched: Iterable[str] = ()) -> l
 
 def _scoped(before: Book, after: Book, touched: Mapping[str, None], stops: list[Signal], starts: list[Signal]) -> None:
     """One scoped signal per change of shared entries, for the markets that follow it in both books."""
-    # Keyed by the entries' identities: shared entries are interned, and an equal pair by value
-    # would only split one signal in two, never mix different transitions.
+    # Keyed by the entries' values: one signal per transition, whichever objects carry it.
     old, new = before.uniform, after.uniform
     if old is not None and new is not None:  # every type moves the same way: one signal
         touched_types = {after.market(market_id).type for market_id in touched} if touched else set()
@@ -231,7 +230,7 @@ def _scoped(before: Book, after: Book, touched: Mapping[str, None], stops: list[
         if markets:
             _emit(after, old, new, types, markets, stops, starts)
         return
-    groups: dict[tuple[int, int], tuple[MarketEntry, MarketEntry, list[MarketType], list[str]]] = {}
+    groups: dict[tuple[MarketEntry, MarketEntry], tuple[MarketEntry, MarketEntry, list[MarketType], list[str]]] = {}
     touched_types = {after.market(market_id).type for market_id in touched}
     for market_type, ids in after.index.plain.items():
         old, new = before.shared.get(market_type), after.shared[market_type]
@@ -241,7 +240,7 @@ def _scoped(before: Book, after: Book, touched: Mapping[str, None], stops: list[
             ids = tuple(market_id for market_id in ids if market_id not in touched)
             if not ids:
                 continue
-        _, _, types, markets = groups.setdefault((id(old), id(new)), (old, new, [], []))
+        _, _, types, markets = groups.setdefault((old, new), (old, new, [], []))
         types.append(market_type)
         markets.extend(ids)
     for old, new, types, markets in groups.values():

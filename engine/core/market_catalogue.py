@@ -240,6 +240,8 @@ class MarketPolicy:
 
     #: Market type -> every reason that suspends it (the table above, inverted once).
     suspended_by: Mapping[MarketType, frozenset[Reason]] = attrs.field(init=False, eq=False, repr=False)
+    #: The same, as a hashable value: each type's reasons in `MarketType` order.
+    suspension_key: tuple[frozenset[Reason], ...] = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         inverted = {
@@ -247,6 +249,7 @@ class MarketPolicy:
             for market_type in MarketType
         }
         object.__setattr__(self, "suspended_by", inverted)
+        object.__setattr__(self, "suspension_key", tuple(inverted[market_type] for market_type in MarketType))
 
     def reasons_for(self, market_type: MarketType, held: frozenset[Reason]) -> frozenset[Reason]:
         """Of the reasons that hold for the match, those that suspend this market type."""

@@ -10,12 +10,16 @@ A message numbered more than `max_ahead` past the next expected one is not held 
 
 from __future__ import annotations
 
+import bisect
 from typing import Final
 
 import attrs
-from sortedcontainers import SortedDict
 
 from engine.core.inputs import Action
+
+#: Early arrivals, (seq, action) in order of seq: a handful at most (`max_held`), so a sorted tuple —
+#: immutable, shared by the states that follow, and the empty one costs the collector nothing.
+Held = tuple[tuple[int, Action], ...]
 
 #: [ours] How many later messages may wait for a missing one before it is declared lost.
 DEFAULT_MAX_HELD: Final = 8
@@ -71,7 +75,7 @@ class Sequencer:
     """Which `fixtureSeqNum` comes next, and the early arrivals waiting for it."""
 
     next_seq: int = FIRST_SEQ
-    held: SortedDict = attrs.field(factory=SortedDict, eq=False, hash=False)
+    held: Held = attrs.field(default=(), eq=False, hash=False)
     max_held: int = DEFAULT_MAX_HELD
     max_ahead: int = DEFAULT_MAX_AHEAD
     #: Ranges [first, end) given up as lost and not yet arrived, oldest first.
@@ -85,7 +89,7 @@ class Sequencer:
     def push(self, action: Action) -> tuple[Sequencer, list[Action], list[Note]]:
         """Offer one action: returns the new sequencer, the actions now released in order, and notes."""
         seq = action.seq
-        if seq < self.next_seq or seq in self.held:
+        if seq < self.next_seq or any(held_seq == seq for held_seq, _ in self.held):
             lost = _without(self.lost, seq)
             if lost is None:
                 return self, [], [DuplicateDropped(seq)]
@@ -94,41 +98,40 @@ class Sequencer:
             return Sequencer(seq + 1, self.held, self.max_held, self.max_ahead, self.lost), [action], []
         if seq - self.next_seq > self.max_ahead:
             return self, [], [TooFarAhead(seq, self.next_seq)]
-        held = self.held.copy()
-        held[seq] = action
-        return self._release(held, [])
+        at = bisect.bisect_left([held_seq for held_seq, _ in self.held], seq)
+        return self._release((*self.held[:at], (seq, action), *self.held[at:]), [])
 
-    def _release(self, held: SortedDict, notes: list[Note]) -> tuple[Sequencer, list[Action], list[Note]]:
+    def _release(self, held: Held, notes: list[Note]) -> tuple[Sequencer, list[Action], list[Note]]:
         next_seq = self.next_seq
         released: list[Action] = []
-        while held:
-            first = held.peekitem(0)[0]
+        taken = 0
+        for first, action in held:
             if first != next_seq:
-                if len(held) <= self.max_held:
+                if len(held) - taken <= self.max_held:
                     break
                 notes.append(Gap(next_seq, first))
                 next_seq = first
-            released.append(held.popitem(0)[1])
+            released.append(action)
+            taken += 1
             next_seq += 1
-        return self._after(next_seq, held, notes), released, notes
+        return self._after(next_seq, held[taken:], notes), released, notes
 
-    def _after(self, next_seq: int, held: SortedDict, notes: list[Note]) -> Sequencer:
+    def _after(self, next_seq: int, held: Held, notes: list[Note]) -> Sequencer:
         gaps = tuple((gap.first_missing, gap.resumed_at) for gap in notes if isinstance(gap, Gap))
         lost = (self.lost + gaps)[-LOST_RANGES_KEPT:] if gaps else self.lost
         return attrs.evolve(self, next_seq=next_seq, held=held, lost=lost)
 
     def flush(self) -> tuple[Sequencer, list[Action], list[Note]]:
         """Give up on every missing message now: release all held actions, reporting the gaps."""
-        held = self.held.copy()
         notes: list[Note] = []
         next_seq = self.next_seq
         released: list[Action] = []
-        for seq in list(held.keys()):
+        for seq, action in self.held:
             if seq != next_seq:
                 notes.append(Gap(next_seq, seq))
-            released.append(held[seq])
+            released.append(action)
             next_seq = seq + 1
-        return self._after(next_seq, SortedDict(), notes), released, notes
+        return self._after(next_seq, (), notes), released, notes
 
 
 def _without(lost: tuple[tuple[int, int], ...], seq: int) -> tuple[tuple[int, int], ...] | None:

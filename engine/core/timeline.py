@@ -10,6 +10,7 @@ as a persistent value while the common case stays O(1). Not thread-safe: fold on
 from __future__ import annotations
 
 import enum
+from array import array
 from collections.abc import Iterator
 from typing import Protocol
 
@@ -103,30 +104,40 @@ class Entry:
     standing: Standing
 
 
+#: Standings by their code in the log (`_Log.standings`).
+_STANDINGS = tuple(Standing)
+_STANDING_CODE = {standing: code for code, standing in enumerate(_STANDINGS)}
+
+
 class _Log:
     """Shared, append-only storage behind timelines. Never exposed.
 
     Version `p` is (`actions[p]`, `standings[p]`); `latest` maps an action id to the position of its
     latest version and `earlier[p]` is the position of the version before `p` (-1: none). Parallel
-    lists rather than an object and a list per version: a live state holds hundreds of them."""
+    arrays rather than an object and a list per version: a live state holds hundreds of them, and the
+    cyclic collector walks only the list of actions (the standings are bytes, `earlier` machine
+    integers, the actions untracked structs)."""
 
     __slots__ = ("actions", "earlier", "latest", "standings")
 
     def __init__(self) -> None:
         self.actions: list[KeptAction] = []
-        self.standings: list[Standing] = []
+        self.standings = bytearray()
         self.latest: dict[str, int] = {}
-        self.earlier: list[int] = []
+        self.earlier = array("q")
 
     def append(self, action: KeptAction, standing: Standing) -> None:
         action_id = action.action_id
         self.earlier.append(self.latest.get(action_id, -1))
         self.latest[action_id] = len(self.actions)
         self.actions.append(action)
-        self.standings.append(standing)
+        self.standings.append(_STANDING_CODE[standing])
+
+    def standing(self, position: int) -> Standing:
+        return _STANDINGS[self.standings[position]]
 
     def entry(self, position: int) -> Entry:
-        return Entry(self.actions[position], self.standings[position])
+        return Entry(self.actions[position], _STANDINGS[self.standings[position]])
 
 
 class Timeline:
@@ -169,7 +180,7 @@ class Timeline:
         if len(log.actions) != self._length:  # a fork from an older version: copy our prefix
             log = _Log()
             for position in range(self._length):
-                log.append(self._log.actions[position], self._log.standings[position])
+                log.append(self._log.actions[position], self._log.standing(position))
         log.append(action, standing)
         new = Timeline.__new__(Timeline)
         new._log = log
