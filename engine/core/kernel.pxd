@@ -39,9 +39,9 @@ cdef void _race_into(double[::1] out, Py_ssize_t at, double weight, double[::1] 
                weight=double, home_serve=double, away_serve=double, current=double[::1],
                opener_home_table=double[::1], opener_away_table=double[::1], table=double[::1], game=int,
                table_size=int, zeros=double[::1], reach=double[::1],
-               at=Py_ssize_t, won=double, over=double)
+               at=Py_ssize_t, won=double, over=double, variant=Py_ssize_t, server_home=bint, opener_home=bint)
 cpdef object price_position(int points_to_win, int games_to_win, int games_home, int games_away, int at_game,
-                            int home, int away, bint server_home, bint opener_home, bint expedite, list weights,
+                            int home, int away, list server_homes, list opener_homes, bint expedite, list weights,
                             list home_serves, list away_serves, list kinds, list games, list lines, list numbers)
 
 @cython.locals(side=int, layer=double[::1], finals=double[::1], following=double[::1], played=int, first=int,

@@ -184,8 +184,8 @@ def price_position(
     at_game: int,
     home: int,
     away: int,
-    server_home: bool,
-    opener_home: bool,
+    server_homes: list[bool],
+    opener_homes: list[bool],
     expedite: bool,
     weights: list[float],
     home_serves: list[float],
@@ -195,10 +195,11 @@ def price_position(
     lines: list[float],
     numbers: list[int],
 ) -> Floats:
-    """Every market's outcome probabilities at this position, averaged over the strengths
-    (`weights[i]` of `home_serves[i]`, `away_serves[i]`): the flat layout of the module docstring.
-    `opener_home`: home opened the current game; `games_to_win` 0 when the format is unknown (no
-    match market is then asked)."""
+    """Every market's outcome probabilities at this position, summed over the strengths (`weights[i]`
+    of `home_serves[i]`, `away_serves[i]`) and over the variants of who serves next
+    (`server_homes[v]`: home does; `opener_homes[v]`: home opened the current game): the flat layout
+    of the module docstring. Weights sum to 1 over all variants (two variants: a coin toss decided
+    the first server). `games_to_win` 0 when the format is unknown (no match market is then asked)."""
     tie_at = points_to_win - 1
     past = _past_tie(tie_at, home, away)
     count = len(kinds)
@@ -236,53 +237,56 @@ def price_position(
         weight = weights[node]
         home_serve = home_serves[node]
         away_serve = away_serves[node]
-        _game_table(
-            tie_at, home - past, away - past, server_home, expedite, home_serve, away_serve, reach, current, zeros
-        )
         _game_table(tie_at, 0, 0, True, expedite, home_serve, away_serve, reach, opener_home_table, zeros)
         _game_table(tie_at, 0, 0, False, expedite, home_serve, away_serve, reach, opener_away_table, zeros)
-        for index in range(count):
-            if width[index] == 0 or kinds[index] >= _MATCH_WINNER:
-                continue
-            kind = kinds[index]
-            game = games[index]
-            at = starts[index]
-            if game == at_game:
-                table = current
-            elif ((game - at_game) % 2 == 0) == opener_home:
-                table = opener_home_table
-            else:
-                table = opener_away_table
-            if kind == _GAME_WINNER:
-                won = _home_wins(table)
-                out[at] += weight * won
-                out[at + 1] += weight * (1.0 - won)
-            elif kind == _GAME_TOTAL_POINTS:
-                over = _total_over(table, tie_at, lines[index] - (2 * past if game == at_game else 0))
-                out[at] += weight * over
-                out[at + 1] += weight * (1.0 - over)
-            elif kind == _RACE_TO:
-                _race_into(out, at, weight, table, tie_at, numbers[index])
-            else:  # _POINT_WINNER
-                won = home_serve if server_home else 1.0 - away_serve
-                out[at] += weight * won
-                out[at + 1] += weight * (1.0 - won)
-        if wants_match:
-            _match_into(
-                out,
-                starts,
-                width,
-                kinds,
-                lines,
-                games_to_win,
-                games_home,
-                games_away,
-                _home_wins(current),
-                _home_wins(opener_home_table),
-                _home_wins(opener_away_table),
-                opener_home,
-                weight,
+        for variant in range(len(server_homes)):
+            server_home = server_homes[variant]
+            opener_home = opener_homes[variant]
+            _game_table(
+                tie_at, home - past, away - past, server_home, expedite, home_serve, away_serve, reach, current, zeros
             )
+            for index in range(count):
+                if width[index] == 0 or kinds[index] >= _MATCH_WINNER:
+                    continue
+                kind = kinds[index]
+                game = games[index]
+                at = starts[index]
+                if game == at_game:
+                    table = current
+                elif ((game - at_game) % 2 == 0) == opener_home:
+                    table = opener_home_table
+                else:
+                    table = opener_away_table
+                if kind == _GAME_WINNER:
+                    won = _home_wins(table)
+                    out[at] += weight * won
+                    out[at + 1] += weight * (1.0 - won)
+                elif kind == _GAME_TOTAL_POINTS:
+                    over = _total_over(table, tie_at, lines[index] - (2 * past if game == at_game else 0))
+                    out[at] += weight * over
+                    out[at + 1] += weight * (1.0 - over)
+                elif kind == _RACE_TO:
+                    _race_into(out, at, weight, table, tie_at, numbers[index])
+                else:  # _POINT_WINNER
+                    won = home_serve if server_home else 1.0 - away_serve
+                    out[at] += weight * won
+                    out[at + 1] += weight * (1.0 - won)
+            if wants_match:
+                _match_into(
+                    out,
+                    starts,
+                    width,
+                    kinds,
+                    lines,
+                    games_to_win,
+                    games_home,
+                    games_away,
+                    _home_wins(current),
+                    _home_wins(opener_home_table),
+                    _home_wins(opener_away_table),
+                    opener_home,
+                    weight,
+                )
     return out_array
 
 

@@ -90,6 +90,13 @@ def _margins(value: Mapping[MarketType, float] | float) -> Mapping[MarketType, f
     return MappingProxyType({**DEFAULT_MARGINS, **value})
 
 
+_METHOD = {
+    MarginMethod.SHIN: kernel.METHOD_SHIN,
+    MarginMethod.POWER: kernel.METHOD_POWER,
+    MarginMethod.PROPORTIONAL: kernel.METHOD_PROPORTIONAL,
+}
+
+
 @attrs.frozen(slots=True)
 class OddsPolicy:
     """What we offer over fair prices (see the module docstring). `margins`: market type -> margin
@@ -102,6 +109,10 @@ class OddsPolicy:
     min_margin: float = 0.02
     max_price: float = 101.0
     withdraw_at: float = 0.97
+    #: Derived: the highest ladder price offered (`max_price` floored onto the ladder), and the
+    #: kernel's code of each market type's margin and of the method.
+    cap: float = attrs.field(init=False, eq=False, repr=False)
+    method_code: int = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         if not 0.0 <= self.min_margin < 1.0:
@@ -116,28 +127,27 @@ class OddsPolicy:
             raise ValueError(f"the maximum price must be within 1.01-1000, not {self.max_price}")
         if not 0.5 < self.withdraw_at <= 1.0:
             raise ValueError(f"withdraw_at is a probability above 0.5 and at most 1, not {self.withdraw_at}")
+        object.__setattr__(self, "cap", ladder_floor(self.max_price))
+        object.__setattr__(self, "method_code", _METHOD[self.method])
 
     def offer(self, fair: Mapping[str, float], market_type: MarketType) -> dict[str, float]:
         """The decimal odds offered for each possible outcome of a market with these fair
         probabilities; an empty dict when the market is withdrawn (near-certain, or no safe book)."""
-        cap = ladder_floor(self.max_price)
-        assert cap is not None  # checked at construction
+        prices = self.offer_values(tuple(fair.values()), market_type)
+        return {outcome: price for outcome, price in zip(fair, prices, strict=True) if price}
+
+    def offer_values(self, fair: tuple[float, ...], market_type: MarketType) -> tuple[float, ...]:
+        """`offer` on the probabilities alone: the odds in the same order, 0.0 where an outcome is not
+        offered (impossible; every outcome while the market is withdrawn)."""
         prices = kernel.offer_prices(
-            list(fair.values()), self.margins[market_type], _METHOD[self.method], self.min_margin, cap, self.withdraw_at
+            list(fair), self.margins[market_type], self.method_code, self.min_margin, self.cap, self.withdraw_at
         )
-        return {outcome: price for outcome, price in zip(fair, prices) if price}  # noqa: B905 (withdrawn: [])
+        return tuple(prices) if prices else (0.0,) * len(fair)
 
 
 def book_sum(odds: Mapping[str, float]) -> float:
     """Sum of 1/odds over a market's outcomes: 1 + the margin a bettor pays (below 1: a sure profit)."""
     return sum(1.0 / price for price in odds.values())
-
-
-_METHOD = {
-    MarginMethod.SHIN: kernel.METHOD_SHIN,
-    MarginMethod.POWER: kernel.METHOD_POWER,
-    MarginMethod.PROPORTIONAL: kernel.METHOD_PROPORTIONAL,
-}
 
 
 def remove_margin(odds: Mapping[str, float], method: MarginMethod = MarginMethod.SHIN) -> dict[str, float]:

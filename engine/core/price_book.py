@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from engine.core import rules
-from engine.core.pricing import MATCH_TYPES, Position, Pricing, posterior, price_weighted
+from engine.core.pricing import MATCH_TYPES, Position, PriceRow, Pricing, posterior_arrays, price_rows
 from engine.core.rules import Side
 from engine.core.signals import PricesChanged
 
@@ -126,22 +126,21 @@ def advance_prices(state: MatchState) -> tuple[PriceBook, PricesChanged | None]:
     key = _key(state, pricing)
     if previous.key == key:
         return previous, None
-    fair = prices_of(state)
     old = previous.prices
     prices: dict[str, MarketPrice] = {}
     moved: dict[str, Mapping[str, float]] = {}
     moved_odds: dict[str, Mapping[str, float]] = {}
-    for market_id, outcomes in fair.items():
+    policy = pricing.odds
+    for market, names, values in _price_rows(state, pricing):
+        market_id = market.id
         before = old.get(market_id)
-        values = tuple(outcomes.values())
-        if before is not None and before.fair_values == values and before.outcomes == tuple(outcomes):
+        if before is not None and before.fair_values == values and before.outcomes == names:
             prices[market_id] = before
             continue
-        offered = pricing.odds.offer(outcomes, state.book.market(market_id).type)
-        found = MarketPrice(tuple(outcomes), values, tuple(offered.get(outcome, 0.0) for outcome in outcomes))
+        found = MarketPrice(names, values, policy.offer_values(values, market.type))
         prices[market_id] = found
-        moved[market_id] = MappingProxyType(outcomes)
-        moved_odds[market_id] = MappingProxyType(offered)
+        moved[market_id] = found.fair
+        moved_odds[market_id] = found.odds
     withdrawn = tuple(market_id for market_id in old if market_id not in prices)
     book = PriceBook(prices, key)
     if not moved and not withdrawn:
@@ -153,9 +152,16 @@ def prices_of(state: MatchState) -> dict[str, dict[str, float]]:
     """Market id -> outcome -> fair probability for every undecided market of `state.book` the model
     prices, computed from scratch."""
     pricing = state.markets.pricing
-    play, book = state.play, state.book
-    if pricing is None or play.winner is not None or play.result is not None or state.result is not None:
+    if pricing is None:
         return {}
+    return {market.id: dict(zip(names, values, strict=True)) for market, names, values in _price_rows(state, pricing)}
+
+
+def _price_rows(state: MatchState, pricing: Pricing) -> list[PriceRow]:
+    """The fair prices of every undecided market of `state.book` the model prices, in book order."""
+    play, book = state.play, state.book
+    if play.winner is not None or play.result is not None or state.result is not None:
+        return []
     fmt = play.format
     index = book.index
     undecided = {market_id for ids in index.plain.values() for market_id in ids}.union(index.dependent)
@@ -165,24 +171,28 @@ def prices_of(state: MatchState) -> dict[str, dict[str, float]]:
         if market_id in undecided and (fmt.best_of is not None or market.type not in MATCH_TYPES)
     ]
     if not markets:
-        return {}
+        return []
     game, home, away = play.next_rally_position()
     expedite_from = None if play.expedite is None else play.expedite.from_point_in(game)
     if expedite_from is not None:
         # A correction can take points away after the expedite system came on: it stays on, from
         # no later than the points now played (never a position the model refuses).
         expedite_from = min(expedite_from, home + away)
-    points = (sum(score[0] for score in play.points), sum(score[1] for score in play.points))
+    points_home = sum(score[0] for score in play.points)
+    points_away = sum(score[1] for score in play.points)
+    # Before the feed shows who serves first, a coin toss decides it: both, equally likely.
     firsts = [play.first_server] if play.first_server is not None else [Side.HOME, Side.AWAY]
-    weighted = tuple(
-        (weight / len(firsts), strengths) for weight, strengths in posterior(*points, pricing.prior, pricing.home_edge)
-    )
-    averaged: dict[str, dict[str, float]] = {}
-    for first in firsts:  # before the feed shows who serves first, a coin toss decides it
-        serving = rules.server(first, game, home, away, expedite_from, fmt)
-        position = Position(fmt, play.games, game, (home, away), serving, expedite_from is not None, expedite_from)
-        for market_id, outcomes in price_weighted(position, weighted, markets).items():
-            into = averaged.setdefault(market_id, {})
-            for outcome, p in outcomes.items():
-                into[outcome] = into.get(outcome, 0.0) + p
-    return averaged
+    positions = [
+        Position(
+            fmt,
+            play.games,
+            game,
+            (home, away),
+            rules.server(first, game, home, away, expedite_from, fmt),
+            expedite_from is not None,
+            expedite_from,
+        )
+        for first in firsts
+    ]
+    weights, home_serves, away_serves = posterior_arrays(points_home, points_away, pricing.prior, pricing.home_edge)
+    return price_rows(positions, weights, home_serves, away_serves, markets)

@@ -156,14 +156,30 @@ def posterior(home: int, away: int, prior: Prior = PRIOR, home_edge: float = 0.0
     (on the normal with the Beta's mean and variance) each give strengths as `strengths_for_share`.
     Averaging over it, rather than plugging in its mean, prices what the points have not yet told
     apart: early in a match the prices stay nearer the middle."""
+    weights, home_serves, away_serves = posterior_arrays(home, away, prior, home_edge)
+    return tuple(
+        (weight, Strengths(home_serve, away_serve))
+        for weight, home_serve, away_serve in zip(weights, home_serves, away_serves, strict=True)
+    )
+
+
+def posterior_arrays(
+    home: int, away: int, prior: Prior = PRIOR, home_edge: float = 0.0
+) -> tuple[list[float], list[float], list[float]]:
+    """`posterior` as the kernel takes it: the weights, home's and away's serve strengths."""
     alpha = (0.5 + home_edge) * prior.strength + home
     beta = (0.5 - home_edge) * prior.strength + away
     mean = alpha / (alpha + beta)
     spread = math.sqrt(mean * (1.0 - mean) / (alpha + beta + 1.0))
-    return tuple(
-        (weight, strengths_for_share(min(1.0, max(0.0, mean + node * spread)), prior))
-        for node, weight in GAUSS_HERMITE[prior.nodes]
-    )
+    weights: list[float] = []
+    home_serves: list[float] = []
+    away_serves: list[float] = []
+    for node, weight in GAUSS_HERMITE[prior.nodes]:
+        edge = min(1.0, max(0.0, mean + node * spread)) - 0.5  # as `strengths_for_share`
+        weights.append(weight)
+        home_serves.append(min(1.0, max(0.0, prior.serve + edge)))
+        away_serves.append(min(1.0, max(0.0, prior.serve - edge)))
+    return weights, home_serves, away_serves
 
 
 def strengths_for_share(share: float, prior: Prior = PRIOR) -> Strengths:
@@ -475,11 +491,35 @@ def price(position: Position, strengths: Strengths, markets: Sequence[Market]) -
 def price_weighted(position: Position, weighted: Weighted, markets: Sequence[Market]) -> dict[str, dict[str, float]]:
     """`price` averaged over strengths with their weights (the posterior: `posterior(...)`): by the
     kernel (`engine.core.kernel`) where it covers the position, else by the reference."""
+    weights = [weight for weight, _ in weighted]
+    home_serves = [strengths.home_serve for _, strengths in weighted]
+    away_serves = [strengths.away_serve for _, strengths in weighted]
+    rows = price_rows([position], weights, home_serves, away_serves, markets)
+    return {market.id: dict(zip(names, values, strict=True)) for market, names, values in rows}
+
+
+#: One priced market: the market, its outcome names and their probabilities, in the same order.
+PriceRow = tuple["Market", tuple[str, ...], tuple[float, ...]]
+
+
+def price_rows(
+    positions: Sequence[Position],
+    weights: list[float],
+    home_serves: list[float],
+    away_serves: list[float],
+    markets: Sequence[Market],
+) -> list[PriceRow]:
+    """The undecided markets' prices averaged over the strengths (`weights[i]` of `home_serves[i]`,
+    `away_serves[i]`, summing to 1) and over `positions` alike (the same score with different
+    servers: each equally likely), in the order asked. The kernel where it covers them, else the
+    reference."""
+    position = positions[0]
     fmt = position.format
     kinds, games, lines, numbers = _encoded(markets)
-    home, away = position.points
     if not kernel.covers(fmt.points_to_win, fmt.lead, kinds, numbers):
-        return price_weighted_reference(position, weighted, markets)
+        return _reference_rows(positions, weights, home_serves, away_serves, markets)
+    share = 1.0 / len(positions)
+    home, away = position.points
     flat = kernel.price_position(
         fmt.points_to_win,
         fmt.games_to_win or 0,
@@ -488,26 +528,52 @@ def price_weighted(position: Position, weighted: Weighted, markets: Sequence[Mar
         position.game,
         home,
         away,
-        position.server is Side.HOME,
-        _opening_server(position) is Side.HOME,
+        [each.server is Side.HOME for each in positions],
+        [_opening_server(each) is Side.HOME for each in positions],
         position.expedite,
-        [weight for weight, _ in weighted],
-        [strengths.home_serve for _, strengths in weighted],
-        [strengths.away_serve for _, strengths in weighted],
+        weights if share == 1.0 else [weight * share for weight in weights],
+        home_serves,
+        away_serves,
         kinds,
         games,
         lines,
         numbers,
     )
-    out: dict[str, dict[str, float]] = {}
+    rows: list[PriceRow] = []
     at = 0
+    to_win = fmt.games_to_win or 0
     for market in markets:
         width = int(flat[at])
         if width:
-            names = _outcome_names(market.type, position.games, fmt.games_to_win or 0)
-            out[market.id] = dict(zip(names, flat[at + 1 : at + 1 + width], strict=True))
+            names = _outcome_names(market.type, position.games, to_win)
+            rows.append((market, names, tuple(flat[at + 1 : at + 1 + width])))
         at += 1 + width
-    return out
+    return rows
+
+
+def _reference_rows(
+    positions: Sequence[Position],
+    weights: list[float],
+    home_serves: list[float],
+    away_serves: list[float],
+    markets: Sequence[Market],
+) -> list[PriceRow]:
+    """`price_rows` by the reference model."""
+    weighted = tuple(
+        (weight / len(positions), Strengths(home_serve, away_serve))
+        for weight, home_serve, away_serve in zip(weights, home_serves, away_serves, strict=True)
+    )
+    averaged: dict[str, dict[str, float]] = {}
+    for position in positions:
+        for market_id, outcomes in price_weighted_reference(position, weighted, markets).items():
+            into = averaged.setdefault(market_id, {})
+            for outcome, p in outcomes.items():
+                into[outcome] = into.get(outcome, 0.0) + p
+    return [
+        (market, tuple(averaged[market.id]), tuple(averaged[market.id].values()))
+        for market in markets
+        if market.id in averaged
+    ]
 
 
 def price_weighted_reference(
