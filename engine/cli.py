@@ -129,8 +129,9 @@ def _table(args: argparse.Namespace, markets: MarketConfig) -> int:
         unread.append(str(path))
         tqdm.write(f"{PROG} replay: {path}: {why} (skipped)", file=sys.stderr)
 
-    progress = tqdm(paths, desc="replaying", unit="recording", file=sys.stderr, disable=None, leave=False)
-    found = table.rows(progress, failed, markets, args.best_of, args.doubles)
+    progress = tqdm(total=len(paths), desc="replaying", unit="recording", file=sys.stderr, disable=None, leave=False)
+    with progress:
+        found = table.rows(paths, failed, markets, args.best_of, args.doubles, args.jobs, lambda: progress.update(1))
     try:
         table.write_table(found, destination)
     except OSError as exc:
@@ -514,6 +515,7 @@ def _checked(kind: Callable[[str], Any], check: Callable[[Any], bool], need: str
 _positive = _checked(float, lambda v: 0 < v < math.inf, "a positive number")
 _non_negative = _checked(float, lambda v: 0 <= v < math.inf, "a number of 0 or more")
 _count = _checked(int, lambda v: v >= 0, "a whole number of 0 or more")
+_positive_int = _checked(int, lambda v: v >= 1, "a whole number of 1 or more")
 _probability = _checked(float, lambda v: 0 <= v <= 1, "a probability from 0 to 1")
 _port = _checked(int, lambda v: 0 <= v <= 65535, "a port from 0 to 65535")
 _best_of = _checked(
@@ -621,6 +623,12 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         metavar="FILE",
         help="one row per recording (FILE.csv, or FILE.parquet with ttengine[table]); unreadable ones are reported",
+    )
+    play.add_argument(
+        "--jobs",
+        type=_positive_int,
+        default=os.cpu_count() or 1,
+        help="with --table: replay in this many processes (default: every core)",
     )
     play.add_argument(
         "--no-prices",

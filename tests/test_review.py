@@ -141,3 +141,24 @@ def test_without_matplotlib_report_says_how_to_install_it(
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert "pip install 'ttengine[plot]'" in err
+
+
+def test_the_table_is_the_same_whatever_the_number_of_processes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--jobs` replays in worker processes: the same rows in the same order, the same unreadable lines."""
+    folder = tmp_path / "season"
+    folder.mkdir()
+    for index, path in enumerate(RECORDINGS[:9]):
+        (folder / f"{index:02d}_{path.name}").write_bytes(path.read_bytes())
+    (folder / "04b_garbage.jsonl").write_text("not json\n")
+    outputs = []
+    for jobs in ("1", "3"):
+        out = tmp_path / f"season_{jobs}.csv"
+        assert main(["replay", str(folder), "--table", str(out), "--jobs", jobs]) == 2
+        err = capsys.readouterr().err.splitlines()
+        assert [line for line in err if "garbage" in line] == [err[0]]
+        assert "9 rows from 10 recordings, 1 unreadable" in err[-1]
+        outputs.append(out.read_text())
+    assert outputs[0] == outputs[1]
+    assert outputs[0].count("\n") == 10  # the header and nine rows
