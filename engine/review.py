@@ -28,7 +28,7 @@ from engine.core.signals import (
 )
 from engine.core.state import MatchState
 from engine.feed.wire import Action
-from engine.io.recording import Recording, read_recording, recv_seconds
+from engine.io.recording import Recording, posix_seconds, read_recording
 
 
 @attrs.frozen(slots=True)
@@ -267,7 +267,7 @@ def _moments(steps: list[Any]) -> tuple[list[float], str]:
         first = received[0]
         return [moment - first for moment in received], "receive times"
     stamped: list[float | None] = [
-        recv_seconds(message.timestamp) if isinstance(message, Action) else None for _, message, _, _ in steps
+        posix_seconds(message.timestamp) if isinstance(message, Action) else None for _, message, _, _ in steps
     ]
     known = [moment for moment in stamped if moment is not None]
     if known:

@@ -38,7 +38,7 @@ from engine.core.signals import (
 from engine.core.state import MatchState
 from engine.core.update import Update
 from engine.feed.wire import Action
-from engine.io.recording import recv_seconds
+from engine.io.recording import posix_seconds
 from engine.match import Match
 from engine.review import SuspensionWindows, learn_name
 
@@ -86,7 +86,7 @@ class Scoreboard:
 
     def _learn(self, action: Action) -> None:
         learn_name(action, self.names)
-        moment = recv_seconds(action.timestamp)  # an RFC 3339 time, read the same way
+        moment = posix_seconds(action.timestamp)  # an RFC 3339 time, read the same way
         if moment is not None:
             self.started = moment if self.started is None else self.started
             self.now = moment if self.now is None else max(self.now, moment)

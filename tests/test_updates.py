@@ -538,3 +538,29 @@ def test_plain_callbacks_run_right_after_the_reducer_without_a_hop_through_the_l
         return checked
 
     assert _run(run()) > 20
+
+
+def test_a_callback_taken_off_is_called_no_more() -> None:
+    """`Callbacks.off(fn)`: a desk stops listening mid-match; the others keep every update."""
+    path = FIXTURES / "scenario_stale_feed.jsonl"
+    kept: list[int] = []
+    dropped: list[int] = []
+
+    async def run() -> None:
+        async with engine.replay(path) as match:
+
+            @match.on(Update)
+            def keep(match: Match, update: Update) -> None:
+                kept.append(update.seq)
+                if len(kept) == 10:
+                    match.callbacks.off(drop)
+
+            @match.on(Update)
+            def drop(match: Match, update: Update) -> None:
+                dropped.append(update.seq)
+
+            await match.wait()
+
+    _run(run())
+    assert len(kept) == len(_direct_updates(path)) > 10
+    assert dropped == kept[:10]

@@ -39,12 +39,13 @@ class Frame:
     recv: str | None = None
 
 
-def recv_seconds(recv: str | None) -> float | None:
-    """A frame's receive time (or any RFC 3339 time) as POSIX seconds; None when unknown or unreadable."""
-    if recv is None:
+def posix_seconds(moment: str | None) -> float | None:
+    """An RFC 3339 time (a frame's receive time, an action's timestamp) as POSIX seconds; None when unknown
+    or unreadable."""
+    if moment is None:
         return None
     try:
-        return datetime.fromisoformat(recv.replace("Z", "+00:00")).timestamp()
+        return datetime.fromisoformat(moment.replace("Z", "+00:00")).timestamp()
     except ValueError:
         return None
 
@@ -256,7 +257,7 @@ def recorded_inputs(
         if isinstance(frame, BadLine):
             yield last, Malformed(frame.reason, None, "")
             continue
-        moment = recv_seconds(frame.recv)
+        moment = posix_seconds(frame.recv)
         if stale_after is not None and moment is not None and last is not None and moment - last > stale_after:
             yield last + stale_after, Stale()
         last = moment if moment is not None else last

@@ -41,7 +41,7 @@ from engine.io.protocol import (
     RedactingLogger,
     Secret,
 )
-from engine.io.recording import Frame, Recording, RecordingError, read_recording, recv_seconds
+from engine.io.recording import Frame, Recording, RecordingError, posix_seconds, read_recording
 
 log = logging.getLogger("engine.io.server")
 
@@ -91,7 +91,7 @@ def served_fixture(recording: Recording, source: str = "recording") -> ServedFix
     fixture_id = recording.fixture_id
     if fixture_id is None:
         raise RecordingError(f"{source}: no fixture id (no meta line and no action)")
-    times = [recv_seconds(frame.recv) for frame in frames]
+    times = [posix_seconds(frame.recv) for frame in frames]
     first = next((t for t in times if t is not None), 0.0)
     offsets: list[float] = []
     last = 0.0
