@@ -1,5 +1,5 @@
 """The optional compiled build (README "Performance"): Cython compiles the pricing kernel
-(engine/core/kernel.py, its C types in price_kernel.pxd) when a C compiler is at hand. The
+(engine/core/pricing/kernel.py, its C types in price_kernel.pxd) when a C compiler is at hand. The
 plain-Python module is the fallback: without a compiler, or with TTENGINE_PURE=1, the install
 skips the extension and the same file runs as Python."""
 
@@ -9,7 +9,7 @@ import os
 
 from setuptools import Extension, setup
 
-COMPILED_MODULES = ["engine/core/kernel.py"]
+COMPILED_MODULES = ["engine/core/pricing/kernel.py"]
 
 
 def extensions() -> list[Extension]:

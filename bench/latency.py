@@ -36,8 +36,8 @@ from pathlib import Path
 import attrs
 import orjson
 
-from engine.core.market_catalogue import DEFAULT_MARKETS, MarketConfig
-from engine.core.rules import MatchFormat
+from engine.core.markets.catalogue import DEFAULT_MARKETS, MarketConfig
+from engine.core.match.rules import MatchFormat
 from engine.core.update import Update
 from engine.io.client import ClientSettings, ConnectLimiter
 from engine.io.protocol import Secret

@@ -2,7 +2,7 @@
 the side is, on the in-play match-winner forecasts of the ITTF matches of 2023-2026.
 
 For every forecast (a game boundary) both sides are priced with a 5 % margin by each method, rounded
-down onto the ladder, capped at 101 and withdrawn at 0.97 (as `engine.core.odds` does), and a unit
+down onto the ladder, capped at 101 and withdrawn at 0.97 (as `engine.core.pricing.odds` does), and a unit
 stake on each side at our odds returns odds - 1 if the side won the match, -1 otherwise. A method
 that loads long shots too little leaves the bettor a positive return on underdogs (the
 favourite-longshot bias: the model's 2-10 % sides won more often than it said).
@@ -17,9 +17,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from engine import calibration
-from engine.core.odds import MarginMethod, OddsPolicy, book_sum, ladder_floor
-from engine.core.pricing import PRIOR
-from engine.core.signals import MarketType
+from engine.core.markets.signals import MarketType
+from engine.core.pricing.model import PRIOR
+from engine.core.pricing.odds import MarginMethod, OddsPolicy, book_sum, ladder_floor
 
 RESULTS = (
     Path(__file__).resolve().parent.parent / "fixtures_data" / "realdata" / "ittf_results_matches_2014_2026.csv.gz"

@@ -21,11 +21,11 @@ from pathlib import Path
 import attrs
 
 from engine import playback
-from engine.core.market_catalogue import DEFAULT_MARKETS
-from engine.core.price_book import NO_PRICES, advance_prices
-from engine.core.pricing import Position, Strengths, price
+from engine.core.markets.catalogue import DEFAULT_MARKETS
+from engine.core.match.rules import MatchFormat, Side
+from engine.core.pricing.model import Position, Strengths, price
+from engine.core.pricing.prices import NO_PRICES, advance_prices
 from engine.core.reduce import Input, reduce
-from engine.core.rules import MatchFormat, Side
 from engine.core.state import MatchState
 from engine.io.recording import read_recording
 

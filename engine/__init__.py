@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # what is exported and from where; at run time `_exports` reads it (`__all__` repeats the names)
-    from engine.core.book_update import next_book
     from engine.core.events import (
         ActionPending,
         Discrepancy,
@@ -46,8 +45,9 @@ if TYPE_CHECKING:  # what is exported and from where; at run time `_exports` rea
         UnknownAction,
         event_name,
     )
-    from engine.core.market_book import EMPTY_BOOK, Book, MarketEntry, apply_signals, signals_between
-    from engine.core.market_catalogue import (
+    from engine.core.markets.book import EMPTY_BOOK, Book, MarketEntry, apply_signals, signals_between
+    from engine.core.markets.book_update import next_book
+    from engine.core.markets.catalogue import (
         DEFAULT_MARKETS,
         FORMAT_DEPENDENT_MARKET_TYPES,
         Market,
@@ -57,36 +57,8 @@ if TYPE_CHECKING:  # what is exported and from where; at run time `_exports` rea
         MarketType,
         parse_market,
     )
-    from engine.core.market_outcomes import Outcome, outcome
-    from engine.core.odds import DEFAULT_ODDS, MarginMethod, OddsPolicy, book_sum, remove_margin
-    from engine.core.price_book import MarketPrice, PriceBook
-    from engine.core.pricing import (
-        PRIOR,
-        Position,
-        Pricing,
-        Prior,
-        Strengths,
-        estimate,
-        home_edge_for,
-        match_win_at,
-        posterior,
-        price,
-    )
-    from engine.core.reduce import (
-        CaughtUp,
-        Connected,
-        Disconnected,
-        EndOfStream,
-        Input,
-        Lagging,
-        Stale,
-        Unfollowed,
-        fold,
-        reduce,
-    )
-    from engine.core.report import describe_event, describe_signal, summarize
-    from engine.core.rules import MAX_BEST_OF, UNKNOWN_FORMAT, MatchFormat, Side
-    from engine.core.signals import (
+    from engine.core.markets.outcomes import Outcome, outcome
+    from engine.core.markets.signals import (
         SIGNAL_TYPES,
         BetStart,
         BetStop,
@@ -107,6 +79,34 @@ if TYPE_CHECKING:  # what is exported and from where; at run time `_exports` rea
         VoidRolledBack,
         expand,
     )
+    from engine.core.match.rules import MAX_BEST_OF, UNKNOWN_FORMAT, MatchFormat, Side
+    from engine.core.pricing.model import (
+        PRIOR,
+        Position,
+        Pricing,
+        Prior,
+        Strengths,
+        estimate,
+        home_edge_for,
+        match_win_at,
+        posterior,
+        price,
+    )
+    from engine.core.pricing.odds import DEFAULT_ODDS, MarginMethod, OddsPolicy, book_sum, remove_margin
+    from engine.core.pricing.prices import MarketPrice, PriceBook
+    from engine.core.reduce import (
+        CaughtUp,
+        Connected,
+        Disconnected,
+        EndOfStream,
+        Input,
+        Lagging,
+        Stale,
+        Unfollowed,
+        fold,
+        reduce,
+    )
+    from engine.core.report import describe_event, describe_signal, summarize
     from engine.core.state import MatchState
     from engine.core.update import Scoreline, Update, coalesce, step
     from engine.feed.catalogue import (

@@ -2,7 +2,7 @@
 
 The results give each match's game scores, not its points in order, so the evaluation asks what
 the feed would have shown at every game boundary: the games won and every point of the games
-played. There the model prices the match winner — strengths from `engine.core.pricing.estimate`'s
+played. There the model prices the match winner — strengths from `engine.core.pricing.model.estimate`'s
 posterior on the points so far, the game about to start opened by either side with equal chance
 (the results do not say who serves) — and a score-only baseline prices it with both sides equal.
 Both are scored by log loss, Brier score and calibration error against who won. The prior's
@@ -23,8 +23,8 @@ from typing import Any
 
 import attrs
 
-from engine.core.pricing import PRIOR, Prior, Strengths, match_win_at, match_win_before_game
-from engine.core.rules import MatchFormat, Side, game_winner, match_winner
+from engine.core.match.rules import MatchFormat, Side, game_winner, match_winner
+from engine.core.pricing.model import PRIOR, Prior, Strengths, match_win_at, match_win_before_game
 
 _YEAR = re.compile(r"\b(20\d\d)\b")
 
@@ -508,9 +508,9 @@ def in_game_forecasts(recordings: Iterable[Path], prior: Prior = PRIOR) -> list[
     game's winner and of each of its undecided races, and score them against how each settled."""
     from engine import playback
     from engine.core.events import PointWon
-    from engine.core.market_catalogue import DEFAULT_MARKETS, parse_market
-    from engine.core.pricing import Pricing
-    from engine.core.signals import MarketStatus
+    from engine.core.markets.catalogue import DEFAULT_MARKETS, parse_market
+    from engine.core.markets.signals import MarketStatus
+    from engine.core.pricing.model import Pricing
     from engine.io.recording import read_recording
 
     config = attrs.evolve(DEFAULT_MARKETS, pricing=Pricing(prior=prior))

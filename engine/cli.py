@@ -30,12 +30,8 @@ import attrs
 import orjson
 
 from engine import calibration, playback, review, table
-from engine.core import kernel
-from engine.core.market_catalogue import DEFAULT_MARKETS, MarketConfig
-from engine.core.pricing import DEFAULT_PRICING, Position, Pricing, Strengths, Weighted, posterior, price_weighted
-from engine.core.reduce import Input
-from engine.core.report import summarize
-from engine.core.rules import (
+from engine.core.markets.catalogue import DEFAULT_MARKETS, MarketConfig
+from engine.core.match.rules import (
     MAX_BEST_OF,
     UNKNOWN_FORMAT,
     MatchFormat,
@@ -44,6 +40,10 @@ from engine.core.rules import (
     match_winner,
     possible_game_score,
 )
+from engine.core.pricing import kernel
+from engine.core.pricing.model import DEFAULT_PRICING, Position, Pricing, Strengths, Weighted, posterior, price_weighted
+from engine.core.reduce import Input
+from engine.core.report import summarize
 from engine.core.state import MatchState
 from engine.core.update import Update, stamp
 from engine.feed.catalogue import DEFAULT_CATALOGUE, ActionCatalogue

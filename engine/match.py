@@ -40,9 +40,9 @@ import attrs
 
 from engine import playback
 from engine.core.events import FINAL_STATUSES
-from engine.core.market_catalogue import DEFAULT_MARKETS, MarketConfig
+from engine.core.markets.catalogue import DEFAULT_MARKETS, MarketConfig
+from engine.core.match.rules import UNKNOWN_FORMAT, MatchFormat
 from engine.core.reduce import CaughtUp, EndOfStream, Input, Lagging, Unfollowed
-from engine.core.rules import UNKNOWN_FORMAT, MatchFormat
 from engine.core.state import MatchState
 from engine.core.update import Update, coalesce, step
 from engine.feed.catalogue import DEFAULT_CATALOGUE, ActionCatalogue

@@ -23,9 +23,9 @@ from collections.abc import Iterable, Iterator
 import attrs
 
 from engine.core.events import Event, FormatContradicted
-from engine.core.market_catalogue import DEFAULT_MARKETS, MarketConfig
+from engine.core.markets.catalogue import DEFAULT_MARKETS, MarketConfig
+from engine.core.match.rules import UNKNOWN_FORMAT, MatchFormat
 from engine.core.reduce import EndOfStream, Input, Unfollowed, reduce
-from engine.core.rules import UNKNOWN_FORMAT, MatchFormat
 from engine.core.state import MatchState
 from engine.io.recording import Recording, recorded_inputs
 

@@ -16,16 +16,16 @@ import attrs
 
 from engine import playback
 from engine.core.events import Discrepancy, Event, GameWon, MatchWon, PastAmended, PointWon
-from engine.core.market_catalogue import DEFAULT_MARKETS, MarketConfig
-from engine.core.report import summarize
-from engine.core.rules import Side
-from engine.core.signals import (
+from engine.core.markets.catalogue import DEFAULT_MARKETS, MarketConfig
+from engine.core.markets.signals import (
     MarketSettled,
     MarketVoided,
     Reason,
     SettlementRolledBack,
     VoidRolledBack,
 )
+from engine.core.match.rules import Side
+from engine.core.report import summarize
 from engine.core.state import MatchState
 from engine.feed.wire import Action
 from engine.io.recording import Recording, posix_seconds, read_recording

@@ -12,8 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from engine.core.rules import Side
-from engine.core.signals import Reason
+from engine.core.markets.signals import Reason
+from engine.core.match.rules import Side
 from engine.review import Review
 
 SIDE_COLOURS = {Side.HOME: "tab:blue", Side.AWAY: "tab:orange"}

@@ -14,9 +14,7 @@ from collections.abc import Sequence
 from typing import IO
 
 from engine.core.events import Event, GameWon, MatchWon, PointWon
-from engine.core.reduce import Input
-from engine.core.rules import Side
-from engine.core.signals import (
+from engine.core.markets.signals import (
     BetStart,
     BetStop,
     BetStopChanged,
@@ -35,6 +33,8 @@ from engine.core.signals import (
     VoidRolledBack,
     expand,
 )
+from engine.core.match.rules import Side
+from engine.core.reduce import Input
 from engine.core.state import MatchState
 from engine.core.update import Update
 from engine.feed.wire import Action

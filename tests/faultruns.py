@@ -27,10 +27,8 @@ import attrs
 
 from engine import playback
 from engine.core.events import Event, GameWon, PointWon
-from engine.core.market_book import EMPTY_BOOK, Book, apply_signals
-from engine.core.reduce import Connected, Disconnected, Input, Stale
-from engine.core.report import summarize
-from engine.core.signals import (
+from engine.core.markets.book import EMPTY_BOOK, Book, apply_signals
+from engine.core.markets.signals import (
     SIGNAL_TYPES,
     MarketSettled,
     MarketStatus,
@@ -38,6 +36,8 @@ from engine.core.signals import (
     SettlementRolledBack,
     VoidRolledBack,
 )
+from engine.core.reduce import Connected, Disconnected, Input, Stale
+from engine.core.report import summarize
 from engine.core.update import Update
 from engine.feed.wire import Action
 from engine.io.client import ClientSettings, ConnectLimiter

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from engine.core.events import Event
+from engine.core.markets.signals import SIGNAL_TYPES, STATUS_SIGNAL_TYPES, StatusSignal
+from engine.core.match.rules import MatchFormat, Side
 from engine.core.reduce import EndOfStream, Input, reduce
-from engine.core.rules import MatchFormat, Side
-from engine.core.signals import SIGNAL_TYPES, STATUS_SIGNAL_TYPES, StatusSignal
 from engine.core.state import MatchState
 from engine.feed.catalogue import SendType
 from engine.feed.wire import Action

@@ -17,11 +17,11 @@ from hypothesis import strategies as st
 from scenario import HOME, Feed, run
 
 from engine.core.events import Discrepancy, LateArrival, MatchWon
+from engine.core.markets.signals import MarketStatus, Reason
+from engine.core.match.rules import MatchFormat
+from engine.core.match.sequence import Gap, Sequencer
 from engine.core.reduce import reduce
 from engine.core.report import summarize
-from engine.core.rules import MatchFormat
-from engine.core.sequence import Gap, Sequencer
-from engine.core.signals import MarketStatus, Reason
 from engine.core.state import MatchState
 from engine.feed.wire import (
     MAX_METADATA_DEPTH,
@@ -297,8 +297,8 @@ def test_expedite_from_beyond_the_points_played_crashed_the_pricing() -> None:
     of reduce). The expedite system stays on, from no later than the points now played."""
     import attrs
 
-    from engine.core.price_book import prices_of
-    from engine.core.rules import MatchFormat, Side
+    from engine.core.match.rules import MatchFormat, Side
+    from engine.core.pricing.prices import prices_of
     from engine.core.state import Expedite, MatchState, PlayState
 
     play = PlayState(

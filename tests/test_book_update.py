@@ -12,16 +12,25 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine import playback
-from engine.core.book_update import derive_book, offered_markets
 from engine.core.events import Event
-from engine.core.market_book import EMPTY_BOOK, Book, apply_signals
-from engine.core.market_catalogue import MarketConfig, MarketPolicy, MarketType
-from engine.core.odds import book_sum
-from engine.core.price_book import prices_of
+from engine.core.markets.book import EMPTY_BOOK, Book, apply_signals
+from engine.core.markets.book_update import derive_book, offered_markets
+from engine.core.markets.catalogue import MarketConfig, MarketPolicy, MarketType
+from engine.core.markets.signals import (
+    BetStart,
+    BetStop,
+    BetStopChanged,
+    MarketResumed,
+    PricesChanged,
+    Reason,
+    Scope,
+    Signal,
+)
+from engine.core.match.rules import UNKNOWN_FORMAT
+from engine.core.pricing.odds import book_sum
+from engine.core.pricing.prices import prices_of
 from engine.core.reduce import EndOfStream, Input, reduce
 from engine.core.report import is_signal
-from engine.core.rules import UNKNOWN_FORMAT
-from engine.core.signals import BetStart, BetStop, BetStopChanged, MarketResumed, PricesChanged, Reason, Scope, Signal
 from engine.core.state import MatchState
 from engine.io.recording import read_recording
 from engine.testing import GeneratedMatch, matches, with_connection_trouble, with_noise

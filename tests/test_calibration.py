@@ -21,7 +21,7 @@ from engine.calibration import (
     scores,
 )
 from engine.cli import main
-from engine.core.pricing import PRIOR, Prior
+from engine.core.pricing.model import PRIOR, Prior
 
 REALDATA = Path(__file__).resolve().parent.parent / "fixtures_data" / "realdata"
 ITTF = REALDATA / "ittf_results_matches_2014_2026.csv.gz"

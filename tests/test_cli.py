@@ -19,9 +19,9 @@ import orjson
 import pytest
 
 from engine.cli import DEMO_RECORDING, main
-from engine.core.market_catalogue import Market, MarketCatalogue, MarketType
-from engine.core.pricing import Position, Strengths, price
-from engine.core.rules import MatchFormat, Side
+from engine.core.markets.catalogue import Market, MarketCatalogue, MarketType
+from engine.core.match.rules import MatchFormat, Side
+from engine.core.pricing.model import Position, Strengths, price
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures_data"
 RECORDING = FIXTURES / "aicup2026_m01_female_bo5.jsonl"

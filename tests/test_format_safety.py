@@ -13,11 +13,8 @@ from hypothesis import strategies as st
 
 from engine import playback
 from engine.core.events import Discrepancy, FormatContradicted
-from engine.core.market_catalogue import MarketConfig, MarketPolicy, parse_market
-from engine.core.reduce import EndOfStream
-from engine.core.report import summarize
-from engine.core.rules import UNKNOWN_FORMAT, MatchFormat
-from engine.core.signals import (
+from engine.core.markets.catalogue import MarketConfig, MarketPolicy, parse_market
+from engine.core.markets.signals import (
     BetStop,
     BetStopChanged,
     MarketResumed,
@@ -28,6 +25,9 @@ from engine.core.signals import (
     VoidRolledBack,
     expand,
 )
+from engine.core.match.rules import UNKNOWN_FORMAT, MatchFormat
+from engine.core.reduce import EndOfStream
+from engine.core.report import summarize
 from engine.core.state import MatchState
 from engine.core.update import Update, step
 from engine.feed.catalogue import ActionKind, ResultKind

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 import engine
 import engine.testing
-from engine.core.signals import MarketStatus
+from engine.core.markets.signals import MarketStatus
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

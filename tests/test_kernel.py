@@ -12,11 +12,11 @@ import os
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.core import kernel
-from engine.core.market_catalogue import Market, MarketCatalogue, MarketType
-from engine.core.odds import LADDER_CENTS, ladder_floor
-from engine.core.pricing import Position, Prior, posterior, price_weighted, price_weighted_reference
-from engine.core.rules import MatchFormat, Side, game_winner
+from engine.core.markets.catalogue import Market, MarketCatalogue, MarketType
+from engine.core.match.rules import MatchFormat, Side, game_winner
+from engine.core.pricing import kernel
+from engine.core.pricing.model import Position, Prior, posterior, price_weighted, price_weighted_reference
+from engine.core.pricing.odds import LADDER_CENTS, ladder_floor
 
 CATALOGUE = MarketCatalogue(race_to=(3, 5, 7, 9, 11), game_total_points_lines=(16.5, 18.5, 20.5, 22.5, 25.5))
 

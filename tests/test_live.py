@@ -23,11 +23,8 @@ from websockets.exceptions import InvalidStatus
 from engine import playback
 from engine.cli import main
 from engine.core.events import Event, PointWon
-from engine.core.market_catalogue import FORMAT_DEPENDENT_MARKET_TYPES
-from engine.core.reduce import Input, Stale
-from engine.core.report import summarize
-from engine.core.rules import UNKNOWN_FORMAT, MatchFormat
-from engine.core.signals import (
+from engine.core.markets.catalogue import FORMAT_DEPENDENT_MARKET_TYPES
+from engine.core.markets.signals import (
     BetStop,
     BetStopChanged,
     MarketResumed,
@@ -42,6 +39,9 @@ from engine.core.signals import (
     VoidRolledBack,
     expand,
 )
+from engine.core.match.rules import UNKNOWN_FORMAT, MatchFormat
+from engine.core.reduce import Input, Stale
+from engine.core.report import summarize
 from engine.core.state import MatchState
 from engine.core.update import Update
 from engine.feed.catalogue import DEFAULT_CATALOGUE, ActionCatalogue, ActionKind

@@ -17,14 +17,12 @@ from hypothesis import strategies as st
 from scenario import AWAY, HOME, Feed, game_won, script_format, signals_of
 
 from engine.cli import main
-from engine.core.book_update import next_book
 from engine.core.events import Event
-from engine.core.market_book import EMPTY_BOOK, Book, apply_signals
-from engine.core.market_catalogue import MarketCatalogue, MarketConfig, MarketPolicy, MarketType, parse_market
-from engine.core.market_outcomes import outcome
-from engine.core.reduce import Connected, Disconnected, EndOfStream, Input, Stale, reduce
-from engine.core.rules import MatchFormat, Side
-from engine.core.signals import (
+from engine.core.markets.book import EMPTY_BOOK, Book, apply_signals
+from engine.core.markets.book_update import next_book
+from engine.core.markets.catalogue import MarketCatalogue, MarketConfig, MarketPolicy, MarketType, parse_market
+from engine.core.markets.outcomes import outcome
+from engine.core.markets.signals import (
     BetStart,
     BetStop,
     BetStopChanged,
@@ -43,6 +41,8 @@ from engine.core.signals import (
     VoidRolledBack,
     expand,
 )
+from engine.core.match.rules import MatchFormat, Side
+from engine.core.reduce import Connected, Disconnected, EndOfStream, Input, Stale, reduce
 from engine.core.state import MatchState
 from engine.feed.catalogue import ActionKind, SendType
 from engine.feed.wire import Action, Heartbeat, Summary

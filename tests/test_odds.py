@@ -12,9 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.core import kernel
-from engine.core.market_catalogue import DEFAULT_MARKETS, Market, MarketType
-from engine.core.odds import (
+from engine.core.markets.catalogue import DEFAULT_MARKETS, Market, MarketType
+from engine.core.match.rules import MatchFormat, Side
+from engine.core.pricing import kernel
+from engine.core.pricing.model import Position, Pricing, Strengths, price
+from engine.core.pricing.odds import (
     _METHOD,
     DEFAULT_MARGINS,
     IMPOSSIBLE,
@@ -25,8 +27,6 @@ from engine.core.odds import (
     ladder_floor,
     remove_margin,
 )
-from engine.core.pricing import Position, Pricing, Strengths, price
-from engine.core.rules import MatchFormat, Side
 
 LADDER = set(LADDER_CENTS)
 
@@ -194,7 +194,7 @@ def test_pre_match_odds_set_the_edge_the_first_price_gives_back() -> None:
     pricing = Pricing().with_pre_match(1.60, 2.45, fmt)
     fair = remove_margin({"home": 1.60, "away": 2.45})
     assert pricing.home_edge > 0.0
-    from engine.core.pricing import match_win_at
+    from engine.core.pricing.model import match_win_at
 
     first = match_win_at(fmt, (0, 0), (0, 0), pricing.prior, pricing.home_edge)
     assert math.isclose(first, fair["home"], abs_tol=1e-6)

@@ -16,7 +16,7 @@ import pytest
 from engine import playback
 from engine.cli import main
 from engine.core.events import Event
-from engine.core.market_catalogue import (
+from engine.core.markets.catalogue import (
     DEFAULT_MARKETS,
     Market,
     MarketCatalogue,
@@ -24,7 +24,9 @@ from engine.core.market_catalogue import (
     MarketType,
     parse_market,
 )
-from engine.core.pricing import (
+from engine.core.markets.signals import PricesChanged
+from engine.core.match.rules import MatchFormat, Side, game_winner, server
+from engine.core.pricing.model import (
     PRIOR,
     Position,
     Pricing,
@@ -36,8 +38,6 @@ from engine.core.pricing import (
     price,
 )
 from engine.core.reduce import reduce
-from engine.core.rules import MatchFormat, Side, game_winner, server
-from engine.core.signals import PricesChanged
 from engine.core.state import MatchState
 from engine.io.recording import read_recording
 
@@ -390,7 +390,7 @@ def _rules_game(first_of_match: Side, game: int, expedite_from: int | None, odds
     points, each point's server from `rules.server` alone (independent of the pricing code)."""
     import functools
 
-    from engine.core import rules
+    from engine.core.match import rules
 
     @functools.cache
     def walk(home: int, away: int) -> tuple[float, float, float]:
@@ -417,7 +417,7 @@ def test_the_opener_of_later_games_follows_the_service_order_before_the_expedite
     `expedite_from` of game 3 (odd and even starts), who opens game 4 comes from the normal service
     order before the expedite system; the model priced later games with the wrong opener when it
     began after an odd number of points (race_to:4:5 0.5825 where 0.5414 is right)."""
-    from engine.core import rules
+    from engine.core.match import rules
 
     fmt = MatchFormat(best_of=5)
     odds = Strengths(0.62, 0.55)

@@ -18,11 +18,11 @@ from engine.core.events import (
     UnexpectedServer,
     UnknownAction,
 )
+from engine.core.match.rules import MatchFormat
+from engine.core.match.timeline import Folded, KeptAction
 from engine.core.reduce import reduce
 from engine.core.report import summarize
-from engine.core.rules import MatchFormat
 from engine.core.state import MatchState
-from engine.core.timeline import Folded, KeptAction
 from engine.feed.catalogue import ActionKind, ResultKind, SendType, Stoppage
 from engine.feed.wire import Malformed, Player
 from engine.testing.feedgen import POINT_SCORED, POINT_STARTED

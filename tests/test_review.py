@@ -13,8 +13,8 @@ import pytest
 
 from engine import playback
 from engine.cli import main
+from engine.core.markets.signals import Reason
 from engine.core.report import summarize
-from engine.core.signals import Reason
 from engine.io.recording import read_recording
 from engine.review import review_file
 from engine.review_plot import draw

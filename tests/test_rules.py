@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.core import rules
-from engine.core.rules import MatchFormat, Side
+from engine.core.match import rules
+from engine.core.match.rules import MatchFormat, Side
 
 HOME, AWAY = Side.HOME, Side.AWAY
 

@@ -6,11 +6,11 @@ import attrs
 import pytest
 from scenario import HOME, Feed, match_events, run
 
+from engine.core.markets.signals import Reason
+from engine.core.match.sequence import DuplicateDropped, Gap, Sequencer
+from engine.core.match.timeline import Standing, Timeline
 from engine.core.reduce import reduce
-from engine.core.sequence import DuplicateDropped, Gap, Sequencer
-from engine.core.signals import Reason
 from engine.core.state import MatchState
-from engine.core.timeline import Standing, Timeline
 
 
 def _feed(rallies: int) -> Feed:

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from engine.core.inputs import Heartbeat, Malformed
+from engine.core.match.inputs import Heartbeat, Malformed
 from engine.core.reduce import Connected, Disconnected, Stale
 from engine.feed.wire import encode_frame, heartbeat_frame
 from engine.io.protocol import (

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.core.rules import Side
+from engine.core.match.rules import Side
 from engine.feed.catalogue import DEFAULT_CATALOGUE, ActionKind, SendType
 from engine.feed.wire import (
     MAX_FRAME_BYTES,

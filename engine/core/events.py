@@ -2,7 +2,7 @@
 
 An event's name is its class name (`event_name`), as traces and callbacks use it. `Malformed` (a frame we could
 not read), `Gap`, `DuplicateDropped` and `LateArrival` (sequencing) are defined where they arise
-and re-exported here; so are the market signals (`engine.core.signals`), which the reducer emits
+and re-exported here; so are the market signals (`engine.core.markets.signals`), which the reducer emits
 after the match events.
 """
 
@@ -12,10 +12,7 @@ import enum
 
 import attrs
 
-from engine.core.inputs import Malformed
-from engine.core.rules import Side
-from engine.core.sequence import DuplicateDropped, Gap, LateArrival
-from engine.core.signals import (
+from engine.core.markets.signals import (
     MarketResumed,
     MarketSettled,
     MarketSuspended,
@@ -25,7 +22,10 @@ from engine.core.signals import (
     SuspensionReasonsChanged,
     VoidRolledBack,
 )
-from engine.core.vocabulary import ActionKind, ResultKind, SendType, Stoppage
+from engine.core.match.inputs import Malformed
+from engine.core.match.rules import Side
+from engine.core.match.sequence import DuplicateDropped, Gap, LateArrival
+from engine.core.match.vocabulary import ActionKind, ResultKind, SendType, Stoppage
 
 
 class Status(enum.Enum):

@@ -13,7 +13,7 @@ How one action message is folded:
 4. reconciliation with the provider's `fixtureSummary`: on disagreement we adopt the provider's
    score, flag a discrepancy, and keep the flag until the next cleanly scored point;
 5. derived views (server, ends, status) are compared before and after to emit their changes;
-6. the market book is brought up to date (`engine.core.book_update.advance_book`) and its
+6. the market book is brought up to date (`engine.core.markets.book_update.advance_book`) and its
    difference from the old book is emitted as market signals, after the match events.
 
 The adapter's view of the connection enters as inputs too: `Stale()` when nothing arrived for too
@@ -28,8 +28,6 @@ from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 
-from engine.core import rules
-from engine.core.book_update import advance_book
 from engine.core.events import (
     ActionPending,
     Discrepancy,
@@ -52,15 +50,15 @@ from engine.core.events import (
     UnexpectedServer,
     UnknownAction,
 )
-from engine.core.inputs import Action, Heartbeat, Malformed, Summary
-from engine.core.market_book import signals_between
-from engine.core.price_book import advance_prices
-from engine.core.rules import Side
-from engine.core.sequence import Note, Sequencer, TooFarAhead
-from engine.core.signals import OPENING_SIGNALS, prices_before_openings
-from engine.core.state import Expedite, MatchState, PlayState, Rallies, Rally, Score
-from engine.core.timeline import STANDING_AFTER, Entry, Folded, Standing, Timeline
-from engine.core.vocabulary import (
+from engine.core.markets.book import signals_between
+from engine.core.markets.book_update import advance_book
+from engine.core.markets.signals import OPENING_SIGNALS, prices_before_openings
+from engine.core.match import rules
+from engine.core.match.inputs import Action, Heartbeat, Malformed, Summary
+from engine.core.match.rules import Side
+from engine.core.match.sequence import Note, Sequencer, TooFarAhead
+from engine.core.match.timeline import STANDING_AFTER, Entry, Folded, Standing, Timeline
+from engine.core.match.vocabulary import (
     FIXTURE_STATUS_ABANDONED,
     STOPPAGE_OPENED_BY,
     STOPPAGES_CLOSED_BY,
@@ -71,6 +69,8 @@ from engine.core.vocabulary import (
     end_match_winner,
     result_kind_from_text,
 )
+from engine.core.pricing.prices import advance_prices
+from engine.core.state import Expedite, MatchState, PlayState, Rallies, Rally, Score
 
 
 @attrs.frozen(slots=True)

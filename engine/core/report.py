@@ -11,10 +11,10 @@ from typing import Any, TypeGuard
 import attrs
 
 from engine.core.events import Event, event_name
-from engine.core.market_book import Book
-from engine.core.price_book import NO_PRICES, PriceBook
-from engine.core.rules import Side
-from engine.core.signals import SIGNAL_TYPES, MarketStatus, Signal
+from engine.core.markets.book import Book
+from engine.core.markets.signals import SIGNAL_TYPES, MarketStatus, Signal
+from engine.core.match.rules import Side
+from engine.core.pricing.prices import NO_PRICES, PriceBook
 from engine.core.state import MatchState
 
 

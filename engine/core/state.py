@@ -3,7 +3,7 @@
 `PlayState` is the fold of the effective timeline (points, games, first server, expedite, rally,
 stoppages, result). `MatchState` adds what is about the feed rather than the match's history:
 sequencing, the pending set, the provider's current statuses, counters and the discrepancy flag.
-Who serves, which ends, whether the match is between games: derived by `engine.core.rules`.
+Who serves, which ends, whether the match is between games: derived by `engine.core.match.rules`.
 """
 
 from __future__ import annotations
@@ -12,15 +12,14 @@ from collections.abc import Mapping
 
 import attrs
 
-from engine.core import rules
 from engine.core.events import Status
-from engine.core.market_book import EMPTY_BOOK, Book
-from engine.core.market_catalogue import DEFAULT_MARKETS, MarketConfig
-from engine.core.price_book import NO_PRICES, PriceBook
-from engine.core.rules import DEFAULT_FORMAT, UNKNOWN_FORMAT, MatchFormat, Side
-from engine.core.sequence import Sequencer
-from engine.core.timeline import Timeline
-from engine.core.vocabulary import (
+from engine.core.markets.book import EMPTY_BOOK, Book
+from engine.core.markets.catalogue import DEFAULT_MARKETS, MarketConfig
+from engine.core.match import rules
+from engine.core.match.rules import DEFAULT_FORMAT, UNKNOWN_FORMAT, MatchFormat, Side
+from engine.core.match.sequence import Sequencer
+from engine.core.match.timeline import Timeline
+from engine.core.match.vocabulary import (
     COLLECTION_NOT_LIVE,
     FIXTURE_STATUS_ABANDONED,
     FIXTURE_STATUS_CANCELLED,
@@ -30,6 +29,7 @@ from engine.core.vocabulary import (
     ResultKind,
     Stoppage,
 )
+from engine.core.pricing.prices import NO_PRICES, PriceBook
 
 #: [ours] Provider fixture statuses (FEED.md section 2) that decide the match status while the
 #: match has no result: the status table's provider rows.
@@ -198,8 +198,8 @@ class MatchState:
     stale: bool = False  # the adapter said nothing arrived for too long; cleared by any message
     disconnected: bool = False
     markets: MarketConfig = DEFAULT_MARKETS
-    book: Book = EMPTY_BOOK  # the market book as of the last input (engine.core.book_update)
-    #: The prices of the undecided markets as of the last input (`engine.core.price_book.PriceBook`).
+    book: Book = EMPTY_BOOK  # the market book as of the last input (engine.core.markets.book_update)
+    #: The prices of the undecided markets as of the last input (`engine.core.pricing.prices.PriceBook`).
     prices: PriceBook = NO_PRICES
     lagging: bool = False  # the runtime's consumer fell behind (`Lagging` / `CaughtUp`)
     unfollowed: bool = False  # the runtime stopped following the fixture (`Unfollowed`): for good

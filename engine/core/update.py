@@ -20,12 +20,12 @@ from types import MappingProxyType
 import attrs
 
 from engine.core.events import Event, Status
-from engine.core.inputs import Action
-from engine.core.market_book import signals_between
-from engine.core.price_book import PriceBook
+from engine.core.markets.book import signals_between
+from engine.core.markets.signals import SIGNAL_TYPES, PricesChanged, Signal, prices_before_openings
+from engine.core.match.inputs import Action
+from engine.core.match.rules import Side
+from engine.core.pricing.prices import PriceBook
 from engine.core.reduce import Input, reduce
-from engine.core.rules import Side
-from engine.core.signals import SIGNAL_TYPES, PricesChanged, Signal, prices_before_openings
 from engine.core.state import MatchState, Score
 
 

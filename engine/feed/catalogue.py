@@ -8,7 +8,7 @@ id (lets and cards have no public ids), map it without touching the package:
     message = decode(frame, catalogue)
 
 Provider codes live here (type ids, status codes); what they mean to the engine — the kinds,
-stoppages, results and their [ours] tables — is the core's vocabulary (`engine.core.vocabulary`),
+stoppages, results and their [ours] tables — is the core's vocabulary (`engine.core.match.vocabulary`),
 re-exported here.
 """
 
@@ -18,7 +18,7 @@ from collections.abc import Mapping
 
 import attrs
 
-from engine.core.vocabulary import (  # the core's vocabulary, re-exported where users found it
+from engine.core.match.vocabulary import (  # the core's vocabulary, re-exported where users found it
     COLLECTION_NOT_LIVE,
     FIXTURE_STATUS_ABANDONED,
     FIXTURE_STATUS_CANCELLED,

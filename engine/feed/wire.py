@@ -27,7 +27,7 @@ import attrs
 import msgspec
 import orjson
 
-from engine.core.inputs import (  # the reducer's input types, re-exported where users found them
+from engine.core.match.inputs import (  # the reducer's input types, re-exported where users found them
     Action,
     Heartbeat,
     Malformed,

@@ -27,7 +27,7 @@ from collections.abc import Callable
 
 import attrs
 
-from engine.core.inputs import Action, Malformed
+from engine.core.match.inputs import Action, Malformed
 from engine.core.reduce import Connected, Disconnected, Input, Stale
 from engine.feed.catalogue import DEFAULT_CATALOGUE, ActionCatalogue
 from engine.feed.wire import MAX_FRAME_BYTES, decode

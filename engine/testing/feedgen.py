@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import attrs
 
-from engine.core.rules import Side
+from engine.core.match.rules import Side
 from engine.feed.catalogue import DEFAULT_CATALOGUE, ActionKind, SendType
 from engine.feed.wire import Action, PeriodScore, Summary, Team
 

@@ -17,7 +17,7 @@ import uuid
 
 from hypothesis import strategies as st
 
-from engine.core.rules import Side
+from engine.core.match.rules import Side
 from engine.testing.feedgen import MatchScript, ScriptedPoint, serving_side
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 
-from engine.core.rules import Side
+from engine.core.match.rules import Side
 
 
 class ActionKind(enum.Enum):

@@ -4,7 +4,7 @@
 stays until settled or void, so a correction can never make one vanish), and the ids of the
 markets touched; the reducer emits `signals_between(before, after, touched)` as signals.
 
-A market is SETTLED or VOID when its outcome (`engine.core.market_outcomes`) says so, else
+A market is SETTLED or VOID when its outcome (`engine.core.markets.outcomes`) says so, else
 SUSPENDED while any reason the policy scopes to its type holds, OPEN when none does. A new
 settlement or voiding waits while a reason in `policy.settlement_waits_for` holds (a pending action,
 a gap, a discrepancy, collection trouble); a market already settled keeps its result until the
@@ -25,9 +25,9 @@ from collections.abc import Iterable, Mapping
 
 import attrs
 
-from engine.core.market_book import OPEN_ENTRY, Book, BookIndex, MarketEntry, sorted_reasons
-from engine.core.market_catalogue import Market, MarketConfig, MarketType, point_market_id
-from engine.core.market_outcomes import (
+from engine.core.markets.book import OPEN_ENTRY, Book, BookIndex, MarketEntry, sorted_reasons
+from engine.core.markets.catalogue import Market, MarketConfig, MarketType, point_market_id
+from engine.core.markets.outcomes import (
     ENDED,
     Context,
     Outcome,
@@ -36,8 +36,8 @@ from engine.core.market_outcomes import (
     match_reasons,
     outcome_in,
 )
-from engine.core.rules import MatchFormat
-from engine.core.signals import MarketStatus, Reason, VoidReason
+from engine.core.markets.signals import MarketStatus, Reason, VoidReason
+from engine.core.match.rules import MatchFormat
 from engine.core.state import MatchState
 
 

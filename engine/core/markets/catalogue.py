@@ -14,11 +14,11 @@ from collections.abc import Iterable, Mapping
 import attrs
 import msgspec
 
-from engine.core import rules
-from engine.core.pricing import DEFAULT_PRICING, Pricing
-from engine.core.rules import MatchFormat
-from engine.core.signals import MarketType, Reason
-from engine.core.vocabulary import Stoppage
+from engine.core.markets.signals import MarketType, Reason
+from engine.core.match import rules
+from engine.core.match.rules import MatchFormat
+from engine.core.match.vocabulary import Stoppage
+from engine.core.pricing.model import DEFAULT_PRICING, Pricing
 
 __all__ = [  # MarketType is defined with the signals (a scoped signal names types); it is at home here too
     "ALL_MARKET_TYPES",
@@ -177,7 +177,7 @@ class MarketCatalogue:
 
 ALL_MARKET_TYPES = frozenset(MarketType)
 
-#: Which stoppage (opened and closed by the action kinds in `engine.core.vocabulary`) raises which reason.
+#: Which stoppage (opened and closed by the action kinds in `engine.core.match.vocabulary`) raises which reason.
 DEFAULT_STOPPAGE_REASONS: Mapping[Stoppage, Reason] = {
     Stoppage.TIMEOUT: Reason.TIMEOUT,
     Stoppage.VIDEO_CHECK: Reason.VIDEO_CHECK,
@@ -215,7 +215,7 @@ class MarketPolicy:
         policy = MarketPolicy().with_scopes({Reason.TIMEOUT: set()})  # stay open through timeouts
 
     The action kinds that open and close stoppages are the feed's semantics and live in
-    `engine.core.vocabulary` (STOPPAGE_OPENED_BY, STOPPAGES_CLOSED_BY); `stoppage_reasons` maps each
+    `engine.core.match.vocabulary` (STOPPAGE_OPENED_BY, STOPPAGES_CLOSED_BY); `stoppage_reasons` maps each
     stoppage to a reason. Reasons missing from `suspends` suspend nothing.
     """
 
@@ -262,7 +262,7 @@ class MarketConfig:
 
     catalogue: MarketCatalogue = MarketCatalogue()
     policy: MarketPolicy = MarketPolicy()
-    #: The fair prices and odds of every undecided market (`engine.core.price_book`); None: no prices.
+    #: The fair prices and odds of every undecided market (`engine.core.pricing.prices`); None: no prices.
     pricing: Pricing | None = DEFAULT_PRICING
 
 

@@ -24,13 +24,13 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from engine.core import kernel
-from engine.core.odds import DEFAULT_ODDS, OddsPolicy, remove_margin
-from engine.core.rules import MatchFormat, Side, game_winner, service_turn
-from engine.core.signals import MarketType
+from engine.core.markets.signals import MarketType
+from engine.core.match.rules import MatchFormat, Side, game_winner, service_turn
+from engine.core.pricing import kernel
+from engine.core.pricing.odds import DEFAULT_ODDS, OddsPolicy, remove_margin
 
 if TYPE_CHECKING:  # the catalogue's config and the state hold a `Pricing`: imported for types only
-    from engine.core.market_catalogue import Market
+    from engine.core.markets.catalogue import Market
     from engine.core.state import PlayState
 
 
@@ -214,7 +214,7 @@ def match_win_at(
 def match_win_before_game(fmt: MatchFormat, games: tuple[int, int], strengths: Strengths) -> float:
     """P(home wins the match) before the next game starts at `games`, whoever opens it (each side
     with probability 1/2: a coin toss before the match, unknown in results without servers)."""
-    from engine.core.market_catalogue import Market  # the catalogue imports this module
+    from engine.core.markets.catalogue import Market  # the catalogue imports this module
 
     match = [Market(MarketType.MATCH_WINNER)]
     game = sum(games) + 1
@@ -490,7 +490,7 @@ def price(position: Position, strengths: Strengths, markets: Sequence[Market]) -
 
 def price_weighted(position: Position, weighted: Weighted, markets: Sequence[Market]) -> dict[str, dict[str, float]]:
     """`price` averaged over strengths with their weights (the posterior: `posterior(...)`): by the
-    kernel (`engine.core.kernel`) where it covers the position, else by the reference."""
+    kernel (`engine.core.pricing.kernel`) where it covers the position, else by the reference."""
     weights = [weight for weight, _ in weighted]
     home_serves = [strengths.home_serve for _, strengths in weighted]
     away_serves = [strengths.away_serve for _, strengths in weighted]

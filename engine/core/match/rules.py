@@ -48,7 +48,7 @@ class MatchFormat:
     """How a match is played: best of N games (None: not known), singles or doubles, 11 points win by 2.
 
     With `best_of=None` no match is ever won from the score alone: only the provider's End Match
-    ends it, and the markets that depend on the format wait for it (`engine.core.market_outcomes`)."""
+    ends it, and the markets that depend on the format wait for it (`engine.core.markets.outcomes`)."""
 
     best_of: int | None = attrs.field(default=5, validator=_check_best_of)
     doubles: bool = False

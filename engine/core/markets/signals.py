@@ -1,9 +1,9 @@
 """Market signals: what a trading desk acts on, named by stable market ids (`game_winner:3`).
 
 Signals are edge-triggered differences between the market book before and after one input
-(`engine.core.book_update`): a market already suspended is not suspended again, a settled market
+(`engine.core.markets.book_update`): a market already suspended is not suspended again, a settled market
 is not settled again with the same result. Folding the signals alone from an empty book
-(`engine.core.market_book.apply_signals`) gives exactly the engine's book.
+(`engine.core.markets.book.apply_signals`) gives exactly the engine's book.
 
 Suspension for reasons that hold for the whole match (ball in play, a stoppage, a gap, a stale
 feed…) is scoped: one `BetStop`, `BetStopChanged` or `BetStart` names its scope (every undecided

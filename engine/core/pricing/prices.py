@@ -6,7 +6,7 @@ are a function of the score and of which markets are undecided: a frame that cha
 rally started, a stoppage, a heartbeat) costs one comparison. `prices_of(state)` computes them
 from scratch, the reference the kept prices are tested against.
 
-The prices average over the posterior of the strengths (`engine.core.pricing.posterior`: the
+The prices average over the posterior of the strengths (`engine.core.pricing.model.posterior`: the
 points played, the configured prior and pre-match edge); who serves next comes from the rules.
 Before the feed has shown who serves first, each side is equally likely to (a coin decides): the
 prices are the average of the two. With the
@@ -21,19 +21,19 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from engine.core import rules
-from engine.core.pricing import MATCH_TYPES, Position, PriceRow, Pricing, posterior_arrays, price_rows
-from engine.core.rules import Side
-from engine.core.signals import PricesChanged
+from engine.core.markets.signals import PricesChanged
+from engine.core.match import rules
+from engine.core.match.rules import Side
+from engine.core.pricing.model import MATCH_TYPES, Position, PriceRow, Pricing, posterior_arrays, price_rows
 
 if TYPE_CHECKING:  # the state holds a PriceBook: imported for types only
-    from engine.core.market_catalogue import Market
+    from engine.core.markets.catalogue import Market
     from engine.core.state import MatchState
 
 
 class MarketPrice(msgspec.Struct, frozen=True, gc=False):
     """One market's price: the fair probability of each outcome and the decimal odds offered
-    (`engine.core.odds`: margin, ladder, cap; none while the market is withdrawn — near-certain —
+    (`engine.core.pricing.odds`: margin, ladder, cap; none while the market is withdrawn — near-certain —
     and impossible outcomes left out). Stored as flat tuples, untracked by the cyclic collector
     (bench/collector.py); `fair` and `odds` are read-only mappings made on each access."""
 

@@ -8,7 +8,7 @@ costs one entry per market type, not one per market. `signals_between(before, af
 gives the edge-triggered signals from one book to the next — scoped ones for the shared entries,
 per-market ones for the rest — and `apply_signals(book, signals)` folds signals back into a book:
 `apply_signals(before, signals_between(before, after, …)) == after`. The book is computed from the
-match state by `engine.core.book_update`; this module knows nothing of the state.
+match state by `engine.core.markets.book_update`; this module knows nothing of the state.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from collections.abc import Iterable, Iterator, Mapping
 import attrs
 import msgspec
 
-from engine.core.market_catalogue import Market, parse_market
-from engine.core.signals import (
+from engine.core.markets.catalogue import Market, parse_market
+from engine.core.markets.signals import (
     BetStart,
     BetStop,
     BetStopChanged,
@@ -69,7 +69,7 @@ def sorted_reasons(reasons: Iterable[Reason]) -> tuple[Reason, ...]:
 
 @attrs.frozen(slots=True)
 class BookIndex:
-    """Where each market of a book stands, for the next update (`engine.core.book_update`).
+    """Where each market of a book stands, for the next update (`engine.core.markets.book_update`).
 
     `plain[type]`: the undecided markets of that type that follow the type's shared entry, in book
     order; `dependent`: the undecided markets with an entry of their own that the match-level
@@ -93,7 +93,7 @@ class Book(Mapping[str, MarketEntry]):
     Stores `shared[type]`, the entry of every undecided market of that type with no reason of its
     own (from the match-level `reasons`, scoped by the policy), and `own`, the entry of every other
     market; `index` says which markets follow which, and `cache` holds what the book was computed
-    from (`engine.core.book_update.BookCache`), so the next update looks only at what can have
+    from (`engine.core.markets.book_update.BookCache`), so the next update looks only at what can have
     changed. Equality compares the entries only."""
 
     __slots__ = ("_markets", "cache", "index", "own", "reasons", "shared", "uniform")

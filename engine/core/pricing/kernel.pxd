@@ -1,4 +1,4 @@
-# Cython's types for engine/core/kernel.py (an augmenting .pxd: the .py stays plain Python).
+# Cython's types for engine/core/pricing/kernel.py (an augmenting .pxd: the .py stays plain Python).
 import cython
 
 cdef int _GAME_WINNER, _GAME_TOTAL_POINTS, _RACE_TO, _POINT_WINNER, _MATCH_WINNER, _CORRECT_SCORE, _TOTAL_GAMES

@@ -15,7 +15,7 @@ from typing import Final
 
 import attrs
 
-from engine.core.inputs import Action
+from engine.core.match.inputs import Action
 
 #: Early arrivals, (seq, action) in order of seq: a handful at most (`max_held`), so a sorted tuple —
 #: immutable, shared by the states that follow, and the empty one costs the collector nothing.

@@ -17,9 +17,9 @@ from typing import Protocol
 import attrs
 import msgspec
 
-from engine.core.inputs import Action, Player
-from engine.core.rules import Side
-from engine.core.vocabulary import ActionKind, SendType
+from engine.core.match.inputs import Action, Player
+from engine.core.match.rules import Side
+from engine.core.match.vocabulary import ActionKind, SendType
 
 
 class Standing(enum.Enum):

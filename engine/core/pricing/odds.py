@@ -1,6 +1,6 @@
 """The odds we offer: a pure policy over fair probabilities (`OddsPolicy.offer`).
 
-Fair probabilities come from the model (`engine.core.pricing`); what a bookmaker can offer is
+Fair probabilities come from the model (`engine.core.pricing.model`); what a bookmaker can offer is
 another matter, decided here in four steps, one market at a time:
 
 1. **Withdraw** a market that is certain, or whose favourite's fair probability is at least
@@ -20,7 +20,7 @@ another matter, decided here in four steps, one market at a time:
 4. **Check the law**: the book of the listed outcomes sums to at least 1 + `min_margin` (a price
    below 1.01 cannot be quoted: the market is withdrawn). So no offered market gives a sure profit.
 
-The arithmetic of steps 1-4 is `engine.core.kernel.offer_prices` (compiled in the default build).
+The arithmetic of steps 1-4 is `engine.core.pricing.kernel.offer_prices` (compiled in the default build).
 Pure: no clock, no I/O, no randomness; tested as a law over random fair books and strengths.
 """
 
@@ -33,8 +33,8 @@ from types import MappingProxyType
 
 import attrs
 
-from engine.core import kernel
-from engine.core.signals import MarketType
+from engine.core.markets.signals import MarketType
+from engine.core.pricing import kernel
 
 
 def _ladder_cents() -> tuple[int, ...]:

@@ -11,8 +11,8 @@ from typing import Any
 import attrs
 import msgspec
 
-from engine.core.rules import Side
-from engine.core.vocabulary import ActionKind, SendType
+from engine.core.match.rules import Side
+from engine.core.match.vocabulary import ActionKind, SendType
 
 
 @attrs.frozen(slots=True)

@@ -7,7 +7,7 @@ A market is:
 - VOID when the match is over and it is undecided (FEED.md section 6), when its point was never
   played, or when its point was collected offline;
 - else undecided, or UNKNOWN when it was decided by play the feed did not show us (its point's
-  winner missed); `engine.core.book_update` turns outcomes and reasons into the book.
+  winner missed); `engine.core.markets.book_update` turns outcomes and reasons into the book.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from collections.abc import Callable, Mapping
 
 import attrs
 
-from engine.core import rules
 from engine.core.events import FINAL_STATUSES, Status
-from engine.core.market_catalogue import Market, MarketType
-from engine.core.rules import MatchFormat, Side
-from engine.core.signals import Reason, VoidReason
+from engine.core.markets.catalogue import Market, MarketType
+from engine.core.markets.signals import Reason, VoidReason
+from engine.core.match import rules
+from engine.core.match.rules import MatchFormat, Side
+from engine.core.match.vocabulary import COLLECTION_NOT_LIVE, FIXTURE_STATUS_SUSPENDED, ResultKind
 from engine.core.state import MatchState, Rallies, Score
-from engine.core.vocabulary import COLLECTION_NOT_LIVE, FIXTURE_STATUS_SUSPENDED, ResultKind
 
 _VOID_BY_RESULT = {
     ResultKind.NORMAL: VoidReason.NOT_PLAYED,
