@@ -36,7 +36,7 @@ from pathlib import Path
 import attrs
 import orjson
 
-from engine.core.markets.catalogue import DEFAULT_MARKETS, MarketConfig
+from engine.core.config import DEFAULT_MARKETS, MarketConfig
 from engine.core.match.rules import MatchFormat
 from engine.core.update import Update
 from engine.io.client import ClientSettings, ConnectLimiter

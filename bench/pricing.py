@@ -21,7 +21,7 @@ from pathlib import Path
 import attrs
 
 from engine import playback
-from engine.core.markets.catalogue import DEFAULT_MARKETS
+from engine.core.config import DEFAULT_MARKETS
 from engine.core.match.rules import MatchFormat, Side
 from engine.core.pricing.model import Position, Strengths, price
 from engine.core.pricing.prices import NO_PRICES, advance_prices
@@ -76,7 +76,10 @@ def main() -> None:
     steps = scored_steps()
     cleared = [attrs.evolve(after, prices=NO_PRICES) for _, _, after in steps]  # forces the recompute
     rounds = max(1, args.repeat // len(steps))
-    step = statistics.median(median_us(lambda s=state: advance_prices(s), rounds) for state in cleared)
+    def advance(s: MatchState) -> object:
+        return advance_prices(s.match, s.book, s.markets.pricing, s.prices)
+
+    step = statistics.median(median_us(lambda s=state: advance(s), rounds) for state in cleared)
     unpriced = [(before, message) for before, message, _ in scored_steps(pricing=False)]
     with_prices = statistics.median(
         median_us(lambda b=before, m=message: reduce(b, m), rounds) for before, message, _ in steps

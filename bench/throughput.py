@@ -24,7 +24,8 @@ import attrs
 import orjson
 
 from engine import playback
-from engine.core.markets.catalogue import MarketCatalogue, MarketConfig
+from engine.core.config import MarketConfig
+from engine.core.markets.catalogue import MarketCatalogue
 from engine.core.reduce import EndOfStream, reduce
 from engine.core.report import is_signal
 from engine.core.state import MatchState

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # what is exported and from where; at run time `_exports` reads it (`__all__` repeats the names)
+    from engine.core.config import DEFAULT_MARKETS, MarketConfig
     from engine.core.events import (
         ActionPending,
         Discrepancy,
@@ -46,13 +47,10 @@ if TYPE_CHECKING:  # what is exported and from where; at run time `_exports` rea
         event_name,
     )
     from engine.core.markets.book import EMPTY_BOOK, Book, MarketEntry, apply_signals, signals_between
-    from engine.core.markets.book_update import next_book
     from engine.core.markets.catalogue import (
-        DEFAULT_MARKETS,
         FORMAT_DEPENDENT_MARKET_TYPES,
         Market,
         MarketCatalogue,
-        MarketConfig,
         MarketPolicy,
         MarketType,
         parse_market,
@@ -104,6 +102,7 @@ if TYPE_CHECKING:  # what is exported and from where; at run time `_exports` rea
         Stale,
         Unfollowed,
         fold,
+        next_book,
         reduce,
     )
     from engine.core.report import describe_event, describe_signal, summarize

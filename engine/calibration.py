@@ -507,8 +507,9 @@ def in_game_forecasts(recordings: Iterable[Path], prior: Prior = PRIOR) -> list[
     previous point, or the game's start — take the price of the next point's market, of the current
     game's winner and of each of its undecided races, and score them against how each settled."""
     from engine import playback
+    from engine.core.config import DEFAULT_MARKETS
     from engine.core.events import PointWon
-    from engine.core.markets.catalogue import DEFAULT_MARKETS, parse_market
+    from engine.core.markets.catalogue import parse_market
     from engine.core.markets.signals import MarketStatus
     from engine.core.pricing.model import Pricing
     from engine.io.recording import read_recording

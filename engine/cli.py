@@ -30,7 +30,7 @@ import attrs
 import orjson
 
 from engine import calibration, playback, review, table
-from engine.core.markets.catalogue import DEFAULT_MARKETS, MarketConfig
+from engine.core.config import DEFAULT_MARKETS, MarketConfig
 from engine.core.match.rules import (
     MAX_BEST_OF,
     UNKNOWN_FORMAT,

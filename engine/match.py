@@ -39,8 +39,8 @@ from typing import Any, TypeVar, overload
 import attrs
 
 from engine import playback
+from engine.core.config import DEFAULT_MARKETS, MarketConfig
 from engine.core.events import FINAL_STATUSES
-from engine.core.markets.catalogue import DEFAULT_MARKETS, MarketConfig
 from engine.core.match.rules import UNKNOWN_FORMAT, MatchFormat
 from engine.core.reduce import CaughtUp, EndOfStream, Input, Lagging, Unfollowed
 from engine.core.state import MatchState

@@ -22,8 +22,8 @@ from collections.abc import Iterable, Iterator
 
 import attrs
 
+from engine.core.config import DEFAULT_MARKETS, MarketConfig
 from engine.core.events import Event, FormatContradicted
-from engine.core.markets.catalogue import DEFAULT_MARKETS, MarketConfig
 from engine.core.match.rules import UNKNOWN_FORMAT, MatchFormat
 from engine.core.reduce import EndOfStream, Input, Unfollowed, reduce
 from engine.core.state import MatchState

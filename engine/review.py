@@ -15,8 +15,8 @@ from typing import Any
 import attrs
 
 from engine import playback
+from engine.core.config import DEFAULT_MARKETS, MarketConfig
 from engine.core.events import Discrepancy, Event, GameWon, MatchWon, PastAmended, PointWon
-from engine.core.markets.catalogue import DEFAULT_MARKETS, MarketConfig
 from engine.core.markets.signals import (
     MarketSettled,
     MarketVoided,

@@ -13,7 +13,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from engine.core.markets.catalogue import DEFAULT_MARKETS, MarketConfig
+from engine.core.config import DEFAULT_MARKETS, MarketConfig
 from engine.io.recording import RecordingError
 from engine.review import review_file
 

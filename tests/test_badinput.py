@@ -298,8 +298,9 @@ def test_expedite_from_beyond_the_points_played_crashed_the_pricing() -> None:
     import attrs
 
     from engine.core.match.rules import MatchFormat, Side
+    from engine.core.match.state import Expedite, PlayState
     from engine.core.pricing.prices import prices_of
-    from engine.core.state import Expedite, MatchState, PlayState
+    from engine.core.state import MatchState
 
     play = PlayState(
         format=MatchFormat(best_of=5),
@@ -312,5 +313,5 @@ def test_expedite_from_beyond_the_points_played_crashed_the_pricing() -> None:
     )
     state = MatchState.new("f", MatchFormat(best_of=5))
     state, _ = reduce(state, Heartbeat())  # the book, offered
-    prices = prices_of(attrs.evolve(state, play=play))
+    prices = prices_of(attrs.evolve(state.match, play=play), state.book, state.markets.pricing)
     assert abs(sum(prices["match_winner"].values()) - 1.0) < 1e-9

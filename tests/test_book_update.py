@@ -12,10 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine import playback
+from engine.core.config import MarketConfig
 from engine.core.events import Event
 from engine.core.markets.book import EMPTY_BOOK, Book, apply_signals
 from engine.core.markets.book_update import derive_book, offered_markets
-from engine.core.markets.catalogue import MarketConfig, MarketPolicy, MarketType
+from engine.core.markets.catalogue import MarketPolicy, MarketType
 from engine.core.markets.signals import (
     BetStart,
     BetStop,
@@ -41,8 +42,9 @@ RECORDINGS = sorted(FIXTURES.glob("*.jsonl"))
 
 def _check_step(state: MatchState, receiver: Book, signals: list[Signal]) -> Book:
     """The laws after one input; returns the receiver's book with the step's signals applied."""
-    assert derive_book(state) == state.book  # incremental = from scratch
-    assert {market.id for market in offered_markets(state)} <= set(state.book)
+    markets = state.markets
+    assert derive_book(state.match, markets.catalogue, markets.policy, state.book) == state.book  # = from scratch
+    assert {market.id for market in offered_markets(state.match, markets.catalogue)} <= set(state.book)
     receiver = apply_signals(receiver, signals)
     assert receiver == state.book  # the signals alone rebuild the book
     for signal in signals:
@@ -107,7 +109,7 @@ def _check_prices(state: MatchState, receiver: dict[str, dict[str, float]], move
         assert (signal.prices and set(signal.prices) == set(signal.odds)) or signal.withdrawn
         receiver = {k: v for k, v in receiver.items() if k not in signal.withdrawn} | signal.prices
     kept = state.prices.fair()
-    assert kept == prices_of(state)
+    assert kept == prices_of(state.match, state.book, state.markets.pricing)
     assert receiver == kept
     undecided = set(state.book.undecided())
     assert set(kept) <= undecided

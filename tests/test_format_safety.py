@@ -12,8 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine import playback
+from engine.core.config import MarketConfig
 from engine.core.events import Discrepancy, FormatContradicted
-from engine.core.markets.catalogue import MarketConfig, MarketPolicy, parse_market
+from engine.core.markets.catalogue import MarketPolicy, parse_market
 from engine.core.markets.signals import (
     BetStop,
     BetStopChanged,

@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 from scenario import AWAY, HOME, Feed, game_won, script_format, signals_of
 
 from engine.cli import main
+from engine.core.config import MarketConfig
 from engine.core.events import Event
 from engine.core.markets.book import EMPTY_BOOK, Book, apply_signals
-from engine.core.markets.book_update import next_book
-from engine.core.markets.catalogue import MarketCatalogue, MarketConfig, MarketPolicy, MarketType, parse_market
+from engine.core.markets.catalogue import MarketCatalogue, MarketPolicy, MarketType, parse_market
 from engine.core.markets.outcomes import outcome
 from engine.core.markets.signals import (
     BetStart,
@@ -42,7 +42,7 @@ from engine.core.markets.signals import (
     expand,
 )
 from engine.core.match.rules import MatchFormat, Side
-from engine.core.reduce import Connected, Disconnected, EndOfStream, Input, Stale, reduce
+from engine.core.reduce import Connected, Disconnected, EndOfStream, Input, Stale, next_book, reduce
 from engine.core.state import MatchState
 from engine.feed.catalogue import ActionKind, SendType
 from engine.feed.wire import Action, Heartbeat, Summary
@@ -150,7 +150,7 @@ def test_a_markets_do_open_when_all_is_certain(match: GeneratedMatch) -> None:
 def _check_book_agrees_with_state(state: MatchState) -> None:
     book = state.book
     for market_id, entry in book.items():
-        found = outcome(book.market(market_id), state)
+        found = outcome(book.market(market_id), state.match, state.markets.policy)
         if entry.status is MarketStatus.SETTLED:
             assert (found.result, found.void_reason) == (entry.result, None), market_id
         elif entry.status is MarketStatus.VOID:

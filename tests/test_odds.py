@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.core.markets.catalogue import DEFAULT_MARKETS, Market, MarketType
+from engine.core.config import DEFAULT_MARKETS
+from engine.core.markets.catalogue import Market, MarketType
 from engine.core.match.rules import MatchFormat, Side
 from engine.core.pricing import kernel
 from engine.core.pricing.model import Position, Pricing, Strengths, price

@@ -15,15 +15,9 @@ import pytest
 
 from engine import playback
 from engine.cli import main
+from engine.core.config import DEFAULT_MARKETS, MarketConfig
 from engine.core.events import Event
-from engine.core.markets.catalogue import (
-    DEFAULT_MARKETS,
-    Market,
-    MarketCatalogue,
-    MarketConfig,
-    MarketType,
-    parse_market,
-)
+from engine.core.markets.catalogue import Market, MarketCatalogue, MarketType, parse_market
 from engine.core.markets.signals import PricesChanged
 from engine.core.match.rules import MatchFormat, Side, game_winner, server
 from engine.core.pricing.model import (

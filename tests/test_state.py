@@ -7,7 +7,8 @@ from typing import Any
 
 import attrs
 
-from engine.core.state import MatchState, PlayState
+from engine.core.match.state import Match, PlayState
+from engine.core.state import MatchState
 
 
 def _marked(cls: type[Any]) -> Any:
@@ -17,10 +18,17 @@ def _marked(cls: type[Any]) -> Any:
 
 def test_match_state_copies_equal_evolve() -> None:
     state: MatchState = _marked(MatchState)
-    book, timeline, play, sequencer = object(), object(), object(), object()
+    match, book, prices = object(), object(), object()
+    assert state.with_match(match) == attrs.evolve(state, match=match)  # type: ignore[arg-type]
     assert state.with_book(book) == attrs.evolve(state, book=book)  # type: ignore[arg-type]
-    assert state.with_action(timeline, play, 7, 3, sequencer) == attrs.evolve(  # type: ignore[arg-type]
-        state, timeline=timeline, play=play, last_seq=7, unknown_actions=3, sequencer=sequencer
+    assert state.with_prices(prices) == attrs.evolve(state, prices=prices)  # type: ignore[arg-type]
+
+
+def test_match_copies_equal_evolve() -> None:
+    match: Match = _marked(Match)
+    timeline, play, sequencer = object(), object(), object()
+    assert match.with_action(timeline, play, 7, 3, sequencer) == attrs.evolve(  # type: ignore[arg-type]
+        match, timeline=timeline, play=play, last_seq=7, unknown_actions=3, sequencer=sequencer
     )
 
 

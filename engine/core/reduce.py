@@ -50,13 +50,14 @@ from engine.core.events import (
     UnexpectedServer,
     UnknownAction,
 )
-from engine.core.markets.book import signals_between
+from engine.core.markets.book import Book, signals_between
 from engine.core.markets.book_update import advance_book
 from engine.core.markets.signals import OPENING_SIGNALS, prices_before_openings
 from engine.core.match import rules
 from engine.core.match.inputs import Action, Heartbeat, Malformed, Summary
 from engine.core.match.rules import Side
 from engine.core.match.sequence import Note, Sequencer, TooFarAhead
+from engine.core.match.state import Expedite, Match, PlayState, Rallies, Rally, Score
 from engine.core.match.timeline import STANDING_AFTER, Entry, Folded, Standing, Timeline
 from engine.core.match.vocabulary import (
     FIXTURE_STATUS_ABANDONED,
@@ -70,7 +71,7 @@ from engine.core.match.vocabulary import (
     result_kind_from_text,
 )
 from engine.core.pricing.prices import advance_prices
-from engine.core.state import Expedite, MatchState, PlayState, Rallies, Rally, Score
+from engine.core.state import MatchState
 
 
 @attrs.frozen(slots=True)
@@ -119,25 +120,27 @@ Input = (
 
 def reduce(state: MatchState, message: Input) -> tuple[MatchState, list[Event]]:
     """Fold one message into the state; returns the new state and what happened, in order:
-    match events first, then the market signals they caused."""
+    match events first, then the market signals they caused. One way: the message into the match,
+    the match into the book, both into the prices."""
+    match = state.match
     if isinstance(message, Malformed):
-        return attrs.evolve(state, malformed=state.malformed + 1), [message]
+        return state.with_match(attrs.evolve(match, malformed=match.malformed + 1)), [message]
     events: list[Event] = []
     if isinstance(message, Heartbeat):
-        if not state.stale and state.book.cache is not None:
+        if not match.stale and state.book.cache is not None:
             return state, []
-        state = attrs.evolve(state, stale=False)
+        match = attrs.evolve(match, stale=False)
     elif isinstance(message, Stale):
-        state = attrs.evolve(state, stale=True)
+        match = attrs.evolve(match, stale=True)
     elif isinstance(message, Disconnected | Connected):
-        state = attrs.evolve(state, disconnected=isinstance(message, Disconnected))
+        match = attrs.evolve(match, disconnected=isinstance(message, Disconnected))
     elif isinstance(message, Lagging | CaughtUp):
-        state = attrs.evolve(state, lagging=isinstance(message, Lagging))
+        match = attrs.evolve(match, lagging=isinstance(message, Lagging))
     elif isinstance(message, Unfollowed):
-        state = attrs.evolve(state, unfollowed=True)
+        match = attrs.evolve(match, unfollowed=True)
     else:
         return _fold_message(state, message, events), events
-    return _with_book(state, events), events
+    return _with_book(state.with_match(match), events), events
 
 
 def _with_book(state: MatchState, events: list[Event]) -> MatchState:
@@ -153,10 +156,10 @@ def _priced(state: MatchState, events: list[Event]) -> MatchState:
     """The state with its prices brought up to date: the price signal, when they moved, goes after
     the other signals but before every reopening (`BetStart`, `MarketResumed`), which go last, so a
     receiver never sees a market open again before its price for the new score."""
-    prices, moved = advance_prices(state)
+    prices, moved = advance_prices(state.match, state.book, state.markets.pricing, state.prices)
     if moved is not None or any(isinstance(event, OPENING_SIGNALS) for event in events):
         events[:] = prices_before_openings(events, moved)
-    return state if prices is state.prices else attrs.evolve(state, prices=prices)
+    return state if prices is state.prices else state.with_prices(prices)
 
 
 def _fold_message(state: MatchState, message: Action | EndOfStream, events: list[Event]) -> MatchState:
@@ -164,38 +167,39 @@ def _fold_message(state: MatchState, message: Action | EndOfStream, events: list
     hold releases several actions at once, the book is advanced after each of them, so the markets
     offered and decided do not depend on how the network batched the messages; the signals are the
     net change, so no market flashes open on a state already superseded."""
-    before = _View.of(state)
+    match = state.match
+    before = _View.of(match)
     book_before = state.book
-    if state.stale:
-        state = attrs.evolve(state, stale=False)
+    if match.stale:
+        match = attrs.evolve(match, stale=False)
     if isinstance(message, EndOfStream):
-        sequencer, released, notes = state.sequencer.flush()
+        sequencer, released, notes = match.sequencer.flush()
     else:
-        if state.fixture_id is not None and message.fixture_id != state.fixture_id:
+        if match.fixture_id is not None and message.fixture_id != match.fixture_id:
             bad = Malformed(
-                f"fixtureAction.fixtureId: action of fixture {message.fixture_id}, not {state.fixture_id}",
+                f"fixtureAction.fixtureId: action of fixture {message.fixture_id}, not {match.fixture_id}",
                 "fixtureAction.fixtureId",
                 seq=message.seq,
             )
             events.append(bad)
-            return _with_book(attrs.evolve(state, malformed=state.malformed + 1), events)
-        sequencer, released, notes = state.sequencer.push(message)
+            return _with_book(state.with_match(attrs.evolve(match, malformed=match.malformed + 1)), events)
+        sequencer, released, notes = match.sequencer.push(message)
     unset: Sequencer | None = None  # the common step sets the sequencer with the action's own changes
     if notes:
-        state = _count_notes(attrs.evolve(state, sequencer=sequencer), notes)
+        match = _count_notes(attrs.evolve(match, sequencer=sequencer), notes)
         events.extend(_quarantined(note) if isinstance(note, TooFarAhead) else note for note in notes)
     elif released:
         unset = sequencer
     else:
-        state = attrs.evolve(state, sequencer=sequencer)
+        match = attrs.evolve(match, sequencer=sequencer)
     changed: dict[str, None] = {}
     for action in released:
-        state = _apply(state, action, events, unset)
+        match = _apply(match, action, events, unset)
         unset = None
         if len(released) > 1:
-            state = _advanced(state, changed)
-    before.diff(_View.of(state), events)
-    state = _advanced(state, changed)
+            state = _advanced(state.with_match(match), changed)
+    before.diff(_View.of(match), events)
+    state = _advanced(state.with_match(match), changed)
     if state.book is not book_before:
         events.extend(signals_between(book_before, state.book, changed))
     return _priced(state, events)
@@ -203,11 +207,17 @@ def _fold_message(state: MatchState, message: Action | EndOfStream, events: list
 
 def _advanced(state: MatchState, changed: dict[str, None]) -> MatchState:
     """The state with its book brought up to date; the ids of the markets that changed added to `changed`."""
-    book, ids = advance_book(state)
+    markets = state.markets
+    book, ids = advance_book(state.match, markets.catalogue, markets.policy, state.book)
     if book is state.book:
         return state
     changed.update(dict.fromkeys(ids))
     return state.with_book(book)
+
+
+def next_book(state: MatchState) -> Book:
+    """The book for `state`'s match, built on `state.book` (the same object when nothing it depends on changed)."""
+    return advance_book(state.match, state.markets.catalogue, state.markets.policy, state.book)[0]
 
 
 def fold(state: MatchState, messages: list[Input]) -> tuple[MatchState, list[Event]]:
@@ -219,7 +229,7 @@ def fold(state: MatchState, messages: list[Input]) -> tuple[MatchState, list[Eve
     return state, events
 
 
-def _count_notes(state: MatchState, notes: list[Note]) -> MatchState:
+def _count_notes(state: Match, notes: list[Note]) -> Match:
     if not notes:
         return state
     gaps = sum(1 for note in notes if isinstance(note, Gap))
@@ -251,7 +261,7 @@ class _View:
     status: Status
 
     @classmethod
-    def of(cls, state: MatchState) -> _View:
+    def of(cls, state: Match) -> _View:
         return cls(state.server, state.ends_swapped, state.status)
 
     def diff(self, after: _View, events: list[Event]) -> None:
@@ -266,7 +276,7 @@ class _View:
 # --- one released action -------------------------------------------------------------------------
 
 
-def _apply(state: MatchState, action: Action, events: list[Event], sequencer: Sequencer | None = None) -> MatchState:
+def _apply(state: Match, action: Action, events: list[Event], sequencer: Sequencer | None = None) -> Match:
     """Record one released action and fold it; `sequencer`, if given, is set in the same step."""
     first_event = len(events)
     previous = state.timeline.get(action.action_id)
@@ -335,7 +345,7 @@ def _same_content(previous: Entry | None, action: Action, standing: Standing) ->
     )
 
 
-def _refold(state: MatchState, timeline: Timeline, action: Action, inserted: bool, events: list[Event]) -> PlayState:
+def _refold(state: Match, timeline: Timeline, action: Action, inserted: bool, events: list[Event]) -> PlayState:
     """Fold the whole effective timeline again; report the amendment and a changed outcome."""
     events.append(PastAmended(action.action_id, action.send_type, inserted))
     play = replay_timeline(timeline.effective(), state.configured_format)
@@ -538,7 +548,7 @@ def _end_match(play: PlayState, action: Folded, events: list[Event]) -> PlayStat
 # --- the feed's present: liveness and provider statuses ------------------------------------------
 
 
-def _provider_context(state: MatchState, action: Action, events: list[Event]) -> MatchState:
+def _provider_context(state: Match, action: Action, events: list[Event]) -> Match:
     fixture_status = state.fixture_status
     collection_status = state.collection_status
     summary = action.summary

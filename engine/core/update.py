@@ -24,9 +24,10 @@ from engine.core.markets.book import signals_between
 from engine.core.markets.signals import SIGNAL_TYPES, PricesChanged, Signal, prices_before_openings
 from engine.core.match.inputs import Action
 from engine.core.match.rules import Side
+from engine.core.match.state import Score
 from engine.core.pricing.prices import PriceBook
 from engine.core.reduce import Input, reduce
-from engine.core.state import MatchState, Score
+from engine.core.state import MatchState
 
 
 @attrs.frozen(slots=True)

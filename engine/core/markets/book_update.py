@@ -1,6 +1,7 @@
 """The market book as a function of the match state, kept up to date step by step.
 
-`advance_book(state)` gives the book for `state`, built on `state.book` (a market once offered
+`advance_book(match, catalogue, policy, previous)` gives the book for the match, built on the
+previous book (a market once offered
 stays until settled or void, so a correction can never make one vanish), and the ids of the
 markets touched; the reducer emits `signals_between(before, after, touched)` as signals.
 
@@ -14,7 +15,7 @@ Incremental: the match-level reasons decide, per market type, one entry shared b
 market with no reason of its own, so a step that only changes reasons (a rally starts or ends, a
 stoppage, the feed goes stale) costs one entry per market type. A step that changes the score
 recomputes the outcomes of the markets of the game it changed (and the match markets when the
-games changed); a correction of the past recomputes every group it touched. `derive_book(state)`
+games changed); a correction of the past recomputes every group it touched. `derive_book`
 recomputes everything from the outcomes, the reference the incremental book is tested against.
 """
 
@@ -26,7 +27,7 @@ from collections.abc import Iterable, Mapping
 import attrs
 
 from engine.core.markets.book import OPEN_ENTRY, Book, BookIndex, MarketEntry, sorted_reasons
-from engine.core.markets.catalogue import Market, MarketConfig, MarketType, point_market_id
+from engine.core.markets.catalogue import Market, MarketCatalogue, MarketPolicy, MarketType, point_market_id
 from engine.core.markets.outcomes import (
     ENDED,
     Context,
@@ -38,7 +39,7 @@ from engine.core.markets.outcomes import (
 )
 from engine.core.markets.signals import MarketStatus, Reason, VoidReason
 from engine.core.match.rules import MatchFormat
-from engine.core.state import MatchState
+from engine.core.match.state import Match
 
 
 @attrs.frozen(slots=True)
@@ -89,25 +90,25 @@ class BookCache:
     reasons: frozenset[Reason]
     context: Context
     point: Market | None
-    config: MarketConfig
+    catalogue: MarketCatalogue
+    policy: MarketPolicy
     outcomes: Mapping[str, Outcome]
 
 
 # --- what is offered ------------------------------------------------------------------------------------
 
 
-def offered_markets(state: MatchState) -> list[Market]:
-    """The markets the catalogue offers in this state (the book also keeps earlier ones)."""
-    markets = _standing_markets(state)
-    point = _next_point_market(state)
+def offered_markets(match: Match, catalogue: MarketCatalogue) -> list[Market]:
+    """The markets the catalogue offers in this match (the book also keeps earlier ones)."""
+    markets = _standing_markets(match, catalogue)
+    point = _next_point_market(match, catalogue)
     return markets if point is None else [*markets, point]
 
 
-def _standing_markets(state: MatchState) -> list[Market]:
+def _standing_markets(match: Match, catalogue: MarketCatalogue) -> list[Market]:
     """The match markets and the markets on every game of the format (the format unknown: on every
     game begun)."""
-    catalogue = state.markets.catalogue
-    play = state.play
+    play = match.play
     markets = catalogue.match_markets(play.format)
     for game in range(1, _games_offered(play.format, len(play.points)) + 1):
         markets.extend(catalogue.game_markets(game))
@@ -120,18 +121,18 @@ def _games_offered(fmt: MatchFormat, begun: int) -> int:
     return begun if fmt.best_of is None else fmt.best_of
 
 
-def _next_point_market(state: MatchState, known: Market | None = None) -> Market | None:
+def _next_point_market(match: Match, catalogue: MarketCatalogue, known: Market | None = None) -> Market | None:
     """The market on the next point to be played, while the match goes on (`known`, when it is
     that market already); with the format unknown, none between games (only once a game begins)."""
-    play = state.play
-    if not state.markets.catalogue.point_winner or play.result is not None or state.status in ENDED:
+    play = match.play
+    if not catalogue.point_winner or play.result is not None or match.status in ENDED:
         return None
     if play.format.best_of is None and play.points and play.game_decided():
         return None  # the format unknown: the next game may never be played; offered once it begins
     game, home, away = play.next_rally_position()
     if known is not None and known.game == game and known.number == home + away + 1:
         return known
-    return state.markets.catalogue.point_market(game, home + away + 1)
+    return catalogue.point_market(game, home + away + 1)
 
 
 def _changed_groups(before: Context, after: Context) -> set[int] | None:
@@ -173,15 +174,18 @@ def _only_appended(group: int, before: Context, after: Context) -> bool:
 
 
 def _played_point_markets(
-    state: MatchState, before: Context | None, games: Iterable[int] | None, book: Mapping[str, Market]
+    match: Match,
+    catalogue: MarketCatalogue,
+    before: Context | None,
+    games: Iterable[int] | None,
+    book: Mapping[str, Market],
 ) -> list[Market]:
     """Markets on points whose winner is known and that the book lacks, in `games` (None: all): so
     the book does not depend on how messages were batched (several points released together after
     a gap still get theirs). Of a game that only gained points since `before`, only those are seen."""
-    catalogue = state.markets.catalogue
     if not catalogue.point_winner:
         return []
-    every_game = state.play.rallies
+    every_game = match.play.rallies
     markets = []
     for game in range(1, len(every_game) + 1) if games is None else sorted(games):
         if not 1 <= game <= len(every_game):
@@ -195,24 +199,21 @@ def _played_point_markets(
     return markets
 
 
-def next_book(state: MatchState) -> Book:
-    """The book for `state`, built on `state.book` (the same object when nothing it depends on changed)."""
-    return advance_book(state)[0]
-
-
-def advance_book(state: MatchState) -> tuple[Book, list[str]]:
-    """The book for `state`, built on `state.book`, and the ids of the markets whose own entry, or
-    whose following of their type's shared entry, changed (`signals_between` needs them)."""
-    previous = state.book
-    reasons = match_reasons(state)
-    ctx = context(state)
+def advance_book(
+    match: Match, catalogue: MarketCatalogue, policy: MarketPolicy, previous: Book
+) -> tuple[Book, list[str]]:
+    """The book for `match`, built on `previous` (the same object when nothing it depends on
+    changed), and the ids of the markets whose own entry, or whose following of their type's shared
+    entry, changed (`signals_between` needs them)."""
+    reasons = match_reasons(match, policy)
+    ctx = context(match, policy)
     cache = previous.cache if isinstance(previous.cache, BookCache) else None
-    point = _next_point_market(state, None if cache is None else cache.point)
-    if cache is not None and cache.config is not state.markets and cache.config != state.markets:
+    point = _next_point_market(match, catalogue, None if cache is None else cache.point)
+    if cache is not None and (cache.catalogue, cache.policy) != (catalogue, policy):
         cache = None  # another config: everything is looked at again
     if cache is not None and cache.point == point and cache.reasons == reasons and cache.context == ctx:
         return previous, []
-    step = _Step(state, previous, cache, reasons, ctx)
+    step = _Step(match, catalogue, policy, previous, cache, reasons, ctx)
     if cache is None:
         step.refresh_every_market()
         step.offer(point, None)
@@ -226,12 +227,11 @@ def advance_book(state: MatchState) -> tuple[Book, list[str]]:
     return step.book(point), step.touched
 
 
-def derive_book(state: MatchState) -> Book:
-    """`state`'s book recomputed from scratch for the same markets (no cache): what the incremental
-    `advance_book` must equal after every input."""
-    previous = state.book
+def derive_book(match: Match, catalogue: MarketCatalogue, policy: MarketPolicy, previous: Book) -> Book:
+    """The book recomputed from scratch for the markets of `previous` (no cache): what the
+    incremental `advance_book` must equal after every input."""
     uncached = Book(markets=previous.markets(), own=previous.own, shared=previous.shared, index=previous.index)
-    return next_book(attrs.evolve(state, book=uncached))
+    return advance_book(match, catalogue, policy, uncached)[0]
 
 
 class _Step:
@@ -239,10 +239,18 @@ class _Step:
     markets touched."""
 
     def __init__(
-        self, state: MatchState, previous: Book, cache: BookCache | None, reasons: frozenset[Reason], ctx: Context
+        self,
+        match: Match,
+        catalogue: MarketCatalogue,
+        policy: MarketPolicy,
+        previous: Book,
+        cache: BookCache | None,
+        reasons: frozenset[Reason],
+        ctx: Context,
     ) -> None:
-        policy = state.markets.policy
-        self.state = state
+        self.match = match
+        self.catalogue = catalogue
+        self.policy = policy
         self.previous = previous
         self.reasons = reasons
         self.ctx = ctx
@@ -299,16 +307,16 @@ class _Step:
         """Add the markets newly offered: every standing market the first time and when the games
         offered change, points played in the `changed` games (None: all) that the book lacks, and
         the next point's market."""
-        before, state, ctx = self.before, self.state, self.ctx
+        before, match, ctx = self.before, self.match, self.ctx
         offered = (
-            _standing_markets(state)
+            _standing_markets(match, self.catalogue)
             if before is None
             or before.format != ctx.format
             or _games_offered(before.format, len(before.points)) != _games_offered(ctx.format, len(ctx.points))
             else []
         )
         if changed is None or changed:
-            offered.extend(_played_point_markets(state, before, changed, self.markets))
+            offered.extend(_played_point_markets(match, self.catalogue, before, changed, self.markets))
         if point is not None:
             offered.append(point)
         for market in offered:
@@ -415,7 +423,8 @@ class _Step:
             self.reasons,
             self.ctx,
             point,
-            self.state.markets,
+            self.catalogue,
+            self.policy,
             self.outcomes,
         )
         index = BookIndex(self.plain, tuple(self.dependent), self.decided, self.groups)

@@ -1,5 +1,5 @@
 """What markets exist and how they are treated: market ids, the catalogue of what is offered, and
-the suspension and settlement policy (`MarketConfig` = catalogue + policy, a user's to override).
+the suspension and settlement policy (`engine.core.config.MarketConfig` holds both, and the pricing).
 
 A market id is a stable string a user can store: `match_winner`, `correct_score`,
 `total_games:4.5`, `game_winner:3`, `game_total_points:3:18.5`, `point_winner:3:14` (point 14 of
@@ -18,17 +18,14 @@ from engine.core.markets.signals import MarketType, Reason
 from engine.core.match import rules
 from engine.core.match.rules import MatchFormat
 from engine.core.match.vocabulary import Stoppage
-from engine.core.pricing.model import DEFAULT_PRICING, Pricing
 
 __all__ = [  # MarketType is defined with the signals (a scoped signal names types); it is at home here too
     "ALL_MARKET_TYPES",
-    "DEFAULT_MARKETS",
     "DEFAULT_SETTLEMENT_WAITS_FOR",
     "DEFAULT_STOPPAGE_REASONS",
     "FORMAT_DEPENDENT_MARKET_TYPES",
     "Market",
     "MarketCatalogue",
-    "MarketConfig",
     "MarketPolicy",
     "MarketType",
     "parse_market",
@@ -254,16 +251,3 @@ class MarketPolicy:
     def reasons_for(self, market_type: MarketType, held: frozenset[Reason]) -> frozenset[Reason]:
         """Of the reasons that hold for the match, those that suspend this market type."""
         return held & self.suspended_by[market_type]
-
-
-@attrs.frozen(slots=True)
-class MarketConfig:
-    """What the book offers, how it is suspended and settled, and how it is priced."""
-
-    catalogue: MarketCatalogue = MarketCatalogue()
-    policy: MarketPolicy = MarketPolicy()
-    #: The fair prices and odds of every undecided market (`engine.core.pricing.prices`); None: no prices.
-    pricing: Pricing | None = DEFAULT_PRICING
-
-
-DEFAULT_MARKETS = MarketConfig()

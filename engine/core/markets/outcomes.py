@@ -17,13 +17,13 @@ from collections.abc import Callable, Mapping
 
 import attrs
 
-from engine.core.events import FINAL_STATUSES, Status
-from engine.core.markets.catalogue import Market, MarketType
+from engine.core.markets.catalogue import Market, MarketPolicy, MarketType
 from engine.core.markets.signals import Reason, VoidReason
 from engine.core.match import rules
+from engine.core.match.events import FINAL_STATUSES, Status
 from engine.core.match.rules import MatchFormat, Side
+from engine.core.match.state import Match, Rallies, Score
 from engine.core.match.vocabulary import COLLECTION_NOT_LIVE, FIXTURE_STATUS_SUSPENDED, ResultKind
-from engine.core.state import MatchState, Rallies, Score
 
 _VOID_BY_RESULT = {
     ResultKind.NORMAL: VoidReason.NOT_PLAYED,
@@ -37,49 +37,51 @@ ENDED = FINAL_STATUSES
 
 
 #: [ours] When each match-level reason holds — the one table of them (FEED.md sections 1, 2 and 6),
-#: read as "reason: the state's condition" (the state and its status). Which markets a reason
+#: read as "reason: the match's condition" (the match, its status and the policy). Which markets a reason
 #: suspends is the policy's (`MarketPolicy.suspends`), and which stoppage raises which reason too
 #: (`MarketPolicy.stoppage_reasons`).
-REASON_HOLDS: Mapping[Reason, Callable[[MatchState, Status], bool]] = {
-    Reason.NOT_STARTED: lambda state, status: status is Status.NOT_STARTED or status is Status.POSTPONED,
-    Reason.BALL_IN_PLAY: lambda state, status: state.play.rally is not None,
-    Reason.PENDING_ACTION: lambda state, status: bool(state.timeline.pending),
-    Reason.COLLECTION: lambda state, status: (
-        state.collection_status in COLLECTION_NOT_LIVE or state.fixture_status == FIXTURE_STATUS_SUSPENDED
+REASON_HOLDS: Mapping[Reason, Callable[[Match, Status, MarketPolicy], bool]] = {
+    Reason.NOT_STARTED: lambda match, status, policy: status is Status.NOT_STARTED or status is Status.POSTPONED,
+    Reason.BALL_IN_PLAY: lambda match, status, policy: match.play.rally is not None,
+    Reason.PENDING_ACTION: lambda match, status, policy: bool(match.timeline.pending),
+    Reason.COLLECTION: lambda match, status, policy: (
+        match.collection_status in COLLECTION_NOT_LIVE or match.fixture_status == FIXTURE_STATUS_SUSPENDED
     ),
-    Reason.NOT_LIVE_DATA: lambda state, status: state.delayed,
-    Reason.SEQUENCE_GAP: lambda state, status: state.sequencer.waiting or state.gap_unverified,
-    Reason.DISCREPANCY: lambda state, status: state.discrepancy,
-    Reason.STALE_FEED: lambda state, status: state.stale,
-    Reason.DISCONNECTED: lambda state, status: state.disconnected,
-    Reason.FINISHED: lambda state, status: state.provider_says_finished and status not in ENDED,
-    Reason.FORMAT_UNKNOWN: lambda state, status: state.play.format.best_of is None and state.result is None,
-    Reason.AWAITING_END_MATCH: lambda state, status: awaits_end_match(state),
-    Reason.FORMAT_CONTRADICTED: lambda state, status: state.play.format_contradicted and not state.play.end_match,
-    Reason.CONSUMER_LAGGING: lambda state, status: state.lagging,
-    Reason.NOT_FOLLOWED: lambda state, status: state.unfollowed,
+    Reason.NOT_LIVE_DATA: lambda match, status, policy: match.delayed,
+    Reason.SEQUENCE_GAP: lambda match, status, policy: match.sequencer.waiting or match.gap_unverified,
+    Reason.DISCREPANCY: lambda match, status, policy: match.discrepancy,
+    Reason.STALE_FEED: lambda match, status, policy: match.stale,
+    Reason.DISCONNECTED: lambda match, status, policy: match.disconnected,
+    Reason.FINISHED: lambda match, status, policy: match.provider_says_finished and status not in ENDED,
+    Reason.FORMAT_UNKNOWN: lambda match, status, policy: match.play.format.best_of is None and match.result is None,
+    Reason.AWAITING_END_MATCH: lambda match, status, policy: awaits_end_match(match, policy),
+    Reason.FORMAT_CONTRADICTED: lambda match, status, policy: (
+        match.play.format_contradicted and not match.play.end_match
+    ),
+    Reason.CONSUMER_LAGGING: lambda match, status, policy: match.lagging,
+    Reason.NOT_FOLLOWED: lambda match, status, policy: match.unfollowed,
 }
 
 
-def awaits_end_match(state: MatchState) -> bool:
+def awaits_end_match(match: Match, policy: MarketPolicy) -> bool:
     """True when the score alone decided the match and the policy waits for the provider's End
     Match (or its fixture status "completed") before settling what depends on the format."""
-    play = state.play
+    play = match.play
     return (
         play.result is ResultKind.NORMAL
         and not play.end_match
-        and not state.provider_says_finished
-        and not state.markets.policy.settle_at_deciding_point
+        and not match.provider_says_finished
+        and not policy.settle_at_deciding_point
     )
 
 
-def match_reasons(state: MatchState) -> frozenset[Reason]:
+def match_reasons(match: Match, policy: MarketPolicy) -> frozenset[Reason]:
     """Every reason to suspend that holds for the match as a whole, whatever the market (the rows
     of `REASON_HOLDS` that hold, and the reasons of the open stoppages)."""
-    status = state.status
-    reasons = {reason for reason, holds in REASON_HOLDS.items() if holds(state, status)}
-    stoppage_reasons = state.markets.policy.stoppage_reasons
-    reasons.update(stoppage_reasons[stoppage] for stoppage in state.play.stoppages if stoppage in stoppage_reasons)
+    status = match.status
+    reasons = {reason for reason, holds in REASON_HOLDS.items() if holds(match, status, policy)}
+    stoppage_reasons = policy.stoppage_reasons
+    reasons.update(stoppage_reasons[stoppage] for stoppage in match.play.stoppages if stoppage in stoppage_reasons)
     return frozenset(reasons)
 
 
@@ -133,16 +135,17 @@ class Context:
     winner_stands_on_retirement: bool
 
 
-def context(state: MatchState) -> Context:
-    result = state.result
+def context(match: Match, policy: MarketPolicy) -> Context:
+    """What the markets' outcomes are read from: the score, how the match ended, the policy's rule."""
+    result = match.result
     ended: VoidReason | None = None
-    if result is not None and awaits_end_match(state):
+    if result is not None and awaits_end_match(match, policy):
         ended = None  # decided by the score, not yet ended by the provider: what is open waits
     elif result is not None:
         ended = _VOID_BY_RESULT[result]
-    elif state.status is Status.CANCELLED:
+    elif match.status is Status.CANCELLED:
         ended = VoidReason.CANCELLED
-    play = state.play
+    play = match.play
     return Context(
         play.format,
         play.points,
@@ -151,13 +154,13 @@ def context(state: MatchState) -> Context:
         play.games,
         play.winner,
         ended,
-        state.markets.policy.match_winner_stands_on_retirement,
+        policy.match_winner_stands_on_retirement,
     )
 
 
-def outcome(market: Market, state: MatchState) -> Outcome:
-    """What the state says of `market`, ignoring suspension."""
-    return outcome_in(market, context(state))
+def outcome(market: Market, match: Match, policy: MarketPolicy) -> Outcome:
+    """What the match says of `market` under `policy`, ignoring suspension."""
+    return outcome_in(market, context(match, policy))
 
 
 def outcome_in(market: Market, ctx: Context) -> Outcome:

@@ -20,18 +20,15 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
 import attrs
 
+from engine.core.markets.catalogue import Market
 from engine.core.markets.signals import MarketType
 from engine.core.match.rules import MatchFormat, Side, game_winner, service_turn
+from engine.core.match.state import PlayState
 from engine.core.pricing import kernel
 from engine.core.pricing.odds import DEFAULT_ODDS, OddsPolicy, remove_margin
-
-if TYPE_CHECKING:  # the catalogue's config and the state hold a `Pricing`: imported for types only
-    from engine.core.markets.catalogue import Market
-    from engine.core.state import PlayState
 
 
 @attrs.frozen(slots=True)
@@ -214,7 +211,6 @@ def match_win_at(
 def match_win_before_game(fmt: MatchFormat, games: tuple[int, int], strengths: Strengths) -> float:
     """P(home wins the match) before the next game starts at `games`, whoever opens it (each side
     with probability 1/2: a coin toss before the match, unknown in results without servers)."""
-    from engine.core.markets.catalogue import Market  # the catalogue imports this module
 
     match = [Market(MarketType.MATCH_WINNER)]
     game = sum(games) + 1
@@ -499,7 +495,7 @@ def price_weighted(position: Position, weighted: Weighted, markets: Sequence[Mar
 
 
 #: One priced market: the market, its outcome names and their probabilities, in the same order.
-PriceRow = tuple["Market", tuple[str, ...], tuple[float, ...]]
+PriceRow = tuple[Market, tuple[str, ...], tuple[float, ...]]
 
 
 def price_rows(

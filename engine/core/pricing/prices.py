@@ -1,10 +1,11 @@
 """Prices on the book (issue 15): the fair probabilities and decimal odds of every undecided market.
 
-`advance_prices(state)` gives the prices for `state` (built on `state.prices`) and the one
-`PricesChanged` signal that takes a receiver from the old prices to the new, or None. The prices
-are a function of the score and of which markets are undecided: a frame that changes neither (a
-rally started, a stoppage, a heartbeat) costs one comparison. `prices_of(state)` computes them
-from scratch, the reference the kept prices are tested against.
+`advance_prices(match, book, pricing, previous)` gives the prices of the book's undecided markets
+at the match's score (built on the previous prices) and the one `PricesChanged` signal that takes a
+receiver from the old prices to the new, or None. The prices are a function of the score and of
+which markets are undecided: a frame that changes neither (a rally started, a stoppage, a
+heartbeat) costs one comparison. `prices_of(match, book, pricing)` computes them from scratch, the
+reference the kept prices are tested against.
 
 The prices average over the posterior of the strengths (`engine.core.pricing.model.posterior`: the
 points played, the configured prior and pre-match edge); who serves next comes from the rules.
@@ -17,18 +18,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING
 
 import msgspec
 
+from engine.core.markets.book import Book
+from engine.core.markets.catalogue import Market
 from engine.core.markets.signals import PricesChanged
 from engine.core.match import rules
 from engine.core.match.rules import Side
+from engine.core.match.state import Match
 from engine.core.pricing.model import MATCH_TYPES, Position, PriceRow, Pricing, posterior_arrays, price_rows
-
-if TYPE_CHECKING:  # the state holds a PriceBook: imported for types only
-    from engine.core.markets.catalogue import Market
-    from engine.core.state import MatchState
 
 
 class MarketPrice(msgspec.Struct, frozen=True, gc=False):
@@ -97,10 +96,10 @@ class PriceBook(Mapping[str, MarketPrice]):
 NO_PRICES = PriceBook()
 
 
-def _key(state: MatchState, pricing: Pricing) -> tuple[object, ...]:
+def _key(match: Match, book: Book, pricing: Pricing) -> tuple[object, ...]:
     """What the prices depend on: the score, who serves first, the expedite system, the format, how
     the match ended, which markets are undecided (counted: the set changes only with them), the config."""
-    play, book = state.play, state.book
+    play = match.play
     return (
         play.points,
         play.games,
@@ -115,15 +114,16 @@ def _key(state: MatchState, pricing: Pricing) -> tuple[object, ...]:
     )
 
 
-def advance_prices(state: MatchState) -> tuple[PriceBook, PricesChanged | None]:
-    """The prices for `state`, built on `state.prices`, and the signal of what moved (None: nothing)."""
-    previous = state.prices
-    pricing = state.markets.pricing
+def advance_prices(
+    match: Match, book: Book, pricing: Pricing | None, previous: PriceBook
+) -> tuple[PriceBook, PricesChanged | None]:
+    """The prices of `book` at `match`'s score (None `pricing`: none), built on `previous`, and the
+    signal of what moved (None: nothing)."""
     if pricing is None:
         if not previous.prices:
             return previous, None
         return NO_PRICES, PricesChanged(MappingProxyType({}), MappingProxyType({}), tuple(previous.prices))
-    key = _key(state, pricing)
+    key = _key(match, book, pricing)
     if previous.key == key:
         return previous, None
     old = previous.prices
@@ -131,7 +131,7 @@ def advance_prices(state: MatchState) -> tuple[PriceBook, PricesChanged | None]:
     moved: dict[str, Mapping[str, float]] = {}
     moved_odds: dict[str, Mapping[str, float]] = {}
     policy = pricing.odds
-    for market, names, values in _price_rows(state, pricing):
+    for market, names, values in _price_rows(match, book, pricing):
         market_id = market.id
         before = old.get(market_id)
         if before is not None and before.fair_values == values and before.outcomes == names:
@@ -142,25 +142,25 @@ def advance_prices(state: MatchState) -> tuple[PriceBook, PricesChanged | None]:
         moved[market_id] = found.fair
         moved_odds[market_id] = found.odds
     withdrawn = tuple(market_id for market_id in old if market_id not in prices)
-    book = PriceBook(prices, key)
+    priced = PriceBook(prices, key)
     if not moved and not withdrawn:
-        return book, None
-    return book, PricesChanged(MappingProxyType(moved), MappingProxyType(moved_odds), withdrawn)
+        return priced, None
+    return priced, PricesChanged(MappingProxyType(moved), MappingProxyType(moved_odds), withdrawn)
 
 
-def prices_of(state: MatchState) -> dict[str, dict[str, float]]:
-    """Market id -> outcome -> fair probability for every undecided market of `state.book` the model
-    prices, computed from scratch."""
-    pricing = state.markets.pricing
+def prices_of(match: Match, book: Book, pricing: Pricing | None) -> dict[str, dict[str, float]]:
+    """Market id -> outcome -> fair probability for every undecided market of `book` the model
+    prices at `match`'s score, computed from scratch."""
     if pricing is None:
         return {}
-    return {market.id: dict(zip(names, values, strict=True)) for market, names, values in _price_rows(state, pricing)}
+    rows = _price_rows(match, book, pricing)
+    return {market.id: dict(zip(names, values, strict=True)) for market, names, values in rows}
 
 
-def _price_rows(state: MatchState, pricing: Pricing) -> list[PriceRow]:
-    """The fair prices of every undecided market of `state.book` the model prices, in book order."""
-    play, book = state.play, state.book
-    if play.winner is not None or play.result is not None or state.result is not None:
+def _price_rows(match: Match, book: Book, pricing: Pricing) -> list[PriceRow]:
+    """The fair prices of every undecided market of `book` the model prices, in book order."""
+    play = match.play
+    if play.winner is not None or play.result is not None or match.result is not None:
         return []
     fmt = play.format
     index = book.index

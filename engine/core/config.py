@@ -1,0 +1,23 @@
+"""The engine's configuration of one fixture's markets: what the book offers (the catalogue), how it
+is suspended and settled (the policy), and how it is priced. Above the markets and the prices, so
+neither layer needs the other's settings."""
+
+from __future__ import annotations
+
+import attrs
+
+from engine.core.markets.catalogue import MarketCatalogue, MarketPolicy
+from engine.core.pricing.model import DEFAULT_PRICING, Pricing
+
+
+@attrs.frozen(slots=True)
+class MarketConfig:
+    """What the book offers, how it is suspended and settled, and how it is priced."""
+
+    catalogue: MarketCatalogue = attrs.field(factory=MarketCatalogue)
+    policy: MarketPolicy = attrs.field(factory=MarketPolicy)
+    #: The fair prices and odds of every undecided market (`engine.core.pricing.prices`); None: no prices.
+    pricing: Pricing | None = DEFAULT_PRICING
+
+
+DEFAULT_MARKETS = MarketConfig()
