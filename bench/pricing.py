@@ -76,6 +76,7 @@ def main() -> None:
     steps = scored_steps()
     cleared = [attrs.evolve(after, prices=NO_PRICES) for _, _, after in steps]  # forces the recompute
     rounds = max(1, args.repeat // len(steps))
+
     def advance(s: MatchState) -> object:
         return advance_prices(s.match, s.book, s.markets.pricing, s.prices)
 
