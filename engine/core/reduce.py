@@ -229,16 +229,16 @@ def fold(state: MatchState, messages: list[Input]) -> tuple[MatchState, list[Eve
     return state, events
 
 
-def _count_notes(state: Match, notes: list[Note]) -> Match:
+def _count_notes(match: Match, notes: list[Note]) -> Match:
     if not notes:
-        return state
+        return match
     gaps = sum(1 for note in notes if isinstance(note, Gap))
     return attrs.evolve(
-        state,
-        gaps=state.gaps + gaps,
-        duplicates=state.duplicates + sum(1 for note in notes if isinstance(note, DuplicateDropped)),
-        malformed=state.malformed + sum(1 for note in notes if isinstance(note, TooFarAhead)),
-        gap_unverified=state.gap_unverified or gaps > 0,
+        match,
+        gaps=match.gaps + gaps,
+        duplicates=match.duplicates + sum(1 for note in notes if isinstance(note, DuplicateDropped)),
+        malformed=match.malformed + sum(1 for note in notes if isinstance(note, TooFarAhead)),
+        gap_unverified=match.gap_unverified or gaps > 0,
     )
 
 
@@ -261,8 +261,8 @@ class _View:
     status: Status
 
     @classmethod
-    def of(cls, state: Match) -> _View:
-        return cls(state.server, state.ends_swapped, state.status)
+    def of(cls, match: Match) -> _View:
+        return cls(match.server, match.ends_swapped, match.status)
 
     def diff(self, after: _View, events: list[Event]) -> None:
         if after.status != self.status:
@@ -276,48 +276,48 @@ class _View:
 # --- one released action -------------------------------------------------------------------------
 
 
-def _apply(state: Match, action: Action, events: list[Event], sequencer: Sequencer | None = None) -> Match:
+def _apply(match: Match, action: Action, events: list[Event], sequencer: Sequencer | None = None) -> Match:
     """Record one released action and fold it; `sequencer`, if given, is set in the same step."""
     first_event = len(events)
-    previous = state.timeline.get(action.action_id)
+    previous = match.timeline.get(action.action_id)
     standing = _standing(action, previous)
-    timeline = state.timeline.record(action, standing)
+    timeline = match.timeline.record(action, standing)
     if action.kind is ActionKind.UNKNOWN:
         events.append(UnknownAction(action.type_id, action.type_name, action.action_id))
     if standing is Standing.PENDING:
         events.append(ActionPending(action.kind, action.action_id))
     was_effective = previous is not None and previous.standing is Standing.CONFIRMED
     now_effective = standing is Standing.CONFIRMED
-    play = previous_play = state.play
-    if now_effective and not was_effective and action.timeline >= state.timeline.last_timeline:
+    play = previous_play = match.play
+    if now_effective and not was_effective and action.timeline >= match.timeline.last_timeline:
         play = fold_step(play, action, events)
     elif (was_effective or now_effective) and not _same_content(previous, action, standing):
-        play = _refold(state, timeline, action, previous is None, events)
-    late = state.last_seq is not None and action.seq < state.last_seq
-    state = state.with_action(
+        play = _refold(match, timeline, action, previous is None, events)
+    late = match.last_seq is not None and action.seq < match.last_seq
+    match = match.with_action(
         timeline,
         play,
-        action.seq if not late else state.last_seq,
-        state.unknown_actions + (action.kind is ActionKind.UNKNOWN),
-        state.sequencer if sequencer is None else sequencer,
+        action.seq if not late else match.last_seq,
+        match.unknown_actions + (action.kind is ActionKind.UNKNOWN),
+        match.sequencer if sequencer is None else sequencer,
     )
     if late:
         # A lost message that arrived after all (LateArrival): its summary and statuses are the past.
-        return state
-    state = _provider_context(state, action, events)
-    play = _reconcile(state.play, previous_play, action, events)
+        return match
+    match = _provider_context(match, action, events)
+    play = _reconcile(match.play, previous_play, action, events)
     found = sum(1 for event in events[first_event:] if isinstance(event, Discrepancy))
     if found:
-        return attrs.evolve(state, play=play, discrepancy=True, discrepancies=state.discrepancies + found)
+        return attrs.evolve(match, play=play, discrepancy=True, discrepancies=match.discrepancies + found)
     if (
-        (state.discrepancy or state.gap_unverified)
+        (match.discrepancy or match.gap_unverified)
         and now_effective
         and action.kind in VERIFYING_KINDS
         and action.summary is not None
     ):
         # The provider's summary agrees with a newly scored point (or the end): certainty is back.
-        return attrs.evolve(state, discrepancy=False, gap_unverified=False)
-    return state
+        return attrs.evolve(match, discrepancy=False, gap_unverified=False)
+    return match
 
 
 def _standing(action: Action, previous: Entry | None) -> Standing:
@@ -345,11 +345,11 @@ def _same_content(previous: Entry | None, action: Action, standing: Standing) ->
     )
 
 
-def _refold(state: Match, timeline: Timeline, action: Action, inserted: bool, events: list[Event]) -> PlayState:
+def _refold(match: Match, timeline: Timeline, action: Action, inserted: bool, events: list[Event]) -> PlayState:
     """Fold the whole effective timeline again; report the amendment and a changed outcome."""
     events.append(PastAmended(action.action_id, action.send_type, inserted))
-    play = replay_timeline(timeline.effective(), state.configured_format)
-    old = state.play
+    play = replay_timeline(timeline.effective(), match.configured_format)
+    old = match.play
     if (play.winner, play.result) != (old.winner, old.result) and play.result is not None:
         events.append(MatchWon(play.winner, play.result, play.games))
     return play
@@ -548,9 +548,9 @@ def _end_match(play: PlayState, action: Folded, events: list[Event]) -> PlayStat
 # --- the feed's present: liveness and provider statuses ------------------------------------------
 
 
-def _provider_context(state: Match, action: Action, events: list[Event]) -> Match:
-    fixture_status = state.fixture_status
-    collection_status = state.collection_status
+def _provider_context(match: Match, action: Action, events: list[Event]) -> Match:
+    fixture_status = match.fixture_status
+    collection_status = match.collection_status
     summary = action.summary
     if summary is not None:
         fixture_status = summary.status or fixture_status
@@ -558,16 +558,16 @@ def _provider_context(state: Match, action: Action, events: list[Event]) -> Matc
     # The action itself is the news: its metadata wins over a summary that may lag behind it.
     fixture_status = action.fixture_status or fixture_status
     collection_status = action.collection_status or collection_status
-    if action.delayed != state.delayed:
+    if action.delayed != match.delayed:
         events.append(NotLiveData(action.delayed))
     if (fixture_status, collection_status, action.delayed) == (
-        state.fixture_status,
-        state.collection_status,
-        state.delayed,
+        match.fixture_status,
+        match.collection_status,
+        match.delayed,
     ):
-        return state
+        return match
     return attrs.evolve(
-        state,
+        match,
         fixture_status=fixture_status,
         collection_status=collection_status,
         delayed=action.delayed,
