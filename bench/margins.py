@@ -16,7 +16,7 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
-from engine import calibration
+from engine.analysis import calibration
 from engine.core.markets.signals import MarketType
 from engine.core.pricing.model import PRIOR
 from engine.core.pricing.odds import MarginMethod, OddsPolicy, book_sum, ladder_floor

@@ -3,7 +3,7 @@
     python bench/table.py [--copies 50] [--jobs N]
 
 The folder: every recording of fixtures_data/ copied `--copies` times (52 x 50 = 2,600 files) into a
-temporary directory. Times `engine.table.rows` (what the command runs) with jobs=1 and jobs=N
+temporary directory. Times `engine.analysis.table.rows` (what the command runs) with jobs=1 and jobs=N
 (default: every core) in one run, checks the rows are the same, and prints the speed-up.
 """
 
@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from engine import table
+from engine.analysis import table
 
 SOURCES = sorted((Path(__file__).resolve().parent.parent / "fixtures_data").glob("*.jsonl"))
 

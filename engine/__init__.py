@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # what is exported and from where; at run time `_exports` reads it (`__all__` repeats the names)
+    from engine.analysis.report import describe_event, describe_signal, summarize
+    from engine.analysis.trace import describe_update
     from engine.core.config import DEFAULT_MARKETS, MarketConfig
     from engine.core.events import (
         ActionPending,
@@ -105,7 +107,6 @@ if TYPE_CHECKING:  # what is exported and from where; at run time `_exports` rea
         next_book,
         reduce,
     )
-    from engine.core.report import describe_event, describe_signal, summarize
     from engine.core.state import MatchState
     from engine.core.update import Scoreline, Update, coalesce, step
     from engine.feed.catalogue import (
@@ -121,7 +122,6 @@ if TYPE_CHECKING:  # what is exported and from where; at run time `_exports` rea
     from engine.io.protocol import AuthRefused, FeedError, RequestRefused, RetriesExhausted, Secret
     from engine.io.server import Faults, ProviderServer
     from engine.match import Callbacks, ConsumerTooSlow, Match, Overflow, connect, replay
-    from engine.trace import describe_update
 
 
 def _exports() -> dict[str, str]:

@@ -29,7 +29,11 @@ from typing import IO, Any, NoReturn
 import attrs
 import orjson
 
-from engine import calibration, playback, review, table
+from engine import playback
+from engine.analysis import calibration, review, table
+from engine.analysis.report import summarize
+from engine.analysis.scoreboard import Scoreboard
+from engine.analysis.trace import describe_update
 from engine.core.config import DEFAULT_MARKETS, MarketConfig
 from engine.core.match.rules import (
     MAX_BEST_OF,
@@ -43,7 +47,6 @@ from engine.core.match.rules import (
 from engine.core.pricing import kernel
 from engine.core.pricing.model import DEFAULT_PRICING, Position, Pricing, Strengths, Weighted, posterior, price_weighted
 from engine.core.reduce import Input
-from engine.core.report import summarize
 from engine.core.state import MatchState
 from engine.core.update import Update, stamp
 from engine.feed.catalogue import DEFAULT_CATALOGUE, ActionCatalogue
@@ -53,8 +56,6 @@ from engine.io.protocol import FeedError, Secret
 from engine.io.recording import RecordingError, parse_types, read_recording
 from engine.io.server import Faults, ProviderServer, load_fixtures
 from engine.match import Match, StepObserver, connect, replay
-from engine.scoreboard import Scoreboard
-from engine.trace import describe_update
 
 EXIT_OK, EXIT_FEED_FAILED, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
 EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a writer killed by SIGPIPE
@@ -436,7 +437,7 @@ def _report(args: argparse.Namespace) -> int:
         found = review.review_file(Path(args.file), best_of=args.best_of, doubles=args.doubles)
     except (RecordingError, ValueError, OSError) as exc:
         return _fail(f"{PROG} report: {args.file}: {exc}", EXIT_USAGE)
-    from engine.review_plot import draw
+    from engine.analysis.review_plot import draw
 
     try:
         draw(found, destination)

@@ -29,8 +29,8 @@ import msgspec
 import orjson
 
 from engine import playback
+from engine.analysis.report import summarize
 from engine.core.match.rules import MatchFormat, Side
-from engine.core.report import summarize
 from engine.feed.catalogue import ActionKind, SendType
 from engine.feed.wire import Action, Summary, encode_frame, heartbeat_frame
 from engine.io.recording import Frame, RecordingMeta, read_recording, write_recording

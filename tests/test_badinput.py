@@ -16,12 +16,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scenario import HOME, Feed, run
 
+from engine.analysis.report import summarize
 from engine.core.events import Discrepancy, LateArrival, MatchWon
 from engine.core.markets.signals import MarketStatus, Reason
 from engine.core.match.rules import MatchFormat
 from engine.core.match.sequence import Gap, Sequencer
 from engine.core.reduce import reduce
-from engine.core.report import summarize
 from engine.core.state import MatchState
 from engine.feed.wire import (
     MAX_METADATA_DEPTH,

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine import playback
+from engine.analysis.report import is_signal
 from engine.core.config import MarketConfig
 from engine.core.events import Event
 from engine.core.markets.book import EMPTY_BOOK, Book, apply_signals
@@ -31,7 +32,6 @@ from engine.core.match.rules import UNKNOWN_FORMAT
 from engine.core.pricing.odds import book_sum
 from engine.core.pricing.prices import prices_of
 from engine.core.reduce import EndOfStream, Input, reduce
-from engine.core.report import is_signal
 from engine.core.state import MatchState
 from engine.io.recording import read_recording
 from engine.testing import GeneratedMatch, matches, with_connection_trouble, with_noise

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.calibration import (
+from engine.analysis.calibration import (
     Forecast,
     Result,
     fit_logistic,

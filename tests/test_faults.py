@@ -23,9 +23,9 @@ from faultruns import (
 )
 
 from engine import playback
+from engine.analysis.report import summarize
 from engine.core.events import Event
 from engine.core.reduce import EndOfStream, reduce
-from engine.core.report import summarize
 from engine.feed.wire import decode
 from engine.io.recording import Frame, read_recording
 from engine.testing.feedgen import END_MATCH, POINT_SCORED

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from engine import playback
+from engine.analysis.report import describe_signal, is_signal, summarize
 from engine.cli import main
 from engine.core.markets.signals import expand
 from engine.core.reduce import reduce
-from engine.core.report import describe_signal, is_signal, summarize
 from engine.feed.catalogue import ActionKind
 from engine.io.recording import RecordingError, read_recording
 

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine import playback
+from engine.analysis.report import summarize
 from engine.core.config import MarketConfig
 from engine.core.events import Discrepancy, FormatContradicted
 from engine.core.markets.catalogue import MarketPolicy, parse_market
@@ -28,7 +29,6 @@ from engine.core.markets.signals import (
 )
 from engine.core.match.rules import UNKNOWN_FORMAT, MatchFormat
 from engine.core.reduce import EndOfStream
-from engine.core.report import summarize
 from engine.core.state import MatchState
 from engine.core.update import Update, step
 from engine.feed.catalogue import ActionKind, ResultKind

@@ -27,15 +27,14 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "engine.core.events",
             "engine.core.reduce",
             "engine.core.update",
-            "engine.core.report",
             "engine.core",
         ),
     ),
     ("feed", ("engine.feed",)),
     ("adapter", ("engine.io",)),
     ("generated matches", ("engine.testing",)),
-    ("runtime", ("engine.playback", "engine.match", "engine.trace")),
-    ("analyses", ("engine.review", "engine.review_plot", "engine.calibration", "engine.table", "engine.scoreboard")),
+    ("runtime", ("engine.playback", "engine.match")),
+    ("analyses and what people see", ("engine.analysis",)),
     ("command line", ("engine.cli", "engine.__main__", "engine")),
 ]
 

@@ -21,6 +21,7 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import InvalidStatus
 
 from engine import playback
+from engine.analysis.report import summarize
 from engine.cli import main
 from engine.core.events import Event, PointWon
 from engine.core.markets.catalogue import FORMAT_DEPENDENT_MARKET_TYPES
@@ -41,7 +42,6 @@ from engine.core.markets.signals import (
 )
 from engine.core.match.rules import UNKNOWN_FORMAT, MatchFormat
 from engine.core.reduce import Input, Stale
-from engine.core.report import summarize
 from engine.core.state import MatchState
 from engine.core.update import Update
 from engine.feed.catalogue import DEFAULT_CATALOGUE, ActionCatalogue, ActionKind

@@ -8,9 +8,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scenario import run, script_format
 
+from engine.analysis.report import summarize
 from engine.core.match.rules import Side
 from engine.core.reduce import reduce
-from engine.core.report import summarize
 from engine.core.state import MatchState
 from engine.feed.catalogue import SendType
 from engine.feed.wire import Action, Summary

@@ -6,6 +6,7 @@ from __future__ import annotations
 import attrs
 from scenario import AWAY, HOME, Feed, names, run
 
+from engine.analysis.report import summarize
 from engine.core.events import (
     ActionPending,
     Discrepancy,
@@ -21,7 +22,6 @@ from engine.core.events import (
 from engine.core.match.rules import MatchFormat
 from engine.core.match.timeline import Folded, KeptAction
 from engine.core.reduce import reduce
-from engine.core.report import summarize
 from engine.core.state import MatchState
 from engine.feed.catalogue import ActionKind, ResultKind, SendType, Stoppage
 from engine.feed.wire import Malformed, Player

@@ -12,12 +12,12 @@ import pyarrow.parquet
 import pytest
 
 from engine import playback
+from engine.analysis.report import summarize
+from engine.analysis.review import review_file
+from engine.analysis.review_plot import draw
 from engine.cli import main
 from engine.core.markets.signals import Reason
-from engine.core.report import summarize
 from engine.io.recording import read_recording
-from engine.review import review_file
-from engine.review_plot import draw
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures_data"
 RECORDINGS = sorted(FIXTURES.glob("*.jsonl"))

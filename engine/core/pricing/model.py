@@ -106,7 +106,7 @@ GAUSS_HERMITE: dict[int, tuple[tuple[float, float], ...]] = {
 
 #: `serve`: the server's share of the 514 observed AI CUP 2026 points (281, 0.547; fixtures_data/realdata).
 #: `strength`: fitted on the 13,856 clean ITTF matches of 2014-2022 by the least log loss of the
-#: in-play match-winner forecasts averaged over the posterior (`engine.calibration.fit_strength`:
+#: in-play match-winner forecasts averaged over the posterior (`engine.analysis.calibration.fit_strength`:
 #: 21.8; the Beta-binomial maximum-likelihood fit of the point shares alone gives 23, so the two
 #: agree once the prices average over the posterior). Later years are kept to evaluate it (README).
 PRIOR = Prior(serve=0.547, strength=22.0)

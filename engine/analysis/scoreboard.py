@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import IO
 
+from engine.analysis.review import SuspensionWindows, learn_name
 from engine.core.events import Event, GameWon, MatchWon, PointWon
 from engine.core.markets.signals import (
     BetStart,
@@ -40,7 +41,6 @@ from engine.core.update import Update
 from engine.feed.wire import Action
 from engine.io.recording import posix_seconds
 from engine.match import Match
-from engine.review import SuspensionWindows, learn_name
 
 
 def _clock(seconds: float) -> str:

@@ -1,6 +1,6 @@
 """Match review (issue 16): a recording replayed into what is asked after a match — when were the
 markets closed, why and for how long, what was settled when, where did the provider correct itself —
-as one value (`review`), one table row (`Review.row`), and a picture (`engine.review_plot`).
+as one value (`review`), one table row (`Review.row`), and a picture (`engine.analysis.review_plot`).
 
 Times are the frames' receive times; a recording without them falls back to the actions'
 timestamps, and one with neither to the input's position (then "seconds" count inputs).
@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 
 from engine import playback
+from engine.analysis.report import summarize
 from engine.core.config import DEFAULT_MARKETS, MarketConfig
 from engine.core.events import Discrepancy, Event, GameWon, MatchWon, PastAmended, PointWon
 from engine.core.markets.signals import (
@@ -25,7 +26,6 @@ from engine.core.markets.signals import (
     VoidRolledBack,
 )
 from engine.core.match.rules import Side
-from engine.core.report import summarize
 from engine.core.state import MatchState
 from engine.feed.wire import Action
 from engine.io.recording import Recording, posix_seconds, read_recording

@@ -1,6 +1,6 @@
 """The `--trace` line: an update as one JSON-ready object (a contract: keys are only ever added).
 
-Above the core (it formats times for people); `engine.core.report` holds the summary it embeds.
+Above the core (it formats times for people); `engine.analysis.report` holds the summary it embeds.
 """
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from engine.analysis.report import describe_signal, summarize
 from engine.core.events import event_name
-from engine.core.report import describe_signal, summarize
 from engine.core.update import Update
 
 

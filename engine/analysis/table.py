@@ -1,5 +1,5 @@
 """A folder of recordings to one table (issue 16, `ttengine replay DIR --table out.csv|out.parquet`):
-one row per recording (`engine.review.Review.row`), CSV with the standard library, Parquet with
+one row per recording (`engine.analysis.review.Review.row`), CSV with the standard library, Parquet with
 pyarrow (the `table` extra). A recording that cannot be read is reported and skipped, never fatal.
 """
 
@@ -13,9 +13,9 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from engine.analysis.review import review_file
 from engine.core.config import DEFAULT_MARKETS, MarketConfig
 from engine.io.recording import RecordingError
-from engine.review import review_file
 
 #: What `replay DIR` reads by default: recordings, plain or compressed (the folder's other files are left alone).
 RECORDING_PATTERNS = ("*.jsonl", "*.jsonl.gz", "*.jsonl.bz2", "*.jsonl.xz", "*.ndjson")

@@ -12,9 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from engine.analysis.review import Review
 from engine.core.markets.signals import Reason
 from engine.core.match.rules import Side
-from engine.review import Review
 
 SIDE_COLOURS = {Side.HOME: "tab:blue", Side.AWAY: "tab:orange"}
 #: One colour per reason a window can be shaded with (ball in play is the thin strip).
