@@ -26,10 +26,10 @@ from engine.core.pricing.model import (
     Pricing,
     Prior,
     Strengths,
-    _Game,
     estimate,
     home_edge_for,
     price,
+    price_reference,
 )
 from engine.core.reduce import reduce
 from engine.core.state import MatchState
@@ -258,26 +258,27 @@ def test_the_estimate_starts_at_the_prior_and_follows_the_points_played() -> Non
     assert weaker.away_serve > after.away_serve  # a weaker prior follows the points more
 
 
-def test_the_forward_pass_equals_the_backward_recursion_at_every_score() -> None:
-    """The fast path (reach probabilities forward, the deuce closed) against the plain recursion:
-    every score of a game, both servers, with and without the expedite system."""
+def test_the_kernel_equals_the_plain_recursion_at_every_score() -> None:
+    """The kernel (reach probabilities forward once, the deuce closed) against the plain backward
+    recursion: every score of a game, both servers, with and without the expedite system."""
     fmt = MatchFormat(best_of=7)
+    markets = [
+        *CATALOGUE.game_markets(1),
+        *(Market(MarketType.GAME_TOTAL_POINTS, 1, line=line) for line in (14.5, 20.5, 23.5)),
+    ]
     checked = 0
     for home in range(11):
         for away in range(11):
             for serving in Side:
                 for expedite in (False, True):
-                    game = _Game(fmt, (home, away), serving, expedite, ODDS)
-                    if game.over(home, away) is not None:
+                    if game_winner(home, away, fmt) is not None:
                         continue
-                    assert game.forward() is not None
-                    assert math.isclose(game.home_wins(), game.home_wins_walked(), abs_tol=1e-12)
-                    for line in (14.5, 18.5, 20.5, 23.5):
-                        assert math.isclose(game.total_over(line), game.total_over_walked(line), abs_tol=1e-12)
-                    for target in (3, 5, 7, 9, 11):
-                        if max(home, away) < target:
-                            fast, walked = game.race(target), game.race_walked(target)
-                            assert all(math.isclose(fast[k], walked[k], abs_tol=1e-12) for k in walked)
+                    position = Position(fmt, (0, 0), 1, (home, away), serving, expedite)
+                    fast, walked = price(position, ODDS, markets), price_reference(position, ODDS, markets)
+                    assert list(fast) == list(walked)
+                    for market_id, outcomes in walked.items():
+                        for outcome, p in outcomes.items():
+                            assert math.isclose(fast[market_id][outcome], p, abs_tol=1e-12), (market_id, outcome)
                     checked += 1
     assert checked == 2 * 2 * 121
 

@@ -242,13 +242,9 @@ def strengths_from(home: int, away: int, prior: Prior = PRIOR, home_edge: float 
 
 
 class _Game:
-    """One game from a score with a known next server: the point-level Markov chain.
-
-    `forward()` walks the scores forward once (reach probabilities up to the tie at 10-10,
-    then the deuce in closed form) and answers every market of the game from it; `walk` is the
-    backward recursion, kept for what the forward pass does not cover (a score already past 10-10,
-    a race beyond the game's points, a lead other than two) and as the reference the tests compare
-    against."""
+    """One game from a score with a known next server: the point-level Markov chain, walked by the
+    plain backward recursion (the deuce in closed form). The reference the kernel is tested against
+    (`engine.core.pricing.kernel` walks the same chain forward once, in C when compiled)."""
 
     def __init__(
         self, fmt: MatchFormat, start: tuple[int, int], server: Side, expedite: bool, strengths: Strengths
@@ -260,7 +256,6 @@ class _Game:
         self.strengths = strengths
         self.turn0 = self._turn(sum(start))
         self.tie_at = fmt.points_to_win - 1  # from this tie on, serve changes each point
-        self._forward: _Forward | None = None
         self._home_wins: float | None = None
 
     def _turn(self, played: int) -> int:
@@ -270,10 +265,6 @@ class _Game:
         """P(home wins the point played at home-away)."""
         serving = self.server if (self._turn(home + away) - self.turn0) % 2 == 0 else self.server.other
         return self.strengths.home_wins_point(serving)
-
-    def over(self, home: int, away: int) -> Side | None:
-        """Who has won the game at home-away (the rules' `game_winner`)."""
-        return game_winner(home, away, self.fmt)
 
     def tie_win(self) -> float:
         """P(home wins the game from a tie at or past 10-10): pairs of points, one serve each."""
@@ -287,15 +278,6 @@ class _Game:
         a = self.strengths.home_wins_point(Side.HOME)
         b = self.strengths.home_wins_point(Side.AWAY)
         return 1.0 - a * b - (1 - a) * (1 - b)
-
-    def forward(self) -> _Forward | None:
-        """The forward pass from the start (None where it does not apply: past 10-10, a lead not two)."""
-        home, away = self.start
-        if self.fmt.lead != 2 or home > self.tie_at or away > self.tie_at:
-            return None
-        if self._forward is None:
-            self._forward = _Forward(self)
-        return self._forward
 
     def walk(self, stop: Callable[[int, int], float | None]) -> float:
         """E[stop's value where it first returns one], walking the points from the start; `stop`
@@ -317,20 +299,15 @@ class _Game:
     def home_wins(self) -> float:
         """P(home wins the game) (computed once per model)."""
         if self._home_wins is None:
-            forward = self.forward()
-            self._home_wins = (
-                self.home_wins_walked() if forward is None else forward.home_win + forward.tie * self.tie_win()
-            )
+
+            def stop(home: int, away: int) -> float | None:
+                winner = game_winner(home, away, self.fmt)
+                if winner is not None:
+                    return 1.0 if winner is Side.HOME else 0.0
+                return self.tie_win() if home == away >= self.tie_at else None
+
+            self._home_wins = self.walk(stop)
         return self._home_wins
-
-    def home_wins_walked(self) -> float:
-        def stop(home: int, away: int) -> float | None:
-            winner = self.over(home, away)
-            if winner is not None:
-                return 1.0 if winner is Side.HOME else 0.0
-            return self.tie_win() if home == away >= self.tie_at else None
-
-        return self.walk(stop)
 
     def _over_from_tie(self, played: int, line: float) -> float:
         """P(the total exceeds `line`) from a tie after `played` points: 2K more, K >= 1 geometric
@@ -340,16 +317,10 @@ class _Game:
 
     def total_over(self, line: float) -> float:
         """P(the game's total points exceed `line`)."""
-        forward = self.forward()
-        if forward is not None:
-            ended = sum(p for total, p in forward.ended.items() if total > line)
-            return ended + forward.tie * self._over_from_tie(2 * self.tie_at, line)
-        return self.total_over_walked(line)
 
-    def total_over_walked(self, line: float) -> float:
         def stop(home: int, away: int) -> float | None:
             played = home + away
-            if self.over(home, away) is not None:
+            if game_winner(home, away, self.fmt) is not None:
                 return 1.0 if played > line else 0.0
             if home == away >= self.tie_at:
                 return self._over_from_tie(played, line)
@@ -359,16 +330,6 @@ class _Game:
 
     def race(self, target: int) -> dict[str, float]:
         """P(home / away first to `target` points, or neither before the game ends)."""
-        forward = self.forward()
-        if forward is not None and target <= self.fmt.points_to_win:
-            home, away = forward.first_home[target], forward.first_away[target]
-            if target == self.fmt.points_to_win:  # from the tie the next point's winner gets there first
-                p = self.home_wins_point(self.tie_at, self.tie_at)
-                home, away = home + forward.tie * p, away + forward.tie * (1 - p)
-            return {"home": home, "away": away, "neither": max(0.0, 1.0 - home - away)}
-        return self.race_walked(target)
-
-    def race_walked(self, target: int) -> dict[str, float]:
         outcomes = {}
         for name, wanted in (("home", Side.HOME), ("away", Side.AWAY)):
 
@@ -376,74 +337,24 @@ class _Game:
                 if home >= target or away >= target:
                     first = Side.HOME if home >= target else Side.AWAY
                     return 1.0 if first is wanted else 0.0
-                return 0.0 if self.over(home, away) is not None else None
+                return 0.0 if game_winner(home, away, self.fmt) is not None else None
 
             outcomes[name] = self.walk(stop)
         outcomes["neither"] = max(0.0, 1.0 - outcomes["home"] - outcomes["away"])
         return outcomes
 
 
-class _Forward:
-    """The reach probability of every score of a game from its start up to the tie at 10-10, in
-    one pass: how the game ends before the tie (`home_win`, `ended`: total points -> probability),
-    the probability of reaching the tie (`tie`), and who first reaches each number of points
-    (`first_home[x]`, `first_away[x]`, before the tie)."""
-
-    __slots__ = ("ended", "first_away", "first_home", "home_win", "tie")
-
-    def __init__(self, game: _Game) -> None:
-        tie_at = game.tie_at
-        start_home, start_away = game.start
-        played0 = start_home + start_away
-        # P(home wins the point) by the number of points played (before the tie, two serves each,
-        # or one each under the expedite system): the server alternates by turn.
-        on_serve = game.strengths.home_wins_point(game.server)
-        off_serve = game.strengths.home_wins_point(game.server.other)
-        turn0 = game.turn0
-        by_played = [
-            on_serve if ((played if game.expedite else played // 2) - turn0) % 2 == 0 else off_serve
-            for played in range(2 * tie_at)
-        ]
-        size = tie_at + 1
-        reach = [0.0] * (size * size)
-        reach[start_home * size + start_away] = 1.0
-        first_home = [0.0] * (tie_at + 3)
-        first_away = [0.0] * (tie_at + 3)
-        ended = [0.0] * (2 * tie_at + 1)
-        home_win = 0.0
-        for played in range(played0, 2 * tie_at):
-            p = by_played[played]
-            for home in range(max(start_home, played - tie_at), min(tie_at, played - start_away) + 1):
-                away = played - home
-                at = home * size + away
-                r = reach[at]
-                if r == 0.0:
-                    continue
-                won = r * p
-                lost = r - won
-                if away <= home:
-                    first_home[home + 1] += won
-                if home <= away:
-                    first_away[away + 1] += lost
-                if home == tie_at:  # away <= tie_at - 1: the point wins the game
-                    home_win += won
-                    ended[played + 1] += won
-                else:
-                    reach[at + size] += won
-                if away == tie_at:
-                    ended[played + 1] += lost
-                else:
-                    reach[at + 1] += lost
-        self.home_win = home_win
-        self.ended = {total: p for total, p in enumerate(ended) if p}
-        self.tie = reach[tie_at * size + tie_at]
-        self.first_home = first_home
-        self.first_away = first_away
-
-
 def price(position: Position, strengths: Strengths, markets: Sequence[Market]) -> dict[str, dict[str, float]]:
     """Market id -> {outcome: probability} for each market the position leaves undecided (a decided
-    one — a past game or point, a race reached, a line exceeded — has no price and is left out)."""
+    one — a past game or point, a race reached, a line exceeded — has no price and is left out), in
+    the order asked: by the kernel (`price_reference` is the plain recursion it is tested against)."""
+    return price_weighted(position, ((1.0, strengths),), markets)
+
+
+def price_reference(
+    position: Position, strengths: Strengths, markets: Sequence[Market]
+) -> dict[str, dict[str, float]]:
+    """`price` by the plain recursion over each game's points (`_Game.walk`): the reference."""
     fmt = position.format
     opening = _opening_server(position)
     current = _Game(fmt, position.points, position.server, position.expedite, strengths)
@@ -575,10 +486,10 @@ def _reference_rows(
 def price_weighted_reference(
     position: Position, weighted: Weighted, markets: Sequence[Market]
 ) -> dict[str, dict[str, float]]:
-    """`price` averaged over strengths with their weights, by `price` itself: the reference."""
+    """`price` averaged over strengths with their weights, by `price_reference`: the reference."""
     averaged: dict[str, dict[str, float]] = {}
     for weight, strengths in weighted:
-        for market_id, outcomes in price(position, strengths, markets).items():
+        for market_id, outcomes in price_reference(position, strengths, markets).items():
             into = averaged.setdefault(market_id, {})
             for outcome, p in outcomes.items():
                 into[outcome] = into.get(outcome, 0.0) + weight * p
