@@ -629,7 +629,7 @@ def _parser() -> argparse.ArgumentParser:
         "--jobs",
         type=_positive_int,
         default=os.cpu_count() or 1,
-        help="with --table: replay in this many processes (default: every core)",
+        help="with --table: how many processes replay at once (the default is one per core)",
     )
     play.add_argument(
         "--no-prices",
