@@ -18,7 +18,8 @@ from collections.abc import Iterable, Iterator, Mapping
 import attrs
 import msgspec
 
-from engine.core.markets.catalogue import Market, parse_market
+from engine.core.markets.catalogue import Market, MarketCatalogue, MarketPolicy, parse_market
+from engine.core.markets.outcomes import Context, Outcome
 from engine.core.markets.signals import (
     BetStart,
     BetStop,
@@ -87,14 +88,28 @@ class BookIndex:
         return sum(len(ids) for ids in self.plain.values()) + len(self.dependent)
 
 
+@attrs.frozen(slots=True, eq=False)
+class BookCache:
+    """What a book was computed from (the typed home of the update's memory): the match-level
+    reasons, the outcome context, the next point's market and the config; and the outcome of every
+    undecided market."""
+
+    reasons: frozenset[Reason]
+    context: Context
+    point: Market | None
+    catalogue: MarketCatalogue
+    policy: MarketPolicy
+    outcomes: Mapping[str, Outcome]
+
+
 class Book(Mapping[str, MarketEntry]):
     """Market id -> entry, in the order markets were first offered. Immutable; compare with ==.
 
     Stores `shared[type]`, the entry of every undecided market of that type with no reason of its
     own (from the match-level `reasons`, scoped by the policy), and `own`, the entry of every other
     market; `index` says which markets follow which, and `cache` holds what the book was computed
-    from (`engine.core.markets.book_update.BookCache`), so the next update looks only at what can have
-    changed. Equality compares the entries only."""
+    from (`BookCache`), so the next update looks only at what can have changed. Equality compares
+    the entries only."""
 
     __slots__ = ("_markets", "cache", "index", "own", "reasons", "shared", "uniform")
 
@@ -108,7 +123,7 @@ class Book(Mapping[str, MarketEntry]):
         uniform: MarketEntry | None = None,
         reasons: frozenset[Reason] = frozenset(),
         index: BookIndex | None = None,
-        cache: object = None,
+        cache: BookCache | None = None,
     ) -> None:
         """`Book(entries)` is a book of those entries (every market with an entry of its own);
         the update step builds books from `markets`, `own`, `shared`, `index` and `cache`."""

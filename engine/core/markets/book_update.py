@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping
 
 import attrs
 
-from engine.core.markets.book import OPEN_ENTRY, Book, BookIndex, MarketEntry, sorted_reasons
+from engine.core.markets.book import OPEN_ENTRY, Book, BookCache, BookIndex, MarketEntry, sorted_reasons
 from engine.core.markets.catalogue import Market, MarketCatalogue, MarketPolicy, MarketType, point_market_id
 from engine.core.markets.outcomes import (
     ENDED,
@@ -79,20 +79,6 @@ def _shared_for(suspension_key: tuple[frozenset[Reason], ...], reasons: frozense
     shared = {market_type: _held_entry(held) for market_type, held in scoped.items()}
     first = shared[MarketType.MATCH_WINNER]
     return _Shared(scoped, shared, first if all(entry == first for entry in shared.values()) else None)
-
-
-@attrs.frozen(slots=True, eq=False)
-class BookCache:
-    """What a book was computed from (the typed home of the update's memory): the match-level
-    reasons, the outcome context, the next point's market and the config; and the outcome of every
-    undecided market."""
-
-    reasons: frozenset[Reason]
-    context: Context
-    point: Market | None
-    catalogue: MarketCatalogue
-    policy: MarketPolicy
-    outcomes: Mapping[str, Outcome]
 
 
 # --- what is offered ------------------------------------------------------------------------------------
@@ -207,7 +193,7 @@ def advance_book(
     entry, changed (`signals_between` needs them)."""
     reasons = match_reasons(match, policy)
     ctx = context(match, policy)
-    cache = previous.cache if isinstance(previous.cache, BookCache) else None
+    cache = previous.cache
     point = _next_point_market(match, catalogue, None if cache is None else cache.point)
     if cache is not None and (cache.catalogue, cache.policy) != (catalogue, policy):
         cache = None  # another config: everything is looked at again

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
+from typing import NamedTuple
 
 import msgspec
 
@@ -25,8 +26,9 @@ from engine.core.markets.book import Book
 from engine.core.markets.catalogue import Market
 from engine.core.markets.signals import PricesChanged
 from engine.core.match import rules
-from engine.core.match.rules import Side
-from engine.core.match.state import Match
+from engine.core.match.rules import MatchFormat, Side
+from engine.core.match.state import Expedite, Match, Score
+from engine.core.match.vocabulary import ResultKind
 from engine.core.pricing.model import MATCH_TYPES, Position, PriceRow, Pricing, posterior_arrays, price_rows
 
 
@@ -62,7 +64,7 @@ class PriceBook(Mapping[str, MarketPrice]):
 
     __slots__ = ("key", "prices")
 
-    def __init__(self, prices: Mapping[str, MarketPrice] | None = None, key: object = None) -> None:
+    def __init__(self, prices: Mapping[str, MarketPrice] | None = None, key: PriceKey | None = None) -> None:
         self.prices: Mapping[str, MarketPrice] = prices if prices is not None else {}
         self.key = key
 
@@ -96,11 +98,26 @@ class PriceBook(Mapping[str, MarketPrice]):
 NO_PRICES = PriceBook()
 
 
-def _key(match: Match, book: Book, pricing: Pricing) -> tuple[object, ...]:
+class PriceKey(NamedTuple):
     """What the prices depend on: the score, who serves first, the expedite system, the format, how
     the match ended, which markets are undecided (counted: the set changes only with them), the config."""
+
+    points: tuple[Score, ...]
+    games: Score
+    first_server: Side | None
+    expedite: Expedite | None
+    format: MatchFormat
+    winner: Side | None
+    result: ResultKind | None
+    markets: int
+    undecided: int
+    pricing: Pricing
+
+
+def _key(match: Match, book: Book, pricing: Pricing) -> PriceKey:
+    """The prices' key at this match and book."""
     play = match.play
-    return (
+    return PriceKey(
         play.points,
         play.games,
         play.first_server,
