@@ -736,3 +736,20 @@ def test_a_real_match_trace_suspends_on_every_point_and_settles_every_game() -> 
     ]
     assert len(winner_settled) == 1
     assert receiver["match_winner"] == "MarketSettled"
+
+
+def test_the_fixtures_share_their_market_objects() -> None:
+    """`market_for` is a pure memo: two fixtures folded apart hold the very same `Market` objects (and
+    ids), so a thousand books do not each keep ~130 of their own; equal to a fresh `Market`."""
+    from engine import playback
+    from engine.core.markets.catalogue import Market, MarketType, market_for, parse_market
+    from engine.io.recording import read_recording
+
+    recording = read_recording(FIXTURES / "aicup2026_m05_female_bo7.jsonl")
+    first, second = playback.fold(recording), playback.fold(recording)
+    assert first.book.markets().keys() == second.book.markets().keys()
+    for market_id, market in first.book.markets().items():
+        assert second.book.markets()[market_id] is market
+        assert market == Market(market.type, market.game, market.number, market.line)
+        assert parse_market(market_id) is market
+    assert market_for(MarketType.RACE_TO, 3, number=7).id == "race_to:3:7"

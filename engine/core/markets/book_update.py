@@ -27,7 +27,14 @@ from collections.abc import Iterable, Mapping
 import attrs
 
 from engine.core.markets.book import OPEN_ENTRY, Book, BookCache, BookIndex, MarketEntry, sorted_reasons
-from engine.core.markets.catalogue import Market, MarketCatalogue, MarketPolicy, MarketType, point_market_id
+from engine.core.markets.catalogue import (
+    Market,
+    MarketCatalogue,
+    MarketPolicy,
+    MarketType,
+    market_for,
+    point_market_id,
+)
 from engine.core.markets.outcomes import (
     ENDED,
     Context,
@@ -181,7 +188,7 @@ def _played_point_markets(
         start = len(kept) if rallies[: len(kept)] == kept else 0
         for number in range(start + 1, len(rallies) + 1):
             if rallies[number - 1] is not None and point_market_id(game, number) not in book:
-                markets.append(Market(MarketType.POINT_WINNER, game, number=number))
+                markets.append(market_for(MarketType.POINT_WINNER, game, number=number))
     return markets
 
 

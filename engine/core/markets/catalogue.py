@@ -8,6 +8,7 @@ game 3), `race_to:3:7` (first to 7 points in game 3). `parse_market` turns one b
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 
@@ -28,6 +29,7 @@ __all__ = [  # MarketType is defined with the signals (a scoped signal names typ
     "MarketCatalogue",
     "MarketPolicy",
     "MarketType",
+    "market_for",
     "parse_market",
     "point_market_id",
 ]
@@ -46,6 +48,18 @@ class Market(msgspec.Struct, frozen=True, gc=False):
 
     def __post_init__(self) -> None:
         msgspec.structs.force_setattr(self, "id", _market_id(self))
+
+
+def market_for(market_type: MarketType, game: int = 0, number: int = 0, line: float = 0.0) -> Market:
+    """The `Market` of this type, game, number and line: one object per market for the whole process
+    (a pure memo of an immutable value), so the fixtures' books share their markets and ids rather
+    than each holding ~130 of its own (bench/memory.py)."""
+    return _shared_market(market_type, game, number, float(line))
+
+
+@functools.lru_cache(maxsize=4096)
+def _shared_market(market_type: MarketType, game: int, number: int, line: float) -> Market:
+    return Market(market_type, game, number, line)
 
 
 def point_market_id(game: int, number: int) -> str:
@@ -93,7 +107,7 @@ def parse_market(market_id: str) -> Market:
     if found is None:
         raise ValueError(f"not a market id: {market_id!r}")
     parts = found.groupdict()
-    return Market(
+    return market_for(
         kind,
         game=int(parts.get("game") or 0),
         number=int(parts.get("number") or 0),
@@ -143,9 +157,9 @@ class MarketCatalogue:
         """The match-level markets for a format."""
         markets = []
         if self.match_winner:
-            markets.append(Market(MarketType.MATCH_WINNER))
+            markets.append(market_for(MarketType.MATCH_WINNER))
         if self.correct_score:
-            markets.append(Market(MarketType.CORRECT_SCORE))
+            markets.append(market_for(MarketType.CORRECT_SCORE))
         lines = self.total_games_lines
         if lines is None:  # the format unknown: every line of the usual formats (best of 3 to 7)
             best_of = fmt.best_of
@@ -153,21 +167,23 @@ class MarketCatalogue:
                 (2, rules.USUAL_LONGEST_BEST_OF) if best_of is None else (rules.games_needed(best_of), best_of)
             )
             lines = tuple(games + 0.5 for games in range(fewest, most))
-        markets.extend(Market(MarketType.TOTAL_GAMES, line=line) for line in lines)
+        markets.extend(market_for(MarketType.TOTAL_GAMES, line=line) for line in lines)
         return markets
 
     def game_markets(self, game: int) -> list[Market]:
         """The markets on one game."""
         markets = []
         if self.game_winner:
-            markets.append(Market(MarketType.GAME_WINNER, game))
-        markets.extend(Market(MarketType.GAME_TOTAL_POINTS, game, line=line) for line in self.game_total_points_lines)
-        markets.extend(Market(MarketType.RACE_TO, game, number=target) for target in self.race_to)
+            markets.append(market_for(MarketType.GAME_WINNER, game))
+        markets.extend(
+            market_for(MarketType.GAME_TOTAL_POINTS, game, line=line) for line in self.game_total_points_lines
+        )
+        markets.extend(market_for(MarketType.RACE_TO, game, number=target) for target in self.race_to)
         return markets
 
     def point_market(self, game: int, point: int) -> Market | None:
         """The market on point `point` of `game`, if point markets are offered."""
-        return Market(MarketType.POINT_WINNER, game, number=point) if self.point_winner else None
+        return market_for(MarketType.POINT_WINNER, game, number=point) if self.point_winner else None
 
 
 # --- the suspension and settlement policy --------------------------------------------------------
