@@ -5,9 +5,12 @@ build is installed: the compiled one (`.ci/run` checks it is) or the plain-Pytho
 
 from __future__ import annotations
 
+import ast
 import bisect
+import importlib
 import math
 import os
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -95,9 +98,34 @@ def test_the_kernel_s_ladder_is_the_bisection_of_the_ladder() -> None:
 
 def test_the_build_in_use_is_the_one_expected() -> None:
     """`kernel.COMPILED` says which build runs; `.ci/run` sets TTENGINE_EXPECT_BUILD so that a compiled
-    build that failed (the install falls back to plain Python without a word) fails here instead."""
+    build that failed (the install falls back to plain Python without a word) fails here instead. In
+    the compiled build every module setup.py lists is an extension, in the plain one none is."""
     expected = os.environ.get("TTENGINE_EXPECT_BUILD")
     assert (not kernel.__file__.endswith(".py")) == kernel.COMPILED
+    listed = _compiled_modules()
+    assert "engine.core.pricing.kernel" in listed
+    compiled = {name for name in listed if not (importlib.import_module(name).__file__ or "").endswith(".py")}
+    assert compiled in (set(), set(listed))  # all or nothing: a partial build is a fault
+    assert bool(compiled) == kernel.COMPILED
+    for name in compiled:  # an edit after the build runs the old code: say so
+        built = Path(importlib.import_module(name).__file__ or "")
+        source = built.parent / (name.rsplit(".", 1)[1] + ".py")
+        assert source.stat().st_mtime <= built.stat().st_mtime + 1, (
+            f"{source} changed after it was compiled: run `pip install -e .` again (or develop with TTENGINE_PURE=1)"
+        )
     if expected is not None:
         assert expected in ("compiled", "pure")
         assert (expected == "compiled") == kernel.COMPILED
+
+
+def _compiled_modules() -> list[str]:
+    """The module names in setup.py's COMPILED_MODULES."""
+    tree = ast.parse((Path(__file__).resolve().parent.parent / "setup.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.AnnAssign | ast.Assign):
+            targets = [node.target] if isinstance(node, ast.AnnAssign) else node.targets
+            if any(isinstance(target, ast.Name) and target.id == "COMPILED_MODULES" for target in targets):
+                assert node.value is not None
+                paths = ast.literal_eval(node.value)
+                return [path[:-3].replace("/", ".") for path in paths]
+    raise AssertionError("setup.py has no COMPILED_MODULES")
