@@ -20,7 +20,7 @@ from engine.core.events import (
     UnknownAction,
 )
 from engine.core.match.rules import MatchFormat
-from engine.core.match.timeline import Folded, KeptAction
+from engine.core.match.timeline import KeptAction, PlayedAction
 from engine.core.reduce import reduce
 from engine.core.state import MatchState
 from engine.feed.catalogue import ActionKind, ResultKind, SendType, Stoppage
@@ -300,7 +300,7 @@ def test_reduce_is_pure_the_same_input_gives_the_same_output() -> None:
 
 
 def test_the_timeline_keeps_every_field_a_refold_reads() -> None:
-    """`KeptAction` is the slim copy the timeline holds: every `Folded` field must survive it."""
+    """`KeptAction` is the slim copy the timeline holds: every `PlayedAction` field must survive it."""
     full = attrs.evolve(
         Feed().emit(POINT_SCORED, HOME),
         player=Player("p1", "A Player"),
@@ -309,7 +309,7 @@ def test_the_timeline_keeps_every_field_a_refold_reads() -> None:
         delayed=True,
     )
     kept = KeptAction.of(full)
-    members = [name for name in vars(Folded) if not name.startswith("_")]
+    members = [name for name in vars(PlayedAction) if not name.startswith("_")]
     assert len(members) == 8
     for name in members:
         assert getattr(kept, name) == getattr(full, name), name

@@ -7,7 +7,7 @@ always gives the same output.
 How one action message is folded:
 1. sequencing on `fixtureSeqNum` (duplicates dropped, early arrivals held, gaps reported);
 2. the action's new version is recorded in the timeline under its `actionId`;
-3. the score: a new confirmed action at the end of the timeline is one incremental `fold_step`;
+3. the score: a new confirmed action at the end of the timeline is one incremental `play_action`;
    anything that changes the past (an update, deletion, restoration, a late confirmation or an
    insertion between earlier actions) re-folds the whole effective timeline (a match is short);
 4. reconciliation with the provider's `fixtureSummary`: on disagreement we adopt the provider's
@@ -58,7 +58,7 @@ from engine.core.match.inputs import Action, Heartbeat, Malformed, Summary
 from engine.core.match.rules import Side
 from engine.core.match.sequence import Note, Sequencer, TooFarAhead
 from engine.core.match.state import Expedite, Match, PlayState, Rallies, Rally, Score
-from engine.core.match.timeline import STANDING_AFTER, Entry, Folded, Standing, Timeline
+from engine.core.match.timeline import STANDING_AFTER, Entry, PlayedAction, Standing, Timeline
 from engine.core.match.vocabulary import (
     FIXTURE_STATUS_ABANDONED,
     STOPPAGE_OPENED_BY,
@@ -290,7 +290,7 @@ def _apply(match: Match, action: Action, events: list[Event], sequencer: Sequenc
     now_effective = standing is Standing.CONFIRMED
     play = previous_play = match.play
     if now_effective and not was_effective and action.timeline >= match.timeline.last_timeline:
-        play = fold_step(play, action, events)
+        play = play_action(play, action, events)
     elif (was_effective or now_effective) and not _same_content(previous, action, standing):
         play = _refold(match, timeline, action, previous is None, events)
     late = match.last_seq is not None and action.seq < match.last_seq
@@ -355,12 +355,12 @@ def _refold(match: Match, timeline: Timeline, action: Action, inserted: bool, ev
     return play
 
 
-def replay_timeline(actions: Sequence[Folded], fmt: rules.MatchFormat) -> PlayState:
+def replay_timeline(actions: Sequence[PlayedAction], fmt: rules.MatchFormat) -> PlayState:
     """The play state that folding these effective actions from the start gives (no events)."""
     play = PlayState(format=fmt)
     sink: list[Event] = []
     for action in actions:
-        play = fold_step(play, action, sink)
+        play = play_action(play, action, sink)
         sink.clear()
     return play
 
@@ -368,10 +368,10 @@ def replay_timeline(actions: Sequence[Folded], fmt: rules.MatchFormat) -> PlaySt
 # --- the fold of one effective action ------------------------------------------------------------
 
 
-def fold_step(play: PlayState, action: Folded, events: list[Event]) -> PlayState:
+def play_action(play: PlayState, action: PlayedAction, events: list[Event]) -> PlayState:
     """Apply one confirmed action at the end of the timeline to the play state; append its events.
     A rally's start and end first (the common case); else the stoppage tables of the vocabulary (an
-    action that opens a stoppage does only that), then what its kind does (`FOLD_BY_KIND`)."""
+    action that opens a stoppage does only that), then what its kind does (`PLAY_BY_KIND`)."""
     kind = action.kind
     if kind is ActionKind.POINT_SCORED:
         return _point_scored(play, action, events)
@@ -384,18 +384,18 @@ def fold_step(play: PlayState, action: Folded, events: list[Event]) -> PlayState
     closes = STOPPAGES_CLOSED_BY.get(kind)
     if closes is not None:
         play = _close_stoppages(play, closes, action, events)
-    fold = FOLD_BY_KIND.get(kind)
-    return play if fold is None else fold(play, action, events)
+    played = PLAY_BY_KIND.get(kind)
+    return play if played is None else played(play, action, events)
 
 
-def _expedite(play: PlayState, action: Folded, events: list[Event]) -> PlayState:
+def _expedite(play: PlayState, action: PlayedAction, events: list[Event]) -> PlayState:
     if play.expedite is not None:
         return play  # on for the rest of the match already
     game, home, away = play.next_rally_position()
     return attrs.evolve(play, expedite=Expedite(game, home + away))
 
 
-def _status_updated(play: PlayState, action: Folded, events: list[Event]) -> PlayState:
+def _status_updated(play: PlayState, action: PlayedAction, events: list[Event]) -> PlayState:
     if action.fixture_status in FIXTURE_STATUS_ABANDONED:
         return _finish(play, None, ResultKind.ABANDONED, events)
     return play
@@ -403,7 +403,7 @@ def _status_updated(play: PlayState, action: Folded, events: list[Event]) -> Pla
 
 #: What an action of each kind does to the play state, besides the stoppages it opens or closes
 #: (kinds not listed change nothing; a rally's start and end are `_point_started`/`_point_scored`).
-FOLD_BY_KIND: Mapping[ActionKind, Callable[[PlayState, Folded, list[Event]], PlayState]] = {
+PLAY_BY_KIND: Mapping[ActionKind, Callable[[PlayState, PlayedAction, list[Event]], PlayState]] = {
     ActionKind.START_MATCH: lambda play, action, events: attrs.evolve(play, started=True),
     ActionKind.START_PERIOD: lambda play, action, events: _open_game_if_due(play, events),
     ActionKind.END_MATCH: lambda play, action, events: _end_match(play, action, events),
@@ -413,7 +413,9 @@ FOLD_BY_KIND: Mapping[ActionKind, Callable[[PlayState, Folded, list[Event]], Pla
 }
 
 
-def _close_stoppages(play: PlayState, closes: frozenset[Stoppage], action: Folded, events: list[Event]) -> PlayState:
+def _close_stoppages(
+    play: PlayState, closes: frozenset[Stoppage], action: PlayedAction, events: list[Event]
+) -> PlayState:
     ended = play.stoppages & closes
     if not ended:
         return play
@@ -458,7 +460,7 @@ def _open_game_if_due(play: PlayState, events: list[Event]) -> PlayState:
     )
 
 
-def _point_started(play: PlayState, action: Folded, events: list[Event]) -> PlayState:
+def _point_started(play: PlayState, action: PlayedAction, events: list[Event]) -> PlayState:
     play = _open_game_if_due(play, events)
     play = _close_stoppages(play, STOPPAGES_CLOSED_BY[ActionKind.POINT_STARTED], action, events)
     expected = play.expected_server()
@@ -477,7 +479,7 @@ def _point_started(play: PlayState, action: Folded, events: list[Event]) -> Play
     return play.with_rally(Rally(action.action_id, serving, player), first_server)
 
 
-def _point_scored(play: PlayState, action: Folded, events: list[Event]) -> PlayState:
+def _point_scored(play: PlayState, action: PlayedAction, events: list[Event]) -> PlayState:
     side = action.side
     if side is None:
         events.append(Discrepancy("Point Scored without a team: no point given"))
@@ -509,7 +511,7 @@ def _finish(play: PlayState, winner: Side | None, result: ResultKind, events: li
     return attrs.evolve(play, winner=winner, result=result, rally=None)
 
 
-def _end_match(play: PlayState, action: Folded, events: list[Event]) -> PlayState:
+def _end_match(play: PlayState, action: PlayedAction, events: list[Event]) -> PlayState:
     """The provider ends the match. Short of the games the format needs, a side ahead on games is
     the winner of a shorter format than we were told (`FormatContradicted`, the format corrected);
     a match that cannot be read that way is a `Discrepancy`."""

@@ -42,8 +42,9 @@ STANDING_AFTER: dict[SendType, Standing] = {
 }
 
 
-class Folded(Protocol):
-    """What folding an action into the score reads: an arriving `Action` and a `KeptAction` alike."""
+class PlayedAction(Protocol):
+    """What playing an action into the score reads (`engine.core.reduce.play_action`): an arriving
+    `Action` and a `KeptAction` alike."""
 
     @property
     def action_id(self) -> str: ...
@@ -64,9 +65,9 @@ class Folded(Protocol):
 
 
 class KeptAction(msgspec.Struct, frozen=True, gc=False):
-    """An action as the timeline keeps it: what a re-fold reads (`Folded`) and its number, without
+    """An action as the timeline keeps it: what a re-fold reads (`PlayedAction`) and its number, without
     what only its arrival needed (summary, metadata, names, clocks), so a long match's state stays
-    small. A test checks that it carries every `Folded` field of the action it was made from.
+    small. A test checks that it carries every `PlayedAction` field of the action it was made from.
     Untracked by the cyclic collector (`gc=False`: it holds atoms, enums and a `Player`, no cycle):
     a live match holds hundreds of them (bench/collector.py)."""
 

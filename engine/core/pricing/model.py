@@ -351,9 +351,7 @@ def price(position: Position, strengths: Strengths, markets: Sequence[Market]) -
     return price_weighted(position, ((1.0, strengths),), markets)
 
 
-def price_reference(
-    position: Position, strengths: Strengths, markets: Sequence[Market]
-) -> dict[str, dict[str, float]]:
+def price_reference(position: Position, strengths: Strengths, markets: Sequence[Market]) -> dict[str, dict[str, float]]:
     """`price` by the plain recursion over each game's points (`_Game.walk`): the reference."""
     fmt = position.format
     opening = _opening_server(position)
