@@ -7,7 +7,7 @@ from typing import Any
 
 import attrs
 
-from engine.core.match.state import Match, PlayState
+from engine.core.match.state import MatchFacts, PlayState
 from engine.core.state import MatchState
 
 
@@ -25,7 +25,7 @@ def test_match_state_copies_equal_evolve() -> None:
 
 
 def test_match_copies_equal_evolve() -> None:
-    match: Match = _marked(Match)
+    match: MatchFacts = _marked(MatchFacts)
     timeline, play, sequencer = object(), object(), object()
     assert match.with_action(timeline, play, 7, 3, sequencer) == attrs.evolve(  # type: ignore[arg-type]
         match, timeline=timeline, play=play, last_seq=7, unknown_actions=3, sequencer=sequencer

@@ -57,7 +57,7 @@ from engine.core.match import rules
 from engine.core.match.inputs import Action, Heartbeat, Malformed, Summary
 from engine.core.match.rules import Side
 from engine.core.match.sequence import Note, Sequencer, TooFarAhead
-from engine.core.match.state import Expedite, Match, PlayState, Rallies, Rally, Score
+from engine.core.match.state import Expedite, MatchFacts, PlayState, Rallies, Rally, Score
 from engine.core.match.timeline import STANDING_AFTER, Entry, PlayedAction, Standing, Timeline
 from engine.core.match.vocabulary import (
     FIXTURE_STATUS_ABANDONED,
@@ -229,7 +229,7 @@ def fold(state: MatchState, messages: list[Input]) -> tuple[MatchState, list[Eve
     return state, events
 
 
-def _count_notes(match: Match, notes: list[Note]) -> Match:
+def _count_notes(match: MatchFacts, notes: list[Note]) -> MatchFacts:
     if not notes:
         return match
     gaps = sum(1 for note in notes if isinstance(note, Gap))
@@ -261,7 +261,7 @@ class _View:
     status: Status
 
     @classmethod
-    def of(cls, match: Match) -> _View:
+    def of(cls, match: MatchFacts) -> _View:
         return cls(match.server, match.ends_swapped, match.status)
 
     def diff(self, after: _View, events: list[Event]) -> None:
@@ -276,7 +276,7 @@ class _View:
 # --- one released action -------------------------------------------------------------------------
 
 
-def _apply(match: Match, action: Action, events: list[Event], sequencer: Sequencer | None = None) -> Match:
+def _apply(match: MatchFacts, action: Action, events: list[Event], sequencer: Sequencer | None = None) -> MatchFacts:
     """Record one released action and fold it; `sequencer`, if given, is set in the same step."""
     first_event = len(events)
     previous = match.timeline.get(action.action_id)
@@ -345,7 +345,7 @@ def _same_content(previous: Entry | None, action: Action, standing: Standing) ->
     )
 
 
-def _refold(match: Match, timeline: Timeline, action: Action, inserted: bool, events: list[Event]) -> PlayState:
+def _refold(match: MatchFacts, timeline: Timeline, action: Action, inserted: bool, events: list[Event]) -> PlayState:
     """Fold the whole effective timeline again; report the amendment and a changed outcome."""
     events.append(PastAmended(action.action_id, action.send_type, inserted))
     play = replay_timeline(timeline.effective(), match.configured_format)
@@ -550,7 +550,7 @@ def _end_match(play: PlayState, action: PlayedAction, events: list[Event]) -> Pl
 # --- the feed's present: liveness and provider statuses ------------------------------------------
 
 
-def _provider_context(match: Match, action: Action, events: list[Event]) -> Match:
+def _provider_context(match: MatchFacts, action: Action, events: list[Event]) -> MatchFacts:
     fixture_status = match.fixture_status
     collection_status = match.collection_status
     summary = action.summary

@@ -1,4 +1,4 @@
-"""The engine's state of one fixture: the match (`engine.core.match.state.Match`), the market config,
+"""The engine's state of one fixture: the match (`engine.core.match.state.MatchFacts`), the market config,
 the book and the prices, each kept by its own layer. `reduce(state, input)` steps it one way: fold
 the input into the match, advance the book from the match, advance the prices from both.
 
@@ -15,7 +15,7 @@ from engine.core.markets.book import EMPTY_BOOK, Book
 from engine.core.match.events import Status
 from engine.core.match.rules import UNKNOWN_FORMAT, MatchFormat, Side
 from engine.core.match.sequence import Sequencer
-from engine.core.match.state import Match, PlayState, Score
+from engine.core.match.state import MatchFacts, PlayState, Score
 from engine.core.match.timeline import Timeline
 from engine.core.match.vocabulary import ResultKind, Stoppage
 from engine.core.pricing.prices import NO_PRICES, PriceBook
@@ -25,7 +25,7 @@ from engine.core.pricing.prices import NO_PRICES, PriceBook
 class MatchState:
     """Everything the engine knows about one fixture. Fold messages into it with `reduce`."""
 
-    match: Match = attrs.field(factory=Match)
+    match: MatchFacts = attrs.field(factory=MatchFacts)
     markets: MarketConfig = DEFAULT_MARKETS
     book: Book = EMPTY_BOOK  # the market book as of the last input (engine.core.markets.book_update)
     #: The prices of the undecided markets as of the last input (`engine.core.pricing.prices.PriceBook`).
@@ -43,11 +43,11 @@ class MatchState:
         markets that depend on the number of games wait for the provider's End Match) and,
         optionally, which markets to keep and how (`MarketConfig`). The book starts empty; the first
         input fills it and signals every market."""
-        return cls(Match.new(fixture_id, fmt, max_held), markets)
+        return cls(MatchFacts.new(fixture_id, fmt, max_held), markets)
 
     # --- the hot path's copies: direct construction, about three times faster than attrs.evolve
 
-    def with_match(self, match: Match) -> MatchState:
+    def with_match(self, match: MatchFacts) -> MatchState:
         """This state with its match replaced."""
         return MatchState(match, self.markets, self.book, self.prices)
 
@@ -233,5 +233,5 @@ class MatchState:
 
     @property
     def status(self) -> Status:
-        """Where the match stands (`engine.core.match.state.Match.status`)."""
+        """Where the match stands (`engine.core.match.state.MatchFacts.status`)."""
         return self.match.status

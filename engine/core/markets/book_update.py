@@ -46,7 +46,7 @@ from engine.core.markets.outcomes import (
 )
 from engine.core.markets.signals import MarketStatus, Reason, VoidReason
 from engine.core.match.rules import MatchFormat
-from engine.core.match.state import Match
+from engine.core.match.state import MatchFacts
 
 
 @attrs.frozen(slots=True)
@@ -91,14 +91,14 @@ def _shared_for(suspension_key: tuple[frozenset[Reason], ...], reasons: frozense
 # --- what is offered ------------------------------------------------------------------------------------
 
 
-def offered_markets(match: Match, catalogue: MarketCatalogue) -> list[Market]:
+def offered_markets(match: MatchFacts, catalogue: MarketCatalogue) -> list[Market]:
     """The markets the catalogue offers in this match (the book also keeps earlier ones)."""
     markets = _standing_markets(match, catalogue)
     point = _next_point_market(match, catalogue)
     return markets if point is None else [*markets, point]
 
 
-def _standing_markets(match: Match, catalogue: MarketCatalogue) -> list[Market]:
+def _standing_markets(match: MatchFacts, catalogue: MarketCatalogue) -> list[Market]:
     """The match markets and the markets on every game of the format (the format unknown: on every
     game begun)."""
     play = match.play
@@ -114,7 +114,7 @@ def _games_offered(fmt: MatchFormat, begun: int) -> int:
     return begun if fmt.best_of is None else fmt.best_of
 
 
-def _next_point_market(match: Match, catalogue: MarketCatalogue, known: Market | None = None) -> Market | None:
+def _next_point_market(match: MatchFacts, catalogue: MarketCatalogue, known: Market | None = None) -> Market | None:
     """The market on the next point to be played, while the match goes on (`known`, when it is
     that market already); with the format unknown, none between games (only once a game begins)."""
     play = match.play
@@ -167,7 +167,7 @@ def _only_appended(group: int, before: Context, after: Context) -> bool:
 
 
 def _played_point_markets(
-    match: Match,
+    match: MatchFacts,
     catalogue: MarketCatalogue,
     before: Context | None,
     games: Iterable[int] | None,
@@ -193,7 +193,7 @@ def _played_point_markets(
 
 
 def advance_book(
-    match: Match, catalogue: MarketCatalogue, policy: MarketPolicy, previous: Book
+    match: MatchFacts, catalogue: MarketCatalogue, policy: MarketPolicy, previous: Book
 ) -> tuple[Book, list[str]]:
     """The book for `match`, built on `previous` (the same object when nothing it depends on
     changed), and the ids of the markets whose own entry, or whose following of their type's shared
@@ -220,7 +220,7 @@ def advance_book(
     return step.book(point), step.touched
 
 
-def derive_book(match: Match, catalogue: MarketCatalogue, policy: MarketPolicy, previous: Book) -> Book:
+def derive_book(match: MatchFacts, catalogue: MarketCatalogue, policy: MarketPolicy, previous: Book) -> Book:
     """The book recomputed from scratch for the markets of `previous` (no cache): what the
     incremental `advance_book` must equal after every input."""
     uncached = Book(markets=previous.markets(), own=previous.own, shared=previous.shared, index=previous.index)
@@ -233,7 +233,7 @@ class _Step:
 
     def __init__(
         self,
-        match: Match,
+        match: MatchFacts,
         catalogue: MarketCatalogue,
         policy: MarketPolicy,
         previous: Book,

@@ -22,7 +22,7 @@ from engine.core.markets.signals import Reason, VoidReason
 from engine.core.match import rules
 from engine.core.match.events import FINAL_STATUSES, Status
 from engine.core.match.rules import MatchFormat, Side
-from engine.core.match.state import Match, Rallies, Score
+from engine.core.match.state import MatchFacts, Rallies, Score
 from engine.core.match.vocabulary import COLLECTION_NOT_LIVE, FIXTURE_STATUS_SUSPENDED, ResultKind
 
 _VOID_BY_RESULT = {
@@ -40,7 +40,7 @@ ENDED = FINAL_STATUSES
 #: read as "reason: the match's condition" (the match, its status and the policy). Which markets a reason
 #: suspends is the policy's (`MarketPolicy.suspends`), and which stoppage raises which reason too
 #: (`MarketPolicy.stoppage_reasons`).
-REASON_HOLDS: Mapping[Reason, Callable[[Match, Status, MarketPolicy], bool]] = {
+REASON_HOLDS: Mapping[Reason, Callable[[MatchFacts, Status, MarketPolicy], bool]] = {
     Reason.NOT_STARTED: lambda match, status, policy: status is Status.NOT_STARTED or status is Status.POSTPONED,
     Reason.BALL_IN_PLAY: lambda match, status, policy: match.play.rally is not None,
     Reason.PENDING_ACTION: lambda match, status, policy: bool(match.timeline.pending),
@@ -63,7 +63,7 @@ REASON_HOLDS: Mapping[Reason, Callable[[Match, Status, MarketPolicy], bool]] = {
 }
 
 
-def awaits_end_match(match: Match, policy: MarketPolicy) -> bool:
+def awaits_end_match(match: MatchFacts, policy: MarketPolicy) -> bool:
     """True when the score alone decided the match and the policy waits for the provider's End
     Match (or its fixture status "completed") before settling what depends on the format."""
     play = match.play
@@ -75,7 +75,7 @@ def awaits_end_match(match: Match, policy: MarketPolicy) -> bool:
     )
 
 
-def match_reasons(match: Match, policy: MarketPolicy) -> frozenset[Reason]:
+def match_reasons(match: MatchFacts, policy: MarketPolicy) -> frozenset[Reason]:
     """Every reason to suspend that holds for the match as a whole, whatever the market (the rows
     of `REASON_HOLDS` that hold, and the reasons of the open stoppages)."""
     status = match.status
@@ -135,7 +135,7 @@ class Context:
     winner_stands_on_retirement: bool
 
 
-def context(match: Match, policy: MarketPolicy) -> Context:
+def context(match: MatchFacts, policy: MarketPolicy) -> Context:
     """What the markets' outcomes are read from: the score, how the match ended, the policy's rule."""
     result = match.result
     ended: VoidReason | None = None
@@ -158,7 +158,7 @@ def context(match: Match, policy: MarketPolicy) -> Context:
     )
 
 
-def outcome(market: Market, match: Match, policy: MarketPolicy) -> Outcome:
+def outcome(market: Market, match: MatchFacts, policy: MarketPolicy) -> Outcome:
     """What the match says of `market` under `policy`, ignoring suspension."""
     return outcome_in(market, context(match, policy))
 

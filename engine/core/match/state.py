@@ -1,10 +1,10 @@
-"""Match state: immutable values. Stores what cannot be derived; derives the rest on demand.
+"""The match state: immutable values. Stores what cannot be derived; derives the rest on demand.
 
 `PlayState` is the fold of the effective timeline (points, games, first server, expedite, rally,
-stoppages, result). `Match` adds what is about the feed rather than the match's history:
+stoppages, result). `MatchFacts` adds what is about the feed rather than the match's history:
 sequencing, the pending set, the provider's current statuses, counters and the discrepancy flag.
 Who serves, which ends, whether the match is between games: derived by `engine.core.match.rules`.
-Nothing here knows of markets or prices (`engine.core.state.MatchState` holds them beside a `Match`).
+Nothing here knows of markets or prices (`engine.core.state.MatchState` holds them beside a `MatchFacts`).
 """
 
 from __future__ import annotations
@@ -174,9 +174,10 @@ class PlayState:
 
 
 @attrs.frozen(slots=True)
-class Match:
+class MatchFacts:
     """Everything the engine knows about one fixture's match and feed (`engine.core.state.MatchState`
-    holds it beside the book and the prices)."""
+    holds it beside the book and the prices; not the runtime's `engine.Match`, the handle of a
+    followed fixture)."""
 
     fixture_id: str | None = None
     configured_format: MatchFormat = DEFAULT_FORMAT
@@ -202,7 +203,7 @@ class Match:
     @classmethod
     def new(
         cls, fixture_id: str | None = None, fmt: MatchFormat = UNKNOWN_FORMAT, max_held: int | None = None
-    ) -> Match:
+    ) -> MatchFacts:
         """The match before any message (the format by default unknown, singles)."""
         sequencer = Sequencer() if max_held is None else Sequencer(max_held=max_held)
         return cls(fixture_id=fixture_id, configured_format=fmt, play=PlayState(format=fmt), sequencer=sequencer)
@@ -212,9 +213,9 @@ class Match:
 
     def with_action(
         self, timeline: Timeline, play: PlayState, last_seq: int | None, unknown_actions: int, sequencer: Sequencer
-    ) -> Match:
+    ) -> MatchFacts:
         """This match with one more action recorded and folded (what `reduce` changes per action)."""
-        return Match(
+        return MatchFacts(
             self.fixture_id,
             self.configured_format,
             play,

@@ -2,11 +2,12 @@
 """The pricing model's arithmetic on plain numbers: one call prices every market of a position,
 averaged over the posterior's strengths (`engine.core.pricing.model.price_weighted` is the reference).
 
-Only ints, floats and lists of them cross its boundary, so the module compiles as it stands (an
-optional build: `TTENGINE_COMPILE=1 pip install .`, README "Performance"); the pure-Python module is
-the fallback and computes the same numbers. The markets come encoded (`KIND_*`, game, line,
-number); the answer is one flat list: for each market, its number of outcomes (0: decided) and
-then their probabilities in the order `engine.core.pricing.model` names them.
+Only ints, floats and lists of them cross its boundary. `pip install .` compiles it with Cython (C
+types for its locals and buffers in kernel.pxd) when a C compiler is at hand; without one, or with
+`TTENGINE_PURE=1`, this file runs as plain Python and computes the same numbers (README
+"Performance"). The markets come encoded (`KIND_*`, game, line, number); the answer is one flat
+sequence: for each market, its number of outcomes (0: decided) and then their probabilities in the
+order `engine.core.pricing.model` names them.
 
 Covers the games won by a lead of two (a score past the tie at 10-10 is priced as the score before
 it that leaves the same game: 12-11 as 10-9, 12-12 as 10-10) and races to at most the game's

@@ -27,7 +27,7 @@ from engine.core.markets.catalogue import Market
 from engine.core.markets.signals import PricesChanged
 from engine.core.match import rules
 from engine.core.match.rules import MatchFormat, Side
-from engine.core.match.state import Expedite, Match, Score
+from engine.core.match.state import Expedite, MatchFacts, Score
 from engine.core.match.vocabulary import ResultKind
 from engine.core.pricing.model import MATCH_TYPES, Position, PriceRow, Pricing, posterior_arrays, price_rows
 
@@ -114,7 +114,7 @@ class PriceKey(NamedTuple):
     pricing: Pricing
 
 
-def _key(match: Match, book: Book, pricing: Pricing) -> PriceKey:
+def _key(match: MatchFacts, book: Book, pricing: Pricing) -> PriceKey:
     """The prices' key at this match and book."""
     play = match.play
     return PriceKey(
@@ -132,7 +132,7 @@ def _key(match: Match, book: Book, pricing: Pricing) -> PriceKey:
 
 
 def advance_prices(
-    match: Match, book: Book, pricing: Pricing | None, previous: PriceBook
+    match: MatchFacts, book: Book, pricing: Pricing | None, previous: PriceBook
 ) -> tuple[PriceBook, PricesChanged | None]:
     """The prices of `book` at `match`'s score (None `pricing`: none), built on `previous`, and the
     signal of what moved (None: nothing)."""
@@ -165,7 +165,7 @@ def advance_prices(
     return priced, PricesChanged(MappingProxyType(moved), MappingProxyType(moved_odds), withdrawn)
 
 
-def prices_of(match: Match, book: Book, pricing: Pricing | None) -> dict[str, dict[str, float]]:
+def prices_of(match: MatchFacts, book: Book, pricing: Pricing | None) -> dict[str, dict[str, float]]:
     """Market id -> outcome -> fair probability for every undecided market of `book` the model
     prices at `match`'s score, computed from scratch."""
     if pricing is None:
@@ -174,7 +174,7 @@ def prices_of(match: Match, book: Book, pricing: Pricing | None) -> dict[str, di
     return {market.id: dict(zip(names, values, strict=True)) for market, names, values in rows}
 
 
-def _price_rows(match: Match, book: Book, pricing: Pricing) -> list[PriceRow]:
+def _price_rows(match: MatchFacts, book: Book, pricing: Pricing) -> list[PriceRow]:
     """The fair prices of every undecided market of `book` the model prices, in book order."""
     play = match.play
     if play.winner is not None or play.result is not None or match.result is not None:
