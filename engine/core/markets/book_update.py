@@ -366,20 +366,12 @@ class _Step:
             ):
                 return old  # decided before: it stands
             if not self.waiting:
-                return self._decided(status, found)
+                return _decided_entry(status, found.result, found.void_reason)
             held = self.waiting | self.scoped[market_type]  # the settlement waits
         else:  # UNKNOWN: decided by play the feed did not show us
             held = self.scoped[market_type] | {Reason.OUTCOME_UNKNOWN}
-        entry = self._held(held)
+        entry = _held_entry(held)
         return old if old is not None and old == entry else entry
-
-    def _decided(self, status: MarketStatus, found: Outcome) -> MarketEntry:
-        """A settled or void entry."""
-        return _decided_entry(status, found.result, found.void_reason)
-
-    def _held(self, held: frozenset[Reason]) -> MarketEntry:
-        """The entry of a market suspended for `held` (open for none)."""
-        return _held_entry(held)
 
     def _remember(self, market_id: str, found: Outcome) -> None:
         if self.outcomes.get(market_id) is not found:

@@ -263,7 +263,3 @@ class MarketPolicy:
         }
         object.__setattr__(self, "suspended_by", inverted)
         object.__setattr__(self, "suspension_key", tuple(inverted[market_type] for market_type in MarketType))
-
-    def reasons_for(self, market_type: MarketType, held: frozenset[Reason]) -> frozenset[Reason]:
-        """Of the reasons that hold for the match, those that suspend this market type."""
-        return held & self.suspended_by[market_type]
