@@ -305,6 +305,76 @@ def _trace_observer(out: IO[str]) -> StepObserver:
 # --- serve ---------------------------------------------------------------------------------------
 
 
+def _follow_desk(args: argparse.Namespace) -> int:
+    """`follow`: many fixtures as one service (engine.desk.run)."""
+    from engine.desk.config import DeskConfig, load_config, parse_fixture_argument
+    from engine.desk.run import ServiceOptions, parse_http, run_service, use_log_format
+
+    def fail(message: str) -> int:
+        return _fail(f"{PROG} follow: {message}", EXIT_USAGE)
+
+    try:
+        config = DeskConfig() if args.config is None else load_config(args.config)
+        fixtures = tuple(parse_fixture_argument(text) for text in args.fixtures)
+    except ValueError as exc:  # ConfigError is one
+        return fail(str(exc))
+    service = config.service
+    log_format = args.log_format or service.log_format or "text"
+    use_log_format(log_format)
+    token_env = args.token_env or service.token_env
+    if token_env is None:
+        return fail("give --token-env VAR (or token_env in the config's [service])")
+    value = os.environ.get(token_env)
+    if not value:
+        return fail(f"environment variable {token_env} is not set or empty")
+    if not fixtures and args.config is None:
+        return fail("nothing to follow: give FIXTURE_ID[:bestOf] … or --config FILE")
+    ids = [entry.fixture_id for entry in fixtures]
+    if len(set(ids)) < len(ids):
+        return fail("a fixture is given twice")
+    margin = args.margin if args.margin is not None else service.margin
+    try:
+        settings = ClientSettings(
+            base=args.base or service.base or ClientSettings().base,
+            stale_after=args.stale_after or service.stale_after or ClientSettings().stale_after,
+            allow_insecure=args.allow_insecure,
+            max_retries=args.max_retries if args.max_retries is not None else service.max_retries,
+        )
+        fixtures = tuple(attrs.evolve(entry, margin=margin) if margin is not None else entry for entry in fixtures)
+        for entry in fixtures:
+            entry.markets()
+        http_text = args.http or service.http
+        http = None if http_text is None else parse_http(http_text)
+    except ValueError as exc:
+        return fail(str(exc).replace("allow_insecure=True", "--allow-insecure"))
+    record_text = args.record_dir or service.record_dir
+    record_dir = None if record_text is None else Path(record_text)
+    if record_dir is not None:
+        try:
+            record_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            return fail(f"cannot create {record_dir}: {exc.strerror or exc}")
+    exit_when_done = args.config is None if service.exit_when_done is None else service.exit_when_done
+    options = ServiceOptions(
+        Secret(value),
+        settings,
+        fixtures,
+        None if args.config is None else Path(args.config),
+        config,
+        margin,
+        args.updates or service.updates,
+        record_dir,
+        http,
+        args.exit_when_done or exit_when_done,
+    )
+    try:
+        return asyncio.run(run_service(options, sys.stdout.buffer, sys.stderr))
+    except OSError as exc:
+        if isinstance(exc, BrokenPipeError):
+            raise
+        return _fail(f"{PROG} follow: {exc.strerror or exc}", EXIT_FEED_FAILED)
+
+
 def _serve(args: argparse.Namespace) -> int:
     if args.token is None and args.token_env is None:
         return _fail(f"{PROG} serve: give --token T or --token-env VAR", EXIT_USAGE)
@@ -679,6 +749,59 @@ def _parser() -> argparse.ArgumentParser:
     _format_flags(live)
     _odds_flags(live)
     live.set_defaults(run=_connect)
+
+    desk = command(
+        "follow",
+        "follow many fixtures as one service: their updates, health, metrics and a live page; SIGHUP reloads"
+        " --config, SIGTERM/SIGINT close every fixture with a closing bet stop",
+    )
+    desk.add_argument("fixtures", nargs="*", metavar="FIXTURE_ID[:bestOf]", help="fixtures to follow (and --config's)")
+    desk.add_argument(
+        "--token-env", default=None, metavar="VAR", help="environment variable holding the auth token (or the config's)"
+    )
+    desk.add_argument("--config", default=None, metavar="FILE", help="desk.toml: fixtures and service settings")
+    desk.add_argument("--base", default=None, help=f"provider base URL (default: {ClientSettings().base})")
+    desk.add_argument(
+        "--updates", default=None, metavar="FILE", help="write every update of every fixture as JSON Lines (-: stdout)"
+    )
+    desk.add_argument("--record-dir", default=None, metavar="DIR", help="record each fixture's frames to DIR/ID.jsonl")
+    desk.add_argument(
+        "--http",
+        default=None,
+        metavar="HOST:PORT",
+        help="serve the live page, /fixtures and /metrics (read-only; e.g. 127.0.0.1:9100)",
+    )
+    desk.add_argument(
+        "--stale-after",
+        type=_positive,
+        default=None,
+        metavar="S",
+        help=f"seconds of silence before a fixture's markets suspend (default: {ClientSettings().stale_after:g})",
+    )
+    desk.add_argument(
+        "--max-retries",
+        type=_count,
+        default=None,
+        metavar="N",
+        help="reconnections in a row without a frame before a fixture fails (default: never)",
+    )
+    desk.add_argument(
+        "--exit-when-done",
+        action="store_true",
+        help="exit once every fixture has ended (the default without --config)",
+    )
+    desk.add_argument(
+        "--log-format", choices=("text", "json"), default=None, help="log lines on stderr (default: text)"
+    )
+    desk.add_argument("--allow-insecure", action="store_true", help="allow plain ws:// to a host that is not loopback")
+    desk.add_argument(
+        "--margin",
+        type=_margin,
+        default=None,
+        metavar="M",
+        help="one margin for every market type of every fixture (a config fixture's own wins)",
+    )
+    desk.set_defaults(run=_follow_desk)
 
     pricing = command(
         "price",

@@ -425,6 +425,17 @@ class Match:
             await self._room.wait()
 
     @property
+    def ended(self) -> bool:
+        """True once the feed has ended (match over, recording done, stopped, or failed) and every
+        update has been delivered."""
+        return self._finished
+
+    @property
+    def error(self) -> BaseException | None:
+        """The error that ended the feed (None while it runs, or when it ended without one)."""
+        return None if self._end is None else self._end.error
+
+    @property
     def is_over(self) -> bool:
         """True once the match has a final status (finished, abandoned, cancelled)."""
         return self.state.status in FINAL_STATUSES

@@ -1,6 +1,6 @@
 """Layers point one way (issues 14, 22): every module of `engine` imports only its own layer and
 the layers below it — the match, then the markets, then the prices, then the engine state and its
-step, then the feed, the adapter, the runtime, the analyses and the command line — and the core's
+step, then the feed, the adapter, the runtime, the analyses, the desk and the command line — and the core's
 modules import one another without a cycle. Every import counts: at the top, inside a function,
 or for types only."""
 
@@ -35,6 +35,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("generated matches", ("engine.testing",)),
     ("runtime", ("engine.playback", "engine.match")),
     ("analyses and what people see", ("engine.analysis",)),
+    ("the desk: many fixtures as one service", ("engine.desk",)),
     ("command line", ("engine.cli", "engine.__main__", "engine")),
 ]
 

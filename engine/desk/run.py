@@ -1,0 +1,232 @@
+"""`ttengine follow`: the desk as a service, until SIGTERM or SIGINT (or, asked to, until every
+fixture has ended).
+
+- follows every fixture of the command line and the config file, one event loop, one connect limiter;
+- `--updates` writes every update of every fixture as JSON Lines (the `replay --trace` shape);
+- `--http` serves the live page, `/fixtures` and `/metrics` (loopback unless told otherwise);
+- SIGHUP rereads the config file: new fixtures are followed, removed ones get their closing bet stop;
+- SIGTERM and SIGINT stop following every fixture, each with its closing bet stop, flush the
+  recordings and the updates, and exit 0 (SIGTERM) or 130 (SIGINT).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO
+
+import attrs
+import orjson
+
+from engine.desk.config import ConfigError, DeskConfig, FixtureEntry, load_config
+from engine.desk.metrics import DeskMetrics
+from engine.desk.service import Desk, UpdateLog
+from engine.desk.web import DeskWeb
+from engine.io.client import ClientSettings
+from engine.io.protocol import FeedError, Secret
+
+log = logging.getLogger("engine.desk")
+
+EXIT_OK, EXIT_FEED_FAILED, EXIT_REFUSED = 0, 1, 3
+EXIT_INTERRUPTED = 128 + 2
+
+
+@attrs.frozen(slots=True)
+class ServiceOptions:
+    """What `ttengine follow` runs with, the command line and the config file merged."""
+
+    token: Secret
+    settings: ClientSettings
+    fixtures: tuple[FixtureEntry, ...]  # from the command line (kept on a reload)
+    config_path: Path | None = None
+    config: DeskConfig = attrs.field(factory=DeskConfig)
+    margin: float | None = None
+    updates: str | None = None
+    record_dir: Path | None = None
+    http: tuple[str, int] | None = None
+    exit_when_done: bool = True
+
+
+def parse_http(text: str) -> tuple[str, int]:
+    """`HOST:PORT` (or `:PORT`, or `[::1]:PORT`) as (host, port); ValueError in words."""
+    host, _, port = text.rpartition(":")
+    host = host.strip("[]") or "127.0.0.1"
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"--http must be HOST:PORT with a port from 0 to 65535, not {text!r}")
+    return host, int(port)
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per log record: time, level, logger, message (and the error, if any)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return orjson.dumps(entry).decode()
+
+
+def use_log_format(log_format: str) -> None:
+    """Switch every handler of the root logger to `json` or plain `text` lines."""
+    formatter = JsonLogFormatter() if log_format == "json" else logging.Formatter("%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(formatter)
+
+
+class _Signals:
+    """SIGTERM and SIGINT set `stop` (remembering which came first); SIGHUP sets `reload`."""
+
+    def __init__(self) -> None:
+        self.stop = asyncio.Event()
+        self.reload = asyncio.Event()
+        self.received: int | None = None
+        self._loop = asyncio.get_running_loop()
+        for number in (signal.SIGTERM, signal.SIGINT):
+            self._loop.add_signal_handler(number, self._stopped, number)
+        self._loop.add_signal_handler(signal.SIGHUP, self.reload.set)
+
+    def _stopped(self, number: int) -> None:
+        if self.received is None:
+            self.received = number
+        self.stop.set()
+
+    def remove(self) -> None:
+        for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            self._loop.remove_signal_handler(number)
+
+
+async def run_service(options: ServiceOptions, out: IO[bytes], err: IO[str]) -> int:
+    """Run the desk (see the module docstring); the process's exit code."""
+    signals = _Signals()  # first: a signal from now on closes every fixture properly
+    try:
+        with _updates_file(options.updates, out) as updates:
+            return await _serve(options, signals, updates, err)
+    finally:
+        signals.remove()
+
+
+@contextlib.contextmanager
+def _updates_file(path: str | None, out: IO[bytes]) -> Iterator[UpdateLog | None]:
+    if path is None:
+        yield None
+        return
+    if path == "-":
+        yield UpdateLog(out)
+        out.flush()
+        return
+    with open(path, "ab") as file:
+        updates = UpdateLog(file)
+        yield updates
+        updates.flush()
+
+
+async def _serve(options: ServiceOptions, signals: _Signals, updates: UpdateLog | None, err: IO[str]) -> int:
+    desk = Desk(options.token, settings=options.settings, record_dir=options.record_dir)
+    if updates is not None:
+        desk.listen(updates.write)
+    metrics = DeskMetrics(desk)
+    web = None if options.http is None else DeskWeb(desk, metrics, *options.http)
+    from_config: set[str] = set()
+    async with desk:
+        for entry in options.fixtures:
+            desk.follow(entry.fixture_id, entry.fmt, entry.markets(options.margin))
+        _apply_config(desk, options, options.config, from_config)
+        if web is not None:
+            await web.start()
+            print(f"ttengine follow: the desk's page is at {web.url} (/fixtures, /metrics)", file=err, flush=True)
+        print(f"ttengine follow: following {len(desk.fixtures)} fixtures", file=err, flush=True)
+        try:
+            config = options.config
+            done = asyncio.ensure_future(desk.wait()) if options.exit_when_done else None
+            while True:
+                waiting: set[asyncio.Future[object]] = {
+                    asyncio.ensure_future(signals.stop.wait()),
+                    asyncio.ensure_future(signals.reload.wait()),
+                }
+                if done is not None:
+                    waiting.add(done)  # type: ignore[arg-type]  # waited for, never read
+                _, pending = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                for future in pending - ({done} if done is not None else set()):
+                    future.cancel()
+                if signals.stop.is_set():
+                    break
+                if signals.reload.is_set():
+                    signals.reload.clear()
+                    config = await _reload(desk, options, config, from_config)
+                    continue
+                if done is not None and done.done():
+                    break
+            if done is not None:
+                done.cancel()
+        finally:
+            count = len(desk.fixtures)
+            await desk.close()  # every fixture's closing bet stop, delivered
+            if web is not None:
+                await web.close()
+    if signals.received is not None:
+        name = signal.Signals(signals.received).name
+        print(
+            f"ttengine follow: {name}: stopped following {count} fixtures; every undecided market suspended",
+            file=err,
+            flush=True,
+        )
+        return EXIT_INTERRUPTED if signals.received == signal.SIGINT else EXIT_OK
+    return _exit_code(desk)
+
+
+def _exit_code(desk: Desk) -> int:
+    errors = [fixture.match.error for fixture in desk]
+    if any(isinstance(error, FeedError) for error in errors):
+        return EXIT_REFUSED
+    return EXIT_FEED_FAILED if any(error is not None for error in errors) else EXIT_OK
+
+
+def _apply_config(desk: Desk, options: ServiceOptions, config: DeskConfig, from_config: set[str]) -> list[str]:
+    """Follow the config's fixtures not followed yet; the ids it no longer lists (to unfollow)."""
+    margin = options.margin if options.margin is not None else config.service.margin
+    listed = {entry.fixture_id for entry in config.fixtures}
+    pinned = {entry.fixture_id for entry in options.fixtures}
+    for entry in config.fixtures:
+        if entry.fixture_id in pinned:
+            continue  # the command line's wins
+        if entry.fixture_id in desk:
+            if desk.fixtures[entry.fixture_id].settings.fmt != entry.fmt:
+                log.warning("fixture %s: a changed format applies only when it is followed again", entry.fixture_id)
+            continue
+        desk.follow(entry.fixture_id, entry.fmt, entry.markets(margin))
+        from_config.add(entry.fixture_id)
+    return sorted(fixture_id for fixture_id in from_config if fixture_id not in listed)
+
+
+async def _reload(desk: Desk, options: ServiceOptions, current: DeskConfig, from_config: set[str]) -> DeskConfig:
+    """SIGHUP: reread the config file; on any error keep following as before."""
+    if options.config_path is None:
+        log.warning("SIGHUP: no --config to reload; nothing changed")
+        return current
+    try:
+        config = load_config(options.config_path)
+    except ConfigError as exc:
+        log.error("SIGHUP: %s; still following as before", exc)
+        return current
+    if config.service != current.service:
+        log.warning("SIGHUP: [service] changes apply at the next start; the fixtures are reloaded")
+    before = len(desk.fixtures)
+    removed = _apply_config(desk, options, config, from_config)
+    for fixture_id in removed:
+        from_config.discard(fixture_id)
+        await desk.unfollow(fixture_id)
+    added = len(desk.fixtures) - before + len(removed)
+    log.warning("SIGHUP: reloaded %s: %d fixtures added, %d removed", options.config_path, added, len(removed))
+    return config

@@ -1,0 +1,357 @@
+"""The desk: many fixtures followed as one service, on one event loop, through the process-wide
+connect limiter, with one callback surface, and each fixture's health.
+
+    async with Desk(token, base=…) as desk:
+        desk.on(engine.Update, on_update)              # plain or async def; every fixture's updates
+        desk.follow(fixture_id, fmt=MatchFormat(best_of=5))
+        desk.fixtures[fixture_id].health()             # connected / stale / …, feed age, suspensions
+        await desk.unfollow(fixture_id)                # the closing bet stop, then it is gone
+    # leaving the block: every fixture still followed gets its closing bet stop
+
+Each fixture is an `engine.Match` (`engine.connect`): it reconnects on its own, and one that fails
+(the token refused, retries exhausted, a raising observer) is logged and shown `failed` while the
+others go on. `listen` adds a desk-wide observer of every update as it is folded (the `--updates`
+file and the live page are two), `update_latency` sees, for each update of a frame, the seconds from
+the frame's arrival to its last callback having run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
+from pathlib import Path
+from typing import IO, Any, overload
+
+import attrs
+import orjson
+
+from engine.analysis.trace import describe_update
+from engine.core.config import DEFAULT_MARKETS, MarketConfig
+from engine.core.markets.book import Book
+from engine.core.markets.signals import Reason
+from engine.core.match.inputs import Malformed
+from engine.core.match.rules import UNKNOWN_FORMAT, MatchFormat
+from engine.core.reduce import Input
+from engine.core.state import MatchState
+from engine.core.update import Update
+from engine.desk.health import FRAME_INPUTS, FixtureHealth, Health, Watch
+from engine.feed.catalogue import DEFAULT_CATALOGUE, ActionCatalogue
+from engine.io.client import ClientSettings, ConnectLimiter
+from engine.io.protocol import Secret
+from engine.match import UPDATE_BUFFER, C, Callback, Callbacks, EventTypes, Match, Overflow, connect
+
+log = logging.getLogger("engine.desk")
+
+#: The inputs whose update latency counts (frames of the feed, by the `Update.input` name).
+FRAME_INPUT_NAMES = frozenset(kind.__name__ for kind in FRAME_INPUTS)
+
+
+@attrs.frozen(slots=True)
+class FixtureSettings:
+    """How the desk follows one fixture: its format and its markets (catalogue, policy, pricing)."""
+
+    fmt: MatchFormat = UNKNOWN_FORMAT
+    markets: MarketConfig = DEFAULT_MARKETS
+
+
+class DeskFixture:
+    """One fixture the desk follows: its runtime handle (`match`), latest state, book and health."""
+
+    def __init__(self, fixture_id: str, match: Match, watch: Watch, settings: FixtureSettings) -> None:
+        self.fixture_id = fixture_id
+        self.match = match
+        self.watch = watch
+        self.settings = settings
+
+    def __repr__(self) -> str:
+        return f"DeskFixture({self.fixture_id!r}, {self.health_state().value})"
+
+    @property
+    def state(self) -> MatchState:
+        """The latest engine state (its book and prices)."""
+        return self.match.state
+
+    @property
+    def book(self) -> Book:
+        """The latest market book."""
+        return self.match.state.book
+
+    def health_state(self) -> Health:
+        """Where the feed stands now."""
+        match = self.match
+        if match.ended or match.error is not None:
+            return Health.FAILED if match.error is not None else Health.FINISHED
+        state = match.state
+        if state.disconnected:
+            return Health.RECONNECTING
+        if state.stale:
+            return Health.STALE
+        return Health.CONNECTED if self.watch.connections else Health.CONNECTING
+
+    def health(self) -> FixtureHealth:
+        """One reading of the fixture's health (see `FixtureHealth`)."""
+        error = self.match.error
+        return self.watch.reading(self.match.state, self.health_state(), None if error is None else str(error))
+
+
+#: Sees every update that changed anything, of every fixture, as it is folded (synchronously).
+Listener = Callable[[DeskFixture, Input, Update], object]
+
+
+class _TimedCallbacks(Callbacks):
+    """The desk's callback surface: also times each frame's update from arrival to its last
+    callback having run (with no callback: to its being handed over)."""
+
+    def __init__(self, on_latency: Callable[[float], object]) -> None:
+        super().__init__()
+        self._on_latency = on_latency
+
+    def begin(self, match: Match, update: Update) -> Coroutine[Any, Any, None] | None:
+        rest = super().begin(match, update)
+        if rest is None:
+            self._delivered(match, update)
+            return None
+        return self._then(rest, match, update)
+
+    async def _then(self, rest: Awaitable[None], match: Match, update: Update) -> None:
+        await rest
+        self._delivered(match, update)
+
+    def _delivered(self, match: Match, update: Update) -> None:
+        if update.input in FRAME_INPUT_NAMES:
+            self._on_latency(time.perf_counter() - match.received_at)
+
+
+class Desk:
+    """Many fixtures as one service (see the module docstring). `token` is kept as a `Secret`;
+    `base`/`settings` set the provider and the adapter (stale timeout, retries) for every fixture;
+    `markets` is the default market config; `record_dir` records each fixture's raw frames to
+    `DIR/{fixture_id}.jsonl`; `clock` gives the wall time (POSIX seconds) the health is read with."""
+
+    def __init__(
+        self,
+        token: str | Secret,
+        *,
+        base: str | None = None,
+        settings: ClientSettings | None = None,
+        markets: MarketConfig = DEFAULT_MARKETS,
+        record_dir: str | Path | None = None,
+        limiter: ConnectLimiter | None = None,
+        catalogue: ActionCatalogue = DEFAULT_CATALOGUE,
+        buffer: int = UPDATE_BUFFER,
+        overflow: Overflow = Overflow.SUSPEND,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._token = token if isinstance(token, Secret) else Secret(token)
+        self._settings = settings or ClientSettings()
+        if base is not None:
+            self._settings = attrs.evolve(self._settings, base=base)
+        self.markets = markets
+        self.record_dir = None if record_dir is None else Path(record_dir)
+        self._limiter = limiter
+        self._catalogue = catalogue
+        self._buffer = buffer
+        self._overflow = overflow
+        self.clock = clock
+        self._fixtures: dict[str, DeskFixture] = {}
+        self._watchers: dict[str, asyncio.Task[None]] = {}
+        self._listeners: list[Listener] = []
+        self._latency_listeners: list[Callable[[float], object]] = []
+        self.callbacks: Callbacks = _TimedCallbacks(self._latency)
+        self._running = False
+        self._changed = asyncio.Event()  # a fixture ended or left
+        self.failures = 0  # fixtures whose feed ended with an error
+        #: Seconds each reason held on fixtures no longer followed (the metrics' counters never go back).
+        self.retired_suspensions: dict[Reason, float] = {}
+
+    def __repr__(self) -> str:
+        return f"Desk({len(self._fixtures)} fixtures)"
+
+    # --- what the user registers --------------------------------------------------------------
+
+    @overload
+    def on(self, event_type: EventTypes, fn: None = None) -> Callable[[C], C]: ...
+    @overload
+    def on(self, event_type: EventTypes, fn: C) -> C: ...
+    def on(self, event_type: EventTypes, fn: C | None = None) -> C | Callable[[C], C]:
+        """Call `fn(match, item)` for every update (`engine.Update`), event or signal of every
+        fixture (`Callbacks.on`); `match.fixture_id` says which. Plain or `async def`."""
+        return self.callbacks.on(event_type, fn)
+
+    def off(self, fn: Callback) -> None:
+        """Stop calling `fn`."""
+        self.callbacks.off(fn)
+
+    def listen(self, listener: Listener) -> None:
+        """Call `listener(fixture, input, update)` for every update that changed anything, of every
+        fixture, synchronously as it is folded (before the callbacks). One that raises ends that
+        fixture's feed (with its closing bet stop): keep it to bookkeeping."""
+        self._listeners.append(listener)
+
+    def on_latency(self, fn: Callable[[float], object]) -> None:
+        """Call `fn(seconds)` with each frame's update latency: arrival to its callbacks done."""
+        self._latency_listeners.append(fn)
+
+    def _latency(self, seconds: float) -> None:
+        for fn in self._latency_listeners:
+            fn(seconds)
+
+    # --- fixtures -----------------------------------------------------------------------------
+
+    @property
+    def fixtures(self) -> Mapping[str, DeskFixture]:
+        """Every fixture followed (finished and failed ones too, until unfollowed), by id."""
+        return self._fixtures
+
+    def __contains__(self, fixture_id: object) -> bool:
+        return fixture_id in self._fixtures
+
+    def __iter__(self) -> Iterator[DeskFixture]:
+        return iter(list(self._fixtures.values()))
+
+    def follow(
+        self, fixture_id: str, fmt: MatchFormat = UNKNOWN_FORMAT, markets: MarketConfig | None = None
+    ) -> DeskFixture:
+        """Start following a fixture (at once inside `async with`, else when the desk starts).
+        ValueError if it is followed already."""
+        if fixture_id in self._fixtures:
+            raise ValueError(f"fixture {fixture_id} is followed already")
+        settings = FixtureSettings(fmt, markets or self.markets)
+        watch = Watch(self.clock)
+        listeners = self._listeners
+        holder: list[DeskFixture] = []
+
+        def observe(match: Match, message: Input, update: Update) -> None:
+            watch.observe(message, update)
+            if update.changed:
+                for listener in listeners:
+                    listener(holder[0], message, update)
+
+        record = None if self.record_dir is None else self.record_dir / f"{fixture_id}.jsonl"
+        match = connect(
+            fixture_id,
+            self._token,
+            fmt=settings.fmt,
+            markets=settings.markets,
+            callbacks=self.callbacks,
+            record=record,
+            settings=self._settings,
+            limiter=self._limiter,
+            buffer=self._buffer,
+            overflow=self._overflow,
+            on_input=observe,
+            catalogue=self._catalogue,
+        )
+        fixture = DeskFixture(fixture_id, match, watch, settings)
+        holder.append(fixture)
+        self._fixtures[fixture_id] = fixture
+        if self._running:
+            self._start(fixture)
+        log.info("following fixture %s (%s)", fixture_id, _describe_format(settings.fmt))
+        return fixture
+
+    async def unfollow(self, fixture_id: str) -> MatchState:
+        """Stop following a fixture: its closing bet stop (every undecided market suspended,
+        `not_followed`) is delivered, then it leaves `fixtures`. Returns its last state; KeyError
+        if it is not followed."""
+        fixture = self._fixtures[fixture_id]
+        await fixture.match.stop()
+        watcher = self._watchers.pop(fixture_id, None)
+        if watcher is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+        del self._fixtures[fixture_id]
+        for reason, seconds in fixture.watch.suspended_seconds(self.clock()).items():
+            self.retired_suspensions[reason] = self.retired_suspensions.get(reason, 0.0) + seconds
+        log.info("stopped following fixture %s", fixture_id)
+        self._signal_change()
+        return fixture.state
+
+    def _start(self, fixture: DeskFixture) -> None:
+        fixture.match.start()
+        self._watchers[fixture.fixture_id] = asyncio.get_running_loop().create_task(
+            self._watch(fixture), name=f"desk watch {fixture.fixture_id}"
+        )
+
+    async def _watch(self, fixture: DeskFixture) -> None:
+        """Wait for a fixture's feed to end; a failure is logged and counted, never raised."""
+        try:
+            await fixture.match.wait()
+        except Exception as exc:
+            self.failures += 1
+            log.error("fixture %s: feed failed: %s (the other fixtures go on)", fixture.fixture_id, exc)
+        else:
+            log.info("fixture %s: feed ended (%s)", fixture.fixture_id, fixture.state.status.value)
+        finally:
+            self._signal_change()
+
+    def _signal_change(self) -> None:
+        self._changed.set()
+
+    # --- running ------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Desk:
+        self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def start(self) -> None:
+        """Start every fixture followed so far; later ones start as they are followed."""
+        self._running = True
+        for fixture in list(self._fixtures.values()):
+            if fixture.fixture_id not in self._watchers:
+                self._start(fixture)
+
+    async def close(self) -> None:
+        """Stop following every fixture, each with its closing bet stop, and return once every
+        update is delivered. The fixtures stay readable (`fixtures`)."""
+        matches = [fixture.match for fixture in self._fixtures.values()]
+        await asyncio.gather(*(match.stop() for match in matches))
+        watchers = list(self._watchers.values())
+        self._watchers.clear()
+        for watcher in watchers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+        self._running = False
+
+    def all_ended(self) -> bool:
+        """True when every fixture followed has ended (finished or failed)."""
+        return all(fixture.match.ended for fixture in self._fixtures.values())
+
+    async def wait(self) -> dict[str, MatchState]:
+        """Wait until every fixture followed has ended (finished or failed); their last states."""
+        if not self._running:
+            self.start()
+        while not self.all_ended():
+            self._changed.clear()
+            await self._changed.wait()
+        return {fixture_id: fixture.state for fixture_id, fixture in self._fixtures.items()}
+
+
+def _describe_format(fmt: MatchFormat) -> str:
+    if fmt.best_of is None:
+        return "format unknown"
+    return f"best of {fmt.best_of}{', doubles' if fmt.doubles else ''}"
+
+
+class UpdateLog:
+    """Writes every update of every fixture as one JSON line, the `replay --trace` shape (it names
+    its fixture: `fixtureId`), to a text stream; a desk listener (`desk.listen(log.write)`)."""
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self._out = out
+
+    def write(self, fixture: DeskFixture, message: Input, update: Update) -> None:
+        """One update as one line."""
+        refused = message.reason if isinstance(message, Malformed) else None
+        self._out.write(orjson.dumps(describe_update(update, refused)) + b"\n")
+        self._out.flush()  # a line per update: a reader (`tail -f`, a pipe) sees it at once
+
+    def flush(self) -> None:
+        """Push anything buffered to the file."""
+        self._out.flush()

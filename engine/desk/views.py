@@ -1,0 +1,67 @@
+"""What `/fixtures` and the live page show of a fixture: one JSON-ready object (keys only added).
+
+    {"fixtureId", "home", "away", "bestOf", "doubles", "status", "games": [h, a],
+     "points": [[h, a], …], "server": "home"|"away"|null, "winner", "lastSeq",
+     "health": "connected"|"stale"|"reconnecting"|"connecting"|"finished"|"failed", "error",
+     "frames", "updates", "reconnects", "lastFrameAt", "feedAge", "lag", "updatedAt",
+     "matchPrice": {"fair": {"home": p, "away": q}, "odds": {…}} | null,
+     "markets": {"open": n, "suspended": n, "settled": n, "void": n},
+     "suspended": [{"reasons": [...], "markets": n, "types": [...], "since": t}, …]}
+
+Times are POSIX seconds (`since`, `lastFrameAt`, `updatedAt`), ages and lags seconds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.core.markets.signals import MarketStatus, MarketType
+from engine.core.match.rules import Side
+from engine.desk.service import DeskFixture
+
+MATCH_WINNER_ID = MarketType.MATCH_WINNER.value
+
+
+def fixture_view(fixture: DeskFixture) -> dict[str, Any]:
+    """One fixture as `/fixtures` and the page show it."""
+    state = fixture.state
+    reading = fixture.health()
+    book = state.book
+    markets = {status.value: 0 for status in MarketStatus}
+    for entry in book.values():
+        markets[entry.status.value] += 1
+    price = state.prices.get(MATCH_WINNER_ID)
+    names = fixture.watch.names
+    return {
+        "fixtureId": fixture.fixture_id,
+        "home": names.get(Side.HOME),
+        "away": names.get(Side.AWAY),
+        "bestOf": state.format.best_of,
+        "doubles": state.format.doubles,
+        "status": state.status.value,
+        "games": list(state.games),
+        "points": [list(score) for score in state.points],
+        "server": None if state.server is None else state.server.value,
+        "winner": None if state.winner is None else state.winner.value,
+        "lastSeq": state.last_seq,
+        "health": reading.health.value,
+        "error": reading.error,
+        "frames": reading.frames,
+        "updates": reading.updates,
+        "reconnects": reading.reconnects,
+        "lastFrameAt": fixture.watch.last_frame,
+        "feedAge": reading.feed_age,
+        "lag": reading.lag,
+        "updatedAt": fixture.watch.updated_at,
+        "matchPrice": None if price is None else {"fair": dict(price.fair), "odds": dict(price.odds)},
+        "markets": markets,
+        "suspended": [
+            {
+                "reasons": [reason.value for reason in group.reasons],
+                "markets": len(group.markets),
+                "types": sorted({book.market(market_id).type.value for market_id in group.markets}),
+                "since": group.since,
+            }
+            for group in reading.suspended
+        ],
+    }
