@@ -1,0 +1,380 @@
+"""The desk in-process (issue 23): many fixtures from our provider-compatible server (with faults)
+over real websockets on loopback, their health, the metrics read with Prometheus' own text parser,
+`/fixtures`, unfollowing with a closing bet stop, and the configuration file."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import urllib.request
+from collections.abc import Awaitable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import attrs
+import orjson
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from engine import playback
+from engine.analysis.report import summarize
+from engine.core.markets.signals import BetStop, MarketStatus, Reason
+from engine.core.match.inputs import Action
+from engine.core.match.rules import MatchFormat
+from engine.core.reduce import Connected, Disconnected, Stale
+from engine.core.state import MatchState
+from engine.core.update import Update, step
+from engine.desk import ConfigError, Desk, DeskMetrics, DeskWeb, Health, load_config
+from engine.desk.config import parse_fixture_argument
+from engine.desk.health import Watch
+from engine.feed.wire import decode
+from engine.io.client import ClientSettings, ConnectLimiter
+from engine.io.protocol import RequestRefused, Secret
+from engine.io.recording import Frame, posix_seconds, read_recording
+from engine.io.server import Faults, ProviderServer, load_fixtures
+from engine.match import Match
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures_data"
+RECORDINGS = sorted(FIXTURES.glob("aicup2026_m0[1-5]_*.jsonl"))
+TOKEN = "desk-token-5b1f0e"
+FAST = ClientSettings(backoff_initial=0.01, backoff_max=0.05, stale_after=5.0)
+LIMITER = ConnectLimiter(rate=100)
+#: Each fixture's connection n is dropped after these many frames; frames sent twice, reordered.
+FAULTS = Faults(drop_after=(40, 80), duplicate=0.05, reorder_window=3, seed=23)
+T = TypeVar("T")
+
+
+def _run(coro: Awaitable[T], timeout: float = 120.0) -> T:
+    async def bounded() -> T:
+        return await asyncio.wait_for(coro, timeout)
+
+    return asyncio.run(bounded())
+
+
+def _folder(tmp_path: Path, recordings: list[Path] = RECORDINGS) -> Path:
+    folder = tmp_path / "served"
+    folder.mkdir()
+    for path in recordings:
+        shutil.copy(path, folder / path.name)
+    return folder
+
+
+def _formats() -> dict[str, MatchFormat]:
+    formats = {}
+    for path in RECORDINGS:
+        recording = read_recording(path)
+        assert recording.fixture_id is not None
+        formats[recording.fixture_id] = recording.meta.format()
+    return formats
+
+
+def _replayed(fixture_id: str) -> dict[str, Any]:
+    for path in RECORDINGS:
+        recording = read_recording(path)
+        if recording.fixture_id == fixture_id:
+            return summarize(playback.fold(recording))
+    raise AssertionError(fixture_id)
+
+
+def _get(url: str) -> tuple[int, str, bytes]:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.status, response.headers["Content-Type"], response.read()
+
+
+def test_many_fixtures_with_faults_end_as_their_replays_and_each_one_is_healthy(tmp_path: Path) -> None:
+    formats = _formats()
+    delivered: dict[str, int] = {}
+    awaited: list[str] = []
+
+    async def follow() -> tuple[Desk, ProviderServer]:
+        served = load_fixtures(_folder(tmp_path))
+        async with ProviderServer(served, Secret(TOKEN), faults=FAULTS) as server:
+            desk = Desk(TOKEN, settings=attrs.evolve(FAST, base=server.base), limiter=LIMITER, record_dir=tmp_path)
+
+            @desk.on(Update)
+            def count(match: Match, update: Update) -> None:
+                assert match.fixture_id is not None
+                delivered[match.fixture_id] = delivered.get(match.fixture_id, 0) + 1
+
+            @desk.on(BetStop)
+            async def later(match: Match, stop: BetStop) -> None:  # an async def handler runs too
+                await asyncio.sleep(0)
+                awaited.append(match.fixture_id or "")
+
+            async with desk:
+                for fixture_id, fmt in formats.items():
+                    desk.follow(fixture_id, fmt=fmt)
+                await desk.wait()
+                return desk, server
+
+    desk, server = _run(follow())
+    assert set(desk.fixtures) == set(formats)
+    for fixture_id, fixture in desk.fixtures.items():
+        live = summarize(fixture.state)
+        assert live.pop("duplicates") > 0  # the frames the server sent twice, dropped
+        expected = _replayed(fixture_id)
+        expected.pop("duplicates")
+        assert live == expected, fixture_id
+        health = fixture.health()
+        assert health.health is Health.FINISHED
+        assert health.reconnects == server.connections[fixture_id] - 1 >= 1  # the server's count of them
+        assert health.updates == delivered[fixture_id] > 100
+        assert health.frames >= fixture.state.last_seq
+        assert health.lag is not None
+        assert health.lag > 0
+        assert health.suspended == ()  # the match is over: nothing undecided
+        assert awaited.count(fixture_id) > 10
+        recorded = [
+            frame for frame in read_recording(tmp_path / f"{fixture_id}.jsonl").frames if isinstance(frame, Frame)
+        ]
+        assert len(recorded) == health.frames
+    assert desk.failures == 0
+
+
+def test_a_failing_fixture_does_not_stop_the_others(tmp_path: Path) -> None:
+    formats = _formats()
+    missing = "00000000-0000-4000-8000-000000000000"
+
+    async def follow() -> Desk:
+        served = load_fixtures(_folder(tmp_path, RECORDINGS[:2]))
+        async with ProviderServer(served, Secret(TOKEN)) as server:
+            desk = Desk(TOKEN, settings=attrs.evolve(FAST, base=server.base), limiter=LIMITER)
+            async with desk:
+                desk.follow(missing)  # the server answers 404: a final error for this fixture alone
+                for fixture_id in served:
+                    desk.follow(fixture_id, fmt=formats[fixture_id])
+                await desk.wait()
+                return desk
+
+    desk = _run(follow())
+    failed = desk.fixtures[missing]
+    assert failed.health_state() is Health.FAILED
+    assert isinstance(failed.match.error, RequestRefused)
+    assert failed.health().error is not None
+    assert "404" in failed.health().error
+    assert desk.failures == 1
+    finished = [fixture for fixture in desk if fixture.fixture_id != missing]
+    assert len(finished) == 2
+    for fixture in finished:
+        assert fixture.health_state() is Health.FINISHED
+        assert summarize(fixture.state) == _replayed(fixture.fixture_id)
+
+
+def test_unfollow_delivers_the_closing_bet_stop_and_close_suspends_every_fixture(tmp_path: Path) -> None:
+    formats = _formats()
+    closing: dict[str, Update] = {}
+
+    async def follow() -> tuple[MatchState, Desk]:
+        served = load_fixtures(_folder(tmp_path, RECORDINGS[:3]))
+        async with ProviderServer(served, Secret(TOKEN), speed=50.0) as server:
+            desk = Desk(TOKEN, settings=attrs.evolve(FAST, base=server.base), limiter=LIMITER)
+
+            @desk.on(Update)
+            async def last(match: Match, update: Update) -> None:
+                assert match.fixture_id is not None
+                closing[match.fixture_id] = update
+
+            async with desk:
+                for fixture_id in served:
+                    desk.follow(fixture_id, fmt=formats[fixture_id])
+                while not all(fixture.state.points and fixture.state.games != (0, 0) for fixture in desk):
+                    await asyncio.sleep(0.05)  # every match under way (a game won)
+                first = next(iter(served))
+                state = await desk.unfollow(first)
+                assert first not in desk.fixtures
+                with pytest.raises(KeyError):
+                    await desk.unfollow(first)
+            return state, desk  # leaving the block closed the other two
+
+    state, desk = _run(follow())
+    assert len(closing) == 3
+    for fixture_id, update in closing.items():
+        assert update.input == "Unfollowed", fixture_id
+        book = update.state.book
+        assert not book.with_status(MarketStatus.OPEN)
+        assert all(Reason.NOT_FOLLOWED in book[market].reasons for market in book.undecided())
+    assert not state.book.with_status(MarketStatus.OPEN)
+    assert len(desk.fixtures) == 2
+    assert all(fixture.health_state() is Health.FINISHED for fixture in desk)
+
+
+def test_metrics_parse_with_prometheus_and_agree_with_the_desk(tmp_path: Path) -> None:
+    formats = _formats()
+
+    async def follow() -> tuple[Desk, str, dict[str, Any], tuple[int, str, bytes], tuple[int, str, bytes]]:
+        served = load_fixtures(_folder(tmp_path, RECORDINGS[:3]))
+        async with ProviderServer(served, Secret(TOKEN), faults=Faults(drop_after=(50,))) as server:
+            desk = Desk(TOKEN, settings=attrs.evolve(FAST, base=server.base), limiter=LIMITER)
+            metrics = DeskMetrics(desk)
+            async with desk, DeskWeb(desk, metrics) as web:
+                for fixture_id in served:
+                    desk.follow(fixture_id, fmt=formats[fixture_id])
+                await desk.wait()
+                base = web.url
+                _, _, text = await asyncio.to_thread(_get, base + "metrics")
+                _, _, fixtures = await asyncio.to_thread(_get, base + "fixtures")
+                page = await asyncio.to_thread(_get, base)
+                with pytest.raises(urllib.error.HTTPError) as missing:
+                    await asyncio.to_thread(_get, base + "admin")
+                assert missing.value.code == 404
+                status = await asyncio.to_thread(_get, base + "metrics")
+                return desk, text.decode(), orjson.loads(fixtures), page, status
+
+    desk, text, fixtures, page, status = _run(follow())
+    assert status[0] == 200
+    assert status[1].startswith("text/plain")
+    assert page[0] == 200
+    assert page[1].startswith("text/html")
+    assert b"ttengine desk" in page[2]
+    families = {family.name: family for family in text_string_to_metric_families(text)}
+    for name in (
+        "ttengine_frames",
+        "ttengine_updates",
+        "ttengine_feed_age_seconds",
+        "ttengine_reconnects",
+        "ttengine_markets",
+        "ttengine_suspended_seconds",
+        "ttengine_update_latency_seconds",
+        "ttengine_update_latency_recent_seconds",
+        "ttengine_fixtures",
+    ):
+        assert name in families, name
+
+    def samples(name: str, sample: str | None = None) -> dict[tuple[tuple[str, str], ...], float]:
+        return {tuple(sorted(s.labels.items())): s.value for s in families[name].samples if s.name == (sample or name)}
+
+    frames = samples("ttengine_frames", "ttengine_frames_total")
+    updates = samples("ttengine_updates", "ttengine_updates_total")
+    reconnects = samples("ttengine_reconnects", "ttengine_reconnects_total")
+    for fixture in desk:
+        key = (("fixture", fixture.fixture_id),)
+        assert frames[key] == fixture.watch.frames > 0
+        assert updates[key] == fixture.watch.updates > 0
+        assert reconnects[key] == 1
+    markets = samples("ttengine_markets")
+    for status_name in MarketStatus:
+        expected = sum(len(fixture.book.with_status(status_name)) for fixture in desk)
+        assert markets[(("status", status_name.value),)] == expected
+    assert samples("ttengine_fixtures")[(("health", "finished"),)] == 3
+    seconds = samples("ttengine_suspended_seconds", "ttengine_suspended_seconds_total")
+    assert seconds[(("reason", "ball_in_play"),)] > 0
+    count = samples("ttengine_update_latency_seconds", "ttengine_update_latency_seconds_count")[()]
+    assert 0 < count <= sum(fixture.watch.updates for fixture in desk)  # the updates of frames, delivered
+    quantiles = samples("ttengine_update_latency_recent_seconds")
+    assert 0 < quantiles[(("quantile", "0.5"),)] <= quantiles[(("quantile", "0.99"),)] < 1.0
+    by_id = {view["fixtureId"]: view for view in fixtures["fixtures"]}
+    assert set(by_id) == set(desk.fixtures)
+    for fixture in desk:
+        view = by_id[fixture.fixture_id]
+        assert view["games"] == list(fixture.state.games)
+        assert view["points"] == [list(score) for score in fixture.state.points]
+        assert view["status"] == fixture.state.status.value == "finished"
+        assert view["health"] == "finished"
+        assert view["home"]
+        assert view["away"]
+        assert view["markets"]["open"] == 0
+        assert view["suspended"] == []
+
+
+def test_health_follows_the_adapters_inputs_and_times_each_reason() -> None:
+    now = [1000.0]
+    watch = Watch(lambda: now[0])
+    recording = read_recording(RECORDINGS[0])
+    state = MatchState.new(recording.fixture_id, recording.meta.format())
+
+    def feed(message: Any) -> Update:
+        nonlocal state
+        state, update = step(state, message, received=now[0])
+        watch.observe(message, update)
+        return update
+
+    feed(Connected())
+    texts = [frame.text for frame in recording.frames if isinstance(frame, Frame)]
+    for text in texts[:5]:
+        now[0] += 1.0
+        feed(decode(text))
+    assert watch.frames == 5
+    assert watch.connections == 1
+    assert watch.names  # learnt from the lineups
+    now[0] += 10.0
+    update = feed(Stale())
+    assert update.changed
+    assert state.stale
+    now[0] += 5.0
+    assert watch.suspended_seconds(now[0])[Reason.STALE_FEED] == pytest.approx(5.0)
+    groups = watch.groups(state)
+    assert watch.reason_since[Reason.STALE_FEED] == pytest.approx(1015.0)
+    stale = [group for group in groups if Reason.STALE_FEED in group.reasons]
+    assert stale
+    assert all(group.since <= 1015.0 for group in stale)
+    assert sum(len(group.markets) for group in groups) == len(state.book.with_status(MarketStatus.SUSPENDED))
+    feed(Disconnected())
+    assert state.disconnected
+    feed(Connected())
+    now[0] += 1.0
+    feed(decode(texts[5]))
+    assert watch.connections == 2
+    reading = watch.reading(state, Health.CONNECTED)
+    assert reading.reconnects == 1
+    assert reading.feed_age == 0.0
+    assert Reason.STALE_FEED not in reading.reasons
+    assert watch.suspended_seconds(now[0])[Reason.STALE_FEED] == pytest.approx(6.0)  # 1010 to 1016: it ended
+    last = [message for message in map(decode, texts[:6]) if isinstance(message, Action)][-1]
+    sent = posix_seconds(last.timestamp)
+    assert sent is not None
+    assert reading.lag == pytest.approx(now[0] - sent)
+
+
+CONFIG = """
+[service]
+base = "ws://127.0.0.1:9"
+token_env = "FEED_TOKEN"
+http = "127.0.0.1:9100"
+margin = 0.04
+
+[[fixtures]]
+id = "caeeccef-6f2c-59ba-92d3-965421d7638c"
+best_of = 7
+pre_match = [1.55, 2.45]
+margin = 0.06
+
+[[fixtures]]
+id = "6c531aec-15bf-5f43-a888-1d831e5f9a05"
+"""
+
+
+def test_the_config_file_is_read_and_every_mistake_named(tmp_path: Path) -> None:
+    path = tmp_path / "desk.toml"
+    path.write_text(CONFIG)
+    config = load_config(path)
+    assert config.service.token_env == "FEED_TOKEN"
+    assert config.service.margin == 0.04
+    first, second = config.fixtures
+    assert first.fmt == MatchFormat(best_of=7)
+    assert first.pre_match == (1.55, 2.45)
+    pricing = first.markets(0.04).pricing
+    assert pricing is not None
+    assert pricing.home_edge != 0.0
+    assert second.fmt.best_of is None
+    assert second.margin is None
+    for bad, says in (
+        ("[service]\nport = 1\n", "unknown key 'port'"),
+        ("[[fixtures]]\nid = 'x'\nbest_of = 4\n", "best_of must be an odd number"),
+        ("[[fixtures]]\nid = 'x'\npre_match = [1.5, 2.5]\n", "pre-match odds need the format"),
+        ("[[fixtures]]\nid = 'x'\n[[fixtures]]\nid = 'x'\n", "listed twice"),
+        ("[[fixtures]]\nbest_of = 5\n", "id is missing"),
+        ("[[fixtures]]\nid = 'x'\nprices = false\nmargin = 0.05\n", "leaves nothing"),
+        ("[service]\nstale_after = -1\n", "stale_after must be a positive number"),
+        ("[service]\nlog_format = 'xml'\n", "text or json"),
+        ("fixtures = 3\n", "array of tables"),
+        ("[service\n", "not TOML"),
+    ):
+        path.write_text(bad)
+        with pytest.raises(ConfigError, match=says):
+            load_config(path)
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "missing.toml")
+    assert parse_fixture_argument("abc:5").fmt == MatchFormat(best_of=5)
+    for bad_argument in ("abc:4", "abc:x", ":5"):
+        with pytest.raises(ValueError, match=r"best-of|FIXTURE_ID"):
+            parse_fixture_argument(bad_argument)
