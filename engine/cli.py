@@ -671,9 +671,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+    def command(
+        name: str, help_text: str, formatter: type[argparse.HelpFormatter] = argparse.ArgumentDefaultsHelpFormatter
+    ) -> argparse.ArgumentParser:
         sub: argparse.ArgumentParser = commands.add_parser(
-            name, help=help_text, description=help_text, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+            name, help=help_text, description=help_text, formatter_class=formatter
         )
         return sub
 
@@ -754,13 +756,16 @@ def _parser() -> argparse.ArgumentParser:
         "follow",
         "follow many fixtures as one service: their updates, health, metrics and a live page; SIGHUP reloads"
         " --config, SIGTERM/SIGINT close every fixture with a closing bet stop",
+        argparse.HelpFormatter,  # a flag's default comes from the config file, else as its help says
     )
     desk.add_argument("fixtures", nargs="*", metavar="FIXTURE_ID[:bestOf]", help="fixtures to follow (and --config's)")
     desk.add_argument(
         "--token-env", default=None, metavar="VAR", help="environment variable holding the auth token (or the config's)"
     )
     desk.add_argument("--config", default=None, metavar="FILE", help="desk.toml: fixtures and service settings")
-    desk.add_argument("--base", default=None, help=f"provider base URL (default: {ClientSettings().base})")
+    desk.add_argument(
+        "--base", default=None, metavar="URL", help=f"provider base URL (default: {ClientSettings().base})"
+    )
     desk.add_argument(
         "--updates", default=None, metavar="FILE", help="write every update of every fixture as JSON Lines (-: stdout)"
     )

@@ -217,6 +217,10 @@ def test_metrics_parse_with_prometheus_and_agree_with_the_desk(tmp_path: Path) -
                 with pytest.raises(urllib.error.HTTPError) as missing:
                     await asyncio.to_thread(_get, base + "admin")
                 assert missing.value.code == 404
+                for method in ("POST", "DELETE", "PUT"):
+                    with pytest.raises(urllib.error.HTTPError) as refused:
+                        await asyncio.to_thread(urllib.request.urlopen, urllib.request.Request(base, method=method))
+                    assert refused.value.code == 405  # read-only
                 status = await asyncio.to_thread(_get, base + "metrics")
                 return desk, text.decode(), orjson.loads(fixtures), page, status
 

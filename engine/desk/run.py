@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
@@ -92,10 +92,16 @@ class _Signals:
         self.stop = asyncio.Event()
         self.reload = asyncio.Event()
         self.received: int | None = None
+        self.broken_pipe = False
         self._loop = asyncio.get_running_loop()
         for number in (signal.SIGTERM, signal.SIGINT):
             self._loop.add_signal_handler(number, self._stopped, number)
         self._loop.add_signal_handler(signal.SIGHUP, self.reload.set)
+
+    def reader_gone(self) -> None:
+        """The reader of our standard output went away: stop, quietly."""
+        self.broken_pipe = True
+        self.stop.set()
 
     def _stopped(self, number: int) -> None:
         if self.received is None:
@@ -111,20 +117,24 @@ async def run_service(options: ServiceOptions, out: IO[bytes], err: IO[str]) -> 
     """Run the desk (see the module docstring); the process's exit code."""
     signals = _Signals()  # first: a signal from now on closes every fixture properly
     try:
-        with _updates_file(options.updates, out) as updates:
-            return await _serve(options, signals, updates, err)
+        with _updates_file(options.updates, out, signals.reader_gone) as updates:
+            code = await _serve(options, signals, updates, err)
     finally:
         signals.remove()
+    if signals.broken_pipe and signals.received is None:
+        raise BrokenPipeError("the reader of the updates went away")  # the command line exits 141, quietly
+    return code
 
 
 @contextlib.contextmanager
-def _updates_file(path: str | None, out: IO[bytes]) -> Iterator[UpdateLog | None]:
+def _updates_file(path: str | None, out: IO[bytes], reader_gone: Callable[[], object]) -> Iterator[UpdateLog | None]:
     if path is None:
         yield None
         return
     if path == "-":
-        yield UpdateLog(out)
-        out.flush()
+        updates = UpdateLog(out, reader_gone)
+        yield updates
+        updates.flush()
         return
     with open(path, "ab") as file:
         updates = UpdateLog(file)
@@ -175,7 +185,7 @@ async def _serve(options: ServiceOptions, signals: _Signals, updates: UpdateLog 
             await desk.close()  # every fixture's closing bet stop, delivered
             if web is not None:
                 await web.close()
-    if signals.received is not None:
+    if signals.received is not None and not signals.broken_pipe:
         name = signal.Signals(signals.received).name
         print(
             f"ttengine follow: {name}: stopped following {count} fixtures; every undecided market suspended",

@@ -343,15 +343,25 @@ class UpdateLog:
     """Writes every update of every fixture as one JSON line, the `replay --trace` shape (it names
     its fixture: `fixtureId`), to a text stream; a desk listener (`desk.listen(log.write)`)."""
 
-    def __init__(self, out: IO[bytes]) -> None:
+    def __init__(self, out: IO[bytes], on_reader_gone: Callable[[], object] | None = None) -> None:
         self._out = out
+        self._on_reader_gone = on_reader_gone
+        self.reader_gone = False  # the pipe's reader went away (`… | head`): nothing more is written
 
     def write(self, fixture: DeskFixture, message: Input, update: Update) -> None:
         """One update as one line."""
+        if self.reader_gone:
+            return
         refused = message.reason if isinstance(message, Malformed) else None
-        self._out.write(orjson.dumps(describe_update(update, refused)) + b"\n")
-        self._out.flush()  # a line per update: a reader (`tail -f`, a pipe) sees it at once
+        try:
+            self._out.write(orjson.dumps(describe_update(update, refused)) + b"\n")
+            self._out.flush()  # a line per update: a reader (`tail -f`, a pipe) sees it at once
+        except BrokenPipeError:
+            self.reader_gone = True
+            if self._on_reader_gone is not None:
+                self._on_reader_gone()
 
     def flush(self) -> None:
         """Push anything buffered to the file."""
-        self._out.flush()
+        if not self.reader_gone:
+            self._out.flush()

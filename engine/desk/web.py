@@ -105,6 +105,10 @@ class DeskWeb:
     # --- routes -------------------------------------------------------------------------------
 
     def _route(self, connection: ServerConnection, request: Request) -> Response | None:
+        if request.method != "GET":
+            response = _response(HTTPStatus.METHOD_NOT_ALLOWED, "text/plain; charset=utf-8", b"read-only: GET only\n")
+            response.headers["Allow"] = "GET"
+            return response
         path = urlsplit(request.path).path
         if path == "/updates":
             return None  # the websocket handshake goes on
