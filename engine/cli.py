@@ -302,7 +302,7 @@ def _trace_observer(out: IO[str]) -> StepObserver:
     return trace
 
 
-# --- serve ---------------------------------------------------------------------------------------
+# --- follow: the desk ----------------------------------------------------------------------------
 
 
 def _follow_desk(args: argparse.Namespace) -> int:
@@ -369,10 +369,14 @@ def _follow_desk(args: argparse.Namespace) -> int:
     )
     try:
         return asyncio.run(run_service(options, sys.stdout.buffer, sys.stderr))
-    except OSError as exc:
-        if isinstance(exc, BrokenPipeError):
-            raise
-        return _fail(f"{PROG} follow: {exc.strerror or exc}", EXIT_FEED_FAILED)
+    except BrokenPipeError:
+        raise  # our reader went away (`--updates - | head`): main ends quietly
+    except OSError as exc:  # the updates file, the HTTP port: before anything was followed
+        where = f"{exc.filename}: " if exc.filename else ""
+        return _fail(f"{PROG} follow: {where}{exc.strerror or exc}", EXIT_USAGE)
+
+
+# --- serve ---------------------------------------------------------------------------------------
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -18,7 +18,7 @@ import signal
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import attrs
 import orjson
@@ -149,42 +149,20 @@ async def _serve(options: ServiceOptions, signals: _Signals, updates: UpdateLog 
     metrics = DeskMetrics(desk)
     web = None if options.http is None else DeskWeb(desk, metrics, *options.http)
     from_config: set[str] = set()
-    async with desk:
-        for entry in options.fixtures:
-            desk.follow(entry.fixture_id, entry.fmt, entry.markets(options.margin))
-        _apply_config(desk, options, options.config, from_config)
-        if web is not None:
-            await web.start()
-            print(f"ttengine follow: the desk's page is at {web.url} (/fixtures, /metrics)", file=err, flush=True)
-        print(f"ttengine follow: following {len(desk.fixtures)} fixtures", file=err, flush=True)
-        try:
-            config = options.config
-            done = asyncio.ensure_future(desk.wait()) if options.exit_when_done else None
-            while True:
-                waiting: set[asyncio.Future[object]] = {
-                    asyncio.ensure_future(signals.stop.wait()),
-                    asyncio.ensure_future(signals.reload.wait()),
-                }
-                if done is not None:
-                    waiting.add(done)  # type: ignore[arg-type]  # waited for, never read
-                _, pending = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-                for future in pending - ({done} if done is not None else set()):
-                    future.cancel()
-                if signals.stop.is_set():
-                    break
-                if signals.reload.is_set():
-                    signals.reload.clear()
-                    config = await _reload(desk, options, config, from_config)
-                    continue
-                if done is not None and done.done():
-                    break
-            if done is not None:
-                done.cancel()
-        finally:
+    if web is not None:
+        await web.start()  # first: a port in use fails before anything is followed
+        print(f"ttengine follow: the desk's page is at {web.url} (/fixtures, /metrics)", file=err, flush=True)
+    try:
+        async with desk:  # leaving it: every fixture's closing bet stop, delivered
+            for entry in options.fixtures:
+                desk.follow(entry.fixture_id, entry.fmt, entry.markets(options.margin))
+            _apply_config(desk, options, options.config, from_config)
+            print(f"ttengine follow: following {len(desk.fixtures)} fixtures", file=err, flush=True)
+            await _until_stopped(desk, options, signals, from_config)
             count = len(desk.fixtures)
-            await desk.close()  # every fixture's closing bet stop, delivered
-            if web is not None:
-                await web.close()
+    finally:
+        if web is not None:
+            await web.close()  # after a last push: the page shows the closing bet stops
     if signals.received is not None and not signals.broken_pipe:
         name = signal.Signals(signals.received).name
         print(
@@ -194,6 +172,30 @@ async def _serve(options: ServiceOptions, signals: _Signals, updates: UpdateLog 
         )
         return EXIT_INTERRUPTED if signals.received == signal.SIGINT else EXIT_OK
     return _exit_code(desk)
+
+
+async def _until_stopped(desk: Desk, options: ServiceOptions, signals: _Signals, from_config: set[str]) -> None:
+    """Serve until SIGTERM/SIGINT (or the reader of the updates went away), or, when asked to, until
+    every fixture has ended; SIGHUP reloads the config meanwhile."""
+    config = options.config
+    done: asyncio.Future[Any] | None = asyncio.ensure_future(desk.wait()) if options.exit_when_done else None
+    try:
+        while not signals.stop.is_set() and not (done is not None and done.done()):
+            waiting: set[asyncio.Future[Any]] = {
+                asyncio.ensure_future(signals.stop.wait()),
+                asyncio.ensure_future(signals.reload.wait()),
+            }
+            _, pending = await asyncio.wait(
+                waiting if done is None else {*waiting, done}, return_when=asyncio.FIRST_COMPLETED
+            )
+            for future in pending & waiting:
+                future.cancel()
+            if signals.reload.is_set() and not signals.stop.is_set():
+                signals.reload.clear()
+                config = await _reload(desk, options, config, from_config)
+    finally:
+        if done is not None:
+            done.cancel()
 
 
 def _exit_code(desk: Desk) -> int:

@@ -90,6 +90,7 @@ class DeskWeb:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._pusher
             self._pusher = None
+            self._push_once()  # what changed since the last push (the closing bet stops) goes out
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -139,11 +140,14 @@ class DeskWeb:
         """Every `push_every` seconds, the fixtures that changed (or left) to every page."""
         while True:
             await asyncio.sleep(self.push_every)
-            changed, removed = self._changes()
-            if not self._pages or not (changed or removed):
-                continue
-            message = {"type": "changes", **self.snapshot(changed), "removed": removed}
-            broadcast(self._pages, orjson.dumps(message).decode())  # skips pages that closed or lag
+            self._push_once()
+
+    def _push_once(self) -> None:
+        changed, removed = self._changes()
+        if not self._pages or not (changed or removed):
+            return
+        message = {"type": "changes", **self.snapshot(changed), "removed": removed}
+        broadcast(self._pages, orjson.dumps(message).decode())  # skips pages that closed or lag
 
     def _changes(self) -> tuple[list[str], list[str]]:
         """The fixtures whose updates or health moved since the last push, and those that left."""
