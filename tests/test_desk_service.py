@@ -59,26 +59,23 @@ def _wait_for(check: Callable[[], Any], what: str, timeout: float = PATIENCE) ->
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
     """Our server serving three recordings at 10x their pace; yields its base URL."""
+    yield from _served(tmp_path, ["--speed", "10"])
+
+
+@pytest.fixture
+def fast_server(tmp_path: Path) -> Iterator[str]:
+    """The same, as fast as it can send."""
+    yield from _served(tmp_path, [])
+
+
+def _served(tmp_path: Path, pace: list[str]) -> Iterator[str]:
     folder = tmp_path / "served"
     folder.mkdir()
     for path in RECORDINGS:
         shutil.copy(path, folder / path.name)
+    command = ["serve", str(folder), "--port", "0", "--token-env", "DESK_TOKEN", "--heartbeat", "1", *pace]
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "engine",
-            "serve",
-            str(folder),
-            "--port",
-            "0",
-            "--token-env",
-            "DESK_TOKEN",
-            "--speed",
-            "10",
-            "--heartbeat",
-            "1",
-        ],
+        [sys.executable, "-m", "engine", *command],
         env=ENV,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -216,6 +213,23 @@ def test_sighup_reloads_the_config_following_new_fixtures_and_closing_removed_on
     assert all("open" not in book.values() for book in books.values())
 
 
+def test_without_a_config_follow_exits_once_every_fixture_has_ended_and_says_which_failed(
+    fast_server: str, tmp_path: Path
+) -> None:
+    updates = tmp_path / "updates.jsonl"
+    missing = "00000000-0000-4000-8000-00000000dead"
+    desk = _follow(["--base", fast_server, "--updates", str(updates), *_ids(RECORDINGS), f"{missing}:5"], tmp_path)
+    _, err = desk.communicate(timeout=PATIENCE)
+    assert desk.returncode == 3, err  # the provider refused a request (HTTP 404 for the missing fixture)
+    assert f"fixture {missing}: feed failed" in err
+    assert "HTTP 404" in err
+    lines = _lines(updates)
+    for fixture_id in (entry.split(":")[0] for entry in _ids(RECORDINGS)):
+        last = [line for line in lines if line["fixtureId"] == fixture_id][-1]
+        assert last["state"]["status"] == "finished"  # the others went on to the end
+    assert all("open" not in book.values() for book in _books(lines).values())
+
+
 @pytest.mark.parametrize(
     ("args", "env", "says"),
     [
@@ -241,7 +255,9 @@ def test_bad_usage_is_one_line_and_exit_2(
     assert err.count("\n") == 1, err
 
 
-def test_the_live_page_in_headless_chromium_shows_every_score_moving(server: str, tmp_path: Path) -> None:
+def test_the_live_page_in_headless_chromium_shows_every_score_moving_then_the_closing_bet_stops(
+    server: str, tmp_path: Path
+) -> None:
     from playwright.sync_api import sync_playwright
 
     assert Path(CHROMIUM).exists(), "the browser test needs Debian's chromium (apt-get install chromium; .ci/run does)"
@@ -268,8 +284,13 @@ def test_the_live_page_in_headless_chromium_shows_every_score_moving(server: str
             lags = page.evaluate("window.__desk.lags")
             page.screenshot(path=str(tmp_path / "desk.png"))
             names = page.inner_text("main")
+            desk.send_signal(signal.SIGTERM)  # the page sees the closing bet stops, then loses the desk
+            _wait_for(
+                lambda: all("not followed" in page.inner_text(f"#fx-{fixture_id}") for fixture_id in ids),
+                "every card showing its closing bet stop",
+            )
+            _wait_for(lambda: "disconnected from the desk" in page.inner_text("#link"), "the page saying so")
             browser.close()
-        desk.send_signal(signal.SIGTERM)
         desk.communicate(timeout=PATIENCE)
     finally:
         desk.kill()
