@@ -230,6 +230,10 @@ def test_metrics_parse_with_prometheus_and_agree_with_the_desk(tmp_path: Path) -
     assert page[0] == 200
     assert page[1].startswith("text/html")
     assert b"ttengine desk" in page[2]
+    assert TOKEN not in text
+    assert TOKEN not in orjson.dumps(fixtures).decode()
+    assert TOKEN not in repr(desk)
+    assert all(TOKEN not in repr(fixture) + repr(fixture.match) for fixture in desk)
     families = {family.name: family for family in text_string_to_metric_families(text)}
     for name in (
         "ttengine_frames",
