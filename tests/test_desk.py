@@ -195,7 +195,7 @@ def test_unfollow_delivers_the_closing_bet_stop_and_close_suspends_every_fixture
         assert all(Reason.NOT_FOLLOWED in book[market].reasons for market in book.undecided())
     assert not state.book.with_status(MarketStatus.OPEN)
     assert len(desk.fixtures) == 2
-    assert all(fixture.health_state() is Health.FINISHED for fixture in desk)
+    assert all(fixture.health_state() is Health.STOPPED for fixture in desk)  # mid-match, by the desk
 
 
 def test_metrics_parse_with_prometheus_and_agree_with_the_desk(tmp_path: Path) -> None:

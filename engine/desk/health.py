@@ -32,7 +32,8 @@ class Health(enum.Enum):
     CONNECTED = "connected"  # frames arrive
     STALE = "stale"  # connected, but nothing arrived for longer than the stale timeout
     RECONNECTING = "reconnecting"  # the connection dropped; the adapter is reconnecting
-    FINISHED = "finished"  # the feed ended: the match is over (or the desk stopped following it)
+    FINISHED = "finished"  # the feed ended: the match is over
+    STOPPED = "stopped"  # the desk stopped following it before the match was over (closing bet stop)
     FAILED = "failed"  # the feed ended with an error (the token refused, retries exhausted, …)
 
 

@@ -11,7 +11,7 @@ connect limiter, with one callback surface, and each fixture's health.
 Each fixture is an `engine.Match` (`engine.connect`): it reconnects on its own, and one that fails
 (the token refused, retries exhausted, a raising observer) is logged and shown `failed` while the
 others go on. `listen` adds a desk-wide observer of every update as it is folded (the `--updates`
-file and the live page are two), `update_latency` sees, for each update of a frame, the seconds from
+file and the live page are two), `on_latency` sees, for each update of a frame, the seconds from
 the frame's arrival to its last callback having run.
 """
 
@@ -82,8 +82,10 @@ class DeskFixture:
     def health_state(self) -> Health:
         """Where the feed stands now."""
         match = self.match
-        if match.ended or match.error is not None:
-            return Health.FAILED if match.error is not None else Health.FINISHED
+        if match.error is not None:
+            return Health.FAILED
+        if match.ended:
+            return Health.FINISHED if match.is_over else Health.STOPPED
         state = match.state
         if state.disconnected:
             return Health.RECONNECTING

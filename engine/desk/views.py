@@ -2,7 +2,8 @@
 
     {"fixtureId", "home", "away", "bestOf", "doubles", "status", "games": [h, a],
      "points": [[h, a], …], "server": "home"|"away"|null, "winner", "lastSeq",
-     "health": "connected"|"stale"|"reconnecting"|"connecting"|"finished"|"failed", "error",
+     "health": "connecting"|"connected"|"stale"|"reconnecting"|"finished"|"stopped"|"failed",
+     "error",
      "frames", "updates", "reconnects", "lastFrameAt", "feedAge", "lag", "updatedAt",
      "matchPrice": {"fair": {"home": p, "away": q}, "odds": {…}} | null,
      "markets": {"open": n, "suspended": n, "settled": n, "void": n},
