@@ -386,3 +386,27 @@ def test_the_config_file_is_read_and_every_mistake_named(tmp_path: Path) -> None
     for bad_argument in ("abc:4", "abc:x", ":5"):
         with pytest.raises(ValueError, match=r"best-of|FIXTURE_ID"):
             parse_fixture_argument(bad_argument)
+
+
+def test_update_latency_counts_from_each_frames_own_arrival_to_its_last_callback(tmp_path: Path) -> None:
+    formats = _formats()
+    latencies: list[float] = []
+
+    async def follow() -> None:
+        served = load_fixtures(_folder(tmp_path, RECORDINGS[:1]))
+        async with ProviderServer(served, Secret(TOKEN), speed=1000.0) as server:  # frames arrive as handlers run
+            desk = Desk(TOKEN, settings=attrs.evolve(FAST, base=server.base), limiter=LIMITER)
+            desk.on_latency(latencies.append)
+
+            @desk.on(Update)
+            async def slow(match: Match, update: Update) -> None:
+                await asyncio.sleep(0.02)
+
+            async with desk:
+                for fixture_id in served:
+                    desk.follow(fixture_id, fmt=formats[fixture_id])
+                await desk.wait()
+
+    _run(follow())
+    assert len(latencies) > 50
+    assert min(latencies) >= 0.02  # never measured from a later frame's arrival

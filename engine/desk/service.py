@@ -112,19 +112,20 @@ class _TimedCallbacks(Callbacks):
         self._on_latency = on_latency
 
     def begin(self, match: Match, update: Update) -> Coroutine[Any, Any, None] | None:
+        arrived = match.received_at  # this update's frame (later frames move it while we await)
         rest = super().begin(match, update)
         if rest is None:
-            self._delivered(match, update)
+            self._delivered(update, arrived)
             return None
-        return self._then(rest, match, update)
+        return self._then(rest, update, arrived)
 
-    async def _then(self, rest: Awaitable[None], match: Match, update: Update) -> None:
+    async def _then(self, rest: Awaitable[None], update: Update, arrived: float) -> None:
         await rest
-        self._delivered(match, update)
+        self._delivered(update, arrived)
 
-    def _delivered(self, match: Match, update: Update) -> None:
+    def _delivered(self, update: Update, arrived: float) -> None:
         if update.input in FRAME_INPUT_NAMES:
-            self._on_latency(time.perf_counter() - match.received_at)
+            self._on_latency(time.perf_counter() - arrived)
 
 
 class Desk:
