@@ -1,9 +1,11 @@
-"""Command line: `ttengine {demo,replay,serve,connect} …` (also `python -m engine`).
+"""Command line: `ttengine {demo,replay,serve,connect,follow,price,report,calibrate} …` (also
+`python -m engine`).
 
     demo [--speed 20] [--summary]          a real match served on loopback, followed live
     replay FILE [--summary|--trace] [--speed X]
     serve PATH --port P (--token T | --token-env VAR) [faults]
     connect FIXTURE --token-env VAR [--record FILE] [--base URL] [--max-retries N]
+    follow [FIXTURE_ID[:bestOf] ...] [--config desk.toml] [--http HOST:PORT] [--updates FILE|-]
 
 Errors are one line on stderr; exit codes: 0 done, 1 the feed failed, 2 bad usage or input,
 3 the provider refused the token or the request, 130 interrupted (Ctrl-C), 141 the reader of our
