@@ -342,9 +342,8 @@ def _follow_desk(args: argparse.Namespace) -> int:
             allow_insecure=args.allow_insecure,
             max_retries=args.max_retries if args.max_retries is not None else service.max_retries,
         )
-        fixtures = tuple(attrs.evolve(entry, margin=margin) if margin is not None else entry for entry in fixtures)
         for entry in fixtures:
-            entry.markets()
+            entry.markets(margin)  # refused here, in words, rather than when it is followed
         http_text = args.http or service.http
         http = None if http_text is None else parse_http(http_text)
     except ValueError as exc:

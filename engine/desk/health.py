@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 import attrs
 
 from engine.analysis.review import learn_name
+from engine.core.markets.book import Book
 from engine.core.markets.signals import MarketStatus, PricesChanged, Reason
 from engine.core.match.inputs import Action, Heartbeat, Malformed
 from engine.core.match.rules import Side
@@ -70,6 +71,14 @@ class FixtureHealth:
     suspended: tuple[SuspendedGroup, ...]
     reasons: Mapping[Reason, float]
     error: str | None = None
+
+
+def status_counts(book: Book) -> dict[MarketStatus, int]:
+    """How many markets of `book` have each status (every status listed)."""
+    counts = dict.fromkeys(MarketStatus, 0)
+    for entry in book.values():
+        counts[entry.status] += 1
+    return counts
 
 
 class Watch:
@@ -142,6 +151,15 @@ class Watch:
         ]
         return tuple(sorted(groups, key=lambda group: (group.since, [r.value for r in group.reasons])))
 
+    @property
+    def reconnects(self) -> int:
+        """Reconnections that received a frame."""
+        return max(0, self.connections - 1)
+
+    def feed_age(self, now: float) -> float | None:
+        """Seconds since the last frame at `now` (None before the first)."""
+        return None if self.last_frame is None else max(0.0, now - self.last_frame)
+
     def reading(self, state: MatchState, health: Health, error: str | None = None) -> FixtureHealth:
         """The fixture's health now."""
         now = self._clock()
@@ -150,9 +168,9 @@ class Watch:
             now,
             self.frames,
             self.updates,
-            None if self.last_frame is None else max(0.0, now - self.last_frame),
+            self.feed_age(now),
             self.lag,
-            max(0, self.connections - 1),
+            self.reconnects,
             self.groups(state),
             dict(self.reason_since),
             error,

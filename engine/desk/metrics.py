@@ -17,7 +17,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from engine.core.markets.signals import MarketStatus, Reason
-from engine.desk.health import Health
+from engine.desk.health import Health, status_counts
 from engine.desk.service import Desk
 
 #: [ours] Update latency buckets, seconds: the goal is a p99 under 5 ms.
@@ -87,20 +87,22 @@ class _DeskCollector(Collector):
         suspended = dict.fromkeys(Reason, 0.0)
         for reason, seconds in desk.retired_suspensions.items():
             suspended[reason] += seconds
+        now = desk.clock()
         for fixture in desk:
-            reading = fixture.health()
+            watch = fixture.watch
             labels = [fixture.fixture_id]
-            by_health[reading.health] += 1
-            frames.add_metric(labels, reading.frames)
-            updates.add_metric(labels, reading.updates)
-            reconnects.add_metric(labels, reading.reconnects)
-            if reading.feed_age is not None:
-                age.add_metric(labels, reading.feed_age)
-            if reading.lag is not None:
-                lag.add_metric(labels, reading.lag)
-            for entry in fixture.book.values():
-                markets[entry.status] += 1
-            for reason, seconds in fixture.watch.suspended_seconds(reading.now).items():
+            by_health[fixture.health_state()] += 1
+            frames.add_metric(labels, watch.frames)
+            updates.add_metric(labels, watch.updates)
+            reconnects.add_metric(labels, watch.reconnects)
+            feed_age = watch.feed_age(now)
+            if feed_age is not None:
+                age.add_metric(labels, feed_age)
+            if watch.lag is not None:
+                lag.add_metric(labels, watch.lag)
+            for status, count in status_counts(fixture.book).items():
+                markets[status] += count
+            for reason, seconds in watch.suspended_seconds(now).items():
                 suspended[reason] += seconds
         yield from (frames, updates, reconnects, age, lag)
         fixtures = GaugeMetricFamily("ttengine_fixtures", "Fixtures followed, by health", labels=["health"])

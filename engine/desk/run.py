@@ -128,16 +128,13 @@ async def run_service(options: ServiceOptions, out: IO[bytes], err: IO[str]) -> 
 
 @contextlib.contextmanager
 def _updates_file(path: str | None, out: IO[bytes], reader_gone: Callable[[], object]) -> Iterator[UpdateLog | None]:
+    """The `--updates` writer (`-`: standard output, whose reader may go away), flushed at the end."""
     if path is None:
         yield None
         return
-    if path == "-":
-        updates = UpdateLog(out, reader_gone)
-        yield updates
-        updates.flush()
-        return
-    with open(path, "ab") as file:
-        updates = UpdateLog(file)
+    to_stdout = path == "-"
+    with contextlib.nullcontext(out) if to_stdout else open(path, "ab") as file:
+        updates = UpdateLog(file, reader_gone if to_stdout else None)
         yield updates
         updates.flush()
 

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.core.markets.signals import MarketStatus, MarketType
+from engine.core.markets.signals import MarketType
 from engine.core.match.rules import Side
+from engine.desk.health import status_counts
 from engine.desk.service import DeskFixture
 
 MATCH_WINNER_ID = MarketType.MATCH_WINNER.value
@@ -28,9 +29,6 @@ def fixture_view(fixture: DeskFixture) -> dict[str, Any]:
     state = fixture.state
     reading = fixture.health()
     book = state.book
-    markets = {status.value: 0 for status in MarketStatus}
-    for entry in book.values():
-        markets[entry.status.value] += 1
     price = state.prices.get(MATCH_WINNER_ID)
     names = fixture.watch.names
     return {
@@ -55,7 +53,7 @@ def fixture_view(fixture: DeskFixture) -> dict[str, Any]:
         "lag": reading.lag,
         "updatedAt": fixture.watch.updated_at,
         "matchPrice": None if price is None else {"fair": dict(price.fair), "odds": dict(price.odds)},
-        "markets": markets,
+        "markets": {status.value: count for status, count in status_counts(book).items()},
         "suspended": [
             {
                 "reasons": [reason.value for reason in group.reasons],
