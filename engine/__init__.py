@@ -95,7 +95,9 @@ if TYPE_CHECKING:  # what is exported and from where; at run time `_exports` rea
     from engine.core.pricing.odds import DEFAULT_ODDS, MarginMethod, OddsPolicy, book_sum, remove_margin
     from engine.core.pricing.prices import MarketPrice, PriceBook
     from engine.core.reduce import (
+        CatchingUp,
         CaughtUp,
+        CaughtUpWithFeed,
         Connected,
         Disconnected,
         EndOfStream,
@@ -174,7 +176,9 @@ __all__ = [
     "BetStopChanged",
     "Book",
     "Callbacks",
+    "CatchingUp",
     "CaughtUp",
+    "CaughtUpWithFeed",
     "ClientSettings",
     "ConnectLimiter",
     "Connected",

@@ -23,6 +23,7 @@ from engine.core.markets.signals import (
     BetStop,
     BetStopChanged,
     MarketResumed,
+    MarketStatus,
     PricesChanged,
     Reason,
     Scope,
@@ -113,8 +114,14 @@ def _check_prices(state: MatchState, receiver: dict[str, dict[str, float]], move
     assert receiver == kept
     undecided = set(state.book.undecided())
     assert set(kept) <= undecided
+    if state.markets.pricing is not None:  # issue 28.6: never open without a current price
+        for market_id in state.book.with_status(MarketStatus.OPEN):
+            assert market_id in state.prices, f"{market_id} is open without a price"
     for market_id, found in state.prices.items():
-        assert abs(sum(found.fair.values()) - 1.0) < 1e-9, market_id
+        assert abs(sum(found.fair.values()) - 1.0) <= 1e-12, market_id  # issue 28.6: no float noise
+        assert all(0.0 <= value <= 1.0 for value in found.fair.values()), market_id
+        if max(found.fair.values()) == 1.0:  # certain: suspended (`decided`), never open
+            assert state.book[market_id].status is not MarketStatus.OPEN, market_id
         assert all(odds <= 1.0 / found.fair[outcome] for outcome, odds in found.odds.items())
         if found.odds:  # issue 21.1: an offered book never gives a sure profit
             assert book_sum(found.odds) >= 1.0 + state.markets.pricing.odds.min_margin - 1e-12, market_id

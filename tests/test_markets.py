@@ -706,7 +706,8 @@ def test_a_real_match_trace_suspends_on_every_point_and_settles_every_game() -> 
         if "PointStarted" in line["events"]:
             points += 1
             (stop,) = [s for s in signals if s["signal"] == "BetStop"]  # one bet stop per rally
-            assert stop["scope"] == "all"
+            # every undecided market, or all but those suspended for a reason of their own (`decided`)
+            assert stop["scope"] in ("all", "markets")
             assert stop["reasons"] == ["ball_in_play"]
             assert "match_winner" in stop["markets"]
             assert all(status not in ("MarketResumed", "BetStart") for status in receiver.values())
@@ -732,7 +733,7 @@ def test_a_real_match_trace_suspends_on_every_point_and_settles_every_game() -> 
         line
         for line in lines
         for s in line["signals"]
-        if s == {"signal": "MarketSettled", "market": "match_winner", "result": final["winner"]}
+        if s["signal"] == "MarketSettled" and (s["market"], s["result"]) == ("match_winner", final["winner"])
     ]
     assert len(winner_settled) == 1
     assert receiver["match_winner"] == "MarketSettled"

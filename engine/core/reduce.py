@@ -18,16 +18,20 @@ How one action message is folded:
 
 The adapter's view of the connection enters as inputs too: `Stale()` when nothing arrived for too
 long (any later message clears it), `Disconnected()` and `Connected()`; so does the runtime's:
-`Lagging()` / `CaughtUp()` (its consumer fell behind, and caught up) and `Unfollowed()` (it stops
-following the fixture: the closing bet stop). Each only moves markets.
+`Lagging()` / `CaughtUp()` (its consumer fell behind, and caught up), `CatchingUp()` /
+`CaughtUpWithFeed()` (it folds a backlog, and is done) and `Unfollowed()` (it stops following the
+fixture: the closing bet stop). Each only moves markets.
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 
 import attrs
 
+from engine.core.config import MarketConfig
 from engine.core.events import (
     ActionPending,
     Discrepancy,
@@ -52,7 +56,12 @@ from engine.core.events import (
 )
 from engine.core.markets.book import Book, signals_between
 from engine.core.markets.book_update import advance_book
-from engine.core.markets.signals import OPENING_SIGNALS, prices_before_openings
+from engine.core.markets.signals import (
+    OPENING_SIGNALS,
+    SettlementRolledBack,
+    VoidRolledBack,
+    prices_before_openings,
+)
 from engine.core.match import rules
 from engine.core.match.inputs import Action, Heartbeat, Malformed, Summary
 from engine.core.match.rules import Side
@@ -106,15 +115,60 @@ class CaughtUp:
     """Input: the consumer of this fixture's updates caught up again."""
 
 
+class UnfollowReason(enum.Enum):
+    """Why the engine stopped following a fixture (`Unfollowed.why`)."""
+
+    __hash__ = object.__hash__
+
+    OPERATOR = "operator"  # stopped on purpose: unfollowed, the service stopped, the recording ended
+    FINISHED = "finished"  # the match is over and its feed ended
+    FAILED = "failed"  # the feed failed (retries exhausted, a fault of ours); it may be followed again
+    REFUSED = "refused"  # the provider refused the token or the request: final
+
+
 @attrs.frozen(slots=True)
 class Unfollowed:
     """Input: the engine stops following this fixture before the match is over (stopped,
-    cancelled, interrupted, or the feed failed for good). Every undecided market suspends
+    cancelled, interrupted, or the feed failed for good), `why`. Every undecided market suspends
     (`not_followed`) for good: the closing bet stop."""
+
+    why: UnfollowReason = UnfollowReason.OPERATOR
+
+
+@attrs.frozen(slots=True)
+class Reconfigured:
+    """Input: the fixture's market config changes while it is followed (a new margin or pre-match
+    price on a reload): the book and the prices are brought up to date under it."""
+
+    markets: MarketConfig
+
+
+@attrs.frozen(slots=True)
+class CatchingUp:
+    """Input: the runtime starts folding a backlog — the first connection to a match under way, a
+    reconnection after a gap, a restart from a recording. Every market suspends (`catching_up`)
+    until `CaughtUpWithFeed`, so no market opens at a past score while the backlog is folded."""
+
+
+@attrs.frozen(slots=True)
+class CaughtUpWithFeed:
+    """Input: the backlog is folded; the feed is live again (FEED.md 1, [ours]: the burst's end)."""
 
 
 Input = (
-    Action | Heartbeat | Malformed | EndOfStream | Stale | Disconnected | Connected | Lagging | CaughtUp | Unfollowed
+    Action
+    | Heartbeat
+    | Malformed
+    | EndOfStream
+    | Stale
+    | Disconnected
+    | Connected
+    | Lagging
+    | CaughtUp
+    | Unfollowed
+    | CatchingUp
+    | CaughtUpWithFeed
+    | Reconfigured
 )
 
 
@@ -122,6 +176,23 @@ def reduce(state: MatchState, message: Input) -> tuple[MatchState, list[Event]]:
     """Fold one message into the state; returns the new state and what happened, in order:
     match events first, then the market signals they caused. One way: the message into the match,
     the match into the book, both into the prices."""
+    after, events = _reduce(state, message)
+    for event in events:
+        if isinstance(event, SettlementRolledBack | VoidRolledBack):
+            return _counted(after, events), events
+    return after, events
+
+
+def _counted(state: MatchState, events: list[Event]) -> MatchState:
+    """`state` with every rollback among `events` counted (`MatchState.rollbacks`)."""
+    rollbacks = dict(state.rollbacks)
+    for event in events:
+        if isinstance(event, SettlementRolledBack | VoidRolledBack):
+            rollbacks[event.market] = rollbacks.get(event.market, 0) + 1
+    return state.with_rollbacks(MappingProxyType(rollbacks))
+
+
+def _reduce(state: MatchState, message: Input) -> tuple[MatchState, list[Event]]:
     match = state.match
     if isinstance(message, Malformed):
         return state.with_match(attrs.evolve(match, malformed=match.malformed + 1)), [message]
@@ -138,6 +209,10 @@ def reduce(state: MatchState, message: Input) -> tuple[MatchState, list[Event]]:
         match = attrs.evolve(match, lagging=isinstance(message, Lagging))
     elif isinstance(message, Unfollowed):
         match = attrs.evolve(match, unfollowed=True)
+    elif isinstance(message, CatchingUp | CaughtUpWithFeed):
+        match = attrs.evolve(match, catching_up=isinstance(message, CatchingUp))
+    elif isinstance(message, Reconfigured):
+        return _with_book(attrs.evolve(state, markets=message.markets), events), events
     else:
         return _fold_message(state, message, events), events
     return _with_book(state.with_match(match), events), events

@@ -8,6 +8,9 @@ The match's fields and views read through (`state.points`, `state.server`, `stat
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 import attrs
 
 from engine.core.config import DEFAULT_MARKETS, MarketConfig
@@ -20,6 +23,15 @@ from engine.core.match.timeline import Timeline
 from engine.core.match.vocabulary import ResultKind, Stoppage
 from engine.core.pricing.prices import NO_PRICES, PriceBook
 
+#: No decision rolled back yet.
+NO_ROLLBACKS: Mapping[str, int] = MappingProxyType({})
+
+
+def decision_id(fixture_id: str | None, market_id: str, number: int) -> str:
+    """The stable id of a market's `number`-th settlement or voiding (1-based) in a fixture; a
+    rollback carries the id of the decision it takes back."""
+    return f"{fixture_id}/{market_id}/{number}"
+
 
 @attrs.frozen(slots=True)
 class MatchState:
@@ -30,6 +42,10 @@ class MatchState:
     book: Book = EMPTY_BOOK  # the market book as of the last input (engine.core.markets.book_update)
     #: The prices of the undecided markets as of the last input (`engine.core.pricing.prices.PriceBook`).
     prices: PriceBook = NO_PRICES
+    #: Market id -> how many of its settlements and voidings were rolled back so far (only markets
+    #: that had one): its next decision is number `rollbacks + 1`, the same in every run that folds
+    #: the same feed (`decision_id`).
+    rollbacks: Mapping[str, int] = NO_ROLLBACKS
 
     @classmethod
     def new(
@@ -49,15 +65,19 @@ class MatchState:
 
     def with_match(self, match: MatchFacts) -> MatchState:
         """This state with its match replaced."""
-        return MatchState(match, self.markets, self.book, self.prices)
+        return MatchState(match, self.markets, self.book, self.prices, self.rollbacks)
 
     def with_book(self, book: Book) -> MatchState:
         """This state with its market book replaced."""
-        return MatchState(self.match, self.markets, book, self.prices)
+        return MatchState(self.match, self.markets, book, self.prices, self.rollbacks)
 
     def with_prices(self, prices: PriceBook) -> MatchState:
         """This state with its prices replaced."""
-        return MatchState(self.match, self.markets, self.book, prices)
+        return MatchState(self.match, self.markets, self.book, prices, self.rollbacks)
+
+    def with_rollbacks(self, rollbacks: Mapping[str, int]) -> MatchState:
+        """This state with its rollback counts replaced."""
+        return MatchState(self.match, self.markets, self.book, self.prices, rollbacks)
 
     # --- the match's fields and views, read through --------------------------------------------
 

@@ -21,13 +21,22 @@ import attrs
 
 from engine.core.events import Event, Status
 from engine.core.markets.book import signals_between
-from engine.core.markets.signals import SIGNAL_TYPES, PricesChanged, Signal, prices_before_openings
+from engine.core.markets.signals import (
+    SIGNAL_TYPES,
+    MarketSettled,
+    MarketVoided,
+    PricesChanged,
+    SettlementRolledBack,
+    Signal,
+    VoidRolledBack,
+    prices_before_openings,
+)
 from engine.core.match.inputs import Action
 from engine.core.match.rules import Side
 from engine.core.match.state import Score
 from engine.core.pricing.prices import PriceBook
-from engine.core.reduce import Input, reduce
-from engine.core.state import MatchState
+from engine.core.reduce import Input, Unfollowed, reduce
+from engine.core.state import MatchState, decision_id
 
 
 @attrs.frozen(slots=True)
@@ -67,6 +76,16 @@ class Update:
     signals: tuple[Signal, ...]
     state: MatchState = attrs.field(eq=False, repr=False)
     coalesced: int = 0
+    #: The engine run that sent it and its place in that run's stream (the runtime stamps them:
+    #: `engine.match.Stream`); None from the pure `step`.
+    run: str | None = None
+    stream_seq: int | None = None
+    #: True when a receiver should replace what it holds of the fixture by `state`'s whole book and
+    #: prices (the first update of a run, and one that stands for a backlog or a lagging consumer's
+    #: missed updates); the signals are still the change from what it was sent before.
+    snapshot: bool = False
+    #: What the input says beyond its kind: why the engine stopped following (`Unfollowed.why`).
+    detail: str | None = None
 
     @property
     def changed(self) -> bool:
@@ -77,6 +96,22 @@ class Update:
     def prices(self) -> PricesChanged | None:
         """The update's price signal, if the prices moved."""
         return next((signal for signal in self.signals if isinstance(signal, PricesChanged)), None)
+
+    def decision_ids(self) -> tuple[str | None, ...]:
+        """Aligned with `signals`: the stable id of each settlement, voiding and rollback (the
+        same decision has the same id in every run: `engine.core.state.decision_id`), None for
+        the other signals. A rollback carries the id of the decision it takes back."""
+        rollbacks = self.state.rollbacks
+        fixture_id = self.fixture_id
+        ids: list[str | None] = []
+        for signal in self.signals:
+            if isinstance(signal, MarketSettled | MarketVoided):
+                ids.append(decision_id(fixture_id, signal.market, rollbacks.get(signal.market, 0) + 1))
+            elif isinstance(signal, SettlementRolledBack | VoidRolledBack):
+                ids.append(decision_id(fixture_id, signal.market, rollbacks.get(signal.market, 0)))
+            else:
+                ids.append(None)
+        return tuple(ids)
 
     def items(self) -> tuple[Event, ...]:
         """The match events, then the market signals, in order (what per-kind callbacks see)."""
@@ -100,6 +135,7 @@ def stamp(state: MatchState, message: Input, events: list[Event], received: floa
         else:
             match_events.append(event)
     is_action = isinstance(message, Action)
+    detail = message.why.value if isinstance(message, Unfollowed) else None
     return Update(
         state.fixture_id,
         getattr(message, "seq", None),
@@ -110,6 +146,7 @@ def stamp(state: MatchState, message: Input, events: list[Event], received: floa
         tuple(match_events),
         tuple(signals),
         state,
+        detail=detail,
     )
 
 

@@ -45,6 +45,7 @@ from engine.core.markets.outcomes import (
     outcome_in,
 )
 from engine.core.markets.signals import MarketStatus, Reason, VoidReason
+from engine.core.match import rules
 from engine.core.match.rules import MatchFormat
 from engine.core.match.state import MatchFacts
 
@@ -64,6 +65,15 @@ class _Shared:
 # the fixtures share one object per entry rather than each keeping tables of its own (the collector
 # walks what a fixture keeps: bench/collector.py). Nothing downstream depends on which object it
 # gets: entries are compared by value.
+
+
+#: The reason of its own an undecided market is suspended for, by its outcome's kind (with the
+#: match's reasons but the ball in play: a market that opens on no rally need not hear of each).
+_EVERY_RALLY = frozenset({Reason.BALL_IN_PLAY})
+_OWN_REASON = {
+    OutcomeKind.CERTAIN: Reason.DECIDED,
+    OutcomeKind.NOT_NEXT: Reason.NOT_NEXT_POINT,
+}
 
 
 @functools.lru_cache(maxsize=1024)
@@ -143,7 +153,14 @@ def _changed_groups(before: Context, after: Context) -> set[int] | None:
                 after.rallies[index : index + 1],
             ):
                 changed.add(index + 1)
+                if _won(before, index) != _won(after, index):
+                    changed.add(index + 2)  # whether the next game's first point is the next to play
     return changed
+
+
+def _won(ctx: Context, index: int) -> bool:
+    """True when game `index + 1` has been played and won in `ctx`."""
+    return index < len(ctx.points) and rules.game_winner(*ctx.points[index], ctx.format) is not None
 
 
 def _only_appended(group: int, before: Context, after: Context) -> bool:
@@ -368,8 +385,10 @@ class _Step:
             if not self.waiting:
                 return _decided_entry(status, found.result, found.void_reason)
             held = self.waiting | self.scoped[market_type]  # the settlement waits
-        else:  # UNKNOWN: decided by play the feed did not show us
+        elif kind is OutcomeKind.UNKNOWN:  # decided by play the feed did not show us
             held = self.scoped[market_type] | {Reason.OUTCOME_UNKNOWN}
+        else:  # certain, or not the next point: not told of every rally (it opens for none)
+            held = (self.scoped[market_type] - _EVERY_RALLY) | {_OWN_REASON[kind]}
         entry = _held_entry(held)
         return old if old is not None and old == entry else entry
 

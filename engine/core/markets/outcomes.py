@@ -60,6 +60,7 @@ REASON_HOLDS: Mapping[Reason, Callable[[MatchFacts, Status, MarketPolicy], bool]
     ),
     Reason.CONSUMER_LAGGING: lambda match, status, policy: match.lagging,
     Reason.NOT_FOLLOWED: lambda match, status, policy: match.unfollowed,
+    Reason.CATCHING_UP: lambda match, status, policy: match.catching_up,
 }
 
 
@@ -93,6 +94,12 @@ class OutcomeKind(enum.Enum):
     SETTLED = "settled"
     VOID = "void"
     UNKNOWN = "unknown"  # decided by play, but the feed did not tell us how
+    #: Not decided by play, but every way of playing the match out gives `result` (an over line the
+    #: fewest games or points left will pass): suspended (`decided`) until play settles it.
+    CERTAIN = "certain"
+    #: A point market whose point is not the next to be played (a correction took the score back):
+    #: suspended (`not_next_point`) until it is the next again, settled or void.
+    NOT_NEXT = "not_next"
 
 
 @attrs.frozen(slots=True)
@@ -106,6 +113,7 @@ class Outcome:
 
 UNDECIDED = Outcome(OutcomeKind.UNDECIDED)
 UNKNOWN = Outcome(OutcomeKind.UNKNOWN)
+NOT_NEXT = Outcome(OutcomeKind.NOT_NEXT)
 
 
 def _settled(result: str) -> Outcome:
@@ -114,6 +122,10 @@ def _settled(result: str) -> Outcome:
 
 def _void(reason: VoidReason) -> Outcome:
     return Outcome(OutcomeKind.VOID, void_reason=reason)
+
+
+def _certain(result: str) -> Outcome:
+    return Outcome(OutcomeKind.CERTAIN, result)
 
 
 def _side_result(side: Side) -> Outcome:
@@ -173,6 +185,8 @@ def outcome_in(market: Market, ctx: Context) -> Outcome:
     if kind is MarketType.TOTAL_GAMES:
         return _total_games(market.line, ctx)
     if market.game > len(ctx.points):  # a game not begun
+        if ctx.ended is None and kind is MarketType.POINT_WINNER and not _is_next_point(market, ctx):
+            return NOT_NEXT
         return UNDECIDED if ctx.ended is None else _void(ctx.ended)
     home, away = ctx.points[market.game - 1]
     rallies = ctx.rallies[market.game - 1]
@@ -180,11 +194,15 @@ def outcome_in(market: Market, ctx: Context) -> Outcome:
     if kind is MarketType.GAME_WINNER:
         found = None if decided is None else _side_result(decided)
     elif kind is MarketType.GAME_TOTAL_POINTS:
-        found = _game_total(market.line, home + away, decided is not None)
+        found = _game_total(market.line, home, away, ctx.format, decided is not None)
     elif kind is MarketType.RACE_TO:
         found = _race(market.number, home, away, rallies, decided is not None)
     else:
         found = _point(market, rallies, ctx.offline, decided is not None)
+        if found is None and not _is_next_point(market, ctx):
+            found = NOT_NEXT
+    if found is not None and ctx.ended is not None and found.kind in _NOT_YET:
+        found = None  # the match is over: what play did not decide is void
     if found is None:
         return UNDECIDED if ctx.ended is None else _void(ctx.ended)
     if found.kind is OutcomeKind.UNKNOWN and ctx.ended is not None:
@@ -212,6 +230,22 @@ def _correct_score(ctx: Context) -> Outcome:
     return _void(VoidReason.NO_WINNER if ctx.ended is VoidReason.NOT_PLAYED else ctx.ended)
 
 
+def _is_next_point(market: Market, ctx: Context) -> bool:
+    """True when `market`'s point is the next to be played: the next of the last game begun, or
+    the first of the next game once the last one is won."""
+    if not ctx.points:
+        return (market.game, market.number) == (1, 1)
+    game = len(ctx.points)
+    home, away = ctx.points[-1]
+    if rules.game_winner(home, away, ctx.format) is not None:
+        return (market.game, market.number) == (game + 1, 1)
+    return (market.game, market.number) == (game, home + away + 1)
+
+
+#: Outcomes that only stand while the match goes on.
+_NOT_YET = frozenset({OutcomeKind.CERTAIN, OutcomeKind.NOT_NEXT})
+
+
 def _total_games(line: float, ctx: Context) -> Outcome:
     played = sum(ctx.games)
     if ctx.ended is None and ctx.format.best_of is None:
@@ -219,16 +253,24 @@ def _total_games(line: float, ctx: Context) -> Outcome:
     if played > line:
         return _settled("over")
     if ctx.ended is None:
+        span = rules.games_range(*ctx.games, ctx.format) if ctx.winner is None else None
+        if span is not None and span[0] > line:
+            return _certain("over")
+        if span is not None and span[1] < line:
+            return _certain("under")
         return UNDECIDED
     if ctx.ended is VoidReason.NOT_PLAYED and ctx.winner is not None:
         return _settled("under")
     return _void(VoidReason.NO_WINNER if ctx.ended is VoidReason.NOT_PLAYED else ctx.ended)
 
 
-def _game_total(line: float, total: int, decided: bool) -> Outcome | None:
+def _game_total(line: float, home: int, away: int, fmt: MatchFormat, decided: bool) -> Outcome | None:
+    total = home + away
     if total > line:
         return _settled("over")
-    return _settled("under") if decided else None
+    if decided:
+        return _settled("under")
+    return _certain("over") if total + rules.fewest_points_left(home, away, fmt) > line else None
 
 
 def _race(target: int, home: int, away: int, rallies: Rallies, decided: bool) -> Outcome | None:

@@ -55,6 +55,9 @@ class Reason(enum.Enum):
     FORMAT_CONTRADICTED = "format_contradicted"  # the feed disproved the format: match markets wait for End Match
     CONSUMER_LAGGING = "consumer_lagging"  # the consumer of the updates fell behind: they are coalesced
     NOT_FOLLOWED = "not_followed"  # the engine stopped following the fixture before the match was over
+    CATCHING_UP = "catching_up"  # the engine folds a backlog (a late start, a reconnection, a restart)
+    DECIDED = "decided"  # the score makes the outcome certain if the match is played out; not yet settled
+    NOT_NEXT_POINT = "not_next_point"  # a point market whose point is not the next (a correction took it back)
 
 
 class VoidReason(enum.Enum):

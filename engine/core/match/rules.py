@@ -97,6 +97,28 @@ def match_winner(home_games: int, away_games: int, fmt: MatchFormat = DEFAULT_FO
     return None
 
 
+def fewest_points_left(home: int, away: int, fmt: MatchFormat = DEFAULT_FORMAT) -> int:
+    """The fewest points still to be played before a game at this score is won (0 once it is):
+    one side scores every one of them (ITTF 2.11)."""
+    if game_winner(home, away, fmt) is not None:
+        return 0
+    need_home = max(fmt.points_to_win, away + fmt.lead) - home
+    need_away = max(fmt.points_to_win, home + fmt.lead) - away
+    return min(need_home, need_away)
+
+
+def games_range(home_games: int, away_games: int, fmt: MatchFormat) -> tuple[int, int] | None:
+    """The fewest and the most games the match can last, played out from these games won (None
+    with the format unknown)."""
+    to_win = fmt.games_to_win
+    if to_win is None or fmt.best_of is None:
+        return None
+    played = home_games + away_games
+    if max(home_games, away_games) >= to_win:
+        return played, played
+    return played + to_win - max(home_games, away_games), fmt.best_of
+
+
 #: [ours] No game runs longer than this many points (real deuce games end in the 20s and 30s). A
 #: score beyond it is impossible, whatever the lead; it also bounds the work a claimed score costs.
 MAX_GAME_POINTS = 200

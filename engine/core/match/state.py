@@ -199,6 +199,7 @@ class MatchFacts:
     disconnected: bool = False
     lagging: bool = False  # the runtime's consumer fell behind (`Lagging` / `CaughtUp`)
     unfollowed: bool = False  # the runtime stopped following the fixture (`Unfollowed`): for good
+    catching_up: bool = False  # the runtime folds a backlog (`CatchingUp` / `CaughtUpWithFeed`)
 
     @classmethod
     def new(
@@ -236,6 +237,7 @@ class MatchFacts:
             self.disconnected,
             self.lagging,
             self.unfollowed,
+            self.catching_up,
         )
 
     # --- derived views -------------------------------------------------------------------------

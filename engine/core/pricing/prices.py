@@ -148,10 +148,11 @@ def advance_prices(
     moved: dict[str, Mapping[str, float]] = {}
     moved_odds: dict[str, Mapping[str, float]] = {}
     policy = pricing.odds
+    same_odds = previous.key is not None and previous.key.pricing.odds == policy  # else every offer anew
     for market, names, values in _price_rows(match, book, pricing):
         market_id = market.id
         before = old.get(market_id)
-        if before is not None and before.fair_values == values and before.outcomes == names:
+        if same_odds and before is not None and before.fair_values == values and before.outcomes == names:
             prices[market_id] = before
             continue
         found = MarketPrice(names, values, policy.offer_values(values, market.type))
@@ -212,4 +213,25 @@ def _price_rows(match: MatchFacts, book: Book, pricing: Pricing) -> list[PriceRo
         for first in firsts
     ]
     weights, home_serves, away_serves = posterior_arrays(points_home, points_away, pricing.prior, pricing.home_edge)
-    return price_rows(positions, weights, home_serves, away_serves, markets)
+    rows = price_rows(positions, weights, home_serves, away_serves, markets)
+    return [row if _tidy(row[2]) else (row[0], row[1], tidy_probabilities(row[2])) for row in rows]
+
+
+#: [ours] A fair probability closer than this to 0 or 1 is float noise of the model's sums: it is 0 or 1.
+PROBABILITY_NOISE = 1e-15
+
+
+def _tidy(values: tuple[float, ...]) -> bool:
+    """True when `values` need no tidying: each inside [noise, 1 - noise] and summing to 1."""
+    return min(values) >= PROBABILITY_NOISE and max(values) <= 1.0 - PROBABILITY_NOISE and sum(values) == 1.0
+
+
+def tidy_probabilities(values: tuple[float, ...]) -> tuple[float, ...]:
+    """Fair probabilities without float noise: each clamped to [0, 1], noise next to 0 or 1 made 0
+    or 1, and the largest taking up what the others leave, so they sum to 1 (to one rounding)."""
+    top = 1.0 - PROBABILITY_NOISE
+    clean = [0.0 if value < PROBABILITY_NOISE else 1.0 if value > top else value for value in values]
+    largest = max(range(len(clean)), key=clean.__getitem__)
+    rest = sum(value for index, value in enumerate(clean) if index != largest)
+    clean[largest] = min(1.0, max(0.0, 1.0 - rest))
+    return tuple(clean)
