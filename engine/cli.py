@@ -310,7 +310,8 @@ def _trace_observer(out: IO[str]) -> StepObserver:
 def _follow_desk(args: argparse.Namespace) -> int:
     """`follow`: many fixtures as one service (engine.desk.run)."""
     from engine.desk.config import DeskConfig, load_config, parse_fixture_argument
-    from engine.desk.run import ServiceOptions, parse_http, run_service, use_log_format
+    from engine.desk.run import ALIVE_EVERY, ServiceOptions, parse_http, run_service, use_log_format
+    from engine.match import LAG_LIMIT
 
     def fail(message: str) -> int:
         return _fail(f"{PROG} follow: {message}", EXIT_USAGE)
@@ -367,6 +368,8 @@ def _follow_desk(args: argparse.Namespace) -> int:
         record_dir,
         http,
         args.exit_when_done or exit_when_done,
+        args.alive_every or service.alive_every or ALIVE_EVERY,
+        args.lag_limit or service.lag_limit or LAG_LIMIT,
     )
     try:
         return asyncio.run(run_service(options, sys.stdout.buffer, sys.stderr))
@@ -407,6 +410,8 @@ def _serve(args: argparse.Namespace) -> int:
             speed=args.speed,
             faults=faults,
             require_accept=args.require_accept,
+            live=args.live,
+            started_ago=args.started_ago,
         )
     except (RecordingError, ValueError) as exc:
         return _fail(f"{PROG} serve: {exc}", EXIT_USAGE)
@@ -805,6 +810,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     desk.add_argument("--allow-insecure", action="store_true", help="allow plain ws:// to a host that is not loopback")
     desk.add_argument(
+        "--alive-every",
+        type=_positive,
+        default=None,
+        metavar="S",
+        help='seconds between two {"alive": …, "run": …} lines in --updates (default: 1)',
+    )
+    desk.add_argument(
+        "--lag-limit",
+        type=_positive,
+        default=None,
+        metavar="S",
+        help="seconds a consumer (the callbacks) may fall behind before its fixture's markets suspend"
+        " (consumer_lagging; default: 1)",
+    )
+    desk.add_argument(
         "--margin",
         type=_margin,
         default=None,
@@ -912,6 +932,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     server.add_argument("--silence-for", type=_non_negative, default=0.0, metavar="S", help="fault: for S seconds")
     server.add_argument("--seed", type=int, default=0, help="seed of the fault injection")
+    server.add_argument(
+        "--live",
+        action="store_true",
+        help="live mode: each match runs on its own clock from the server's start (at --speed, default 1);"
+        " a client gets what is due at once, then the rest as it falls due",
+    )
+    server.add_argument(
+        "--started-ago",
+        type=_non_negative,
+        default=0.0,
+        metavar="S",
+        help="live mode: the matches began S seconds of match time before the server started",
+    )
     server.set_defaults(run=_serve)
     return parser
 

@@ -32,6 +32,7 @@ import inspect
 import logging
 import random
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar, overload
@@ -42,13 +43,31 @@ from engine import playback
 from engine.core.config import DEFAULT_MARKETS, MarketConfig
 from engine.core.events import FINAL_STATUSES
 from engine.core.match.rules import UNKNOWN_FORMAT, MatchFormat
-from engine.core.reduce import CaughtUp, EndOfStream, Input, Lagging, Unfollowed
+from engine.core.reduce import (
+    CatchingUp,
+    CaughtUp,
+    CaughtUpWithFeed,
+    EndOfStream,
+    Input,
+    Lagging,
+    Reconfigured,
+    Unfollowed,
+    UnfollowReason,
+)
 from engine.core.state import MatchState
 from engine.core.update import Update, coalesce, step
 from engine.feed.catalogue import DEFAULT_CATALOGUE, ActionCatalogue
 from engine.io.client import ClientSettings, ConnectLimiter, FrameObserver, Recorder, run_feed
-from engine.io.protocol import Secret
-from engine.io.recording import RecordingError, RecordingMeta, extra_types, read_recording
+from engine.io.protocol import FeedError, Secret
+from engine.io.recording import (
+    Frame,
+    RecordingError,
+    RecordingMeta,
+    extra_types,
+    read_recording,
+    recorded_inputs,
+    repair_recording,
+)
 
 log = logging.getLogger("engine.match")
 
@@ -62,14 +81,20 @@ SLOW_CALLBACK = 1.0
 #: [ours] Updates queued for the callbacks and `async for` before a live feed's consumer counts as
 #: lagging (`Overflow`); a replay waits instead.
 UPDATE_BUFFER = 1_024
+#: [ours] Seconds the oldest update waiting for a live feed's consumer may have waited (from its
+#: frame's arrival) before the consumer counts as lagging (`Overflow`), however short the queue.
+LAG_LIMIT = 1.0
 
 
 class Overflow(enum.Enum):
-    """What a live feed does when its consumer falls `buffer` updates behind (a replay waits)."""
+    """What a live feed does when its consumer falls `lag_limit` seconds or `buffer` updates behind
+    (a replay waits)."""
 
-    #: Suspend every market of the fixture (`consumer_lagging`) and coalesce the updates that follow
-    #: into one net update, delivered (with the markets reopened, at their current prices) once the
-    #: consumer has taken half the queue; `Update.coalesced` and `Match.coalesced` count them.
+    #: Suspend every market of the fixture (`consumer_lagging`) at once: the updates not yet handed
+    #: over are replaced by one net update (a snapshot, every market suspended) that goes ahead of
+    #: nothing stale; the updates that follow are coalesced into one net update, delivered (the
+    #: markets reopened at their current prices) once the consumer has taken the queue down to half
+    #: of `buffer`; `Update.coalesced` and `Match.coalesced` count what was merged.
     SUSPEND = "suspend"
     #: Stop following the fixture: the closing bet stop, then `ConsumerTooSlow` from `wait()` and
     #: `async for`.
@@ -266,10 +291,31 @@ class _Channel:
         return item
 
 
+class Stream:
+    """One engine run's stream of updates: its `run` id (new for every run of the process, so a
+    restart is visible) and each update's place in it (`streamSeq`, from 1, over every fixture that
+    shares the stream: a desk's fixtures share one). The runtime stamps each update as it is sent."""
+
+    def __init__(self, run: str | None = None) -> None:
+        self.run = run if run is not None else uuid.uuid4().hex
+        self.sent = 0  # updates stamped so far
+
+    def __repr__(self) -> str:
+        return f"Stream({self.run!r}, {self.sent} sent)"
+
+    def stamp(self, update: Update, snapshot: bool) -> Update:
+        """`update` with this run, the next `streamSeq`, and its snapshot flag."""
+        self.sent += 1
+        return attrs.evolve(update, run=self.run, stream_seq=self.sent, snapshot=snapshot or update.snapshot)
+
+
 Source = Callable[["Match"], Coroutine[Any, Any, None]]
 #: Sees every input and its update (even one that changed nothing), synchronously, before the
 #: update is queued for the callbacks: tracing, a scoreboard. One that raises ends the feed.
 StepObserver = Callable[["Match", Input, Update], object]
+#: Sees every update as it is sent (stamped with its run and `streamSeq`; while a backlog is folded
+#: or the consumer lags, only the net update): the `--updates` file. One that raises ends the feed.
+SendObserver = Callable[["Match", Update], object]
 
 
 class Match:
@@ -298,7 +344,12 @@ class Match:
         on_input: StepObserver | None = None,
         overflow: Overflow = Overflow.SUSPEND,
         backpressure: bool = False,
+        stream: Stream | None = None,
+        on_send: SendObserver | None = None,
+        lag_limit: float = LAG_LIMIT,
     ) -> None:
+        if not lag_limit > 0:
+            raise ValueError(f"lag_limit must be positive seconds, not {lag_limit!r}")
         if isinstance(buffer, bool) or not isinstance(buffer, int) or buffer < 1:
             raise ValueError(f"buffer must be a positive number of updates, not {buffer!r}")
         self.fixture_id = fixture_id
@@ -309,7 +360,8 @@ class Match:
         self.received_at = 0.0
         self.recv: float | None = None
         self.delivered = 0  # updates handed to the callbacks
-        self.coalesced = 0  # updates merged into others because the consumer lagged
+        self.coalesced = 0  # updates merged into others (a backlog folded, a consumer that lagged)
+        self.lags = 0  # times the consumer fell behind
         self.overflow = overflow
         self._source = source
         self._buffer = buffer
@@ -323,8 +375,15 @@ class Match:
         self._delivery: asyncio.Task[None] | None = None
         self._end: _End | None = None
         self._finished = False  # every update delivered, the channels ended
-        self._held: list[Update] | None = None  # while the consumer lags: the updates coalesced
-        self._handed: MatchState = self.state  # the state of the last update queued before lagging
+        self.stream = stream if stream is not None else Stream()
+        self.on_send = on_send
+        self._held: list[Update] | None = None  # while catching up or lagging: the updates coalesced
+        self._handed: MatchState = self.state  # the state of the last update sent before holding
+        self._catching_up = False  # folding a backlog (`CatchingUp` until `CaughtUpWithFeed`)
+        self._lagging = False  # the consumer fell behind (`Lagging` until `CaughtUp`)
+        self._sent_any = False  # the first update sent is a snapshot
+        self.lag_limit = lag_limit
+        self._given: MatchState = self.state  # the state of the last update handed to the consumer
         self._awaited = False  # someone awaits wait() or iterates: the feed's error reaches them
 
     def __repr__(self) -> str:
@@ -342,16 +401,49 @@ class Match:
 
     def feed(self, message: Input, received_at: float | None = None, received: float | None = None) -> Update:
         """Fold one input into the state and queue its update (if it changed anything); the sources
-        call this. `received_at`: the frame's arrival (`time.perf_counter()`); `received`: its
-        receive time in POSIX seconds. Raises `ConsumerTooSlow` under `Overflow.FAIL`."""
+        call this. Returns the update (as sent: stamped with its run and `streamSeq`, unless held
+        while a backlog is folded or the consumer lags). `received_at`: the frame's arrival
+        (`time.perf_counter()`); `received`: its receive time in POSIX seconds. Raises
+        `ConsumerTooSlow` under `Overflow.FAIL`."""
         if received_at is not None:
             self.received_at = received_at
         if received is not None:
             self.recv = received
         update = self._step(message)
-        if update.changed:
-            self._queue(update)
+        if isinstance(message, CatchingUp):
+            if update.changed or not self._sent_any:
+                update = self._queue(update)  # the bet stop itself goes out (the first update: a snapshot)
+            self._catching_up = True
+            if self._held is None:
+                self._held = []
+        elif isinstance(message, CaughtUpWithFeed) and self._held is not None:
+            self._catching_up = False
+            self._held.append(update)
+            if not self._lagging:
+                self._release()
+        elif update.changed or not self._sent_any:
+            update = self._queue(update)
         return update
+
+    def reconfigure(self, markets: MarketConfig) -> Update:
+        """Apply a new market config while following (a margin, a pre-match price): the prices are
+        recomputed under it and the update goes out as a snapshot (held, like any other, while a
+        backlog is folded or the consumer lags)."""
+        update = self._step(Reconfigured(markets))
+        if self._held is not None:
+            self._held.append(update)
+            return update
+        return self._put(update, snapshot=True)
+
+    @property
+    def catching_up(self) -> bool:
+        """True while a backlog is folded (every market suspended, `catching_up`)."""
+        return self._catching_up
+
+    @property
+    def lagging(self) -> bool:
+        """True while the consumer lags (every market suspended, `consumer_lagging`)."""
+        return self._lagging
 
     def _step(self, message: Input) -> Update:
         """Fold an input of the feed; the observer's failure ends the feed (it is raised)."""
@@ -360,63 +452,133 @@ class Match:
             raise failed
         return update
 
-    def _queue(self, update: Update) -> None:
+    def _queue(self, update: Update) -> Update:
+        """Send an update (the same, stamped), or hold it while catching up or lagging."""
         if self._held is not None:
-            self._held.append(update)  # lagging: coalesced when the consumer catches up
-            return
+            self._held.append(update)  # catching up or lagging: coalesced into one net update later
+            return update
         if not self._pending and not self._delivering and self._delivery is not None:
-            self._deliver_now(update)
-            return
-        self._put(update)
-        if len(self._pending) > self._buffer and not self._backpressure:
+            return self._deliver_now(update)
+        update = self._put(update)
+        if not self._backpressure and (len(self._pending) > self._buffer or self.behind() > self.lag_limit):
             self._overflowed()
+        return update
 
-    def _put(self, update: Update) -> None:
+    def behind(self) -> float:
+        """Seconds the oldest update waiting for the consumer has waited, from its frame's arrival
+        (0 when none waits)."""
+        pending = self._pending
+        return time.perf_counter() - pending[0].arrived if pending else 0.0
+
+    def _put(self, update: Update, snapshot: bool = False) -> Update:
+        update = self._sent(update, snapshot)
         self._pending.append(_Job(update, self.received_at))
-        self._handed = update.state
         self._more.set()
+        return update
 
-    def _deliver_now(self, update: Update) -> None:
+    def _sent(self, update: Update, snapshot: bool = False) -> Update:
+        """Stamp an update as it enters the stream (run, `streamSeq`; the first a snapshot) and show
+        it to the send observer."""
+        update = self.stream.stamp(update, snapshot or not self._sent_any)
+        self._sent_any = True
+        self._handed = update.state
+        if self.on_send is not None:
+            self.on_send(self, update)
+        return update
+
+    def _deliver_now(self, update: Update) -> Update:
         """Nothing is waiting: call the plain callbacks now, right after the reducer, and hand the
         update to every `async for` that has room; the delivery task takes over whatever must wait
         (an `async def` handler, a consumer that has not taken the last update)."""
+        update = self._sent(update)
         self.update = update
-        self._handed = update.state
+        self._given = update.state
         rest = self.callbacks.begin(self, update)
         if rest is None and all(channel.has_room() for channel in self._channels):
             self.delivered += 1
             for channel in self._channels:
                 channel.put_now(update)
-            return
+            return update
         self._pending.append(_Job(update, self.received_at, True, rest))
         self._more.set()
+        return update
 
     def _overflowed(self) -> None:
-        behind = len(self._pending)
+        pending = self._pending
+        behind, seconds = len(pending), self.behind()
         if self.overflow is Overflow.FAIL:
-            raise ConsumerTooSlow(f"fixture {self.fixture_id}: the consumer is {behind} updates behind")
+            raise ConsumerTooSlow(
+                f"fixture {self.fixture_id}: the consumer is {behind} updates ({seconds:.2f} s) behind"
+            )
         log.warning(
-            "fixture %s: the consumer is %d updates behind: every market suspended (consumer_lagging); the"
-            " updates that follow are coalesced into one when it has caught up",
+            "fixture %s: the consumer is %d updates (%.2f s) behind: every market suspended (consumer_lagging)"
+            " ahead of them; what follows is coalesced into one update when it has caught up",
             self.fixture_id,
             behind,
+            seconds,
         )
+        self.lags += 1
         lagging, _ = self._step_observed(Lagging())
-        if lagging.changed:
-            self._put(lagging)
+        self._lagging = True
+        if self._held is not None:
+            self._held.append(lagging)  # folding a backlog already: sent with the rest
+            return
+        self._skip_ahead(lagging)  # the bet stop goes ahead of everything stale
         self._held = []
 
-    def _catch_up(self, closing: Update | None = None) -> None:
-        """The consumer caught up (or the feed ends with `closing`): one update for everything held."""
-        held, self._held = self._held or [], None
-        if closing is None:
-            closing, failed = self._step_observed(CaughtUp())
-            if failed is not None:  # the update still goes out; the fault must not pass unseen
-                log.error("fixture %s: the input observer raised on CaughtUp: %s", self.fixture_id, failed)
-        merged = coalesce(self._handed, [*held, closing])
+    def _skip_ahead(self, last: Update | None = None) -> None:
+        """Replace what the consumer has not begun by one net update from what it last got (a
+        snapshot; with `last`, the lagging bet stop, every market suspended): nothing stale
+        reaches it."""
+        pending = self._pending
+        begun = [job for job in pending if job.started]
+        waiting = [job.update for job in pending if not job.started]
+        if last is not None:
+            waiting.append(last)
+        if not waiting:
+            return
+        pending.clear()
+        pending.extend(begun)
+        merged = coalesce(begun[-1].update.state if begun else self._given, waiting)
         self.coalesced += merged.coalesced
-        log.warning("fixture %s: the consumer caught up; %d updates coalesced into one", self.fixture_id, len(held) + 1)
-        self._put(merged)
+        self._put(merged, snapshot=True)
+
+    def _too_far_behind(self) -> bool:
+        """True when a live feed's consumer is more than `lag_limit` seconds behind and not yet
+        told (the delivery checks between updates too: a slow consumer draining a queue)."""
+        return (
+            self.overflow is Overflow.SUSPEND
+            and not self._backpressure
+            and not self._lagging
+            and self._held is None
+            and len(self._pending) > 1
+            and self.behind() > self.lag_limit
+        )
+
+    def _catch_up(self) -> None:
+        """The consumer caught up: fold `CaughtUp()`; unless a backlog is still folded, one update
+        for everything held."""
+        caught_up, failed = self._step_observed(CaughtUp())
+        if failed is not None:  # the update still goes out; the fault must not pass unseen
+            log.error("fixture %s: the input observer raised on CaughtUp: %s", self.fixture_id, failed)
+        self._lagging = False
+        assert self._held is not None
+        self._held.append(caught_up)
+        log.warning("fixture %s: the consumer caught up", self.fixture_id)
+        if not self._catching_up:
+            self._release()
+
+    def _release(self) -> None:
+        """Send everything held (a backlog folded, a lagging consumer's missed updates) as one net
+        update, a snapshot: the receiver never sees a past score's market open."""
+        held, self._held = self._held or [], None
+        if not held:
+            return
+        merged = coalesce(self._handed, held)
+        self.coalesced += merged.coalesced
+        if merged.coalesced:
+            log.info("fixture %s: %d updates sent as one snapshot", self.fixture_id, len(held))
+        self._put(merged, snapshot=True)
 
     async def room(self) -> None:
         """Wait while `buffer` updates are queued (a replay's backpressure)."""
@@ -490,16 +652,33 @@ class Match:
             self._close(error)
 
     def _close(self, error: BaseException | None) -> None:
-        """The closing bet stop: fold `Unfollowed()` (every undecided market suspended) and queue it
-        past any bound, with anything held for a lagging consumer; then the end. A book with nothing
-        undecided (the match over) has nothing to suspend: no closing input then."""
+        why = (
+            UnfollowReason.REFUSED
+            if isinstance(error, FeedError)
+            else UnfollowReason.FAILED
+            if error is not None
+            else UnfollowReason.FINISHED
+            if self.is_over
+            else UnfollowReason.OPERATOR
+        )
+        self._closing(error, why)
+
+    def _closing(self, error: BaseException | None, why: UnfollowReason) -> None:
+        """The closing bet stop: fold `Unfollowed(why)` (every undecided market suspended) and queue
+        it past any bound, with anything held; then the end. A book with nothing undecided (the
+        match over) has nothing to suspend: no closing input then, unless the feed failed or was
+        refused (the line says so, even for a fixture refused before its first frame)."""
         closing: Update | None = None
         failed: Exception | None = None
-        if self.state.book.index.undecided:
-            closing, failed = self._step_observed(Unfollowed())
+        told = why in (UnfollowReason.FAILED, UnfollowReason.REFUSED)  # said even with nothing to suspend
+        if self.state.book.index.undecided or told:
+            closing, failed = self._step_observed(Unfollowed(why))
         if self._held is not None:
-            self._catch_up(closing)
-        elif closing is not None and closing.changed:
+            if closing is not None:
+                self._held.append(closing)
+            self._catching_up = self._lagging = False
+            self._release()
+        elif closing is not None and (closing.changed or told):
             self._put(closing)
         self._end = _End(error or failed)
         self._more.set()
@@ -526,10 +705,17 @@ class Match:
                     return
                 self._more.clear()
                 await self._more.wait()
+            if self._too_far_behind():
+                if self._end is None:
+                    self._overflowed()
+                else:  # the feed is over: what is left goes as one update
+                    self.lags += 1
+                    self._skip_ahead()
             job = pending.popleft()
             self._room.set()
             self._delivering = True
             update = job.update
+            self._given = update.state
             self.update, self.received_at = update, job.arrived
             try:
                 if job.rest is not None:
@@ -541,7 +727,7 @@ class Match:
                     await channel.put(update)
             finally:
                 self._delivering = False
-            if self._held is not None and self._end is None and len(pending) <= self._buffer // 2:
+            if self._lagging and self._end is None and len(pending) <= self._buffer // 2:
                 self._catch_up()
 
     def _finish(self) -> None:
@@ -611,12 +797,19 @@ def connect(
     rng: random.Random | None = None,
     on_input: StepObserver | None = None,
     catalogue: ActionCatalogue = DEFAULT_CATALOGUE,
+    stream: Stream | None = None,
+    on_send: SendObserver | None = None,
+    resume: bool = False,
+    lag_limit: float = LAG_LIMIT,
 ) -> Match:
     """A live match on the provider's feed (use with `async with`). `token` is kept as a `Secret`;
     `base` overrides the provider host (`settings.base`); `record` appends every raw frame to a
-    JSONL recording, or `frames` sees each raw frame as it arrives; frames are decoded with
+    JSONL recording — with `resume`, a recording already there is folded first (a restart: its
+    state rebuilt by a pure replay, under suspension) and the provider is asked only for what
+    follows it (`startPosition`); `frames` sees each raw frame as it arrives; frames are decoded with
     `catalogue` (`DEFAULT_CATALOGUE.with_types({...})` for type ids it lacks; a recording's meta
-    keeps them). `buffer` and `overflow`: what happens when the consumer falls behind (`Overflow`).
+    keeps them). `buffer`, `lag_limit` and `overflow`: what happens when the consumer falls behind
+    (`Overflow`); `stream` the run's stream the updates are stamped in (`on_send` sees each as sent).
     Reconnects on its own; raises `AuthRefused`/`RequestRefused` from `async for` or `wait()` when
     the provider refuses for good."""
     secret = token if isinstance(token, Secret) else Secret(token)
@@ -627,6 +820,8 @@ def connect(
     async def live(match: Match) -> None:
         recorder = None
         if record is not None:
+            if resume:
+                _recover(match, Path(record))
             recorder = Recorder(record, RecordingMeta(fixture_id, fmt.best_of, fmt.doubles, extra_types(catalogue)))
         try:
             await run_feed(
@@ -645,7 +840,46 @@ def connect(
             if recorder is not None:
                 recorder.close()
 
-    return Match(fixture_id, live, fmt, markets, callbacks, buffer, on_input, overflow)
+    return Match(
+        fixture_id,
+        live,
+        fmt,
+        markets,
+        callbacks,
+        buffer,
+        on_input,
+        overflow,
+        stream=stream,
+        on_send=on_send,
+        lag_limit=lag_limit,
+    )
+
+
+def _recover(match: Match, path: Path) -> None:
+    """A restart: fold the fixture's own recording (every frame received before, pure replay) under
+    suspension (`CatchingUp()`; the feed's catch-up ends it). A recording cut mid-line by a kill is
+    repaired first; one of another fixture is refused (`RecordingError`)."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    cut = repair_recording(path)
+    if cut:
+        log.warning(
+            "fixture %s: %s ended mid-line (%d bytes): cut back to its last whole line", match.fixture_id, path, cut
+        )
+    recording = read_recording(path)
+    if recording.fixture_id is not None and recording.fixture_id != match.fixture_id:
+        raise RecordingError(f"{path}: a recording of fixture {recording.fixture_id}, not {match.fixture_id}")
+    frames = sum(1 for frame in recording.frames if isinstance(frame, Frame))
+    match.feed(CatchingUp())
+    for moment, message in recorded_inputs(recording, stale_after=None):
+        match.feed(message, time.perf_counter(), moment)
+    log.info(
+        "fixture %s: rebuilt from %s (%d frames); resuming the feed at startPosition %d",
+        match.fixture_id,
+        path,
+        frames,
+        match.state.sequencer.next_seq - 1,
+    )
 
 
 def replay(

@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from engine import playback
 from engine.analysis.report import summarize
-from engine.core.markets.signals import BetStop, MarketStatus, Reason
+from engine.core.markets.signals import MarketSettled, MarketStatus, Reason
 from engine.core.match.inputs import Action
 from engine.core.match.rules import MatchFormat
 from engine.core.reduce import Connected, Disconnected, Stale
@@ -42,6 +42,8 @@ LIMITER = ConnectLimiter(rate=100)
 #: Each fixture's connection n is dropped after these many frames; frames sent twice, reordered.
 FAULTS = Faults(drop_after=(40, 80), duplicate=0.05, reorder_window=3, seed=23)
 T = TypeVar("T")
+#: A fixture id of the right shape (the provider's are UUIDs).
+ANY_ID = "00000000-0000-4000-8000-000000000000"
 
 
 def _run(coro: Awaitable[T], timeout: float = 120.0) -> T:
@@ -96,8 +98,8 @@ def test_many_fixtures_with_faults_end_as_their_replays_and_each_one_is_healthy(
                 assert match.fixture_id is not None
                 delivered[match.fixture_id] = delivered.get(match.fixture_id, 0) + 1
 
-            @desk.on(BetStop)
-            async def later(match: Match, stop: BetStop) -> None:  # an async def handler runs too
+            @desk.on(MarketSettled)
+            async def later(match: Match, settled: MarketSettled) -> None:  # an async def handler runs too
                 await asyncio.sleep(0)
                 awaited.append(match.fixture_id or "")
 
@@ -118,12 +120,15 @@ def test_many_fixtures_with_faults_end_as_their_replays_and_each_one_is_healthy(
         health = fixture.health()
         assert health.health is Health.FINISHED
         assert health.reconnects == server.connections[fixture_id] - 1 >= 1  # the server's count of them
-        assert health.updates == delivered[fixture_id] > 100
+        # Served as fast as it can send, each connection's frames are a backlog (issue 28): folded
+        # under suspension, delivered as one snapshot each; health counts every update folded.
+        assert health.updates > 100
+        assert 2 <= delivered[fixture_id] <= 3 * server.connections[fixture_id] + 2
         assert health.frames >= fixture.state.last_seq
         assert health.lag is not None
         assert health.lag > 0
         assert health.suspended == ()  # the match is over: nothing undecided
-        assert awaited.count(fixture_id) > 10
+        assert awaited.count(fixture_id) > 10  # the settlements, in the snapshots
         recorded = [
             frame for frame in read_recording(tmp_path / f"{fixture_id}.jsonl").frames if isinstance(frame, Frame)
         ]
@@ -367,24 +372,25 @@ def test_the_config_file_is_read_and_every_mistake_named(tmp_path: Path) -> None
     assert second.margin is None
     for bad, says in (
         ("[service]\nport = 1\n", "unknown key 'port'"),
-        ("[[fixtures]]\nid = 'x'\nbest_of = 4\n", "best_of must be an odd number"),
-        ("[[fixtures]]\nid = 'x'\npre_match = [1.5, 2.5]\n", "pre-match odds need the format"),
-        ("[[fixtures]]\nid = 'x'\n[[fixtures]]\nid = 'x'\n", "listed twice"),
+        ("[[fixtures]]\nid = '{U}'\nbest_of = 4\n", "best_of must be an odd number"),
+        ("[[fixtures]]\nid = '{U}'\npre_match = [1.5, 2.5]\n", "pre-match odds need the format"),
+        ("[[fixtures]]\nid = '{U}'\n[[fixtures]]\nid = '{U}'\n", "listed twice"),
         ("[[fixtures]]\nbest_of = 5\n", "id is missing"),
-        ("[[fixtures]]\nid = 'x'\nprices = false\nmargin = 0.05\n", "leaves nothing"),
+        ("[[fixtures]]\nid = '{U}'\nprices = false\nmargin = 0.05\n", "leaves nothing"),
         ("[service]\nstale_after = -1\n", "stale_after must be a positive number"),
         ("[service]\nlog_format = 'xml'\n", "text or json"),
         ("fixtures = 3\n", "array of tables"),
         ("[service\n", "not TOML"),
+        ("[[fixtures]]\nid = '../x'\n", "fixture 1: id: a fixture id is a UUID"),
     ):
-        path.write_text(bad)
+        path.write_text(bad.replace("{U}", ANY_ID))
         with pytest.raises(ConfigError, match=says):
             load_config(path)
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "missing.toml")
-    assert parse_fixture_argument("abc:5").fmt == MatchFormat(best_of=5)
-    for bad_argument in ("abc:4", "abc:x", ":5"):
-        with pytest.raises(ValueError, match=r"best-of|FIXTURE_ID"):
+    assert parse_fixture_argument(f"{ANY_ID}:5").fmt == MatchFormat(best_of=5)
+    for bad_argument in (f"{ANY_ID}:4", f"{ANY_ID}:x", ":5", "abc:5", "../x:5"):
+        with pytest.raises(ValueError, match=r"best-of|FIXTURE_ID|UUID"):
             parse_fixture_argument(bad_argument)
 
 
@@ -394,13 +400,14 @@ def test_update_latency_counts_from_each_frames_own_arrival_to_its_last_callback
 
     async def follow() -> None:
         served = load_fixtures(_folder(tmp_path, RECORDINGS[:1]))
-        async with ProviderServer(served, Secret(TOKEN), speed=1000.0) as server:  # frames arrive as handlers run
+        # A frame every 40 ms, live (not one backlog), arriving while the 50 ms handlers run.
+        async with ProviderServer(served, Secret(TOKEN), speed=100.0) as server:
             desk = Desk(TOKEN, settings=attrs.evolve(FAST, base=server.base), limiter=LIMITER)
             desk.on_latency(latencies.append)
 
             @desk.on(Update)
             async def slow(match: Match, update: Update) -> None:
-                await asyncio.sleep(0.02)
+                await asyncio.sleep(0.05)
 
             async with desk:
                 for fixture_id in served:
@@ -409,4 +416,4 @@ def test_update_latency_counts_from_each_frames_own_arrival_to_its_last_callback
 
     _run(follow())
     assert len(latencies) > 50
-    assert min(latencies) >= 0.02  # never measured from a later frame's arrival
+    assert min(latencies) >= 0.05  # never measured from a later frame's arrival

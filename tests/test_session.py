@@ -9,15 +9,18 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from engine.core.match.inputs import Heartbeat, Malformed
-from engine.core.reduce import Connected, Disconnected, Stale
+from engine.core.reduce import CatchingUp, CaughtUpWithFeed, Connected, Disconnected, Stale
 from engine.feed.wire import encode_frame, heartbeat_frame
 from engine.io.protocol import (
     AUTH_REFUSED_CLOSE_CODES,
+    CATCH_UP_QUIET,
+    CATCH_UP_QUIET_FRESH,
     FATAL_HTTP_STATUSES,
     AuthRefused,
     RequestRefused,
     RetriesExhausted,
 )
+from engine.io.recording import posix_seconds
 from engine.io.session import (
     MESSAGE_TOO_BIG,
     NORMAL_CLOSURE,
@@ -58,10 +61,42 @@ def test_the_first_frame_of_a_connection_proves_it_good() -> None:
     session, _ = _session()
     session.opened(0.0)
     first = session.on_frame(heartbeat_frame(), 1.0)
-    assert first == [Connected(), Heartbeat()]
+    assert first == [CatchingUp(), Connected(), Heartbeat()]  # what comes first may be a backlog
     assert session.on_frame(heartbeat_frame(), 2.0) == [Heartbeat()]
     session.opened(3.0)  # a new connection proves itself again
-    assert session.on_frame(heartbeat_frame(), 4.0)[0] == Connected()
+    assert session.on_frame(heartbeat_frame(), 4.0)[:2] == [CatchingUp(), Connected()]
+
+
+def test_a_backlog_ends_when_its_burst_does() -> None:
+    """FEED.md 1 [ours]: a connection's first frames may be everything it missed, sent at once; the
+    backlog is folded once no frame came for `catch_up_quiet` after the last one."""
+    session, _ = _session()
+    session.opened(0.0)
+    session.on_frame(heartbeat_frame(), 1.0)
+    for moment in (1.1, 1.2, 1.3):  # the burst: each frame pushes the end back
+        assert session.deadline() == pytest.approx(moment - 0.1 + CATCH_UP_QUIET)
+        assert session.on_frame(heartbeat_frame(), moment) == [Heartbeat()]
+    assert session.on_timeout(1.3 + CATCH_UP_QUIET - 0.01) == ([], Continue())
+    assert session.on_timeout(1.3 + CATCH_UP_QUIET) == ([CaughtUpWithFeed()], Continue())
+    assert session.deadline() == 11.3  # then the stale timer, as before
+    inputs, _ = session.on_close(None, "", None)  # a drop: the next connection catches up again
+    assert inputs == [Disconnected()]
+    session.opened(20.0)
+    assert session.on_frame(heartbeat_frame(), 20.5)[0] == CatchingUp()
+
+
+def test_a_fresh_action_shortens_the_wait_for_the_burst_s_end() -> None:
+    """A feed whose frames come faster than the quiet: the backlog ends at its tail, told by an
+    action stamped within `catch_up_lag` of our receive time, once the burst pauses at all."""
+    session, _ = _session()
+    session.opened(0.0)
+    sent = posix_seconds(ACTIONS[0].timestamp)
+    assert sent is not None
+    session.on_frame(encode_frame(ACTIONS[0]), 1.0, wall=sent + 60.0)  # a minute old: the backlog
+    assert session.deadline() == pytest.approx(1.0 + CATCH_UP_QUIET)
+    session.on_frame(encode_frame(ACTIONS[1]), 1.001, wall=sent + 1.0)  # fresh: the tail
+    assert session.deadline() == pytest.approx(1.001 + CATCH_UP_QUIET_FRESH)
+    assert session.on_timeout(1.001 + CATCH_UP_QUIET_FRESH) == ([CaughtUpWithFeed()], Continue())
 
 
 def test_silence_is_stale_after_stale_after_and_lost_after_reconnect_after() -> None:
@@ -82,6 +117,7 @@ def test_a_frame_ends_a_stale_spell_and_restarts_the_timers() -> None:
     session.opened(0.0)
     assert session.on_timeout(10.0) == ([Stale()], Continue())
     session.on_frame(heartbeat_frame(), 25.0)
+    assert session.on_timeout(25.0 + CATCH_UP_QUIET) == ([CaughtUpWithFeed()], Continue())
     assert session.deadline() == 35.0
     assert session.on_timeout(35.0) == ([Stale()], Continue())
 

@@ -36,6 +36,7 @@ import attrs
 from engine.core.config import DEFAULT_MARKETS, MarketConfig
 from engine.core.match.rules import MAX_BEST_OF, UNKNOWN_FORMAT, MatchFormat
 from engine.core.pricing.model import DEFAULT_PRICING
+from engine.io.protocol import check_fixture_id
 
 T = TypeVar("T")
 LOG_FORMATS = ("text", "json")
@@ -85,6 +86,10 @@ class ServiceSettings:
     margin: float | None = None
     log_format: str | None = None
     exit_when_done: bool | None = None
+    lag_limit: float | None = None
+    alive_every: float | None = None
+    #: The file may list no fixture: a reload of it then unfollows every fixture it listed.
+    allow_empty: bool | None = None
 
 
 @attrs.frozen(slots=True)
@@ -132,6 +137,7 @@ def parse_fixture_argument(text: str) -> FixtureEntry:
     fixture_id, _, best_of = text.partition(":")
     if not fixture_id:
         raise ValueError(f"a fixture is FIXTURE_ID or FIXTURE_ID:bestOf, not {text!r}")
+    check_fixture_id(fixture_id)
     if not best_of:
         return FixtureEntry(fixture_id)
     if not best_of.isdigit() or not _is_best_of(int(best_of)):
@@ -158,6 +164,9 @@ def _service(raw: Mapping[str, Any], source: str) -> ServiceSettings:
         margin=_margin(raw, where),
         log_format=log_format,
         exit_when_done=_get(raw, "exit_when_done", bool, where),
+        lag_limit=_get(raw, "lag_limit", float, where, lambda v: 0 < v < math.inf, "a positive number"),
+        alive_every=_get(raw, "alive_every", float, where, lambda v: 0 < v < math.inf, "a positive number"),
+        allow_empty=_get(raw, "allow_empty", bool, where),
     )
 
 
@@ -166,6 +175,10 @@ def _fixture(raw: Mapping[str, Any], where: str) -> FixtureEntry:
     fixture_id = _get(raw, "id", str, where, bool, "a fixture id")
     if fixture_id is None:
         raise ConfigError(f"{where}: id is missing")
+    try:
+        check_fixture_id(fixture_id)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: id: {exc}") from None
     where = f"{where} ({fixture_id})"
     best_of = _get(raw, "best_of", int, where, _is_best_of, f"an odd number of games from 1 to {MAX_BEST_OF}")
     doubles = _get(raw, "doubles", bool, where) or False

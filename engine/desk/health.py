@@ -33,6 +33,8 @@ class Health(enum.Enum):
     CONNECTED = "connected"  # frames arrive
     STALE = "stale"  # connected, but nothing arrived for longer than the stale timeout
     RECONNECTING = "reconnecting"  # the connection dropped; the adapter is reconnecting
+    CATCHING_UP = "catching_up"  # folding a backlog (a late start, a reconnection, a restart): all suspended
+    LAGGING = "lagging"  # the consumer of the updates fell behind: all suspended until it catches up
     FINISHED = "finished"  # the feed ended: the match is over
     STOPPED = "stopped"  # the desk stopped following it before the match was over (closing bet stop)
     FAILED = "failed"  # the feed ended with an error (the token refused, retries exhausted, …)
@@ -71,6 +73,7 @@ class FixtureHealth:
     suspended: tuple[SuspendedGroup, ...]
     reasons: Mapping[Reason, float]
     error: str | None = None
+    retry_in: float | None = None  # a failed fixture waiting to be followed again: in how many seconds
 
 
 def status_counts(book: Book) -> dict[MarketStatus, int]:

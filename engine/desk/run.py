@@ -29,11 +29,15 @@ from engine.desk.service import Desk, UpdateLog
 from engine.desk.web import DeskWeb
 from engine.io.client import ClientSettings
 from engine.io.protocol import FeedError, Secret
+from engine.match import LAG_LIMIT
 
 log = logging.getLogger("engine.desk")
 
 EXIT_OK, EXIT_FEED_FAILED, EXIT_REFUSED = 0, 1, 3
 EXIT_INTERRUPTED = 128 + 2
+#: [ours] UOF's alive: the updates stream says the engine lives at least this often (seconds), so a
+#: consumer knows a dead engine within two of them.
+ALIVE_EVERY = 1.0
 
 
 @attrs.frozen(slots=True)
@@ -50,6 +54,10 @@ class ServiceOptions:
     record_dir: Path | None = None
     http: tuple[str, int] | None = None
     exit_when_done: bool = True
+    #: Seconds between two `{"alive": …}` lines of the updates stream.
+    alive_every: float = ALIVE_EVERY
+    #: Seconds a consumer may fall behind before its fixtures' markets suspend (`consumer_lagging`).
+    lag_limit: float = LAG_LIMIT
 
 
 def parse_http(text: str) -> tuple[str, int]:
@@ -140,7 +148,7 @@ def _updates_file(path: str | None, out: IO[bytes], reader_gone: Callable[[], ob
 
 
 async def _serve(options: ServiceOptions, signals: _Signals, updates: UpdateLog | None, err: IO[str]) -> int:
-    desk = Desk(options.token, settings=options.settings, record_dir=options.record_dir)
+    desk = Desk(options.token, settings=options.settings, record_dir=options.record_dir, lag_limit=options.lag_limit)
     if updates is not None:
         desk.listen(updates.write)
     metrics = DeskMetrics(desk)
@@ -149,6 +157,7 @@ async def _serve(options: ServiceOptions, signals: _Signals, updates: UpdateLog 
     if web is not None:
         await web.start()  # first: a port in use fails before anything is followed
         print(f"ttengine follow: the desk's page is at {web.url} (/fixtures, /metrics)", file=err, flush=True)
+    beating = None if updates is None else asyncio.ensure_future(_alive(updates, desk, options.alive_every))
     try:
         async with desk:  # leaving it: every fixture's closing bet stop, delivered
             for entry in options.fixtures:
@@ -158,6 +167,10 @@ async def _serve(options: ServiceOptions, signals: _Signals, updates: UpdateLog 
             await _until_stopped(desk, options, signals, from_config)
             count = len(desk.fixtures)
     finally:
+        if beating is not None:
+            beating.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beating
         if web is not None:
             await web.close()  # after a last push: the page shows the closing bet stops
     if signals.received is not None and not signals.broken_pipe:
@@ -169,6 +182,13 @@ async def _serve(options: ServiceOptions, signals: _Signals, updates: UpdateLog 
         )
         return EXIT_INTERRUPTED if signals.received == signal.SIGINT else EXIT_OK
     return _exit_code(desk)
+
+
+async def _alive(updates: UpdateLog, desk: Desk, every: float) -> None:
+    """An alive line every `every` seconds, the first at once, while the desk runs."""
+    while True:
+        updates.alive(desk.clock(), desk.stream.run)
+        await asyncio.sleep(every)
 
 
 async def _until_stopped(desk: Desk, options: ServiceOptions, signals: _Signals, from_config: set[str]) -> None:
@@ -203,19 +223,31 @@ def _exit_code(desk: Desk) -> int:
 
 
 def _apply_config(desk: Desk, options: ServiceOptions, config: DeskConfig, from_config: set[str]) -> list[str]:
-    """Follow the config's fixtures not followed yet; the ids it no longer lists (to unfollow)."""
+    """Follow the config's fixtures not followed yet, apply a changed margin or pre-match price to
+    those followed (a new snapshot), follow again at once those whose feed failed; the ids it no
+    longer lists (to unfollow)."""
     margin = options.margin if options.margin is not None else config.service.margin
     listed = {entry.fixture_id for entry in config.fixtures}
     pinned = {entry.fixture_id for entry in options.fixtures}
     for entry in config.fixtures:
         if entry.fixture_id in pinned:
             continue  # the command line's wins
-        if entry.fixture_id in desk:
-            if desk.fixtures[entry.fixture_id].settings.fmt != entry.fmt:
-                log.warning("fixture %s: a changed format applies only when it is followed again", entry.fixture_id)
+        fixture = desk.fixtures.get(entry.fixture_id)
+        if fixture is None:
+            desk.follow(entry.fixture_id, entry.fmt, entry.markets(margin))
+            from_config.add(entry.fixture_id)
             continue
-        desk.follow(entry.fixture_id, entry.fmt, entry.markets(margin))
-        from_config.add(entry.fixture_id)
+        if fixture.settings.fmt != entry.fmt:
+            log.warning(
+                "fixture %s: the changed format is refused: it applies only when the fixture is followed again"
+                " (remove it, reload, add it back)",
+                entry.fixture_id,
+            )
+        elif fixture.settings.markets != entry.markets(margin):
+            desk.reconfigure(entry.fixture_id, entry.markets(margin))
+            log.warning("fixture %s: its new margin or pre-match price applies now (a new snapshot)", entry.fixture_id)
+        if desk.refollow(entry.fixture_id):
+            log.warning("fixture %s: its feed had failed: following it again now", entry.fixture_id)
     return sorted(fixture_id for fixture_id in from_config if fixture_id not in listed)
 
 
@@ -228,6 +260,14 @@ async def _reload(desk: Desk, options: ServiceOptions, current: DeskConfig, from
         config = load_config(options.config_path)
     except ConfigError as exc:
         log.error("SIGHUP: %s; still following as before", exc)
+        return current
+    if not config.fixtures and from_config and not config.service.allow_empty:
+        log.error(
+            "SIGHUP: %s lists no fixture: that would unfollow all %d it listed; refused (set allow_empty = true"
+            " in [service] to mean it); still following as before",
+            options.config_path,
+            len(from_config),
+        )
         return current
     if config.service != current.service:
         log.warning("SIGHUP: [service] changes apply at the next start; the fixtures are reloaded")

@@ -40,8 +40,8 @@ from engine.core.update import Update
 from engine.desk.health import FRAME_INPUTS, FixtureHealth, Health, Watch
 from engine.feed.catalogue import DEFAULT_CATALOGUE, ActionCatalogue
 from engine.io.client import ClientSettings, ConnectLimiter
-from engine.io.protocol import Secret
-from engine.match import UPDATE_BUFFER, C, Callback, Callbacks, EventTypes, Match, Overflow, connect
+from engine.io.protocol import FeedError, Secret, check_fixture_id
+from engine.match import LAG_LIMIT, UPDATE_BUFFER, C, Callback, Callbacks, EventTypes, Match, Overflow, Stream, connect
 
 log = logging.getLogger("engine.desk")
 
@@ -57,14 +57,47 @@ class FixtureSettings:
     markets: MarketConfig = DEFAULT_MARKETS
 
 
-class DeskFixture:
-    """One fixture the desk follows: its runtime handle (`match`), latest state, book and health."""
+@attrs.frozen(slots=True)
+class FixtureRetry:
+    """How the desk follows again a fixture whose feed failed (retries exhausted, a fault of ours):
+    after `initial` seconds, growing by `factor` up to `maximum`, at most `attempts` times (None:
+    forever). A fixture the provider refused (the token, the request) is never retried."""
 
-    def __init__(self, fixture_id: str, match: Match, watch: Watch, settings: FixtureSettings) -> None:
+    initial: float = 5.0
+    factor: float = 2.0
+    maximum: float = 300.0
+    attempts: int | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if not 0 < self.initial <= self.maximum or self.factor < 1:
+            raise ValueError("a retry needs 0 < initial <= maximum and factor >= 1")
+
+
+DEFAULT_RETRY = FixtureRetry()
+
+
+class DeskFixture:
+    """One fixture the desk follows: its runtime handle (`match`: a new one on each retry), latest
+    state, book and health."""
+
+    def __init__(self, fixture_id: str, match: Match | None, watch: Watch, settings: FixtureSettings) -> None:
         self.fixture_id = fixture_id
-        self.match = match
+        self._match = match
         self.watch = watch
         self.settings = settings
+        self.retries = 0  # times its feed was followed again after failing
+        self.retry_at: float | None = None  # while waiting to retry: when (the desk's clock)
+        self.wake = asyncio.Event()
+
+    @property
+    def match(self) -> Match:
+        """The runtime following the fixture now."""
+        assert self._match is not None
+        return self._match
+
+    @match.setter
+    def match(self, match: Match) -> None:
+        self._match = match
 
     def __repr__(self) -> str:
         return f"DeskFixture({self.fixture_id!r}, {self.health_state().value})"
@@ -91,16 +124,24 @@ class DeskFixture:
             return Health.RECONNECTING
         if state.stale:
             return Health.STALE
+        if match.catching_up:
+            return Health.CATCHING_UP
+        if match.lagging:
+            return Health.LAGGING
         return Health.CONNECTED if self.watch.connections else Health.CONNECTING
 
     def health(self) -> FixtureHealth:
         """One reading of the fixture's health (see `FixtureHealth`)."""
         error = self.match.error
-        return self.watch.reading(self.match.state, self.health_state(), None if error is None else str(error))
+        reading = self.watch.reading(self.match.state, self.health_state(), None if error is None else str(error))
+        if self.retry_at is not None:
+            reading = attrs.evolve(reading, retry_in=max(0.0, self.retry_at - reading.now))
+        return reading
 
 
-#: Sees every update that changed anything, of every fixture, as it is folded (synchronously).
-Listener = Callable[[DeskFixture, Input, Update], object]
+#: Sees every update of every fixture as it is sent (synchronously, stamped with the desk's run and
+#: `streamSeq`; while a fixture catches up or its consumer lags, only the net snapshot).
+Listener = Callable[[DeskFixture, Update], object]
 
 
 class _TimedCallbacks(Callbacks):
@@ -132,7 +173,9 @@ class Desk:
     """Many fixtures as one service (see the module docstring). `token` is kept as a `Secret`;
     `base`/`settings` set the provider and the adapter (stale timeout, retries) for every fixture;
     `markets` is the default market config; `record_dir` records each fixture's raw frames to
-    `DIR/{fixture_id}.jsonl`; `clock` gives the wall time (POSIX seconds) the health is read with."""
+    `DIR/{fixture_id}.jsonl` and, on a restart, rebuilds each fixture from its recording first (a
+    pure replay) and asks the provider only for what follows; `clock` gives the wall time (POSIX
+    seconds) the health is read with. Every update of the desk is one stream: `stream.run`."""
 
     def __init__(
         self,
@@ -147,6 +190,8 @@ class Desk:
         buffer: int = UPDATE_BUFFER,
         overflow: Overflow = Overflow.SUSPEND,
         clock: Callable[[], float] = time.time,
+        lag_limit: float = LAG_LIMIT,
+        retry: FixtureRetry | None = DEFAULT_RETRY,
     ) -> None:
         self._token = token if isinstance(token, Secret) else Secret(token)
         self._settings = settings or ClientSettings()
@@ -158,7 +203,10 @@ class Desk:
         self._catalogue = catalogue
         self._buffer = buffer
         self._overflow = overflow
+        self._lag_limit = lag_limit
+        self.retry = retry
         self.clock = clock
+        self.stream = Stream()
         self._fixtures: dict[str, DeskFixture] = {}
         self._watchers: dict[str, asyncio.Task[None]] = {}
         self._listeners: list[Listener] = []
@@ -189,9 +237,10 @@ class Desk:
         self.callbacks.off(fn)
 
     def listen(self, listener: Listener) -> None:
-        """Call `listener(fixture, input, update)` for every update that changed anything, of every
-        fixture, synchronously as it is folded (before the callbacks). One that raises ends that
-        fixture's feed (with its closing bet stop): keep it to bookkeeping."""
+        """Call `listener(fixture, update)` for every update of every fixture, synchronously as it
+        is sent (before the callbacks): stamped with the desk's run and `streamSeq`, a snapshot
+        first, one net snapshot after a backlog. One that raises ends that fixture's feed (with
+        its closing bet stop): keep it to bookkeeping."""
         self._listeners.append(listener)
 
     def on_latency(self, fn: Callable[[float], object]) -> None:
@@ -219,26 +268,36 @@ class Desk:
         self, fixture_id: str, fmt: MatchFormat = UNKNOWN_FORMAT, markets: MarketConfig | None = None
     ) -> DeskFixture:
         """Start following a fixture (at once inside `async with`, else when the desk starts).
-        ValueError if it is followed already."""
+        ValueError if it is followed already, or the id is not a UUID."""
+        check_fixture_id(fixture_id)
         if fixture_id in self._fixtures:
             raise ValueError(f"fixture {fixture_id} is followed already")
         settings = FixtureSettings(fmt, markets or self.markets)
-        watch = Watch(self.clock)
-        listeners = self._listeners
-        holder: list[DeskFixture] = []
+        fixture = DeskFixture(fixture_id, None, Watch(self.clock), settings)
+        fixture.match = self._connect(fixture)
+        self._fixtures[fixture_id] = fixture
+        if self._running:
+            self._start(fixture)
+        log.info("following fixture %s (%s)", fixture_id, _describe_format(settings.fmt))
+        return fixture
+
+    def _connect(self, fixture: DeskFixture) -> Match:
+        """A new runtime for `fixture` (its first, or a retry): resumed from its recording, if any."""
+        watch, listeners = fixture.watch, self._listeners
 
         def observe(match: Match, message: Input, update: Update) -> None:
             watch.observe(message, update)
-            if update.changed:
-                for listener in listeners:
-                    listener(holder[0], message, update)
 
-        record = None if self.record_dir is None else self.record_dir / f"{fixture_id}.jsonl"
-        match = connect(
-            fixture_id,
+        def sent(match: Match, update: Update) -> None:
+            for listener in listeners:
+                listener(fixture, update)
+
+        record = None if self.record_dir is None else self.record_dir / f"{fixture.fixture_id}.jsonl"
+        return connect(
+            fixture.fixture_id,
             self._token,
-            fmt=settings.fmt,
-            markets=settings.markets,
+            fmt=fixture.settings.fmt,
+            markets=fixture.settings.markets,
             callbacks=self.callbacks,
             record=record,
             settings=self._settings,
@@ -247,14 +306,28 @@ class Desk:
             overflow=self._overflow,
             on_input=observe,
             catalogue=self._catalogue,
+            stream=self.stream,
+            on_send=sent,
+            resume=record is not None,
+            lag_limit=self._lag_limit,
         )
-        fixture = DeskFixture(fixture_id, match, watch, settings)
-        holder.append(fixture)
-        self._fixtures[fixture_id] = fixture
-        if self._running:
-            self._start(fixture)
-        log.info("following fixture %s (%s)", fixture_id, _describe_format(settings.fmt))
-        return fixture
+
+    def refollow(self, fixture_id: str) -> bool:
+        """Follow again, now, a fixture whose feed failed (it waits for its retry otherwise); False
+        when it is not waiting for a retry. KeyError if it is not followed."""
+        fixture = self._fixtures[fixture_id]
+        if fixture.retry_at is None:
+            return False
+        fixture.wake.set()
+        return True
+
+    def reconfigure(self, fixture_id: str, markets: MarketConfig) -> None:
+        """Apply a new market config (a margin, a pre-match price) to a followed fixture: its prices
+        are recomputed and sent as a snapshot. KeyError if it is not followed."""
+        fixture = self._fixtures[fixture_id]
+        fixture.settings = FixtureSettings(fixture.settings.fmt, markets)
+        fixture.match.reconfigure(markets)
+        log.info("fixture %s: market config changed; a new snapshot sent", fixture_id)
 
     async def unfollow(self, fixture_id: str) -> MatchState:
         """Stop following a fixture: its closing bet stop (every undecided market suspended,
@@ -280,16 +353,57 @@ class Desk:
         )
 
     async def _watch(self, fixture: DeskFixture) -> None:
-        """Wait for a fixture's feed to end; a failure is logged and counted, never raised."""
+        """Wait for a fixture's feed to end; a failure is logged and counted, never raised, and
+        retried after the desk's backoff (`retry`) unless the provider refused it for good."""
         try:
-            await fixture.match.wait()
-        except Exception as exc:
-            self.failures += 1
-            log.error("fixture %s: feed failed: %s (the other fixtures go on)", fixture.fixture_id, exc)
-        else:
-            log.info("fixture %s: feed ended (%s)", fixture.fixture_id, fixture.state.status.value)
+            while True:
+                try:
+                    await fixture.match.wait()
+                except FeedError as exc:
+                    self.failures += 1
+                    log.error("fixture %s: refused: %s (final; the other fixtures go on)", fixture.fixture_id, exc)
+                    return
+                except Exception as exc:
+                    self.failures += 1
+                    delay = self._retry_delay(fixture)
+                    if delay is None:
+                        log.error("fixture %s: feed failed: %s (the other fixtures go on)", fixture.fixture_id, exc)
+                        return
+                    log.error(
+                        "fixture %s: feed failed: %s; following it again in %.1f s (retry %d)",
+                        fixture.fixture_id,
+                        exc,
+                        delay,
+                        fixture.retries + 1,
+                    )
+                    await self._wait_to_retry(fixture, delay)
+                    fixture.retries += 1
+                    fixture.match = self._connect(fixture)
+                    fixture.match.start()
+                    self._signal_change()
+                else:
+                    log.info("fixture %s: feed ended (%s)", fixture.fixture_id, fixture.state.status.value)
+                    return
         finally:
             self._signal_change()
+
+    def _retry_delay(self, fixture: DeskFixture) -> float | None:
+        """Seconds before a failed fixture is followed again (None: it is not)."""
+        retry = self.retry
+        if retry is None or (retry.attempts is not None and fixture.retries >= retry.attempts):
+            return None
+        return float(min(retry.maximum, retry.initial * retry.factor ** min(fixture.retries, 64)))
+
+    async def _wait_to_retry(self, fixture: DeskFixture, delay: float) -> None:
+        fixture.retry_at = self.clock() + delay
+        fixture.wake.clear()
+        self._signal_change()
+        try:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await fixture.wake.wait()  # SIGHUP (`refollow`) cuts the wait short
+        finally:
+            fixture.retry_at = None
 
     def _signal_change(self) -> None:
         self._changed.set()
@@ -323,8 +437,13 @@ class Desk:
         self._running = False
 
     def all_ended(self) -> bool:
-        """True when every fixture followed has ended (finished or failed)."""
-        return all(fixture.match.ended for fixture in self._fixtures.values())
+        """True when every fixture followed has ended (finished, or failed with no retry to come)."""
+        return all(fixture.match.ended and not self._retrying(fixture) for fixture in self._fixtures.values())
+
+    def _retrying(self, fixture: DeskFixture) -> bool:
+        """True while the fixture waits to be followed again, or its watch is about to decide."""
+        watcher = self._watchers.get(fixture.fixture_id)
+        return fixture.retry_at is not None or (watcher is not None and not watcher.done() and fixture.match.ended)
 
     async def wait(self) -> dict[str, MatchState]:
         """Wait until every fixture followed has ended (finished or failed); their last states."""
@@ -351,13 +470,20 @@ class UpdateLog:
         self._on_reader_gone = on_reader_gone
         self.reader_gone = False  # the pipe's reader went away (`… | head`): nothing more is written
 
-    def write(self, fixture: DeskFixture, message: Input, update: Update) -> None:
+    def write(self, fixture: DeskFixture, update: Update) -> None:
         """One update as one line."""
+        refused = next((event.reason for event in update.events if isinstance(event, Malformed)), None)
+        self._line(describe_update(update, refused))
+
+    def alive(self, now: float, run: str) -> None:
+        """The engine lives: `{"alive": <POSIX seconds>, "run": …}` (UOF's alive)."""
+        self._line({"alive": round(now, 3), "run": run})
+
+    def _line(self, line: dict[str, Any]) -> None:
         if self.reader_gone:
             return
-        refused = message.reason if isinstance(message, Malformed) else None
         try:
-            self._out.write(orjson.dumps(describe_update(update, refused)) + b"\n")
+            self._out.write(orjson.dumps(line) + b"\n")
             self._out.flush()  # a line per update: a reader (`tail -f`, a pipe) sees it at once
         except BrokenPipeError:
             self.reader_gone = True

@@ -34,7 +34,7 @@ import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
-from engine.core.reduce import Input
+from engine.core.reduce import Input, Stale
 from engine.feed.catalogue import DEFAULT_CATALOGUE, ActionCatalogue
 from engine.io.protocol import (
     ACCEPT_HEADER,
@@ -225,7 +225,7 @@ async def _receive(
         except TimeoutError:
             inputs, decision = session.on_timeout(time.monotonic())
             if isinstance(decision, Continue):
-                if inputs:
+                if any(isinstance(message, Stale) for message in inputs):
                     log.warning(
                         "fixture %s: nothing received for %.1f s: stale",
                         session.fixture_id,
@@ -245,7 +245,7 @@ async def _receive(
                 recorder.write(text)
             except Exception as exc:
                 raise _UserCodeFailed(exc) from exc
-        _deliver(sink, session.on_frame(text, time.monotonic()), arrived)
+        _deliver(sink, session.on_frame(text, time.monotonic(), time.time()), arrived)
 
 
 def _deliver(sink: Sink, inputs: list[Input], arrived: float) -> None:

@@ -39,8 +39,30 @@ HEARTBEAT_INTERVAL: Final = 10.0
 STALE_AFTER: Final = 10.0
 #: [ours] After this much silence the connection is presumed dead and reopened.
 RECONNECT_AFTER: Final = 30.0
+#: [ours] FEED.md 1, catching up: a client that connects while a match is under way gets every
+#: action it missed at once, then the rest as they happen. Until the backlog is folded every market
+#: is suspended (`catching_up`); it is folded when the burst has ended: no frame for
+#: `CATCH_UP_QUIET` seconds after the connection's last one, or for only `CATCH_UP_QUIET_FRESH`
+#: once an action came whose provider timestamp is within `CATCH_UP_LAG` seconds of our receive
+#: time (a fresh one: the backlog's tail). The quiet alone holds under any clock skew and for feeds
+#: with old timestamps (recordings); freshness ends it for a feed whose frames come faster than the
+#: quiet (our server at 20x) — a burst's frames come back to back, a live feed's never do.
+CATCH_UP_QUIET: Final = 0.25
+CATCH_UP_QUIET_FRESH: Final = 0.02
+CATCH_UP_LAG: Final = 3.0
 #: [ours] A heartbeat our server sends: any JSON object without `fixtureAction` is one (FEED.md 1).
 HEARTBEAT_TEXT: Final = heartbeat_frame()
+
+
+#: [doc] A fixture id is a UUID (FEED.md 1): anything else is refused before it names a URL or a file.
+FIXTURE_ID_PATTERN: Final = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def check_fixture_id(fixture_id: object) -> str:
+    """`fixture_id` when it is a UUID in its canonical text form; ValueError naming it otherwise."""
+    if not isinstance(fixture_id, str) or FIXTURE_ID_PATTERN.fullmatch(fixture_id) is None:
+        raise ValueError(f"a fixture id is a UUID (8-4-4-4-12 hexadecimal digits), not {fixture_id!r}")
+    return fixture_id
 
 
 def actions_url(base: str, fixture_id: str, start_position: int = 0) -> str:

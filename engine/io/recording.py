@@ -234,6 +234,22 @@ def extra_types(catalogue: ActionCatalogue) -> dict[int, ActionKind]:
     }
 
 
+def repair_recording(path: str | Path) -> int:
+    """Cut a recording back to its last whole line (a process killed while writing leaves half a
+    line): the bytes removed (0 when it ends in a newline, is empty, or does not exist)."""
+    target = Path(path)
+    try:
+        data = target.read_bytes()
+    except FileNotFoundError:
+        return 0
+    if not data or data.endswith(b"\n"):
+        return 0
+    keep = data.rfind(b"\n") + 1
+    with open(target, "r+b") as out:
+        out.truncate(keep)
+    return len(data) - keep
+
+
 def write_recording(path: str | Path, frames: Iterable[Frame], meta: RecordingMeta | None = None) -> None:
     """Write a JSONL recording (meta line first when given)."""
     with open(path, "wb") as out:

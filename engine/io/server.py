@@ -7,7 +7,8 @@ Speaks FEED.md section 1 as our client expects the provider to: the path
 recording's meta line or its first action); HTTP 400 with the documented text when `Accept` is
 missing; the `{"authToken": …}` message first, a wrong token closed with 1008 and the documented
 text; heartbeats every `heartbeat` seconds; `startPosition` (actions to skip) and `speed`
-(`fast`, or `normal`: paced by the recorded receive times, divided by the server's `speed`). At the
+(`fast`, or `normal`: paced by the recorded receive times, divided by the server's `speed`, each
+action stamped with the time it fell due, as a live feed's are). At the
 end of a recording the server closes the connection normally.
 
 `Faults` injects what real feeds do, deterministically from a seed: drop the connection after K
@@ -21,7 +22,9 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -152,9 +155,13 @@ class ProviderServer:
         faults: Faults = NO_FAULTS,
         require_accept: bool = True,
         stamp: Callable[[str], str] | None = None,
+        live: bool = False,
+        started_ago: float = 0.0,
     ) -> None:
         if speed is not None and speed <= 0:
             raise ValueError("speed must be positive (None: as fast as possible)")
+        if started_ago < 0:
+            raise ValueError("started_ago must be 0 or more seconds")
         self.fixtures = dict(fixtures)
         self._token = token
         self.host = host
@@ -166,6 +173,13 @@ class ProviderServer:
         self.require_accept = require_accept
         #: Rewrites each frame just before it is sent (benchmarks stamp the send time into it).
         self.stamp = stamp
+        #: Live mode: every fixture's match runs on a clock that started `started_ago` seconds (of
+        #: match time) before the server did, paced by `speed` (1 when None): a client gets every
+        #: frame already due at once (the backlog of a late start or a reconnection), then the
+        #: rest as they fall due, as the provider serves a match under way.
+        self.live = live
+        self.started_ago = started_ago
+        self._clock_start: float | None = None
         self.attempts = 0  # websocket connections opened, authenticated or not
         self.connections: dict[str, int] = {}  # fixture id -> authenticated connections so far
         self._server: Server | None = None
@@ -192,6 +206,7 @@ class ProviderServer:
         )
         sockets = list(self._server.sockets)
         self.port = sockets[0].getsockname()[1]
+        self._clock_start = asyncio.get_running_loop().time()
 
     async def close(self) -> None:
         """Stop listening and close every connection."""
@@ -291,10 +306,13 @@ class ProviderServer:
         began = loop.time()
         first = resume_index(fixture, start_position)
         base_offset = fixture.offsets[first] if first < len(fixture.offsets) else 0.0
+        if self.live and self._clock_start is not None:  # the match's own clock, not this connection's
+            began, base_offset = self._clock_start, self.started_ago
+        speed = self.speed if self.speed is not None else 1.0
         frames = _faulty(fixture, first, faults, random.Random(f"{faults.seed}/{number}"))
         for sent, (text, offset) in enumerate(frames):
-            if paced and self.speed is not None:
-                due = began + (offset - base_offset) / self.speed
+            due = began + (offset - base_offset) / speed
+            if self.live or (paced and self.speed is not None):
                 await asyncio.sleep(max(0.0, due - loop.time()))
             if faults.delay:
                 await asyncio.sleep(faults.delay)
@@ -306,6 +324,8 @@ class ProviderServer:
                 quiet.set()
                 await asyncio.sleep(faults.silence_for)
                 quiet.clear()
+            if self.live or paced:  # a live action carries the time it happened: when it fell due
+                text = _timestamped(text, time.time() + due - loop.time())
             async with sending:
                 await ws.send(text if self.stamp is None else self.stamp(text))
         await ws.close(1000, "end of recording")
@@ -325,6 +345,20 @@ def _faulty(fixture: ServedFixture, first: int, faults: Faults, rng: random.Rand
             yield text, offset
             if faults.duplicate and rng.random() < faults.duplicate:
                 yield text, offset
+
+
+def _timestamped(text: str, moment: float) -> str:
+    """`text` with its action's `timestamp` set to `moment` (POSIX seconds); as it was when it
+    carries no action."""
+    try:
+        message = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return text
+    action = message.get("fixtureAction") if isinstance(message, dict) else None
+    if not isinstance(action, dict):
+        return text
+    action["timestamp"] = datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return orjson.dumps(message).decode()
 
 
 def _text_response(connection: ServerConnection, status: HTTPStatus, text: str) -> Response:

@@ -28,11 +28,14 @@ from collections.abc import Callable
 import attrs
 
 from engine.core.match.inputs import Action, Malformed
-from engine.core.reduce import Connected, Disconnected, Input, Stale
+from engine.core.reduce import CatchingUp, CaughtUpWithFeed, Connected, Disconnected, Input, Stale
 from engine.feed.catalogue import DEFAULT_CATALOGUE, ActionCatalogue
 from engine.feed.wire import MAX_FRAME_BYTES, decode
 from engine.io.protocol import (
     AUTH_REFUSED_CLOSE_CODES,
+    CATCH_UP_LAG,
+    CATCH_UP_QUIET,
+    CATCH_UP_QUIET_FRESH,
     DEFAULT_BASE,
     FATAL_HTTP_STATUSES,
     RECONNECT_AFTER,
@@ -43,6 +46,7 @@ from engine.io.protocol import (
     actions_url,
     check_base,
 )
+from engine.io.recording import posix_seconds
 
 #: RFC 6455 close code our side sends when a frame exceeds `max_size`.
 MESSAGE_TOO_BIG = 1009
@@ -62,6 +66,14 @@ class ClientSettings:
     backoff_max: float = 30.0
     open_timeout: float = 10.0
     max_size: int = MAX_FRAME_BYTES
+    #: Silence after a connection's last frame that ends its backlog (`CATCH_UP_QUIET`; at most
+    #: half of `stale_after`).
+    catch_up_quiet: float = CATCH_UP_QUIET
+    #: An action this close (seconds) to our receive time by its provider timestamp ends a backlog
+    #: (`CATCH_UP_LAG`).
+    catch_up_lag: float = CATCH_UP_LAG
+    #: The silence that ends a backlog once a fresh action came (`CATCH_UP_QUIET_FRESH`).
+    catch_up_quiet_fresh: float = CATCH_UP_QUIET_FRESH
     #: Plain ws:// to a host that is not this machine only when True.
     allow_insecure: bool = False
     #: Reconnections in a row without a frame received before giving up (`RetriesExhausted`);
@@ -72,6 +84,8 @@ class ClientSettings:
         check_base(self.base, self.allow_insecure)
         if not 0 < self.stale_after <= self.reconnect_after:
             raise ValueError("need 0 < stale_after <= reconnect_after")
+        if not self.catch_up_quiet > 0:
+            raise ValueError("need 0 < catch_up_quiet")
         if self.max_retries is not None and self.max_retries < 0:
             raise ValueError(f"max_retries must be 0 or more (or None), not {self.max_retries}")
 
@@ -141,6 +155,8 @@ class FeedSession:
         self.skip_to = 0  # resume past a frame too large to read, so it is not sent again forever
         self.silent_since = 0.0
         self.stale = False
+        self.catching_up = False  # a connection's backlog is being folded (since its first frame)
+        self.fresh = False  # a fresh action came while catching up: the burst's tail
 
     def url(self) -> str:
         """The URL of the next connection, resuming after the actions already applied."""
@@ -153,23 +169,45 @@ class FeedSession:
         self.stale = False
 
     def deadline(self) -> float:
-        """When `on_timeout` is due if no frame arrives: the stale timeout, then the reconnect one."""
-        return self.silent_since + (self.settings.reconnect_after if self.stale else self.settings.stale_after)
+        """When `on_timeout` is due if no frame arrives: the end of a backlog's burst, the stale
+        timeout, then the reconnect one."""
+        settings = self.settings
+        if self.catching_up:
+            quiet = settings.catch_up_quiet_fresh if self.fresh else settings.catch_up_quiet
+            return self.silent_since + min(quiet, settings.stale_after / 2)
+        return self.silent_since + (settings.reconnect_after if self.stale else settings.stale_after)
 
-    def on_frame(self, text: str, now: float) -> list[Input]:
-        """A frame arrived: `Connected()` first on a connection, then the frame decoded."""
+    def on_frame(self, text: str, now: float, wall: float | None = None) -> list[Input]:
+        """A frame arrived at `now` (`wall`: the same moment in POSIX seconds, when known): on a
+        connection's first, `CatchingUp()` (what it sends first may be a backlog) and
+        `Connected()`; then the frame decoded. A fresh action shortens the wait for the burst's end."""
         self.silent_since = now
         self.stale = False
         message = decode(text, self.catalogue)
+        inputs: list[Input] = [message]
+        if self.frames == 0:
+            self.catching_up, self.fresh = True, False
+            inputs = [CatchingUp(), Connected(), message]
+        self.frames += 1
         if isinstance(message, Action):
             self.highest_seq = max(self.highest_seq, message.seq)
-        self.frames += 1
-        return [Connected(), message] if self.frames == 1 else [message]
+            if self.catching_up and wall is not None and self._fresh(message, wall):
+                self.fresh = True
+        return inputs
+
+    def _fresh(self, action: Action, wall: float) -> bool:
+        """True when the provider stamped `action` at most `catch_up_lag` seconds before `wall`."""
+        sent = posix_seconds(action.timestamp)
+        return sent is not None and wall - sent <= self.settings.catch_up_lag
 
     def on_timeout(self, now: float) -> tuple[list[Input], Decision]:
-        """Nothing arrived until the deadline: `Stale()` first, then the connection is given up."""
+        """Nothing arrived until the deadline: a backlog's burst is over (`CaughtUpWithFeed()`), or
+        the feed is `Stale()`, and then the connection is given up."""
         if now < self.deadline():
             return [], CONTINUE
+        if self.catching_up:
+            self.catching_up = False
+            return [CaughtUpWithFeed()], CONTINUE
         if not self.stale:
             self.stale = True
             return [Stale()], CONTINUE
@@ -209,6 +247,7 @@ class FeedSession:
         if self.frames:
             self.attempt = 0
         self.frames = 0
+        self.catching_up = False  # the next connection's first frame starts a catch-up again
         delay = self._delay(self.attempt)
         self.attempt += 1
         limit = self.settings.max_retries
