@@ -50,7 +50,7 @@ LIMITER = ConnectLimiter(rate=100)
 SETTINGS = ClientSettings(backoff_initial=0.5, backoff_max=1.0, stale_after=5.0, catch_up_quiet=0.08, catch_up_lag=0.3)
 ENV = {**os.environ, "CONTINUITY_TOKEN": TOKEN, "PYTHONUNBUFFERED": "1"}
 PATIENCE = 120.0
-SERVE = ["serve", str(RECORDING), "--port", "0", "--token-env", "CONTINUITY_TOKEN", "--heartbeat", "0.5"]
+PROVIDER = Path(__file__).resolve().parent / "live_provider.py"
 
 
 class Sent:
@@ -138,9 +138,9 @@ def test_a_late_start_folds_the_backlog_under_suspension_and_sends_one_snapshot(
 
 
 def test_a_reconnection_after_a_gap_catches_up_under_suspension() -> None:
-    """The first connection is cut after 30 frames; while the client waits to reconnect, the match
+    """The first connection is cut after 70 frames (its backlog was 62); while the client waits to reconnect, the match
     goes on: the new connection's first frames are a backlog."""
-    sent, match, server = asyncio.run(_follow(Faults(drop_after=(30,)), started_ago=0.0))
+    sent, match, server = asyncio.run(_follow(Faults(drop_after=(70,)), started_ago=250.0))
     assert server.connections[FIXTURE_ID] == 2
     _check_stream(sent)
     inputs = [update.input for update, _ in sent.updates]
@@ -149,7 +149,7 @@ def test_a_reconnection_after_a_gap_catches_up_under_suspension() -> None:
 
 
 def test_the_stream_reader_rebuilds_the_book_drops_repeats_and_reports_each_decision_once() -> None:
-    sent, match, _ = asyncio.run(_follow(Faults(), started_ago=200.0))
+    sent, match, _ = asyncio.run(_follow(Faults(), started_ago=330.0))
     lines = [describe_update(update) for update, _ in sent.updates]
     reader = StreamReader()
     decisions = []
@@ -201,27 +201,14 @@ def _start(args: list[str], **kwargs: Any) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-m", "engine", *args], env=ENV, text=True, **kwargs)
 
 
-@pytest.fixture
-def live_server(tmp_path: Path) -> Iterator[str]:
-    """`serve --live` of the match at 20x, begun 100 s of match time before the server started."""
-    process = _start(
-        [
-            "serve",
-            str(RECORDING),
-            "--port",
-            "0",
-            "--token-env",
-            "CONTINUITY_TOKEN",
-            "--heartbeat",
-            "0.5",
-            "--live",
-            "--speed",
-            "20",
-            "--started-ago",
-            "100",
-        ],
+def _provider(*options: str) -> Iterator[str]:
+    """`tests/live_provider.py` (a provider that is not ours) playing the match at 40x, begun 150 s
+    of match time (37 actions) before it started; yields its base URL."""
+    process = subprocess.Popen(
+        [sys.executable, str(PROVIDER), str(RECORDING), TOKEN, "--speed", "40", "--started-ago", "150", *options],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
+        text=True,
     )
     try:
         assert process.stdout is not None
@@ -231,6 +218,18 @@ def live_server(tmp_path: Path) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(PATIENCE)
+
+
+@pytest.fixture
+def live_server() -> Iterator[str]:
+    yield from _provider()
+
+
+@pytest.fixture
+def cut_server() -> Iterator[str]:
+    """The same, with the network cut for 1.5 s (60 s of match time) after the first connection's
+    50th action (its backlog was the first 37)."""
+    yield from _provider("--cut-after", "50", "--cut-for", "1.5")
 
 
 def _lines(path: Path) -> list[dict[str, Any]]:
@@ -255,12 +254,12 @@ def test_kill_9_and_a_restart_resume_from_the_recording_without_a_stale_market_o
     first = tmp_path / "first.jsonl"
     process = _start([*follow, "--updates", str(first)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait_for_points(first, 40)  # the backlog (25 points) and some live ones
+        _wait_for_points(first, 25)  # the backlog (18 points) and some live ones
     finally:
         process.kill()  # -9: no closing bet stop, maybe half a line in the recording
         process.wait(PATIENCE)
     killed_at = time.time()
-    time.sleep(1.5)  # the match goes on meanwhile
+    time.sleep(1.0)  # the match goes on meanwhile (40 s of it)
     second = tmp_path / "second.jsonl"
     restarted = _start([*follow, "--updates", str(second)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, err = restarted.communicate(timeout=PATIENCE)
@@ -282,10 +281,7 @@ def test_kill_9_and_a_restart_resume_from_the_recording_without_a_stale_market_o
     # Nothing reopened at a past score: the restart's backlog is one net snapshot (the second line).
     assert updates_after[1]["snapshot"]
     assert updates_after[1]["input"] == "CaughtUpWithFeed"
-    for line in updates_before + updates_after:  # no reopening at a past score, in either run
-        opens = any(signal["signal"] in ("BetStart", "MarketResumed") for signal in line["signals"])
-        if opens and line.get("timestamp") and not line.get("snapshot"):
-            assert posix_seconds(line["recv"]) - posix_seconds(line["timestamp"]) < 1.0, line["seq"]
+    _assert_nothing_reopened_at_a_past_score(updates_before + updates_after)  # in either run
     # No settlement sent twice outside a snapshot, across both runs.
     sent_before = {s["id"] for line in updates_before for s in line["signals"] if "id" in s}
     again = [
@@ -479,3 +475,48 @@ def test_sighup_applies_a_new_margin_as_a_snapshot_and_refuses_to_empty_the_desk
     assert all(sum(1 / odds for odds in book.values()) > 1.12 for book in offered)  # 15 %, was 5 %
     assert not any(line["input"] == "Unfollowed" for line in lines)  # the empty reload unfollowed nothing
     assert lines[-1]["state"]["status"] == "finished"
+
+
+def test_a_network_cut_mid_match_catches_up_under_suspension_on_reconnection(cut_server: str, tmp_path: Path) -> None:
+    """Against a provider that is not ours: the network is cut for 1.5 s (60 s of match time); the
+    reconnection's backlog is folded under suspension and sent as one snapshot; nothing reopens at
+    a past score; the book ends as the replay's."""
+    updates = tmp_path / "u.jsonl"
+    process = _start(
+        [
+            "follow",
+            f"{FIXTURE_ID}:5",
+            "--token-env",
+            "CONTINUITY_TOKEN",
+            "--base",
+            cut_server,
+            "--updates",
+            str(updates),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    _, err = process.communicate(timeout=PATIENCE)
+    assert process.returncode == 0, err
+    lines = [line for line in _lines(updates) if "alive" not in line]
+    inputs = [line["input"] for line in lines]
+    down = inputs.index("Disconnected")
+    back = inputs.index("CaughtUpWithFeed", down)
+    assert lines[back]["snapshot"] is True
+    assert lines[back]["coalesced"] >= 5  # the actions that fell due while the network was down
+    _assert_nothing_reopened_at_a_past_score(lines)
+    reader = StreamReader()
+    for line in lines:
+        reader.feed(line, now=0.0)
+    final = {market_id: (m.status, m.result) for market_id, m in reader.fixtures[FIXTURE_ID].book.items()}
+    assert final == _statuses(_final_markets())
+
+
+def _assert_nothing_reopened_at_a_past_score(lines: list[dict[str, Any]]) -> None:
+    """Every reopening outside a snapshot comes with an action stamped less than 1 s before we
+    received it (the provider stamps each action when it happens)."""
+    for line in lines:
+        opens = any(signal["signal"] in ("BetStart", "MarketResumed") for signal in line["signals"])
+        sent, received = posix_seconds(line.get("timestamp")), posix_seconds(line.get("recv"))
+        if opens and sent is not None and received is not None and not line.get("snapshot"):
+            assert received - sent < 1.0, line["seq"]
