@@ -821,7 +821,7 @@ def connect(
         recorder = None
         if record is not None:
             if resume:
-                _recover(match, Path(record))
+                await _recover(match, Path(record))
             recorder = Recorder(record, RecordingMeta(fixture_id, fmt.best_of, fmt.doubles, extra_types(catalogue)))
         try:
             await run_feed(
@@ -855,9 +855,14 @@ def connect(
     )
 
 
-def _recover(match: Match, path: Path) -> None:
+#: Inputs of a recording folded between two yields to the event loop on a restart.
+RECOVERY_SLICE = 200
+
+
+async def _recover(match: Match, path: Path) -> None:
     """A restart: fold the fixture's own recording (every frame received before, pure replay) under
-    suspension (`CatchingUp()`; the feed's catch-up ends it). A recording cut mid-line by a kill is
+    suspension (`CatchingUp()`, sent at once; the feed's catch-up ends it), yielding to the loop
+    so many fixtures restarted together all say so first. A recording cut mid-line by a kill is
     repaired first; one of another fixture is refused (`RecordingError`)."""
     if not path.exists() or path.stat().st_size == 0:
         return
@@ -871,7 +876,9 @@ def _recover(match: Match, path: Path) -> None:
         raise RecordingError(f"{path}: a recording of fixture {recording.fixture_id}, not {match.fixture_id}")
     frames = sum(1 for frame in recording.frames if isinstance(frame, Frame))
     match.feed(CatchingUp())
-    for moment, message in recorded_inputs(recording, stale_after=None):
+    for number, (moment, message) in enumerate(recorded_inputs(recording, stale_after=None)):
+        if number % RECOVERY_SLICE == 0:
+            await asyncio.sleep(0)
         match.feed(message, time.perf_counter(), moment)
     log.info(
         "fixture %s: rebuilt from %s (%d frames); resuming the feed at startPosition %d",
