@@ -349,6 +349,15 @@ def _follow_desk(args: argparse.Namespace) -> int:
         http = None if http_text is None else parse_http(http_text)
     except ValueError as exc:
         return fail(str(exc).replace("allow_insecure=True", "--allow-insecure"))
+    http_token_env = args.http_token_env or service.http_token_env
+    http_token = None
+    if http_token_env is not None:
+        if http is None:
+            return fail("--http-token-env needs --http (or http in the config's [service])")
+        http_value = os.environ.get(http_token_env)
+        if not http_value:
+            return fail(f"environment variable {http_token_env} is not set or empty")
+        http_token = Secret(http_value)
     record_text = args.record_dir or service.record_dir
     record_dir = None if record_text is None else Path(record_text)
     if record_dir is not None:
@@ -367,6 +376,7 @@ def _follow_desk(args: argparse.Namespace) -> int:
         args.updates or service.updates,
         record_dir,
         http,
+        http_token,
         args.exit_when_done or exit_when_done,
         args.alive_every or service.alive_every or ALIVE_EVERY,
         args.lag_limit or service.lag_limit or LAG_LIMIT,
@@ -785,6 +795,12 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         metavar="HOST:PORT",
         help="serve the live page, /fixtures and /metrics (read-only; e.g. 127.0.0.1:9100)",
+    )
+    desk.add_argument(
+        "--http-token-env",
+        default=None,
+        metavar="VAR",
+        help="environment variable holding a token every HTTP route asks for (Authorization: Bearer, or /?token= once)",
     )
     desk.add_argument(
         "--stale-after",

@@ -116,6 +116,10 @@ class Callbacks:
         self.slow_after = slow_after
         self._handlers: list[tuple[tuple[type, ...], bool, Callback]] = []
         self.failures = 0  # callbacks that raised
+        self.slow = 0  # calls slower than `slow_after` (plain and async)
+        self.blocking = 0  # of those, plain handlers: the event loop (every fixture) waited for them
+        self.blocked_seconds = 0.0  # how long those blocking calls held the loop, summed
+        self.slowest: str | None = None  # the handler of the latest slow call, by name
 
     @overload
     def on(self, event_type: EventTypes, fn: None = None) -> Callable[[C], C]: ...
@@ -163,7 +167,7 @@ class Callbacks:
                 continue
             if inspect.isawaitable(result):
                 return self._go_on(match, result, began, calls[index:])
-            self._timed(match, fn, item, began)
+            self._timed(match, fn, item, began, blocking=True)
         return None
 
     def _calls(self, update: Update) -> list[tuple[Callback, object]]:
@@ -186,17 +190,19 @@ class Callbacks:
         except Exception:
             self._failed(match, fn, item)
         else:
-            self._timed(match, fn, item, began)
+            self._timed(match, fn, item, began, blocking=False)
         for fn, item in calls[1:]:
             began = time.perf_counter()
             try:
                 result = fn(match, item)
+                plain = True
                 if inspect.isawaitable(result):
+                    plain = False
                     await result
             except Exception:
                 self._failed(match, fn, item)
                 continue
-            self._timed(match, fn, item, began)
+            self._timed(match, fn, item, began, blocking=plain)
 
     def _failed(self, match: Match, fn: Callback, item: object) -> None:
         self.failures += 1
@@ -204,13 +210,31 @@ class Callbacks:
             "fixture %s: callback %s raised on %s; the feed goes on", match.fixture_id, _name(fn), _kind(item)
         )
 
-    def _timed(self, match: Match, fn: Callback, item: object, began: float) -> None:
+    def _timed(self, match: Match, fn: Callback, item: object, began: float, *, blocking: bool) -> None:
+        """Count and warn about a call slower than `slow_after`; a plain (`blocking`) one held the
+        event loop, so every fixture of the process waited for it: said so, and its time summed."""
         spent = time.perf_counter() - began
-        if spent > self.slow_after:
+        if spent <= self.slow_after:
+            return
+        self.slow += 1
+        self.slowest = _name(fn)
+        if blocking:
+            self.blocking += 1
+            self.blocked_seconds += spent
+            log.warning(
+                "fixture %s: plain callback %s blocked the event loop for %.3f s on %s (slower than %.3f s): "
+                "every fixture waited; make it `async def` and await the slow part, or hand it to a thread",
+                match.fixture_id,
+                self.slowest,
+                spent,
+                _kind(item),
+                self.slow_after,
+            )
+        else:
             log.warning(
                 "fixture %s: callback %s took %.3f s on %s (slower than %.3f s)",
                 match.fixture_id,
-                _name(fn),
+                self.slowest,
                 spent,
                 _kind(item),
                 self.slow_after,

@@ -5,7 +5,11 @@ over real websockets on loopback, their health, the metrics read with Prometheus
 from __future__ import annotations
 
 import asyncio
+import http.client
+import logging
 import shutil
+import time
+import urllib.parse
 import urllib.request
 from collections.abc import Awaitable
 from pathlib import Path
@@ -15,10 +19,13 @@ import attrs
 import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import InvalidStatus
 
 from engine import playback
 from engine.analysis.report import summarize
 from engine.core.markets.signals import MarketSettled, MarketStatus, Reason
+from engine.core.match.events import GameWon
 from engine.core.match.inputs import Action
 from engine.core.match.rules import MatchFormat
 from engine.core.reduce import Connected, Disconnected, Stale
@@ -210,6 +217,12 @@ def test_metrics_parse_with_prometheus_and_agree_with_the_desk(tmp_path: Path) -
         served = load_fixtures(_folder(tmp_path, RECORDINGS[:3]))
         async with ProviderServer(served, Secret(TOKEN), faults=Faults(drop_after=(50,))) as server:
             desk = Desk(TOKEN, settings=attrs.evolve(FAST, base=server.base), limiter=LIMITER)
+            desk.callbacks.slow_after = 0.02
+
+            @desk.on(GameWon)
+            def blocking(match: Match, event: GameWon) -> None:
+                time.sleep(0.03)  # a plain handler that holds the event loop: every fixture waits
+
             metrics = DeskMetrics(desk)
             async with desk, DeskWeb(desk, metrics) as web:
                 for fixture_id in served:
@@ -275,10 +288,23 @@ def test_metrics_parse_with_prometheus_and_agree_with_the_desk(tmp_path: Path) -
     assert 0 < count <= sum(fixture.watch.updates for fixture in desk)  # the updates of frames, delivered
     quantiles = samples("ttengine_update_latency_recent_seconds")
     assert 0 < quantiles[(("quantile", "0.5"),)] <= quantiles[(("quantile", "0.99"),)] < 1.0
+    games = sum(sum(fixture.state.games) for fixture in desk)
+    slow = samples("ttengine_slow_callbacks", "ttengine_slow_callbacks_total")
+    assert slow[(("blocking", "true"),)] == desk.callbacks.blocking == games > 0
+    assert slow[(("blocking", "false"),)] == 0
+    blocked = samples("ttengine_callbacks_blocked_seconds", "ttengine_callbacks_blocked_seconds_total")[()]
+    assert blocked == desk.callbacks.blocked_seconds >= 0.03 * games
+    assert fixtures["desk"]["callbacks"]["blocking"] == games
+    assert fixtures["desk"]["callbacks"]["slowest"].endswith("blocking")
+    assert fixtures["desk"]["run"] == desk.stream.run
+    lagging = samples("ttengine_consumer_lagging", "ttengine_consumer_lagging_total")
+    assert set(lagging.values()) == {0}
+    assert len(lagging) == 3
     by_id = {view["fixtureId"]: view for view in fixtures["fixtures"]}
     assert set(by_id) == set(desk.fixtures)
     for fixture in desk:
         view = by_id[fixture.fixture_id]
+        assert view["lags"] == 0
         assert view["games"] == list(fixture.state.games)
         assert view["points"] == [list(score) for score in fixture.state.points]
         assert view["status"] == fixture.state.status.value == "finished"
@@ -417,3 +443,67 @@ def test_update_latency_counts_from_each_frames_own_arrival_to_its_last_callback
     _run(follow())
     assert len(latencies) > 50
     assert min(latencies) >= 0.05  # never measured from a later frame's arrival
+
+
+def _request(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    """One GET, redirects not followed."""
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=10)
+    try:
+        connection.request("GET", parts.path + (f"?{parts.query}" if parts.query else ""), headers=headers or {})
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()
+
+
+def test_the_page_socket_takes_only_its_own_origin_and_a_token_guards_every_route(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    http_token = "page-secret;with odd=chars"
+
+    async def check() -> None:
+        desk = Desk(TOKEN, limiter=LIMITER)
+        async with desk, DeskWeb(desk, DeskMetrics(desk)) as open_web:
+            socket_url = f"ws://127.0.0.1:{open_web.port}/updates"
+            for origin in (f"http://127.0.0.1:{open_web.port}", None):  # the page itself; a script
+                async with ws_connect(socket_url, origin=origin) as page:  # type: ignore[arg-type]
+                    assert orjson.loads(await page.recv())["type"] == "snapshot"
+            for origin in ("http://evil.example", f"http://127.0.0.1:{open_web.port + 1}", "null"):
+                with pytest.raises(InvalidStatus) as refused:
+                    async with ws_connect(socket_url, origin=origin):  # type: ignore[arg-type]
+                        pass
+                assert refused.value.response.status_code == 403
+        async with desk, DeskWeb(desk, DeskMetrics(desk), token=Secret(http_token)) as web:
+            base = web.url
+            for route in ("", "fixtures", "metrics", "?token=wrong"):
+                status, headers, body = await asyncio.to_thread(_request, base + route)
+                assert status == 401, route
+                assert headers["WWW-Authenticate"] == "Bearer"
+                assert http_token.encode() not in body
+            bearer = {"Authorization": f"Bearer {http_token}"}
+            for route in ("", "fixtures", "metrics"):
+                assert (await asyncio.to_thread(_request, base + route, bearer))[0] == 200, route
+            query = urllib.parse.urlencode({"token": http_token})
+            status, headers, _ = await asyncio.to_thread(_request, f"{base}?{query}")
+            assert status == 303
+            assert headers["Location"] == "/"
+            cookie = headers["Set-Cookie"]
+            assert "HttpOnly" in cookie
+            assert "SameSite=Strict" in cookie
+            sent_back = {"Cookie": cookie.split("; ")[0]}  # as a browser sends it back
+            status, _, page = await asyncio.to_thread(_request, base, sent_back)
+            assert status == 200
+            assert b"ttengine desk" in page
+            socket_url = f"ws://127.0.0.1:{web.port}/updates"
+            with pytest.raises(InvalidStatus) as no_token:
+                async with ws_connect(socket_url):
+                    pass
+            assert no_token.value.response.status_code == 401
+            async with ws_connect(socket_url, additional_headers=sent_back) as page_socket:
+                assert orjson.loads(await page_socket.recv())["type"] == "snapshot"
+
+    caplog.set_level(logging.DEBUG)
+    _run(check())
+    assert "another origin" in caplog.text
+    assert http_token not in caplog.text

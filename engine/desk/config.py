@@ -4,6 +4,7 @@
     base = "wss://…"                # the provider
     token_env = "FEED_TOKEN"        # the environment variable holding the token
     http = "127.0.0.1:9100"         # serve the page, /fixtures and /metrics
+    http_token_env = "DESK_TOKEN"   # the variable holding the token the HTTP side asks for
     updates = "updates.jsonl"       # every update as JSON Lines ("-": standard output)
     record_dir = "recordings"       # each fixture's raw frames, DIR/{fixtureId}.jsonl
     stale_after = 10.0              # seconds of silence before a fixture's markets suspend
@@ -11,6 +12,9 @@
     margin = 0.05                   # one margin for every market type (a fixture's own wins)
     log_format = "json"             # or "text"
     exit_when_done = false          # exit once every fixture has ended (default: run until stopped)
+    lag_limit = 1.0                 # seconds a consumer may fall behind before consumer_lagging
+    alive_every = 1.0               # seconds between two {"alive": …} lines of the updates
+    allow_empty = false             # true: a reload of a file without fixtures unfollows them all
 
     [[fixtures]]
     id = "caeeccef-6f2c-59ba-92d3-965421d7638c"
@@ -79,6 +83,7 @@ class ServiceSettings:
     base: str | None = None
     token_env: str | None = None
     http: str | None = None
+    http_token_env: str | None = None
     updates: str | None = None
     record_dir: str | None = None
     stale_after: float | None = None
@@ -157,6 +162,7 @@ def _service(raw: Mapping[str, Any], source: str) -> ServiceSettings:
         base=_get(raw, "base", str, where),
         token_env=_get(raw, "token_env", str, where, bool, "a variable name"),
         http=_get(raw, "http", str, where),
+        http_token_env=_get(raw, "http_token_env", str, where, bool, "a variable name"),
         updates=_get(raw, "updates", str, where),
         record_dir=_get(raw, "record_dir", str, where),
         stale_after=_get(raw, "stale_after", float, where, lambda v: 0 < v < math.inf, "a positive number"),

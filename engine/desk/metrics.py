@@ -84,6 +84,11 @@ class _DeskCollector(Collector):
         lag = GaugeMetricFamily(
             "ttengine_feed_lag_seconds", "The last action's provider timestamp to our receive time", labels=["fixture"]
         )
+        lagging = CounterMetricFamily(
+            "ttengine_consumer_lagging",
+            "Times the fixture's consumer fell more than lag_limit behind (consumer_lagging bet stop)",
+            labels=["fixture"],
+        )
         suspended = dict.fromkeys(Reason, 0.0)
         for reason, seconds in desk.retired_suspensions.items():
             suspended[reason] += seconds
@@ -100,11 +105,12 @@ class _DeskCollector(Collector):
                 age.add_metric(labels, feed_age)
             if watch.lag is not None:
                 lag.add_metric(labels, watch.lag)
+            lagging.add_metric(labels, fixture.match.lags)
             for status, count in status_counts(fixture.book).items():
                 markets[status] += count
             for reason, seconds in watch.suspended_seconds(now).items():
                 suspended[reason] += seconds
-        yield from (frames, updates, reconnects, age, lag)
+        yield from (frames, updates, reconnects, age, lag, lagging)
         fixtures = GaugeMetricFamily("ttengine_fixtures", "Fixtures followed, by health", labels=["health"])
         for health, count in by_health.items():
             fixtures.add_metric([health.value], count)
@@ -127,6 +133,19 @@ class _DeskCollector(Collector):
         callbacks = CounterMetricFamily("ttengine_callback_failures", "Callbacks that raised (isolated)")
         callbacks.add_metric([], desk.callbacks.failures)
         yield callbacks
+        slow = CounterMetricFamily(
+            "ttengine_slow_callbacks",
+            "Callback calls slower than slow_after; blocking: plain handlers, which held the event loop",
+            labels=["blocking"],
+        )
+        slow.add_metric(["true"], desk.callbacks.blocking)
+        slow.add_metric(["false"], desk.callbacks.slow - desk.callbacks.blocking)
+        yield slow
+        blocked = CounterMetricFamily(
+            "ttengine_callbacks_blocked_seconds", "Seconds slow plain callbacks held the event loop (every fixture)"
+        )
+        blocked.add_metric([], desk.callbacks.blocked_seconds)
+        yield blocked
         recent = GaugeMetricFamily(
             "ttengine_update_latency_recent_seconds",
             f"Quantiles of the update latency over the last {RECENT} updates",

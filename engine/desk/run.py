@@ -53,6 +53,8 @@ class ServiceOptions:
     updates: str | None = None
     record_dir: Path | None = None
     http: tuple[str, int] | None = None
+    #: The token the HTTP side asks for (None: none asked).
+    http_token: Secret | None = None
     exit_when_done: bool = True
     #: Seconds between two `{"alive": …}` lines of the updates stream.
     alive_every: float = ALIVE_EVERY
@@ -152,7 +154,7 @@ async def _serve(options: ServiceOptions, signals: _Signals, updates: UpdateLog 
     if updates is not None:
         desk.listen(updates.write)
     metrics = DeskMetrics(desk)
-    web = None if options.http is None else DeskWeb(desk, metrics, *options.http)
+    web = None if options.http is None else DeskWeb(desk, metrics, *options.http, token=options.http_token)
     from_config: set[str] = set()
     if web is not None:
         await web.start()  # first: a port in use fails before anything is followed

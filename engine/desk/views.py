@@ -2,12 +2,17 @@
 
     {"fixtureId", "home", "away", "bestOf", "doubles", "status", "games": [h, a],
      "points": [[h, a], …], "server": "home"|"away"|null, "winner", "lastSeq",
-     "health": "connecting"|"connected"|"stale"|"reconnecting"|"finished"|"stopped"|"failed",
-     "error",
+     "health": "connecting"|"connected"|"stale"|"reconnecting"|"catching_up"|"lagging"|"finished"
+               |"stopped"|"failed",
+     "error", "retryIn", "lags",
      "frames", "updates", "reconnects", "lastFrameAt", "feedAge", "lag", "updatedAt",
      "matchPrice": {"fair": {"home": p, "away": q}, "odds": {…}} | null,
      "markets": {"open": n, "suspended": n, "settled": n, "void": n},
      "suspended": [{"reasons": [...], "markets": n, "types": [...], "since": t}, …]}
+
+and the desk as a whole (`desk_view`):
+
+    {"run", "callbacks": {"failures", "slow", "blocking", "blockedSeconds", "slowest"}}
 
 Times are POSIX seconds (`since`, `lastFrameAt`, `updatedAt`), ages and lags seconds.
 """
@@ -19,7 +24,7 @@ from typing import Any
 from engine.core.markets.signals import MarketType
 from engine.core.match.rules import Side
 from engine.desk.health import status_counts
-from engine.desk.service import DeskFixture
+from engine.desk.service import Desk, DeskFixture
 
 MATCH_WINNER_ID = MarketType.MATCH_WINNER.value
 
@@ -45,6 +50,8 @@ def fixture_view(fixture: DeskFixture) -> dict[str, Any]:
         "lastSeq": state.last_seq,
         "health": reading.health.value,
         "error": reading.error,
+        "retryIn": reading.retry_in,
+        "lags": fixture.match.lags,
         "frames": reading.frames,
         "updates": reading.updates,
         "reconnects": reading.reconnects,
@@ -63,4 +70,20 @@ def fixture_view(fixture: DeskFixture) -> dict[str, Any]:
             }
             for group in reading.suspended
         ],
+    }
+
+
+def desk_view(desk: Desk) -> dict[str, Any]:
+    """The desk itself: its stream's run, and its callbacks' failures and slow calls (a plain one
+    that is slow blocks every fixture)."""
+    callbacks = desk.callbacks
+    return {
+        "run": desk.stream.run,
+        "callbacks": {
+            "failures": callbacks.failures,
+            "slow": callbacks.slow,
+            "blocking": callbacks.blocking,
+            "blockedSeconds": callbacks.blocked_seconds,
+            "slowest": callbacks.slowest,
+        },
     }

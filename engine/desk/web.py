@@ -8,17 +8,27 @@ HTTP requests through `process_request`, and the live page's push is one of its 
                    `push_every` seconds (0.25 s) at most
 
 Binds loopback unless told otherwise. Nothing here changes the desk: every route reads.
+
+The page's websocket accepts only the page's own origin (a browser's `Origin` naming this host and
+port; a client that sends none, like a script, is not a browser page and is let in): another site
+open in the trader's browser cannot read the desk. With a `token`, every route asks for it: as
+`Authorization: Bearer TOKEN` (scrapers, scripts), or once in a browser as `/?token=TOKEN`, which
+answers with an HttpOnly, SameSite=Strict cookie and a redirect to `/` (the token leaves the
+address bar and the history; the page's websocket sends the cookie). A wrong or missing token gets
+401 and one line; the token itself is never logged or shown.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 from http import HTTPStatus
+from http.cookies import CookieError, SimpleCookie
 from importlib import resources
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -28,7 +38,8 @@ from websockets.http11 import Request, Response
 
 from engine.desk.metrics import DeskMetrics
 from engine.desk.service import Desk
-from engine.desk.views import fixture_view
+from engine.desk.views import desk_view, fixture_view
+from engine.io.protocol import Secret
 
 log = logging.getLogger("engine.desk.web")
 
@@ -37,16 +48,28 @@ PAGE = resources.files("engine.desk") / "page.html"
 #: [ours] At most this often (seconds) the page is sent the fixtures that changed.
 PUSH_EVERY = 0.25
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+#: The cookie a browser keeps the HTTP token in, after `/?token=…`.
+TOKEN_COOKIE = "ttengine_token"
 
 
 class DeskWeb:
     """Serves a desk's page, fixtures and metrics at `host:port` (port 0: any free one; `port`
-    then holds it). `async with DeskWeb(desk, metrics, port=9100) as web: …`."""
+    then holds it); with `token`, every route asks for it (see the module docstring).
+    `async with DeskWeb(desk, metrics, port=9100) as web: …`."""
 
     def __init__(
-        self, desk: Desk, metrics: DeskMetrics, host: str = "127.0.0.1", port: int = 0, push_every: float = PUSH_EVERY
+        self,
+        desk: Desk,
+        metrics: DeskMetrics,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        push_every: float = PUSH_EVERY,
+        token: Secret | None = None,
     ) -> None:
         self.desk = desk
+        self._token = token
+        if token is not None:
+            log.addFilter(_Redact(token))  # websockets logs request paths at debug level: `/?token=…`
         self.metrics = metrics
         self.host = host
         self.port = port
@@ -68,9 +91,11 @@ class DeskWeb:
 
     async def start(self) -> None:
         """Listen and start pushing."""
-        if self.host not in LOOPBACK:
+        if self.host not in LOOPBACK and self._token is None:
             log.warning(
-                "the desk's HTTP side listens on %s, not loopback: anyone who can reach it can read it", self.host
+                "the desk's HTTP side listens on %s, not loopback, without a token: anyone who can reach it can "
+                "read it (--http-token-env VAR)",
+                self.host,
             )
         self._server = await serve(
             self._page_socket,
@@ -95,6 +120,8 @@ class DeskWeb:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
+        for kept in [f for f in log.filters if isinstance(f, _Redact) and f.token is self._token]:
+            log.removeFilter(kept)
 
     async def __aenter__(self) -> DeskWeb:
         await self.start()
@@ -110,8 +137,16 @@ class DeskWeb:
             response = _response(HTTPStatus.METHOD_NOT_ALLOWED, "text/plain; charset=utf-8", b"read-only: GET only\n")
             response.headers["Allow"] = "GET"
             return response
-        path = urlsplit(request.path).path
+        address = urlsplit(request.path)
+        path = address.path
+        if self._token is not None:
+            refused = self._refused(request, path, address.query)
+            if refused is not None:
+                return refused
         if path == "/updates":
+            if not _same_origin(request.headers):
+                log.warning("the page's websocket refused a connection from another origin")
+                return _response(HTTPStatus.FORBIDDEN, "text/plain; charset=utf-8", b"Forbidden: another origin\n")
             return None  # the websocket handshake goes on
         if path == "/":
             return _response(HTTPStatus.OK, "text/html; charset=utf-8", self._page)
@@ -121,11 +156,33 @@ class DeskWeb:
             return _response(HTTPStatus.OK, CONTENT_TYPE_LATEST, self.metrics.text())
         return _response(HTTPStatus.NOT_FOUND, "text/plain; charset=utf-8", b"Not Found: try / /fixtures /metrics\n")
 
+    def _refused(self, request: Request, path: str, query: str) -> Response | None:
+        """With a token: None when the request carries it (header or cookie); a redirect that sets
+        the cookie for `/?token=…` with the right one; else 401."""
+        assert self._token is not None
+        given = parse_qs(query).get("token", [])
+        if given and path == "/":
+            if not _matches(given[0], self._token):
+                return _unauthorized()
+            response = _response(HTTPStatus.SEE_OTHER, "text/plain; charset=utf-8", b"See /\n")
+            cookie: SimpleCookie = SimpleCookie()
+            cookie[TOKEN_COOKIE] = self._token.reveal()
+            morsel = cookie[TOKEN_COOKIE]
+            morsel["httponly"] = True
+            morsel["samesite"] = "Strict"
+            morsel["path"] = "/"
+            response.headers["Set-Cookie"] = morsel.OutputString()
+            response.headers["Location"] = "/"
+            return response
+        if _matches(_bearer(request.headers) or _cookie(request.headers) or "", self._token):
+            return None
+        return _unauthorized()
+
     def snapshot(self, only: list[str] | None = None) -> dict[str, Any]:
         """`{"now": t, "fixtures": [view, …]}`: every fixture, or those of `only`."""
         fixtures = self.desk.fixtures
         chosen = list(fixtures.values()) if only is None else [fixtures[key] for key in only if key in fixtures]
-        return {"now": self.desk.clock(), "fixtures": [fixture_view(fixture) for fixture in chosen]}
+        return {"now": self.desk.clock(), "desk": desk_view(self.desk), "fixtures": [fixture_view(f) for f in chosen]}
 
     async def _page_socket(self, connection: ServerConnection) -> None:
         """One page: everything at once, then what changes (pushed by `_push`), until it leaves."""
@@ -161,6 +218,60 @@ class DeskWeb:
         removed = [fixture_id for fixture_id in self._sent if fixture_id not in seen]
         self._sent = seen
         return changed, removed
+
+
+class _Redact(logging.Filter):
+    """Takes the HTTP token out of every record of this module's logger (and websockets')."""
+
+    def __init__(self, token: Secret) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        redacted = self.token.redact(text)
+        if redacted != text:
+            record.msg, record.args = redacted, None
+        return True
+
+
+def _matches(given: str, token: Secret) -> bool:
+    """`given` is the token (compared in constant time)."""
+    return hmac.compare_digest(given.encode(), token.reveal().encode())
+
+
+def _bearer(headers: Headers) -> str | None:
+    scheme, _, value = headers.get("Authorization", "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else None
+
+
+def _cookie(headers: Headers) -> str | None:
+    cookies: SimpleCookie = SimpleCookie()
+    try:
+        for header in headers.get_all("Cookie"):
+            cookies.load(header)
+    except CookieError:
+        return None
+    morsel = cookies.get(TOKEN_COOKIE)
+    return None if morsel is None else morsel.value
+
+
+def _same_origin(headers: Headers) -> bool:
+    """No `Origin` (not a browser page), or one naming the host the request was sent to."""
+    origin = headers.get("Origin")
+    if origin is None:
+        return True
+    return urlsplit(origin).netloc.lower() == headers.get("Host", "").lower() != ""
+
+
+def _unauthorized() -> Response:
+    response = _response(
+        HTTPStatus.UNAUTHORIZED,
+        "text/plain; charset=utf-8",
+        b"Unauthorized: send Authorization: Bearer TOKEN, or open /?token=TOKEN once in a browser\n",
+    )
+    response.headers["WWW-Authenticate"] = "Bearer"
+    return response
 
 
 def _response(status: HTTPStatus, content_type: str, body: bytes) -> Response:
