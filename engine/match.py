@@ -650,6 +650,8 @@ class Match:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if task is not None and self._end is None:
+            self._close(None)  # cancelled before it ran (stopped as soon as started): closed here
         for channel in self._channels:
             channel.unblock()
         await self._delivered()

@@ -507,3 +507,21 @@ def test_the_page_socket_takes_only_its_own_origin_and_a_token_guards_every_rout
     _run(check())
     assert "another origin" in caplog.text
     assert http_token not in caplog.text
+
+
+def test_a_fixture_unfollowed_as_soon_as_it_is_followed_closes_at_once() -> None:
+    """Its feed task was cancelled before it ran: the desk closes it all the same (it used to wait
+    forever for a closing line nobody would write)."""
+    seen: list[Update] = []
+
+    async def follow_then_leave() -> tuple[MatchState, int]:
+        async with Desk(TOKEN, base="ws://127.0.0.1:9", limiter=LIMITER) as desk:
+            desk.listen(lambda fixture, update: seen.append(update))
+            desk.follow(ANY_ID, fmt=MatchFormat(best_of=5))
+            state = await desk.unfollow(ANY_ID)
+            return state, len(desk.fixtures)
+
+    state, left = _run(follow_then_leave(), timeout=10)
+    assert left == 0
+    assert len(state.book) == 0  # nothing was ever offered: no closing line to send
+    assert seen == []
