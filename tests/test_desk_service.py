@@ -294,6 +294,8 @@ def test_the_live_page_in_headless_chromium_shows_every_score_moving_then_the_cl
                 "every card showing its closing bet stop",
             )
             _wait_for(lambda: "disconnected from the desk" in page.inner_text("#link"), "the page saying so")
+            greyed = page.evaluate("document.querySelectorAll('.odds.off').length")  # every match price, both sides
+            down = page.evaluate("document.body.classList.contains('down')")  # the whole page greyed
             browser.close()
         desk.communicate(timeout=PATIENCE)
     finally:
@@ -304,6 +306,8 @@ def test_the_live_page_in_headless_chromium_shows_every_score_moving_then_the_cl
     lags.sort()
     assert len(lags) >= 20
     assert lags[len(lags) // 2] < 1.0, lags  # the page shows an update within a second
+    assert greyed == 2 * len(ids)
+    assert down
     image = (tmp_path / "desk.png").read_bytes()
     assert image.startswith(b"\x89PNG")
     assert len(image) > 20_000

@@ -4,7 +4,7 @@ metrics, the read-only HTTP side with the live page, and `ttengine follow`."""
 from engine.desk.config import ConfigError, DeskConfig, FixtureEntry, load_config
 from engine.desk.health import FixtureHealth, Health, SuspendedGroup
 from engine.desk.metrics import DeskMetrics
-from engine.desk.service import Desk, DeskFixture, FixtureSettings, UpdateLog
+from engine.desk.service import Desk, DeskFixture, FixtureRetry, FixtureSettings, UpdateLog
 from engine.desk.web import DeskWeb
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "DeskWeb",
     "FixtureEntry",
     "FixtureHealth",
+    "FixtureRetry",
     "FixtureSettings",
     "Health",
     "SuspendedGroup",

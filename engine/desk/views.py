@@ -1,12 +1,14 @@
 """What `/fixtures` and the live page show of a fixture: one JSON-ready object (keys only added).
 
     {"fixtureId", "home", "away", "bestOf", "doubles", "status", "games": [h, a],
-     "points": [[h, a], …], "server": "home"|"away"|null, "winner", "lastSeq",
+     "points": [[h, a], …], "game": n, "server": "home"|"away"|null, "winner",
+     "result": "normal"|"retired"|"walkover"|"disqualified"|"abandoned"|null, "lastSeq",
      "health": "connecting"|"connected"|"stale"|"reconnecting"|"catching_up"|"lagging"|"finished"
                |"stopped"|"failed",
      "error", "retryIn", "lags",
      "frames", "updates", "reconnects", "lastFrameAt", "feedAge", "lag", "updatedAt",
      "matchPrice": {"fair": {"home": p, "away": q}, "odds": {…}} | null,
+     "matchOpen": true when the match winner market is open (its odds may be taken),
      "markets": {"open": n, "suspended": n, "settled": n, "void": n},
      "suspended": [{"reasons": [...], "markets": n, "types": [...], "since": t}, …]}
 
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.core.markets.signals import MarketType
+from engine.core.markets.signals import MarketStatus, MarketType
 from engine.core.match.rules import Side
 from engine.desk.health import status_counts
 from engine.desk.service import Desk, DeskFixture
@@ -45,8 +47,10 @@ def fixture_view(fixture: DeskFixture) -> dict[str, Any]:
         "status": state.status.value,
         "games": list(state.games),
         "points": [list(score) for score in state.points],
+        "game": state.current_game,
         "server": None if state.server is None else state.server.value,
         "winner": None if state.winner is None else state.winner.value,
+        "result": None if state.result is None else state.result.value,
         "lastSeq": state.last_seq,
         "health": reading.health.value,
         "error": reading.error,
@@ -60,6 +64,7 @@ def fixture_view(fixture: DeskFixture) -> dict[str, Any]:
         "lag": reading.lag,
         "updatedAt": fixture.watch.updated_at,
         "matchPrice": None if price is None else {"fair": dict(price.fair), "odds": dict(price.odds)},
+        "matchOpen": MATCH_WINNER_ID in book and book[MATCH_WINNER_ID].status is MarketStatus.OPEN,
         "markets": {status.value: count for status, count in status_counts(book).items()},
         "suspended": [
             {

@@ -5,7 +5,9 @@ HTTP requests through `process_request`, and the live page's push is one of its 
     GET /fixtures  every fixture as JSON (`engine.desk.views`)
     GET /metrics   Prometheus text (`engine.desk.metrics`)
     GET /updates   a websocket: every fixture at once, then each fixture that changed, pushed every
-                   `push_every` seconds (0.25 s) at most
+                   `push_every` seconds (0.25 s) at most, and `{"type": "alive"}` when nothing
+                   changed for `ALIVE_EVERY` (1 s): a page that hears nothing for two knows the
+                   desk is gone and greys every price
 
 Binds loopback unless told otherwise. Nothing here changes the desk: every route reads.
 
@@ -47,6 +49,8 @@ log = logging.getLogger("engine.desk.web")
 PAGE = resources.files("engine.desk") / "page.html"
 #: [ours] At most this often (seconds) the page is sent the fixtures that changed.
 PUSH_EVERY = 0.25
+#: [ours] A page hears from the desk at least this often (seconds), changes or not.
+ALIVE_EVERY = 1.0
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 #: The cookie a browser keeps the HTTP token in, after `/?token=…`.
 TOKEN_COOKIE = "ttengine_token"
@@ -79,6 +83,7 @@ class DeskWeb:
         self._pusher: asyncio.Task[None] | None = None
         self._pages: set[ServerConnection] = set()
         self._sent: dict[str, tuple[int, str]] = {}  # per fixture: the updates count and health last pushed
+        self._last_push = 0.0  # the loop's time of the last message to the pages
 
     def __repr__(self) -> str:
         return f"DeskWeb({self.url})"
@@ -201,9 +206,16 @@ class DeskWeb:
 
     def _push_once(self) -> None:
         changed, removed = self._changes()
-        if not self._pages or not (changed or removed):
+        if not self._pages:
             return
-        message = {"type": "changes", **self.snapshot(changed), "removed": removed}
+        now = asyncio.get_running_loop().time()
+        if changed or removed:
+            message = {"type": "changes", **self.snapshot(changed), "removed": removed}
+        elif now - self._last_push >= ALIVE_EVERY:
+            message = {"type": "alive", "now": self.desk.clock(), "desk": desk_view(self.desk)}
+        else:
+            return
+        self._last_push = now
         broadcast(self._pages, orjson.dumps(message).decode())  # skips pages that closed or lag
 
     def _changes(self) -> tuple[list[str], list[str]]:
