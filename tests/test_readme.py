@@ -2,8 +2,9 @@
 
 Each block runs alone, in a namespace holding only what would be the reader's own: `fixture_id`
 and `frames` (a recording of a best-of-7), `token` and `base` (our provider on loopback serving that
-recording, `FEED_TOKEN` set to the token), and `trading` (a trading system: `await trading.apply(…)`
-keeps what it was given). Anything of ours a block uses it must import itself. A block with a
+recording, `FEED_TOKEN` set to the token), `updates_file` (the update stream a desk wrote following
+it, alive lines included) and `trading` (a trading system: `await trading.apply(…)` keeps what it
+was given). Anything of ours a block uses it must import itself. A block with a
 top-level `await` runs in an event loop; a `test_…` function a block defines is called. Then what
 each block was for is checked against the replay of the same recording.
 """
@@ -14,12 +15,14 @@ import ast
 import asyncio
 import inspect
 import re
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from engine import playback
+from engine.desk import Desk, UpdateLog
 from engine.io.protocol import Secret
 from engine.io.recording import Frame, read_recording
 from engine.io.server import ProviderServer, load_fixtures
@@ -51,7 +54,9 @@ def test_the_readme_has_python_blocks() -> None:
 
 
 @pytest.mark.parametrize(("line", "source"), _blocks(), ids=[f"line{line}" for line, _ in _blocks()])
-def test_a_readme_block_runs_as_written(line: int, source: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_readme_block_runs_as_written(
+    line: int, source: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     recording = read_recording(RECORDING)
     assert recording.fixture_id is not None
     frames = [frame.text for frame in recording.frames if isinstance(frame, Frame)]
@@ -60,9 +65,20 @@ def test_a_readme_block_runs_as_written(line: int, source: str, monkeypatch: pyt
     monkeypatch.setenv("FEED_TOKEN", TOKEN)
     code = compile(source, f"README.md:{line}", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
 
+    updates_file = tmp_path / "updates.jsonl"
+
     async def run() -> dict[str, Any]:
         served = load_fixtures(RECORDING)
         async with ProviderServer(served, Secret(TOKEN), speed=None) as server:
+            if "updates_file" in source:
+                with updates_file.open("wb") as out:
+                    log = UpdateLog(out)
+                    async with Desk(TOKEN, base=server.base) as desk:
+                        desk.listen(log.write)
+                        log.alive(time.time(), desk.stream.run)
+                        desk.follow(recording.fixture_id, fmt=recording.meta.format())
+                        await desk.wait()
+                    log.alive(time.time(), desk.stream.run)
             namespace: dict[str, Any] = {
                 "__name__": "readme",
                 "fixture_id": recording.fixture_id,
@@ -70,6 +86,7 @@ def test_a_readme_block_runs_as_written(line: int, source: str, monkeypatch: pyt
                 "token": TOKEN,
                 "base": server.base,
                 "trading": trading,
+                "updates_file": str(updates_file),
             }
             pending = eval(code, namespace)  # the README's own code: the point of the test
             if inspect.iscoroutine(pending):
@@ -90,6 +107,10 @@ def test_a_readme_block_runs_as_written(line: int, source: str, monkeypatch: pyt
         last = trading.calls[-1][0]
         assert last.state.winner == replayed.winner
         assert last.state.points == replayed.points
+    if "reader" in namespace:  # the stream reader: each decision once, nothing left open
+        decided = [m for m in replayed.book.values() if m.status.value in ("settled", "void")]
+        assert len(namespace["paid"]) == len(decided) > 0
+        assert namespace["open_markets"] == {recording.fixture_id: []}
     if "desk" in namespace:  # the desk: followed, then unfollowed
         assert namespace["fixture"].fixture_id == recording.fixture_id
         assert not namespace["desk"].fixtures

@@ -463,7 +463,7 @@ def _describe_format(fmt: MatchFormat) -> str:
 
 class UpdateLog:
     """Writes every update of every fixture as one JSON line, the `replay --trace` shape (it names
-    its fixture: `fixtureId`), to a text stream; a desk listener (`desk.listen(log.write)`)."""
+    its fixture: `fixtureId`), to a binary stream (UTF-8 JSON); a desk listener (`desk.listen(log.write)`)."""
 
     def __init__(self, out: IO[bytes], on_reader_gone: Callable[[], object] | None = None) -> None:
         self._out = out
