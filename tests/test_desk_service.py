@@ -224,7 +224,7 @@ def test_without_a_config_follow_exits_once_every_fixture_has_ended_and_says_whi
     desk = _follow(["--base", fast_server, "--updates", str(updates), *_ids(RECORDINGS), f"{missing}:5"], tmp_path)
     _, err = desk.communicate(timeout=PATIENCE)
     assert desk.returncode == 3, err  # the provider refused a request (HTTP 404 for the missing fixture)
-    assert f"fixture {missing}: feed failed" in err
+    assert f"fixture {missing}: refused" in err
     assert "HTTP 404" in err
     lines = _lines(updates)
     for fixture_id in (entry.split(":")[0] for entry in _ids(RECORDINGS)):

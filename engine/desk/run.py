@@ -62,6 +62,10 @@ class ServiceOptions:
     lag_limit: float = LAG_LIMIT
 
 
+def _fixtures(count: int) -> str:
+    return f"{count} fixture{'' if count == 1 else 's'}"
+
+
 def parse_http(text: str) -> tuple[str, int]:
     """`HOST:PORT` (or `:PORT`, or `[::1]:PORT`) as (host, port); ValueError in words."""
     host, _, port = text.rpartition(":")
@@ -165,7 +169,7 @@ async def _serve(options: ServiceOptions, signals: _Signals, updates: UpdateLog 
             for entry in options.fixtures:
                 desk.follow(entry.fixture_id, entry.fmt, entry.markets(options.margin))
             _apply_config(desk, options, options.config, from_config)
-            print(f"ttengine follow: following {len(desk.fixtures)} fixtures", file=err, flush=True)
+            print(f"ttengine follow: following {_fixtures(len(desk.fixtures))}", file=err, flush=True)
             await _until_stopped(desk, options, signals, from_config)
             count = len(desk.fixtures)
     finally:
@@ -178,7 +182,7 @@ async def _serve(options: ServiceOptions, signals: _Signals, updates: UpdateLog 
     if signals.received is not None and not signals.broken_pipe:
         name = signal.Signals(signals.received).name
         print(
-            f"ttengine follow: {name}: stopped following {count} fixtures; every undecided market suspended",
+            f"ttengine follow: {name}: stopped following {_fixtures(count)}; every undecided market suspended",
             file=err,
             flush=True,
         )
