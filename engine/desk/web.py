@@ -72,8 +72,7 @@ class DeskWeb:
     ) -> None:
         self.desk = desk
         self._token = token
-        if token is not None:
-            log.addFilter(_Redact(token))  # websockets logs request paths at debug level: `/?token=…`
+        self._redact = None if token is None else _Redact(token)
         self.metrics = metrics
         self.host = host
         self.port = port
@@ -96,6 +95,8 @@ class DeskWeb:
 
     async def start(self) -> None:
         """Listen and start pushing."""
+        if self._redact is not None:
+            log.addFilter(self._redact)  # websockets logs request paths at debug level: `/?token=…`
         if self.host not in LOOPBACK and self._token is None:
             log.warning(
                 "the desk's HTTP side listens on %s, not loopback, without a token: anyone who can reach it can "
@@ -125,8 +126,8 @@ class DeskWeb:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
-        for kept in [f for f in log.filters if isinstance(f, _Redact) and f.token is self._token]:
-            log.removeFilter(kept)
+        if self._redact is not None:
+            log.removeFilter(self._redact)
 
     async def __aenter__(self) -> DeskWeb:
         await self.start()
@@ -237,11 +238,11 @@ class _Redact(logging.Filter):
 
     def __init__(self, token: Secret) -> None:
         super().__init__()
-        self.token = token
+        self._token = token
 
     def filter(self, record: logging.LogRecord) -> bool:
         text = record.getMessage()
-        redacted = self.token.redact(text)
+        redacted = self._token.redact(text)
         if redacted != text:
             record.msg, record.args = redacted, None
         return True
