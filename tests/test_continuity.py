@@ -280,7 +280,9 @@ def test_kill_9_and_a_restart_resume_from_the_recording_without_a_stale_market_o
         assert max(b - a for a, b in itertools.pairwise(beats)) <= 1.2
     # Nothing reopened at a past score: the restart's backlog is one net snapshot (the second line).
     assert updates_after[1]["snapshot"]
-    assert updates_after[1]["input"] == "CaughtUpWithFeed"
+    assert updates_after[1]["input"] == "CaughtUpWithFeed" or (
+        updates_after[1]["input"] == "CaughtUp" and "caught up" in err  # the consumer lagged too (a loaded machine)
+    ), err[-2000:]
     _assert_nothing_reopened_at_a_past_score(updates_before + updates_after)  # in either run
     # No settlement sent twice outside a snapshot, across both runs.
     sent_before = {s["id"] for line in updates_before for s in line["signals"] if "id" in s}
@@ -501,8 +503,13 @@ def test_a_network_cut_mid_match_catches_up_under_suspension_on_reconnection(cut
     lines = [line for line in _lines(updates) if "alive" not in line]
     inputs = [line["input"] for line in lines]
     down = inputs.index("Disconnected")
-    back = inputs.index("CaughtUpWithFeed", down)
-    assert lines[back]["snapshot"] is True
+    back = next(i for i in range(down, len(lines)) if lines[i].get("snapshot"))
+    # The backlog's snapshot ends the catch-up; on a loaded machine the consumer may also have
+    # lagged meanwhile, and then the one snapshot comes when it has caught up (and the log says so).
+    assert inputs[back] == "CaughtUpWithFeed" or (inputs[back] == "CaughtUp" and "caught up" in err), (
+        inputs[down : back + 1],
+        err[-2000:],
+    )
     assert lines[back]["coalesced"] >= 5  # the actions that fell due while the network was down
     _assert_nothing_reopened_at_a_past_score(lines)
     reader = StreamReader()
