@@ -3,6 +3,7 @@ import cython
 
 cdef int _GAME_WINNER, _GAME_TOTAL_POINTS, _RACE_TO, _POINT_WINNER, _MATCH_WINNER, _CORRECT_SCORE, _TOTAL_GAMES
 cdef int _HOME_WIN, _TIE, _TIE_WIN, _TIE_SPLIT, _TIE_POINT, _HEAD
+cdef double _NEVER_PLAYED
 
 @cython.locals(low=int)
 cdef int _past_tie(int tie_at, int home, int away)
@@ -39,17 +40,26 @@ cdef void _race_into(double[::1] out, Py_ssize_t at, double weight, double[::1] 
                weight=double, home_serve=double, away_serve=double, current=double[::1],
                opener_home_table=double[::1], opener_away_table=double[::1], table=double[::1], game=int,
                table_size=int, zeros=double[::1], reach=double[::1],
-               at=Py_ssize_t, won=double, over=double, variant=Py_ssize_t, server_home=bint, opener_home=bint)
+               at=Py_ssize_t, won=double, over=double, variant=Py_ssize_t, server_home=bint, opener_home=bint,
+               wants_future=bint, side=int, finals=double[::1], played=double[::1], mass=double[::1],
+               scaled=double, chance=double, slot=Py_ssize_t)
 cpdef object price_position(int points_to_win, int games_to_win, int games_home, int games_away, int at_game,
                             int home, int away, list server_homes, list opener_homes, bint expedite, list weights,
                             list home_serves, list away_serves, list kinds, list games, list lines, list numbers)
 
-@cython.locals(side=int, layer=double[::1], finals=double[::1], following=double[::1], played=int, first=int,
-               last=int, at_played=int, offset=int, p=double, home=int, away=int, chance=double, won=double,
-               lost=double, index=Py_ssize_t, kind=int, at=Py_ssize_t, slot=Py_ssize_t, over=double)
+@cython.locals(won=double, over=double)
+cdef void _game_market_into(double[::1] out, Py_ssize_t at, double weight, int kind, double[::1] table, int tie_at,
+                            double line, int number)
+
+@cython.locals(side=int, layer=double[::1], following=double[::1], first=int, last=int, at_played=int, offset=int,
+               p=double, home=int, away=int, chance=double, won=double, lost=double, reached=double, at=int)
+cdef void _game_chances(double[::1] finals, double[::1] played, int games_to_win, int games_home, int games_away,
+                        double current_home, double opener_home_wins, double opener_away_wins, bint opener_home)
+
+@cython.locals(side=int, home=int, away=int, index=Py_ssize_t, kind=int, at=Py_ssize_t, slot=Py_ssize_t,
+               won=double, over=double)
 cdef void _match_into(double[::1] out, long long[::1] starts, long long[::1] width, list kinds, list lines,
-                      int games_to_win, int games_home, int games_away, double current_home,
-                      double opener_home_wins, double opener_away_wins, bint opener_home, double weight)
+                      int games_to_win, int games_home, int games_away, double[::1] finals, double weight)
 
 cdef long long _LADDER_TOP
 

@@ -50,6 +50,10 @@ _TIE_WIN = 2
 _TIE_SPLIT = 3
 _TIE_POINT = 4  # P(home wins the point played at the tie)
 _HEAD = 5
+#: Added to each node's chance of playing a future game: nothing next to any chance a double can
+#: tell from 0 relative to 1, and a game no node plays (void for sure) is priced as if played.
+_NEVER_PLAYED = 1e-300
+NEVER_PLAYED = _NEVER_PLAYED
 
 
 def covers(points_to_win: int, lead: int, kinds: list[int], numbers: list[int]) -> bool:
@@ -225,9 +229,16 @@ def price_position(
     for index in range(count):
         out[starts[index] - 1] = float(width[index])
     wants_match = False
+    wants_future = False  # a game market on a game not yet begun: priced given the game is played
     for index in range(count):
         if width[index] and kinds[index] >= _MATCH_WINNER:
             wants_match = True
+        elif width[index] and games[index] > at_game and games_to_win > 0:
+            wants_future = True
+    side = games_to_win + 1
+    finals = _zeros(side * side)
+    played = _zeros(2 * games_to_win + 1)
+    mass = _zeros(count)  # a future game's markets: the weight of the nodes where it is played
     table_size = _table_size(tie_at)
     zeros = _zeros(max((tie_at + 1) * (tie_at + 1), table_size))
     reach = _zeros((tie_at + 1) * (tie_at + 1))
@@ -246,39 +257,10 @@ def price_position(
             _game_table(
                 tie_at, home - past, away - past, server_home, expedite, home_serve, away_serve, reach, current, zeros
             )
-            for index in range(count):
-                if width[index] == 0 or kinds[index] >= _MATCH_WINNER:
-                    continue
-                kind = kinds[index]
-                game = games[index]
-                at = starts[index]
-                if game == at_game:
-                    table = current
-                elif ((game - at_game) % 2 == 0) == opener_home:
-                    table = opener_home_table
-                else:
-                    table = opener_away_table
-                if kind == _GAME_WINNER:
-                    won = _home_wins(table)
-                    out[at] += weight * won
-                    out[at + 1] += weight * (1.0 - won)
-                elif kind == _GAME_TOTAL_POINTS:
-                    over = _total_over(table, tie_at, lines[index] - (2 * past if game == at_game else 0))
-                    out[at] += weight * over
-                    out[at + 1] += weight * (1.0 - over)
-                elif kind == _RACE_TO:
-                    _race_into(out, at, weight, table, tie_at, numbers[index])
-                else:  # _POINT_WINNER
-                    won = home_serve if server_home else 1.0 - away_serve
-                    out[at] += weight * won
-                    out[at + 1] += weight * (1.0 - won)
-            if wants_match:
-                _match_into(
-                    out,
-                    starts,
-                    width,
-                    kinds,
-                    lines,
+            if wants_match or wants_future:
+                _game_chances(
+                    finals,
+                    played,
                     games_to_win,
                     games_home,
                     games_away,
@@ -286,9 +268,63 @@ def price_position(
                     _home_wins(opener_home_table),
                     _home_wins(opener_away_table),
                     opener_home,
-                    weight,
                 )
+            for index in range(count):
+                if width[index] == 0 or kinds[index] >= _MATCH_WINNER:
+                    continue
+                kind = kinds[index]
+                game = games[index]
+                at = starts[index]
+                scaled = weight
+                if game == at_game:
+                    table = current
+                else:
+                    if games_to_win > 0:  # given it is played: weighted by the chance it is
+                        chance = played[game - at_game] if game - at_game < 2 * games_to_win else 0.0
+                        scaled = weight * (chance + _NEVER_PLAYED)
+                        mass[index] += scaled
+                    table = opener_home_table if ((game - at_game) % 2 == 0) == opener_home else opener_away_table
+                if kind == _POINT_WINNER:
+                    won = home_serve if server_home else 1.0 - away_serve
+                    out[at] += scaled * won
+                    out[at + 1] += scaled * (1.0 - won)
+                else:
+                    _game_market_into(
+                        out,
+                        at,
+                        scaled,
+                        kind,
+                        table,
+                        tie_at,
+                        lines[index] - (2 * past if game == at_game else 0),
+                        numbers[index],
+                    )
+            if wants_match:
+                _match_into(out, starts, width, kinds, lines, games_to_win, games_home, games_away, finals, weight)
+    if wants_future:
+        for index in range(count):
+            if width[index] == 0 or kinds[index] >= _MATCH_WINNER or games[index] <= at_game:
+                continue
+            at = starts[index]
+            for slot in range(at, at + width[index]):
+                out[slot] = out[slot] / mass[index]
     return out_array
+
+
+def _game_market_into(
+    out: Floats, at: int, weight: float, kind: int, table: Floats, tie_at: int, line: float, number: int
+) -> None:
+    """A game market's outcome probabilities from its game's table, weighted into `out[at:]`."""
+    if kind == _GAME_WINNER:
+        won = _home_wins(table)
+        out[at] += weight * won
+        out[at + 1] += weight * (1.0 - won)
+    elif kind == _GAME_TOTAL_POINTS:
+        over = _total_over(table, tie_at, line)
+        out[at] += weight * over
+        out[at + 1] += weight * (1.0 - over)
+    else:  # _RACE_TO
+        _race_into(out, at, weight, table, tie_at, number)
 
 
 def _total_over(table: Floats, tie_at: int, line: float) -> float:
@@ -318,12 +354,9 @@ def _race_into(out: Floats, at: int, weight: float, table: Floats, tie_at: int, 
     out[at + 2] += weight * (neither if neither > 0.0 else 0.0)
 
 
-def _match_into(
-    out: Floats,
-    starts: Ints,
-    width: Ints,
-    kinds: list[int],
-    lines: Floats,
+def _game_chances(
+    finals: Floats,
+    played: Floats,
     games_to_win: int,
     games_home: int,
     games_away: int,
@@ -331,17 +364,19 @@ def _match_into(
     opener_home_wins: float,
     opener_away_wins: float,
     opener_home: bool,
-    weight: float,
 ) -> None:
-    """Match winner, correct score and total games from the distribution of the final score in
-    games, weighted into `out`. The correct score's outcomes run over the final scores in order:
-    (to_win, games_away), (to_win, games_away + 1), ... then (games_home, to_win), ... sorted."""
+    """The final score in games (`finals[home * (games_to_win + 1) + away]`) and the chance each game
+    from the current one is played (`played[offset]`, offset 0 the current game), walking the games
+    from `games_home`-`games_away`: the current game won by home with `current_home`, the next ones
+    with the chance of the side that opens them (alternating from the current game's opener)."""
     side = games_to_win + 1
+    for at in range(side * side):
+        finals[at] = 0.0
+    for at in range(2 * games_to_win + 1):
+        played[at] = 0.0
     layer = _zeros(side * side)
-    finals = _zeros(side * side)
     layer[games_home * side + games_away] = 1.0
-    played = games_home + games_away
-    first = played
+    first = games_home + games_away
     last = 2 * games_to_win - 1
     for at_played in range(first, last):
         offset = at_played - first
@@ -352,6 +387,7 @@ def _match_into(
         else:
             p = opener_away_wins
         following = _zeros(side * side)
+        reached = 0.0
         for home in range(games_home, games_to_win):
             away = at_played - home
             if away < games_away or away >= games_to_win:
@@ -359,6 +395,7 @@ def _match_into(
             chance = layer[home * side + away]
             if chance == 0.0:
                 continue
+            reached += chance
             won = chance * p
             lost = chance * (1.0 - p)
             if home + 1 == games_to_win:
@@ -369,7 +406,26 @@ def _match_into(
                 finals[home * side + away + 1] += lost
             else:
                 following[home * side + away + 1] += lost
+        played[offset] = reached
         layer = following
+
+
+def _match_into(
+    out: Floats,
+    starts: Ints,
+    width: Ints,
+    kinds: list[int],
+    lines: Floats,
+    games_to_win: int,
+    games_home: int,
+    games_away: int,
+    finals: Floats,
+    weight: float,
+) -> None:
+    """Match winner, correct score and total games from the distribution of the final score in
+    games (`_game_chances`), weighted into `out`. The correct score's outcomes run over the final
+    scores in order: (to_win, games_away), (to_win, games_away + 1), ... then (games_home, to_win), ... sorted."""
+    side = games_to_win + 1
     for index in range(len(kinds)):
         kind = kinds[index]
         if width[index] == 0 or kind < _MATCH_WINNER:

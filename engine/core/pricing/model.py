@@ -37,7 +37,8 @@ class Position:
     1-based; 0-0 when it is about to start), who serves the next point, and the expedite system:
     `expedite` once it is on, `expedite_from` the points of the current game played when it came on
     (None with `expedite`: from the start of this game) — the service order before it was the
-    normal one, which says who opened the game and so who opens the next ones."""
+    normal one, which says who opened the game and so who opens the next ones — and
+    `expedite_interrupted` whether it came on with the ball in play (`rules.service_turn`)."""
 
     format: MatchFormat
     games: tuple[int, int]
@@ -46,12 +47,18 @@ class Position:
     server: Side
     expedite: bool = False
     expedite_from: int | None = None
+    #: The expedite system came on in this game with the ball in play (`rules.service_turn`).
+    expedite_interrupted: bool = False
 
     def __attrs_post_init__(self) -> None:
         if self.expedite_from is not None and not (self.expedite and 0 <= self.expedite_from <= sum(self.points)):
             raise ValueError(
                 f"expedite_from is the points played in this game when the expedite system came on (at most"
                 f" {sum(self.points)}, with expedite=True), not {self.expedite_from}"
+            )
+        if self.expedite_interrupted and not self.expedite_from:
+            raise ValueError(
+                "expedite_interrupted is about a start of the expedite system in this game (expedite_from > 0)"
             )
 
 
@@ -352,7 +359,17 @@ def price(position: Position, strengths: Strengths, markets: Sequence[Market]) -
 
 
 def price_reference(position: Position, strengths: Strengths, markets: Sequence[Market]) -> dict[str, dict[str, float]]:
-    """`price` by the plain recursion over each game's points (`_Game.walk`): the reference."""
+    """`price` by the plain recursion over each game's points (`_Game.walk`): the reference. With
+    one strength a game's outcome does not depend on whether it is played (who opens it is known),
+    so a future game's prices are its prices given that it is played."""
+    return _price_and_chances(position, strengths, markets)[0]
+
+
+def _price_and_chances(
+    position: Position, strengths: Strengths, markets: Sequence[Market]
+) -> tuple[dict[str, dict[str, float]], dict[int, float]]:
+    """`price_reference`'s prices and the chance each game from the current one is played (empty
+    when the format is unknown)."""
     fmt = position.format
     opening = _opening_server(position)
     current = _Game(fmt, position.points, position.server, position.expedite, strengths)
@@ -388,9 +405,13 @@ def price_reference(position: Position, strengths: Strengths, markets: Sequence[
         elif market.type is MarketType.POINT_WINNER:
             home = strengths.home_wins_point(position.server)
             out[market.id] = {"home": home, "away": 1.0 - home}
-    if match_wanted:
-        out.update(_match_prices(position, current.home_wins(), fresh, match_wanted))
-    return {market.id: out[market.id] for market in markets if market.id in out}  # in the order asked
+    played: dict[int, float] = {}
+    if fmt.games_to_win is not None:
+        finals, played = _game_chances(position, current.home_wins(), lambda game: fresh(game).home_wins())
+        out.update(_match_prices(position.games, fmt.games_to_win, finals, match_wanted))
+    elif match_wanted:
+        raise ValueError("match-level markets need the match format (best_of)")
+    return {market.id: out[market.id] for market in markets if market.id in out}, played  # in the order asked
 
 
 def price_weighted(position: Position, weighted: Weighted, markets: Sequence[Market]) -> dict[str, dict[str, float]]:
@@ -465,15 +486,10 @@ def _reference_rows(
 ) -> list[PriceRow]:
     """`price_rows` by the reference model."""
     weighted = tuple(
-        (weight / len(positions), Strengths(home_serve, away_serve))
+        (weight, Strengths(home_serve, away_serve))
         for weight, home_serve, away_serve in zip(weights, home_serves, away_serves, strict=True)
     )
-    averaged: dict[str, dict[str, float]] = {}
-    for position in positions:
-        for market_id, outcomes in price_weighted_reference(position, weighted, markets).items():
-            into = averaged.setdefault(market_id, {})
-            for outcome, p in outcomes.items():
-                into[outcome] = into.get(outcome, 0.0) + p
+    averaged = _combined_reference(positions, weighted, markets)
     return [
         (market, tuple(averaged[market.id]), tuple(averaged[market.id].values()))
         for market in markets
@@ -485,13 +501,36 @@ def price_weighted_reference(
     position: Position, weighted: Weighted, markets: Sequence[Market]
 ) -> dict[str, dict[str, float]]:
     """`price` averaged over strengths with their weights, by `price_reference`: the reference."""
-    averaged: dict[str, dict[str, float]] = {}
-    for weight, strengths in weighted:
-        for market_id, outcomes in price_reference(position, strengths, markets).items():
-            into = averaged.setdefault(market_id, {})
-            for outcome, p in outcomes.items():
-                into[outcome] = into.get(outcome, 0.0) + weight * p
-    return averaged
+    return _combined_reference([position], weighted, markets)
+
+
+def _combined_reference(
+    positions: Sequence[Position], weighted: Weighted, markets: Sequence[Market]
+) -> dict[str, dict[str, float]]:
+    """The prices of one joint distribution over the strengths (`weighted`) and `positions` (each
+    equally likely): a market on a game not yet begun is priced given that game is played, so each
+    strength counts by its weight times its chance of playing that game (plus `kernel.NEVER_PLAYED`:
+    a game no strength plays, void for sure, is priced as if played). Everything else is the plain
+    weighted average."""
+    future = {market.id: market.game for market in markets if market.type not in MATCH_TYPES}
+    summed: dict[str, dict[str, float]] = {}
+    mass: dict[str, float] = {}
+    for position in positions:
+        for weight, strengths in weighted:
+            share = weight / len(positions)
+            prices, played = _price_and_chances(position, strengths, markets)
+            for market_id, outcomes in prices.items():
+                scaled = share
+                game = future.get(market_id, position.game)
+                if game > position.game and played:
+                    scaled = share * (played.get(game, 0.0) + kernel.NEVER_PLAYED)
+                    mass[market_id] = mass.get(market_id, 0.0) + scaled
+                into = summed.setdefault(market_id, {})
+                for outcome, p in outcomes.items():
+                    into[outcome] = into.get(outcome, 0.0) + scaled * p
+    for market_id, total in mass.items():
+        summed[market_id] = {outcome: p / total for outcome, p in summed[market_id].items()}
+    return summed
 
 
 _KIND: dict[MarketType, int] = {
@@ -558,26 +597,24 @@ def _opening_server(position: Position) -> Side:
     turns before the expedite system came on were the normal ones (two serves each)."""
     played = sum(position.points)
     expedite_from = (position.expedite_from or 0) if position.expedite else None
-    turn = service_turn(played, expedite_from, position.format)
+    turn = service_turn(played, expedite_from, position.format, position.expedite_interrupted)
     return position.server if turn % 2 == 0 else position.server.other
 
 
-def _match_prices(
-    position: Position, current_home: float, fresh: Callable[[int], _Game], markets: list[Market]
-) -> dict[str, dict[str, float]]:
-    """Match winner, correct score and total games from the final-score distribution."""
+def _game_chances(
+    position: Position, current_home: float, fresh_home: Callable[[int], float]
+) -> tuple[dict[tuple[int, int], float], dict[int, float]]:
+    """The final score in games and the chance each game from the current one is played, game by
+    game from the position (a side reaching the games to win stops there): the current game won by
+    home with `current_home`, a later one with `fresh_home(game)`."""
     to_win = position.format.games_to_win
-    if to_win is None:
-        raise ValueError("match-level markets need the match format (best_of)")
-
-    def fresh_home(game: int) -> float:
-        return fresh(game).home_wins()
-
-    # The distribution of games won, game by game: a side reaching `to_win` stops there.
+    assert to_win is not None
     finals: dict[tuple[int, int], float] = {}
+    played: dict[int, float] = {}
     layer = {position.games: 1.0}
     game = position.game
     while layer:
+        played[game] = sum(layer.values())
         p = current_home if game == position.game else fresh_home(game)
         following: dict[tuple[int, int], float] = {}
         for (home, away), weight in layer.items():
@@ -586,6 +623,13 @@ def _match_prices(
                 target[score] = target.get(score, 0.0) + chance
         layer = following
         game += 1
+    return finals, played
+
+
+def _match_prices(
+    games: tuple[int, int], to_win: int, finals: dict[tuple[int, int], float], markets: list[Market]
+) -> dict[str, dict[str, float]]:
+    """Match winner, correct score and total games from the final-score distribution."""
     out: dict[str, dict[str, float]] = {}
     for market in markets:
         if market.type is MarketType.MATCH_WINNER:

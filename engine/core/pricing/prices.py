@@ -196,6 +196,7 @@ def _price_rows(match: MatchFacts, book: Book, pricing: Pricing) -> list[PriceRo
         # A correction can take points away after the expedite system came on: it stays on, from
         # no later than the points now played (never a position the model refuses).
         expedite_from = min(expedite_from, home + away)
+    interrupted = play.expedite is not None and play.expedite.interrupted_in(game)
     points_home = sum(score[0] for score in play.points)
     points_away = sum(score[1] for score in play.points)
     # Before the feed shows who serves first, a coin toss decides it: both, equally likely.
@@ -206,9 +207,10 @@ def _price_rows(match: MatchFacts, book: Book, pricing: Pricing) -> list[PriceRo
             play.games,
             game,
             (home, away),
-            rules.server(first, game, home, away, expedite_from, fmt),
+            rules.server(first, game, home, away, expedite_from, fmt, interrupted),
             expedite_from is not None,
             expedite_from,
+            interrupted,
         )
         for first in firsts
     ]
