@@ -467,7 +467,9 @@ def _expedite(play: PlayState, action: PlayedAction, events: list[Event]) -> Pla
     if play.expedite is not None:
         return play  # on for the rest of the match already
     game, home, away = play.next_rally_position()
-    return attrs.evolve(play, expedite=Expedite(game, home + away))
+    # [ours] The ball is in play when a rally is under way (Point Started, not yet scored): the
+    # feed says nothing else about the interrupted rally (FEED.md).
+    return attrs.evolve(play, expedite=Expedite(game, home + away, interrupted=play.rally is not None))
 
 
 def _status_updated(play: PlayState, action: PlayedAction, events: list[Event]) -> PlayState:
@@ -545,7 +547,10 @@ def _point_started(play: PlayState, action: PlayedAction, events: list[Event]) -
         if first_server is None:
             game, home, away = play.next_rally_position()
             expedite = None if play.expedite is None else play.expedite.from_point_in(game)
-            first_server = rules.infer_first_server_of_match(observed, game, home, away, expedite, play.format)
+            interrupted = play.expedite is not None and play.expedite.interrupted_in(game)
+            first_server = rules.infer_first_server_of_match(
+                observed, game, home, away, expedite, play.format, interrupted
+            )
         elif expected is not None and observed is not expected:
             events.append(UnexpectedServer(play.current_game, expected, observed, action.action_id))
     serving = observed if observed is not None else expected

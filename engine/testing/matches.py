@@ -153,12 +153,13 @@ def _game_over(home: int, away: int) -> bool:
 
 def _server(first: Side, game: int, played: int, expedite: tuple[int, int] | None = None) -> Side:
     """ITTF 2.13: two serves each, one each from 10-10; the first server alternates by game.
-    ITTF 2.15, expedite on since point `p` of game `g`: the server of the preceding rally serves
-    again, then one serve each, for the rest of the match."""
+    ITTF 2.15, expedite on since point `p` of game `g` (between rallies: the builder emits it
+    before a point starts): the receiver of the preceding rally serves first (2.15.2), then one
+    serve each, for the rest of the match."""
     opening = first if game % 2 == 1 else first.other
     if expedite is not None and (game, played) >= expedite:
         since = expedite[1] if game == expedite[0] else 0
-        start = _server(first, game, since - 1) if since > 0 else opening
+        start = _server(first, game, since - 1).other if since > 0 else opening
         return start if (played - since) % 2 == 0 else start.other
     return serving_side(opening, played)
 

@@ -160,17 +160,26 @@ def _normal_turn(points_played: int, fmt: MatchFormat) -> int:
     return deuce_at // 2 + (points_played - deuce_at)
 
 
-def service_turn(points_played: int, expedite_from: int | None = None, fmt: MatchFormat = DEFAULT_FORMAT) -> int:
+def service_turn(
+    points_played: int, expedite_from: int | None = None, fmt: MatchFormat = DEFAULT_FORMAT, interrupted: bool = False
+) -> int:
     """How many times service has changed hands in a game before rally number `points_played`.
 
     Two points per turn (ITTF 2.13.3), one from 10-10 (2.13.4). Under the expedite system
-    (2.15), introduced when `expedite_from` points of this game had been played, the player who
-    served the preceding rally serves the next one, then each serves one point in turn. Pass
-    `expedite_from=0` for a game that started with expedite already on.
+    (2.15), introduced when `expedite_from` points of this game had been played, each player then
+    serves one point in turn, starting (2.15.2) with the server of the interrupted rally when the
+    ball was in play (`interrupted`: that rally is played again), else with the receiver of the
+    preceding rally. Pass `expedite_from=0` for a game that started with expedite already on (its
+    first server is the usual one).
     """
     if expedite_from is None or points_played < expedite_from:
         return _normal_turn(points_played, fmt)
-    start = _normal_turn(expedite_from - 1, fmt) if expedite_from > 0 else 0
+    if expedite_from == 0:
+        start = 0
+    elif interrupted:
+        start = _normal_turn(expedite_from, fmt)  # the interrupted rally's server serves it again
+    else:
+        start = _normal_turn(expedite_from - 1, fmt) + 1  # the receiver of the preceding rally
     return start + (points_played - expedite_from)
 
 
@@ -186,10 +195,12 @@ def server(
     away: int,
     expedite_from: int | None = None,
     fmt: MatchFormat = DEFAULT_FORMAT,
+    interrupted: bool = False,
 ) -> Side:
-    """The side due to serve the next rally of `game` at score home-away."""
+    """The side due to serve the next rally of `game` at score home-away (`expedite_from`,
+    `interrupted`: as `service_turn`)."""
     opening = first_server_of_game(first_server_of_match, game)
-    turn = service_turn(home + away, expedite_from, fmt)
+    turn = service_turn(home + away, expedite_from, fmt, interrupted)
     return opening if turn % 2 == 0 else opening.other
 
 
@@ -200,9 +211,10 @@ def infer_first_server_of_match(
     away: int,
     expedite_from: int | None = None,
     fmt: MatchFormat = DEFAULT_FORMAT,
+    interrupted: bool = False,
 ) -> Side:
     """Invert `server`: which side must have served first in game 1 for `observed_server` to serve now."""
-    if server(Side.HOME, game, home, away, expedite_from, fmt) is observed_server:
+    if server(Side.HOME, game, home, away, expedite_from, fmt, interrupted) is observed_server:
         return Side.HOME
     return Side.AWAY
 

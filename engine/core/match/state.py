@@ -53,10 +53,17 @@ class Rally:
 
 @attrs.frozen(slots=True)
 class Expedite:
-    """The expedite system came on in `game` after `points_played` points of it (ITTF 2.15)."""
+    """The expedite system came on in `game` after `points_played` points of it (ITTF 2.15),
+    `interrupted`: with the ball in play (a rally under way: it is played again by its server;
+    otherwise the receiver of the preceding rally serves first, 2.15.2)."""
 
     game: int
     points_played: int
+    interrupted: bool = False
+
+    def interrupted_in(self, game: int) -> bool:
+        """`interrupted` for `rules.server` in `game` (only the game it came on in)."""
+        return self.interrupted and game == self.game
 
     def from_point_in(self, game: int) -> int | None:
         """`expedite_from` for `rules.server` in `game`: None before it, 0 in later games."""
@@ -110,8 +117,18 @@ class PlayState:
         if self.first_server is None or self.winner is not None or self.result is not None:
             return None
         game, home, away = self.next_rally_position()
-        expedite = None if self.expedite is None else self.expedite.from_point_in(game)
-        return rules.server(self.first_server, game, home, away, expedite, self.format)
+        if self.expedite is None:
+            return rules.server(self.first_server, game, home, away, None, self.format)
+        expedite = self.expedite
+        return rules.server(
+            self.first_server,
+            game,
+            home,
+            away,
+            expedite.from_point_in(game),
+            self.format,
+            expedite.interrupted_in(game),
+        )
 
     def server(self) -> Side | None:
         """Who serves: the rally's server while one is under way, else the rules' next server."""
