@@ -1,5 +1,5 @@
 """Layers point one way (issues 14, 22): every module of `engine` imports only its own layer and
-the layers below it — the match, then the markets, then the prices, then the engine state and its
+the layers below it — the match, then the markets, then the prices, then the ratings, then the engine state and its
 step, then the feed, the adapter, the runtime, the analyses, the desk and the command line — and the core's
 modules import one another without a cycle. Every import counts: at the top, inside a function,
 or for types only."""
@@ -19,6 +19,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("match", ("engine.core.match",)),
     ("markets", ("engine.core.markets",)),
     ("pricing", ("engine.core.pricing",)),
+    ("player ratings: a fixture's prior", ("engine.ratings",)),
     (
         "engine state and step",
         (

@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Sequence
+from typing import Literal
 
 import attrs
 
@@ -119,6 +120,9 @@ GAUSS_HERMITE: dict[int, tuple[tuple[float, float], ...]] = {
 PRIOR = Prior(serve=0.547, strength=22.0)
 
 
+PriorSource = Literal["none", "pre-match", "ratings"]
+
+
 def _check_edge(_: object, __: object, value: float) -> None:
     if not -0.5 < value < 0.5:
         raise ValueError(f"home's edge on its share of the points is between -0.5 and 0.5, not {value}")
@@ -134,6 +138,9 @@ class Pricing:
     prior: Prior = PRIOR
     home_edge: float = attrs.field(default=0.0, validator=_check_edge)
     odds: OddsPolicy = DEFAULT_ODDS
+    #: Where the prior's centre and strength come from: `none` (the sides even, nothing known),
+    #: `pre-match` (a bookmaker's odds, `with_pre_match`) or `ratings` (`engine.ratings`).
+    source: PriorSource = "none"
 
     def with_margin(self, margin: float) -> Pricing:
         """This pricing with one margin for every market type."""
@@ -143,7 +150,16 @@ class Pricing:
         """This pricing with the pre-match edge implied by a bookmaker's match odds (their margin
         removed by the odds policy's method); the format must be known."""
         fair = remove_margin({"home": home_odds, "away": away_odds}, self.odds.method)
-        return attrs.evolve(self, home_edge=home_edge_for(fair["home"], fmt, self.prior))
+        return attrs.evolve(self, home_edge=home_edge_for(fair["home"], fmt, self.prior), source="pre-match")
+
+    def with_ratings(self, prior: Prior, home_edge: float) -> Pricing:
+        """This pricing with a prior from the players' ratings (`engine.ratings.prior_for`)."""
+        return attrs.evolve(self, prior=prior, home_edge=home_edge, source="ratings")
+
+    @property
+    def has_prior(self) -> bool:
+        """True when something is known of the players before the first point."""
+        return self.source != "none"
 
 
 DEFAULT_PRICING = Pricing()
@@ -240,6 +256,17 @@ def home_edge_for(home_wins: float, fmt: MatchFormat, prior: Prior = PRIOR) -> f
         at_middle = match_win_at(fmt, (0, 0), (0, 0), prior, middle)
         low, high = (middle, high) if at_middle < home_wins else (low, middle)
     return (low + high) / 2
+
+
+@functools.lru_cache(maxsize=256)
+def home_edge_table(fmt: MatchFormat, prior: Prior = PRIOR) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The edges from -0.3 to 0.3 (0.0025 apart) and P(home wins) before the first point at each
+    (`match_win_at`), increasing: what `engine.ratings` inverts to turn a win probability into an
+    edge without a bisection per fixture."""
+    if fmt.best_of is None:
+        raise ValueError("a pre-match price needs the match format (best_of)")
+    edges = tuple(round(-0.3 + 0.0025 * step, 4) for step in range(241))
+    return edges, tuple(match_win_at(fmt, (0, 0), (0, 0), prior, edge) for edge in edges)
 
 
 def strengths_from(home: int, away: int, prior: Prior = PRIOR, home_edge: float = 0.0) -> Strengths:
