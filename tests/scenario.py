@@ -5,9 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import attrs
+
+from engine.core.config import MarketConfig
 from engine.core.events import Event
 from engine.core.markets.signals import SIGNAL_TYPES, STATUS_SIGNAL_TYPES, StatusSignal
 from engine.core.match.rules import MatchFormat, Side
+from engine.core.pricing.model import DEFAULT_PRICING
 from engine.core.reduce import EndOfStream, Input, reduce
 from engine.core.state import MatchState
 from engine.feed.catalogue import SendType
@@ -24,6 +28,19 @@ from engine.testing.feedgen import (
 )
 
 HOME, AWAY = Side.HOME, Side.AWAY
+
+#: Markets priced with a prior (an even pre-match price), as a desk with ratings prices them: the
+#: tests of suspension and settlement are not about the prior. Without one the match-level and
+#: game-winner markets stay suspended (`no_prior`; tests/test_ratings.py).
+PRIORED = MarketConfig(pricing=attrs.evolve(DEFAULT_PRICING, source="pre-match"))
+
+
+def with_prior(config: MarketConfig) -> MarketConfig:
+    """`config` priced with an even prior (unchanged without pricing, or with a prior already)."""
+    pricing = config.pricing
+    if pricing is None or pricing.has_prior:
+        return config
+    return attrs.evolve(config, pricing=attrs.evolve(pricing, source="pre-match"))
 
 
 class Feed:
@@ -104,7 +121,7 @@ def run(
     messages: Sequence[Input], fmt: MatchFormat | None = None, fixture_id: str | None = "fx"
 ) -> tuple[MatchState, list[Event], list[list[Event]]]:
     """Fold messages then EndOfStream: final state, all events, and the events of each message."""
-    state = MatchState.new(fixture_id, fmt or MatchFormat())
+    state = MatchState.new(fixture_id, fmt or MatchFormat(), markets=PRIORED)
     per_message: list[list[Event]] = []
     for message in [*messages, EndOfStream()]:
         state, events = reduce(state, message)

@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from scenario import with_prior
 
 from engine import playback
 from engine.analysis.report import describe_signal, is_signal, summarize
 from engine.cli import main
+from engine.core.config import DEFAULT_MARKETS
 from engine.core.markets.signals import expand
 from engine.core.reduce import reduce
 from engine.feed.catalogue import ActionKind
@@ -49,7 +51,7 @@ def test_the_corpus_holds_every_real_aicup_match_and_twenty_real_ittf_matches() 
 
 def _trace_signals(path: Path) -> list[dict[str, Any]]:
     recording = read_recording(path)
-    state = playback.start_state(recording, None, False)
+    state = playback.start_state(recording, None, False, with_prior(DEFAULT_MARKETS))  # the mechanics, not the prior
     signals: list[dict[str, Any]] = []
     for _, message in playback.inputs(recording):
         state, events = reduce(state, message)

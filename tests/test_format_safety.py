@@ -10,6 +10,7 @@ import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from scenario import with_prior
 
 from engine import playback
 from engine.analysis.report import summarize
@@ -52,7 +53,7 @@ def _updates(path: Path, state: MatchState) -> list[tuple[object, Update]]:
 
 def _start(path: Path, fmt: MatchFormat, markets: MarketConfig | None = None) -> MatchState:
     recording = read_recording(path)
-    return MatchState.new(recording.fixture_id, fmt, markets=markets or MarketConfig())
+    return MatchState.new(recording.fixture_id, fmt, markets=with_prior(markets or MarketConfig()))
 
 
 @pytest.mark.parametrize("path", RECORDINGS, ids=lambda p: p.stem)

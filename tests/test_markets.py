@@ -14,7 +14,7 @@ import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from scenario import AWAY, HOME, Feed, game_won, script_format, signals_of
+from scenario import AWAY, HOME, PRIORED, Feed, game_won, script_format, signals_of, with_prior
 
 from engine.cli import main
 from engine.core.config import MarketConfig
@@ -111,7 +111,7 @@ def _fold(match: GeneratedMatch) -> list[tuple[Input, MatchState, list[Event]]]:
 def _fold_inputs(
     inputs: list[Input], fmt: MatchFormat = BO3, fixture_id: str = "fx"
 ) -> list[tuple[Input, MatchState, list[Event]]]:
-    state = MatchState.new(fixture_id, fmt)
+    state = MatchState.new(fixture_id, fmt, markets=PRIORED)
     steps = []
     for message in [*inputs, EndOfStream()]:
         state, events = reduce(state, message)
@@ -274,7 +274,7 @@ def test_d_a_correction_rolls_back_and_resettles_each_affected_market_exactly_on
 
 
 def _fold_without_end(actions: list[Action], fmt: MatchFormat) -> MatchState:
-    state = MatchState.new(actions[0].fixture_id, fmt)
+    state = MatchState.new(actions[0].fixture_id, fmt, markets=PRIORED)
     for action in actions:
         state, _ = reduce(state, action)
     return state
@@ -398,7 +398,7 @@ def test_the_catalogue_chooses_what_is_offered() -> None:
     catalogue = MarketCatalogue(correct_score=False, total_games_lines=(2.5,), race_to=(3,), point_winner=False)
     feed = Feed()
     feed.begin()
-    state = MatchState.new("fx", BO3, markets=MarketConfig(catalogue=catalogue))
+    state = MatchState.new("fx", BO3, markets=with_prior(MarketConfig(catalogue=catalogue)))
     for action in feed.actions:
         state, _ = reduce(state, action)
     assert list(state.book) == [
@@ -417,7 +417,7 @@ def test_the_catalogue_chooses_what_is_offered() -> None:
 
 
 def _state_after(feed: Feed, config: MarketConfig | None = None, fmt: MatchFormat = BO3) -> MatchState:
-    state = MatchState.new("fx", fmt, markets=config or MarketConfig())
+    state = MatchState.new("fx", fmt, markets=with_prior(config or MarketConfig()))
     for action in feed.actions:
         state, _ = reduce(state, action)
     return state
@@ -446,7 +446,7 @@ def _reasons(state: MatchState, market_id: str = "game_winner:1") -> tuple[Reaso
 
 
 def test_before_the_start_every_market_is_suspended_not_started() -> None:
-    state = reduce(MatchState.new("fx", BO3), Heartbeat())[0]
+    state = reduce(MatchState.new("fx", BO3, markets=PRIORED), Heartbeat())[0]
     assert set(state.book) >= {"match_winner", "game_winner:1", "point_winner:1:1"}
     assert all(entry.reasons == (Reason.NOT_STARTED,) for entry in state.book.values())
 
@@ -689,7 +689,7 @@ def test_a_real_match_trace_suspends_on_every_point_and_settles_every_game() -> 
     path = FIXTURES / "aicup2026_m01_female_bo5.jsonl"
     out = io.StringIO()
     with redirect_stdout(out):
-        assert main(["replay", str(path), "--trace"]) == 0
+        assert main(["replay", str(path), "--trace", "--pre-match", "1.9", "1.9"]) == 0  # a prior: all can open
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     receiver: dict[str, str] = {}
     games_seen = 0

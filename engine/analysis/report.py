@@ -49,6 +49,8 @@ def summarize(state: MatchState, markets: bool = True) -> dict[str, Any]:
         "gaps": state.gaps,
         "duplicates": state.duplicates,
         "unknownActions": state.unknown_actions,
+        "players": list(state.match.players),
+        "prior": None if state.markets.pricing is None else state.markets.pricing.source,
     }
     if markets:
         summary["markets"] = summarize_book(state.book, state.prices)

@@ -8,6 +8,7 @@ import attrs
 
 from engine.core.markets.catalogue import MarketCatalogue, MarketPolicy
 from engine.core.pricing.model import DEFAULT_PRICING, Pricing
+from engine.ratings import Ratings
 
 
 @attrs.frozen(slots=True)
@@ -18,6 +19,11 @@ class MarketConfig:
     policy: MarketPolicy = attrs.field(factory=MarketPolicy)
     #: The fair prices and odds of every undecided market (`engine.core.pricing.prices`); None: no prices.
     pricing: Pricing | None = DEFAULT_PRICING
+    #: The players' ratings: once the lineups name both sides (and the format is known), a pricing
+    #: without a prior takes its prior from them (`engine.ratings.prior_for`); a pre-match price
+    #: set in `pricing` wins. Left out of comparisons: a desk that learns (new ratings after each
+    #: match) does not reconfigure its fixtures for it.
+    ratings: Ratings | None = attrs.field(default=None, eq=False, repr=False)
 
 
 DEFAULT_MARKETS = MarketConfig()

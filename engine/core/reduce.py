@@ -46,6 +46,7 @@ from engine.core.events import (
     PastAmended,
     PointStarted,
     PointWon,
+    RatingsLookedUp,
     ServerChanged,
     Status,
     StatusChanged,
@@ -80,7 +81,8 @@ from engine.core.match.vocabulary import (
     result_kind_from_text,
 )
 from engine.core.pricing.prices import advance_prices
-from engine.core.state import MatchState
+from engine.core.state import MatchState, without_prior
+from engine.ratings import prior_for
 
 
 @attrs.frozen(slots=True)
@@ -211,8 +213,10 @@ def _reduce(state: MatchState, message: Input) -> tuple[MatchState, list[Event]]
         match = attrs.evolve(match, unfollowed=True)
     elif isinstance(message, CatchingUp | CaughtUpWithFeed):
         match = attrs.evolve(match, catching_up=isinstance(message, CatchingUp))
-    elif isinstance(message, Reconfigured):
-        return _with_book(attrs.evolve(state, markets=message.markets), events), events
+    elif isinstance(message, Reconfigured):  # the new config's ratings are asked afresh
+        fresh = attrs.evolve(match, ratings_asked=False, no_prior=without_prior(message.markets))
+        state = attrs.evolve(state, markets=message.markets).with_match(fresh)
+        return _with_book(_rated(state, events), events), events
     else:
         return _fold_message(state, message, events), events
     return _with_book(state.with_match(match), events), events
@@ -274,10 +278,37 @@ def _fold_message(state: MatchState, message: Action | EndOfStream, events: list
         if len(released) > 1:
             state = _advanced(state.with_match(match), changed)
     before.diff(_View.of(match), events)
-    state = _advanced(state.with_match(match), changed)
+    state = _rated(_advanced(state.with_match(match), changed), events)
     if state.book is not book_before:
         events.extend(signals_between(book_before, state.book, changed))
     return _priced(state, events)
+
+
+def _rated(state: MatchState, events: list[Event]) -> MatchState:
+    """Once the lineups name both sides and the format is known, a pricing without a prior asks the
+    configured ratings (once): both found, the prior comes from them (`RatingsLookedUp` says so,
+    or who was missing)."""
+    markets = state.markets
+    pricing = markets.pricing
+    if markets.ratings is None or pricing is None or pricing.has_prior or state.match.ratings_asked:
+        return state
+    home, away = state.match.players
+    fmt = state.match.play.format
+    if home is None or away is None or fmt.best_of is None:
+        return state
+    found = prior_for(markets.ratings, home, away, fmt, pricing.prior)
+    missing = tuple(
+        f"{lookup.name}: {lookup.why}" + (f" ({' | '.join(lookup.candidates)})" if lookup.candidates else "")
+        for lookup in (found.home, found.away)
+        if lookup.rating is None
+    )
+    state = state.with_match(attrs.evolve(state.match, ratings_asked=True))
+    if missing:
+        events.append(RatingsLookedUp(home, away, None, None, missing))
+        return state
+    events.append(RatingsLookedUp(home, away, found.home_wins, found.prior.strength))
+    rated = attrs.evolve(markets, pricing=pricing.with_ratings(found.prior, found.home_edge))
+    return attrs.evolve(state, markets=rated).with_match(attrs.evolve(state.match, no_prior=False))
 
 
 def _advanced(state: MatchState, changed: dict[str, None]) -> MatchState:
@@ -380,6 +411,8 @@ def _apply(match: MatchFacts, action: Action, events: list[Event], sequencer: Se
         # A lost message that arrived after all (LateArrival): its summary and statuses are the past.
         return match
     match = _provider_context(match, action, events)
+    if action.kind is ActionKind.LINEUPS and action.team is not None and action.team.name:
+        match = _named(match, action.team.side, action.team.name)
     play = _reconcile(match.play, previous_play, action, events)
     found = sum(1 for event in events[first_event:] if isinstance(event, Discrepancy))
     if found:
@@ -628,6 +661,13 @@ def _end_match(play: PlayState, action: PlayedAction, events: list[Event]) -> Pl
 
 
 # --- the feed's present: liveness and provider statuses ------------------------------------------
+
+
+def _named(match: MatchFacts, side: Side, name: str) -> MatchFacts:
+    """The match with a side's player (or pair) as a lineup names it."""
+    home, away = match.players
+    players = (name, away) if side is Side.HOME else (home, name)
+    return match if players == match.players else attrs.evolve(match, players=players)
 
 
 def _provider_context(match: MatchFacts, action: Action, events: list[Event]) -> MatchFacts:

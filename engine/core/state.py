@@ -59,7 +59,8 @@ class MatchState:
         markets that depend on the number of games wait for the provider's End Match) and,
         optionally, which markets to keep and how (`MarketConfig`). The book starts empty; the first
         input fills it and signals every market."""
-        return cls(MatchFacts.new(fixture_id, fmt, max_held), markets)
+        match = MatchFacts.new(fixture_id, fmt, max_held)
+        return cls(attrs.evolve(match, no_prior=without_prior(markets)), markets)
 
     # --- the hot path's copies: direct construction, about three times faster than attrs.evolve
 
@@ -255,3 +256,8 @@ class MatchState:
     def status(self) -> Status:
         """Where the match stands (`engine.core.match.state.MatchFacts.status`)."""
         return self.match.status
+
+
+def without_prior(markets: MarketConfig) -> bool:
+    """True when `markets` price with nothing known of the players (`Reason.NO_PRIOR`)."""
+    return markets.pricing is not None and not markets.pricing.has_prior

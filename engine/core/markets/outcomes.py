@@ -61,6 +61,7 @@ REASON_HOLDS: Mapping[Reason, Callable[[MatchFacts, Status, MarketPolicy], bool]
     Reason.CONSUMER_LAGGING: lambda match, status, policy: match.lagging,
     Reason.NOT_FOLLOWED: lambda match, status, policy: match.unfollowed,
     Reason.CATCHING_UP: lambda match, status, policy: match.catching_up,
+    Reason.NO_PRIOR: lambda match, status, policy: match.no_prior,
 }
 
 

@@ -58,6 +58,10 @@ class Reason(enum.Enum):
     CATCHING_UP = "catching_up"  # the engine folds a backlog (a late start, a reconnection, a restart)
     DECIDED = "decided"  # the score makes the outcome certain if the match is played out; not yet settled
     NOT_NEXT_POINT = "not_next_point"  # a point market whose point is not the next (a correction took it back)
+    #: Nothing is known of the players before the first point (no ratings, no pre-match price): the
+    #: match-level and game-winner markets are not offered, whatever the score
+    #: ([ours]: `NO_PRIOR_MARKET_TYPES`, bench/bettor.py, README "Ratings").
+    NO_PRIOR = "no_prior"
 
 
 class VoidReason(enum.Enum):

@@ -177,6 +177,20 @@ class NotLiveData:
     delayed: bool
 
 
+@attrs.frozen(slots=True)
+class RatingsLookedUp:
+    """The lineups named both sides and the ratings were asked: `home_wins` (P(home wins) before the
+    first point) and `strength` (the prior's, in points) when both were found, the prices' prior
+    then set from them; otherwise None, and `missing` says who was not found and why
+    (`unknown`, or `ambiguous` with the rated players the name could be)."""
+
+    home: str
+    away: str
+    home_wins: float | None
+    strength: float | None
+    missing: tuple[str, ...] = ()
+
+
 MatchEvent = (
     PointStarted
     | PointWon
@@ -194,6 +208,7 @@ MatchEvent = (
     | UnexpectedServer
     | ActionPending
     | NotLiveData
+    | RatingsLookedUp
     | Malformed
     | Gap
     | DuplicateDropped

@@ -217,6 +217,12 @@ class MatchFacts:
     lagging: bool = False  # the runtime's consumer fell behind (`Lagging` / `CaughtUp`)
     unfollowed: bool = False  # the runtime stopped following the fixture (`Unfollowed`): for good
     catching_up: bool = False  # the runtime folds a backlog (`CatchingUp` / `CaughtUpWithFeed`)
+    #: The home and away player (or pair) as the lineups name them (None: not yet named).
+    players: tuple[str | None, str | None] = (None, None)
+    ratings_asked: bool = False  # the configured ratings were asked for the prior (`RatingsLookedUp`)
+    #: Priced with nothing known of the players (no ratings found, no pre-match price): the
+    #: match-level markets stay suspended (`Reason.NO_PRIOR`).
+    no_prior: bool = False
 
     @classmethod
     def new(
@@ -255,6 +261,9 @@ class MatchFacts:
             self.lagging,
             self.unfollowed,
             self.catching_up,
+            self.players,
+            self.ratings_asked,
+            self.no_prior,
         )
 
     # --- derived views -------------------------------------------------------------------------
