@@ -4,7 +4,8 @@
 
 Our server (in this process) serves, at 6x, three AI CUP matches, a doubles match, an ITTF walkover
 and the stale-feed scenario; a ninth fixture it does not have (HTTP 404: failed, retried with
-backoff). A desk follows them all with `stale_after` 3 s and one slow consumer: an `async def`
+backoff). A desk follows them all, with ratings from the ITTF results (the AI CUP players are not
+rated: no prior), `stale_after` 3 s and one slow consumer: an `async def`
 handler that takes 1.5 s per update of one fixture only, so that fixture's consumer lags (`lag_limit`
 1 s). Heartbeats every 60 s: the stale-feed scenario goes silent for 7 s (44 s at 1x) from about 20 s in. After
 `--seconds`, Debian's chromium (driven by playwright, from the `test` extra) loads the
@@ -21,6 +22,8 @@ from pathlib import Path
 
 import attrs
 
+from engine.analysis.calibration import read_results
+from engine.core.config import DEFAULT_MARKETS
 from engine.core.match.rules import MatchFormat
 from engine.core.update import Update
 from engine.desk import Desk, DeskMetrics, DeskWeb, FixtureRetry
@@ -29,6 +32,7 @@ from engine.io.protocol import Secret
 from engine.io.recording import read_recording
 from engine.io.server import ProviderServer, load_fixtures
 from engine.match import Match
+from engine.ratings import Ratings, build
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "fixtures_data"
@@ -67,14 +71,21 @@ async def follow(seconds: float, out: Path) -> None:
                 if match.fixture_id == slow_id:
                     await asyncio.sleep(1.5)
 
+            markets = attrs.evolve(DEFAULT_MARKETS, ratings=ratings())
             async with desk, DeskWeb(desk, DeskMetrics(desk)) as web:
                 for fixture_id, (_, fmt) in formats.items():
-                    desk.follow(fixture_id, fmt=fmt)
+                    desk.follow(fixture_id, fmt=fmt, markets=markets)
                 desk.follow(MISSING, fmt=MatchFormat(best_of=5))
                 await asyncio.sleep(seconds)
                 await asyncio.to_thread(screenshot, web.url, out)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def ratings() -> Ratings:
+    """Every player of the ITTF results rated (the AI CUP players are not: their fixtures have no prior)."""
+    results, _ = read_results(DATA / "realdata" / "ittf_results_matches_2014_2026.csv.gz")
+    return build((result.home, result.away, result.home_won, result.year) for result in results)
 
 
 def screenshot(url: str, out: Path) -> None:

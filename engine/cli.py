@@ -34,6 +34,7 @@ import orjson
 from engine import playback
 from engine.analysis import calibration, review, table
 from engine.analysis.report import summarize
+from engine.analysis.results import read_match_results
 from engine.analysis.scoreboard import Scoreboard
 from engine.analysis.trace import describe_update
 from engine.core.config import DEFAULT_MARKETS, MarketConfig
@@ -58,6 +59,8 @@ from engine.io.protocol import FeedError, Secret
 from engine.io.recording import RecordingError, parse_types, read_recording
 from engine.io.server import Faults, ProviderServer, load_fixtures
 from engine.match import Match, StepObserver, connect, replay
+from engine.ratings import Ratings, load_ratings, prior_for, save_ratings
+from engine.ratings import build as build_ratings
 
 EXIT_OK, EXIT_FEED_FAILED, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
 EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a writer killed by SIGPIPE
@@ -310,6 +313,7 @@ def _trace_observer(out: IO[str]) -> StepObserver:
 def _follow_desk(args: argparse.Namespace) -> int:
     """`follow`: many fixtures as one service (engine.desk.run)."""
     from engine.desk.config import DeskConfig, load_config, parse_fixture_argument
+    from engine.desk.learning import RatingsLearner
     from engine.desk.run import ALIVE_EVERY, ServiceOptions, parse_http, run_service, use_log_format
     from engine.match import LAG_LIMIT
 
@@ -366,6 +370,13 @@ def _follow_desk(args: argparse.Namespace) -> int:
         except OSError as exc:
             return fail(f"cannot create {record_dir}: {exc.strerror or exc}")
     exit_when_done = args.config is None if service.exit_when_done is None else service.exit_when_done
+    ratings_path = args.ratings or (None if service.ratings is None else Path(service.ratings))
+    learner = None
+    if ratings_path is not None:
+        try:
+            learner = RatingsLearner(load_ratings(ratings_path) if ratings_path.exists() else Ratings(), ratings_path)
+        except ValueError as exc:
+            return fail(str(exc))
     options = ServiceOptions(
         Secret(value),
         settings,
@@ -380,6 +391,7 @@ def _follow_desk(args: argparse.Namespace) -> int:
         args.exit_when_done or exit_when_done,
         args.alive_every or service.alive_every or ALIVE_EVERY,
         args.lag_limit or service.lag_limit or LAG_LIMIT,
+        learner,
     )
     try:
         return asyncio.run(run_service(options, sys.stdout.buffer, sys.stderr))
@@ -439,6 +451,57 @@ def _serve(args: argparse.Namespace) -> int:
     return EXIT_OK  # serve_forever returns only when stopped: Ctrl-C ends in main (exit 130)
 
 
+# --- ratings -------------------------------------------------------------------------------------
+
+
+def _ratings_build(args: argparse.Namespace) -> int:
+    try:
+        results, skipped = read_match_results(args.results)
+    except (RecordingError, ValueError, OSError) as exc:
+        return _fail(f"{PROG} ratings build: {exc}", EXIT_USAGE)
+    if not results:
+        return _fail(f"{PROG} ratings build: no match result in {', '.join(map(str, args.results))}", EXIT_USAGE)
+    ratings = build_ratings(results)
+    try:
+        save_ratings(ratings, args.output)
+    except OSError as exc:
+        return _fail(f"{PROG} ratings build: cannot write {args.output}: {exc.strerror or exc}", EXIT_USAGE)
+    years = sorted({year for _, _, _, year in results})
+    left_out = sum(skipped.values())
+    print(
+        f"rated {len(ratings)} players from {len(results)} matches ({years[0]}-{years[-1]})"
+        f"{f', {left_out} rows left out' if left_out else ''} -> {args.output}"
+    )
+    return EXIT_OK
+
+
+def _ratings_show(args: argparse.Namespace) -> int:
+    try:
+        ratings = load_ratings(args.ratings)
+    except ValueError as exc:
+        return _fail(f"{PROG} ratings show: {exc}", EXIT_USAGE)
+    code = EXIT_OK
+    for name in args.names:
+        lookup = ratings.lookup(name)
+        if lookup.rating is None:
+            also = f": {', '.join(lookup.candidates)}" if lookup.candidates else ""
+            print(f"{name}: {lookup.why}{also}", file=sys.stderr)
+            code = EXIT_USAGE
+            continue
+        rating = lookup.rating
+        _write_json(
+            sys.stdout,
+            {
+                "name": name,
+                "rating": round(rating.mu, 1),
+                "uncertainty": round(rating.rd, 1),
+                "matches": rating.matches,
+                "lastYear": rating.year,
+            },
+        )
+    return code
+
+
 # --- price ---------------------------------------------------------------------------------------
 
 
@@ -447,6 +510,21 @@ def _price(args: argparse.Namespace) -> int:
     try:
         position = _position(fmt, args.score, Side(args.server), args.expedite)
         pricing = _pricing(args, fmt)
+        if (args.ratings is None) != (args.players is None):
+            raise ValueError("--ratings and --players go together: the ratings of which players")
+        if args.ratings is not None and args.players is not None and not pricing.has_prior:
+            home, away = args.players
+            found = prior_for(load_ratings(args.ratings), home, away, fmt, pricing.prior)
+            for lookup in (found.home, found.away):
+                if lookup.rating is None:
+                    also = f": {', '.join(lookup.candidates)}" if lookup.candidates else ""
+                    raise ValueError(f"--players: {lookup.name!r} is {lookup.why} in {args.ratings}{also}")
+            pricing = pricing.with_ratings(found.prior, found.home_edge)
+            print(
+                f"{PROG} price: P(home wins) {found.home_wins:.3f} before the first point from the ratings,"
+                f" prior strength {found.prior.strength:g} points",
+                file=sys.stderr,
+            )
         weighted = _strengths(args, pricing)
     except ValueError as exc:
         return _fail(f"{PROG} price: {exc}", EXIT_USAGE)
@@ -541,7 +619,11 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    for flag, picture in (("--plot", args.plot), ("--in-game-plot", args.in_game_plot)):
+    for flag, picture in (
+        ("--plot", args.plot),
+        ("--in-game-plot", args.in_game_plot),
+        ("--ratings-plot", args.ratings_plot),
+    ):
         if picture is not None and importlib.util.find_spec("matplotlib") is None:
             return _fail(f"{PROG} calibrate: {flag} needs matplotlib: pip install 'ttengine[plot]'", EXIT_USAGE)
         if picture is not None and not picture.resolve().parent.is_dir():
@@ -556,6 +638,11 @@ def _calibrate(args: argparse.Namespace) -> int:
         return _fail(f"{PROG} calibrate: {args.results}: not an ITTF results CSV ({exc})", EXIT_USAGE)
     summary = evaluation.summary()
     try:
+        if args.ratings or args.ratings_plot is not None:
+            rated = calibration.evaluate_ratings(args.results, args.split_year)
+            summary["ratings"] = rated.summary()
+            if args.ratings_plot is not None:
+                calibration.plot_ratings(rated, args.ratings_plot)
         if args.in_game:
             summary["in_game"] = calibration.in_game_report(args.in_game)
         if args.plot is not None:
@@ -635,6 +722,14 @@ def _odds_flags(parser: argparse.ArgumentParser) -> None:
         metavar=("HOME_ODDS", "AWAY_ODDS"),
         help="a bookmaker's pre-match match odds (margin removed by Shin's method): the prices start from them",
     )
+    parser.add_argument(
+        "--ratings",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="players' ratings (`ttengine ratings build`): the prices' prior once the lineups name both sides"
+        " (--pre-match wins over them)",
+    )
 
 
 def _pricing(args: argparse.Namespace, fmt: MatchFormat) -> Pricing:
@@ -651,12 +746,14 @@ def _pricing(args: argparse.Namespace, fmt: MatchFormat) -> Pricing:
 
 
 def _markets(args: argparse.Namespace, fmt: MatchFormat) -> MarketConfig:
-    """The market config of `replay`, `connect` and `demo`: `--no-prices`, `--margin`, `--pre-match`."""
+    """The market config of `replay`, `connect` and `demo`: `--no-prices`, `--margin`, `--pre-match`,
+    `--ratings`."""
     if not getattr(args, "prices", True):
-        if args.margin is not None or args.pre_match is not None:
-            raise ValueError("--no-prices leaves nothing for --margin or --pre-match to change")
+        if args.margin is not None or args.pre_match is not None or args.ratings is not None:
+            raise ValueError("--no-prices leaves nothing for --margin, --pre-match or --ratings to change")
         return attrs.evolve(DEFAULT_MARKETS, pricing=None)
-    return attrs.evolve(DEFAULT_MARKETS, pricing=_pricing(args, fmt))
+    ratings = None if args.ratings is None else load_ratings(args.ratings)
+    return attrs.evolve(DEFAULT_MARKETS, pricing=_pricing(args, fmt), ratings=ratings)
 
 
 def _format_flags(parser: argparse.ArgumentParser) -> None:
@@ -833,6 +930,14 @@ def _parser() -> argparse.ArgumentParser:
         help='seconds between two {"alive": …, "run": …} lines in --updates (default: 1)',
     )
     desk.add_argument(
+        "--ratings",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="players' ratings (`ttengine ratings build`; created when missing): each fixture's prior once its"
+        " lineups name both sides, and each finished match's result is added to the file",
+    )
+    desk.add_argument(
         "--lag-limit",
         type=_positive,
         default=None,
@@ -873,6 +978,9 @@ def _parser() -> argparse.ArgumentParser:
         "--odds", action="store_true", help="print the decimal odds offered instead (withdrawn markets left out)"
     )
     _odds_flags(pricing)
+    pricing.add_argument(
+        "--players", nargs=2, default=None, metavar=("HOME", "AWAY"), help="the players, as --ratings knows them"
+    )
     pricing.set_defaults(run=_price)
 
     reporting = command("report", "draw one recorded match: score path, suspensions, settlements, corrections, price")
@@ -908,7 +1016,36 @@ def _parser() -> argparse.ArgumentParser:
     calibrating.add_argument(
         "--in-game-plot", type=Path, default=None, metavar="FILE", help="write their reliability picture (.png or .svg)"
     )
+    calibrating.add_argument(
+        "--ratings",
+        action="store_true",
+        help="also score the ratings (each from strictly earlier results): the pre-match and game-boundary prices"
+        " with and without them, a logistic with the rating, and a rating bettor's return against our odds",
+    )
+    calibrating.add_argument(
+        "--ratings-plot", type=Path, default=None, metavar="FILE", help="write the ratings' picture (.png or .svg)"
+    )
     calibrating.set_defaults(run=_calibrate)
+
+    rating = command("ratings", "players' ratings from match results: build a ratings file, show a player's rating")
+    rating_commands = rating.add_subparsers(dest="ratings_command", required=True, metavar="SUBCOMMAND")
+    building = rating_commands.add_parser(
+        "build",
+        help="rate every player of these results (in the order played)",
+        description="rate every player of these results (in the order played): ITTF results CSVs (gzip or plain)"
+        " and recordings (.jsonl, or folders of them)",
+    )
+    building.add_argument("results", type=Path, nargs="+", metavar="RESULTS", help="results files or recordings")
+    building.add_argument("-o", "--output", type=Path, required=True, metavar="FILE", help="the ratings file to write")
+    building.set_defaults(run=_ratings_build)
+    showing = rating_commands.add_parser(
+        "show", help="a player's rating", description="a player's (or a pair's, 'A / B') rating"
+    )
+    showing.add_argument(
+        "names", nargs="+", metavar="NAME", help='a name as the results give it, e.g. "DOE Jane (USA)"'
+    )
+    showing.add_argument("--ratings", type=Path, required=True, metavar="FILE", help="the ratings file")
+    showing.set_defaults(run=_ratings_show)
 
     server = command("serve", "serve recordings over the provider's websocket protocol")
     server.add_argument("path", help="a JSONL recording or a folder of them")

@@ -17,12 +17,14 @@ from typing import Any, TypeVar
 import attrs
 import pytest
 from faultruns import settlements
+from scenario import PRIORED
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import InvalidStatus
 
 from engine import playback
 from engine.analysis.report import is_signal, summarize
 from engine.cli import main
+from engine.core.config import DEFAULT_MARKETS, MarketConfig
 from engine.core.events import Event, PointWon
 from engine.core.markets.catalogue import FORMAT_DEPENDENT_MARKET_TYPES
 from engine.core.markets.signals import (
@@ -71,8 +73,8 @@ def _run(coro: Awaitable[T], timeout: float = 30.0) -> T:
     return asyncio.run(bounded())
 
 
-def _direct_summary(path: Path = RECORDING) -> dict[str, Any]:
-    return summarize(playback.fold(read_recording(path)))
+def _direct_summary(path: Path = RECORDING, markets: MarketConfig = DEFAULT_MARKETS) -> dict[str, Any]:
+    return summarize(playback.fold(read_recording(path), markets=markets))
 
 
 @attrs.define
@@ -224,13 +226,15 @@ def test_the_demo_shows_a_real_match_and_ends_with_the_replay_summary(capsys: py
     assert any(line.strip().startswith("SETTLED   game_winner:1 = ") for line in board)
     assert any(line.strip() == "SETTLED   match_winner = away" for line in board)
     assert "winner: AICUP player 9 (away), result normal" in board
-    assert any(line.startswith("suspensions (count, time): ball_in_play 93x") for line in board)
+    (held,) = [line for line in board if line.startswith("suspensions (count, time): ")]
+    assert "ball_in_play 93x" in held
+    assert "no_prior 1x" in held  # the demo's players are not rated: no match-level market offered
     assert len(board) < 500
 
 
 def test_a_dropped_connection_resumes_without_losing_or_repeating_anything() -> None:
-    clean = _run(_follow())
-    dropped = _run(_follow(Faults(drop_after=(40, 95, 7))))
+    clean = _run(_follow(markets=PRIORED))  # with a prior: every market opens between rallies
+    dropped = _run(_follow(Faults(drop_after=(40, 95, 7)), markets=PRIORED))
     assert dropped.server.connections[clean.match.fixture_id or ""] == 4
     assert summarize(dropped.match.state) == summarize(clean.match.state)
     assert dropped.match.state.duplicates == 0  # startPosition: nothing was sent twice
@@ -322,7 +326,7 @@ def test_a_missing_accept_header_gets_the_documented_400() -> None:
 def test_silence_suspends_every_market_within_the_stale_timeout() -> None:
     stale_after = 0.3
     settings = attrs.evolve(FAST, stale_after=stale_after, reconnect_after=5.0)
-    followed = _run(_follow(Faults(silence_after=60, silence_for=1.0), settings=settings))
+    followed = _run(_follow(Faults(silence_after=60, silence_for=1.0), settings=settings, markets=PRIORED))
     stale_steps = [(at, index) for index, (at, message, _) in enumerate(followed.steps) if isinstance(message, Stale)]
     assert len(stale_steps) == 1
     at, index = stale_steps[0]
@@ -332,7 +336,7 @@ def test_silence_suspends_every_market_within_the_stale_timeout() -> None:
     assert isinstance(suspended, BetStop)
     assert suspended.scope is Scope.ALL
     assert Reason.STALE_FEED in suspended.reasons
-    assert summarize(followed.match.state) == _direct_summary()  # and nothing was lost
+    assert summarize(followed.match.state) == _direct_summary(markets=PRIORED)  # and nothing was lost
 
 
 def test_the_token_never_appears_in_logs_recordings_or_reprs(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

@@ -3,8 +3,8 @@
 The page is loaded from the package, and its `/updates` websocket is answered by this test
 (playwright's `route_web_socket`) with views built by `engine.desk.views` from a real desk and
 then set to each kind of trouble: the page must put the fixtures with a problem first, grey the odds
-that cannot be taken, name the current game, show a walkover as one, name blocking handlers, and
-grey everything when the desk goes quiet.
+that cannot be taken, name the current game, show a walkover as one, name blocking handlers, say
+which fixtures have no prior, and grey everything when the desk goes quiet.
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ def _views() -> tuple[list[dict[str, Any]], dict[str, Any]]:
     live = {"status": "live", "games": [1, 1], "points": [[11, 7], [9, 11], [4, 3]], "game": 3, "server": "home"}
     live |= {"matchPrice": price, "home": "Home Player", "away": "Away Player", "updatedAt": time.time()}
     states: list[dict[str, Any]] = [
-        {**live, "health": "connected", "matchOpen": True},
-        {**live, "health": "stale", "matchOpen": False},
+        {**live, "health": "connected", "matchOpen": True, "prior": "ratings"},
+        {**live, "health": "stale", "matchOpen": False},  # "prior": "none", as a desk without ratings says
         {"health": "failed", "error": "HTTP 503", "retryIn": 12.0},
         {"health": "finished", "status": "finished", "winner": "away", "result": "walkover"}
         | {"home": "Absent Player", "away": "Present Player"},
@@ -91,6 +91,8 @@ def test_the_page_shows_problems_first_greys_what_cannot_be_taken_and_a_walkover
     assert shown == [failed, stale, lagging, connected, rally, walkover]  # problems first, then as followed
     assert off == {connected: 0, stale: 2, failed: 2, walkover: 2, lagging: 2, rally: 2}
     assert "game 3" in text[connected].lower()
+    assert "· rated" in text[connected]
+    assert "· no prior" in text[stale]  # nothing known of the players: said on the card
     assert "walkover: Present Player wins without playing" in text[walkover]
     assert "consumer lagged 3×" in text[lagging]
     assert "following it again in 0:12" in text[failed]

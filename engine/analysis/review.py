@@ -60,9 +60,14 @@ class SuspensionWindows:
         self.windows: list[Window] = []
 
     def update(self, reasons: frozenset[Reason], moment: float | None) -> None:
-        """The reasons holding after an input at `moment`."""
+        """The reasons holding after an input at `moment` (one that began before any moment was
+        known is counted from the first one)."""
         for reason in reasons - self.held.keys():
             self.held[reason] = moment
+        if moment is not None:
+            for reason, since in self.held.items():
+                if since is None:
+                    self.held[reason] = moment
         for reason in self.held.keys() - reasons:
             self._close(reason, moment)
 

@@ -111,6 +111,8 @@ class Scoreboard:
         match = state.prices.get("match_winner")
         if match is not None:
             offered = f"@ {match.odds['home']:.2f}" if match.odds else "(not offered)"
+            if state.match.no_prior:  # never opened: the price is the model's, not an offer
+                offered = "(not offered: no prior)"
             note += f"   (match: {self.name(Side.HOME)} {match.fair['home']:.0%} {offered})"
         return f"{self._time()}  game {state.current_game}  {home:>2}-{away:<2}  {games}   {note}"
 
@@ -122,12 +124,21 @@ class Scoreboard:
             return [f"        {_signal_line(single)}" for signal in signals for single in expand(signal)]
         lines, starts = [], []
         grouped: dict[str, list[str]] = {}
+        # A rally's stop or start also changes the reasons of markets suspended for their own
+        # (no_prior, decided): said on the same line, not on one of its own.
+        opening_or_stop = any(isinstance(signal, BetStop | BetStart) for signal in signals)
+        riders = [signal for signal in signals if isinstance(signal, BetStopChanged)] if opening_or_stop else []
         for signal in signals:
             if isinstance(signal, BetStart):
                 starts.append(signal)
             elif isinstance(signal, PricesChanged):
                 continue  # the score line shows the match price
-            elif isinstance(signal, BetStop | BetStopChanged):
+            elif isinstance(signal, BetStopChanged) and riders:
+                continue
+            elif isinstance(signal, BetStop):
+                lines.append(f"        {_scoped_line(signal)}{_riding(riders, 'already suspended', signal.reasons)}")
+                riders = []
+            elif isinstance(signal, BetStopChanged):
                 lines.append(f"        {_scoped_line(signal)}")
             elif isinstance(signal, MarketSuspended):
                 grouped.setdefault(f"suspended ({_reasons(signal.reasons)})", []).append(signal.market)
@@ -142,7 +153,8 @@ class Scoreboard:
             lines.append(f"        {label}: {_some(markets)}")
         for start in starts:
             also = f", and {_some(opened)}" if opened and start is starts[-1] else ""
-            lines.append(f"        {_scoped_line(start)}{also}")
+            rest = _riding(riders, "stay suspended") if start is starts[-1] else ""
+            lines.append(f"        {_scoped_line(start)}{also}{rest}")
         return lines
 
     def final_table(self, state: MatchState) -> str:
@@ -168,6 +180,15 @@ class Scoreboard:
             for reason, (count, seconds) in sorted(held.items(), key=lambda item: -item[1][1])
         )
         return "\n".join([*rows, winner, f"markets: {markets}", f"suspensions (count, time): {stops}"]) + "\n"
+
+
+def _riding(changed: Sequence[BetStopChanged], how: str, besides: Sequence[Reason] = ()) -> str:
+    """The markets whose reasons a step's stop or start changed, said after its line (with their
+    own reasons, `besides` the stop's)."""
+    return "".join(
+        f"; {len(signal.markets)} {how} ({_reasons(tuple(r for r in signal.reasons if r not in besides))})"
+        for signal in changed
+    )
 
 
 def _some(items: Sequence[str]) -> str:

@@ -15,6 +15,7 @@
     lag_limit = 1.0                 # seconds a consumer may fall behind before consumer_lagging
     alive_every = 1.0               # seconds between two {"alive": …} lines of the updates
     allow_empty = false             # true: a reload of a file without fixtures unfollows them all
+    ratings = "ratings.json"        # players' ratings: the prior; each finished match is added to it
 
     [[fixtures]]
     id = "caeeccef-6f2c-59ba-92d3-965421d7638c"
@@ -41,6 +42,7 @@ from engine.core.config import DEFAULT_MARKETS, MarketConfig
 from engine.core.match.rules import MAX_BEST_OF, UNKNOWN_FORMAT, MatchFormat
 from engine.core.pricing.model import DEFAULT_PRICING
 from engine.io.protocol import check_fixture_id
+from engine.ratings import Ratings
 
 T = TypeVar("T")
 LOG_FORMATS = ("text", "json")
@@ -60,9 +62,9 @@ class FixtureEntry:
     margin: float | None = None
     prices: bool = True
 
-    def markets(self, default_margin: float | None = None) -> MarketConfig:
-        """The fixture's market config: its pricing with the margin and pre-match odds it asks for
-        (ValueError, in words, when they cannot be)."""
+    def markets(self, default_margin: float | None = None, ratings: Ratings | None = None) -> MarketConfig:
+        """The fixture's market config: its pricing with the margin and pre-match odds it asks for,
+        and the desk's `ratings` for its prior (ValueError, in words, when they cannot be)."""
         if not self.prices:
             return attrs.evolve(DEFAULT_MARKETS, pricing=None)
         pricing = DEFAULT_PRICING
@@ -73,7 +75,7 @@ class FixtureEntry:
             if self.fmt.best_of is None:
                 raise ValueError(f"fixture {self.fixture_id}: pre-match odds need the format: give best_of")
             pricing = pricing.with_pre_match(*self.pre_match, self.fmt)
-        return attrs.evolve(DEFAULT_MARKETS, pricing=pricing)
+        return attrs.evolve(DEFAULT_MARKETS, pricing=pricing, ratings=ratings)
 
 
 @attrs.frozen(slots=True)
@@ -95,6 +97,8 @@ class ServiceSettings:
     alive_every: float | None = None
     #: The file may list no fixture: a reload of it then unfollows every fixture it listed.
     allow_empty: bool | None = None
+    #: The players' ratings file: the fixtures' prior, and each finished match's result added to it.
+    ratings: str | None = None
 
 
 @attrs.frozen(slots=True)
@@ -173,6 +177,7 @@ def _service(raw: Mapping[str, Any], source: str) -> ServiceSettings:
         lag_limit=_get(raw, "lag_limit", float, where, lambda v: 0 < v < math.inf, "a positive number"),
         alive_every=_get(raw, "alive_every", float, where, lambda v: 0 < v < math.inf, "a positive number"),
         allow_empty=_get(raw, "allow_empty", bool, where),
+        ratings=_get(raw, "ratings", str, where, bool, "a file name"),
     )
 
 

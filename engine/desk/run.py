@@ -23,7 +23,9 @@ from typing import IO, Any
 import attrs
 import orjson
 
+from engine.core.config import MarketConfig
 from engine.desk.config import ConfigError, DeskConfig, FixtureEntry, load_config
+from engine.desk.learning import RatingsLearner
 from engine.desk.metrics import DeskMetrics
 from engine.desk.service import Desk, UpdateLog
 from engine.desk.web import DeskWeb
@@ -60,6 +62,12 @@ class ServiceOptions:
     alive_every: float = ALIVE_EVERY
     #: Seconds a consumer may fall behind before its fixtures' markets suspend (`consumer_lagging`).
     lag_limit: float = LAG_LIMIT
+    #: The players' ratings (their file, or None): the fixtures' prior, learning from each finished match.
+    ratings: RatingsLearner | None = None
+
+    def markets(self, entry: FixtureEntry) -> MarketConfig:
+        """A fixture's market config, with the desk's margin and its ratings as they stand now."""
+        return entry.markets(self.margin, None if self.ratings is None else self.ratings.ratings)
 
 
 def _fixtures(count: int) -> str:
@@ -155,6 +163,8 @@ def _updates_file(path: str | None, out: IO[bytes], reader_gone: Callable[[], ob
 
 async def _serve(options: ServiceOptions, signals: _Signals, updates: UpdateLog | None, err: IO[str]) -> int:
     desk = Desk(options.token, settings=options.settings, record_dir=options.record_dir, lag_limit=options.lag_limit)
+    if options.ratings is not None:
+        desk.listen(options.ratings)  # first: the updates written after it see nothing of it
     if updates is not None:
         desk.listen(updates.write)
     metrics = DeskMetrics(desk)
@@ -167,7 +177,7 @@ async def _serve(options: ServiceOptions, signals: _Signals, updates: UpdateLog 
     try:
         async with desk:  # leaving it: every fixture's closing bet stop, delivered
             for entry in options.fixtures:
-                desk.follow(entry.fixture_id, entry.fmt, entry.markets(options.margin))
+                desk.follow(entry.fixture_id, entry.fmt, options.markets(entry))
             _apply_config(desk, options, options.config, from_config)
             print(f"ttengine follow: following {_fixtures(len(desk.fixtures))}", file=err, flush=True)
             await _until_stopped(desk, options, signals, from_config)
@@ -233,6 +243,7 @@ def _apply_config(desk: Desk, options: ServiceOptions, config: DeskConfig, from_
     those followed (a new snapshot), follow again at once those whose feed failed; the ids it no
     longer lists (to unfollow)."""
     margin = options.margin if options.margin is not None else config.service.margin
+    ratings = None if options.ratings is None else options.ratings.ratings
     listed = {entry.fixture_id for entry in config.fixtures}
     pinned = {entry.fixture_id for entry in options.fixtures}
     for entry in config.fixtures:
@@ -240,7 +251,7 @@ def _apply_config(desk: Desk, options: ServiceOptions, config: DeskConfig, from_
             continue  # the command line's wins
         fixture = desk.fixtures.get(entry.fixture_id)
         if fixture is None:
-            desk.follow(entry.fixture_id, entry.fmt, entry.markets(margin))
+            desk.follow(entry.fixture_id, entry.fmt, entry.markets(margin, ratings))
             from_config.add(entry.fixture_id)
             continue
         if fixture.settings.fmt != entry.fmt:
@@ -249,8 +260,8 @@ def _apply_config(desk: Desk, options: ServiceOptions, config: DeskConfig, from_
                 " (remove it, reload, add it back)",
                 entry.fixture_id,
             )
-        elif fixture.settings.markets != entry.markets(margin):
-            desk.reconfigure(entry.fixture_id, entry.markets(margin))
+        elif fixture.settings.markets != entry.markets(margin, ratings):
+            desk.reconfigure(entry.fixture_id, entry.markets(margin, ratings))
             log.warning("fixture %s: its new margin or pre-match price applies now (a new snapshot)", entry.fixture_id)
         if desk.refollow(entry.fixture_id):
             log.warning("fixture %s: its feed had failed: following it again now", entry.fixture_id)

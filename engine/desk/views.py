@@ -9,6 +9,8 @@
      "frames", "updates", "reconnects", "lastFrameAt", "feedAge", "lag", "updatedAt",
      "matchPrice": {"fair": {"home": p, "away": q}, "odds": {…}} | null,
      "matchOpen": true when the match winner market is open (its odds may be taken),
+     "prior": "ratings"|"pre-match"|"none"|null (what is known of the players before the first
+              point; "none": the match-level markets stay suspended, no_prior; null: no prices),
      "markets": {"open": n, "suspended": n, "settled": n, "void": n},
      "suspended": [{"reasons": [...], "markets": n, "types": [...], "since": t}, …]}
 
@@ -65,6 +67,7 @@ def fixture_view(fixture: DeskFixture) -> dict[str, Any]:
         "updatedAt": fixture.watch.updated_at,
         "matchPrice": None if price is None else {"fair": dict(price.fair), "odds": dict(price.odds)},
         "matchOpen": MATCH_WINNER_ID in book and book[MATCH_WINNER_ID].status is MarketStatus.OPEN,
+        "prior": None if state.markets.pricing is None else state.markets.pricing.source,
         "markets": {status.value: count for status, count in status_counts(book).items()},
         "suspended": [
             {
