@@ -39,6 +39,7 @@ if TYPE_CHECKING:  # what is exported and from where; at run time `_exports` rea
         PastAmended,
         PointStarted,
         PointWon,
+        RatingsLookedUp,
         ServerChanged,
         Status,
         StatusChanged,
@@ -51,6 +52,7 @@ if TYPE_CHECKING:  # what is exported and from where; at run time `_exports` rea
     from engine.core.markets.book import EMPTY_BOOK, Book, MarketEntry, apply_signals, signals_between
     from engine.core.markets.catalogue import (
         FORMAT_DEPENDENT_MARKET_TYPES,
+        NO_PRIOR_MARKET_TYPES,
         Market,
         MarketCatalogue,
         MarketPolicy,
@@ -124,6 +126,7 @@ if TYPE_CHECKING:  # what is exported and from where; at run time `_exports` rea
     from engine.io.protocol import AuthRefused, FeedError, RequestRefused, RetriesExhausted, Secret
     from engine.io.server import Faults, ProviderServer
     from engine.match import Callbacks, ConsumerTooSlow, Match, Overflow, connect, replay
+    from engine.ratings import Rating, Ratings, load_ratings, prior_for, save_ratings
 
 
 def _exports() -> dict[str, str]:
@@ -163,6 +166,7 @@ __all__ = [
     "EMPTY_BOOK",
     "FORMAT_DEPENDENT_MARKET_TYPES",
     "MAX_BEST_OF",
+    "NO_PRIOR_MARKET_TYPES",
     "PRIOR",
     "SIGNAL_TYPES",
     "UNKNOWN_FORMAT",
@@ -230,6 +234,9 @@ __all__ = [
     "Pricing",
     "Prior",
     "ProviderServer",
+    "Rating",
+    "Ratings",
+    "RatingsLookedUp",
     "Reason",
     "RequestRefused",
     "ResultKind",
@@ -271,15 +278,18 @@ __all__ = [
     "expand",
     "fold",
     "home_edge_for",
+    "load_ratings",
     "match_win_at",
     "next_book",
     "outcome",
     "parse_market",
     "posterior",
     "price",
+    "prior_for",
     "reduce",
     "remove_margin",
     "replay",
+    "save_ratings",
     "signals_between",
     "step",
     "summarize",
