@@ -20,6 +20,10 @@ import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from engine import _build
+
+_build.guard()  # before any module of the engine: a stale compiled module is not used
+
 if TYPE_CHECKING:  # what is exported and from where; at run time `_exports` reads it (`__all__` repeats the names)
     from engine.analysis.report import describe_event, describe_signal, summarize
     from engine.analysis.trace import describe_update

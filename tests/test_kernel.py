@@ -12,9 +12,11 @@ import math
 import os
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engine import _build
 from engine.core.markets.catalogue import Market, MarketCatalogue, MarketType
 from engine.core.match.rules import MatchFormat, Side, game_winner
 from engine.core.pricing import kernel
@@ -129,12 +131,10 @@ def test_the_build_in_use_is_the_one_expected() -> None:
     compiled = {name for name in listed if not (importlib.import_module(name).__file__ or "").endswith(".py")}
     assert compiled in (set(), set(listed))  # all or nothing: a partial build is a fault
     assert bool(compiled) == kernel.COMPILED
-    for name in compiled:  # an edit after the build runs the old code: say so
+    for name in compiled:  # what runs was built from the sources as they are (engine._build's guard)
         built = Path(importlib.import_module(name).__file__ or "")
         source = built.parent / (name.rsplit(".", 1)[1] + ".py")
-        assert source.stat().st_mtime <= built.stat().st_mtime + 1, (
-            f"{source} changed after it was compiled: run `pip install -e .` again (or develop with TTENGINE_PURE=1)"
-        )
+        assert source.with_suffix(".built").read_text().strip() == _build.fingerprint(source)
     if expected is not None:
         assert expected in ("compiled", "pure")
         assert (expected == "compiled") == kernel.COMPILED
@@ -151,3 +151,26 @@ def _compiled_modules() -> list[str]:
                 paths = ast.literal_eval(node.value)
                 return [path[:-3].replace("/", ".") for path in paths]
     raise AssertionError("setup.py has no COMPILED_MODULES")
+
+
+def test_a_stale_extension_never_shadows_its_edited_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """engine._build: where Python would import a compiled module built from other sources than the
+    file beside it, the plain source is loaded instead, with a warning; a matching one is left alone."""
+    import importlib.machinery
+    import sys
+
+    source = tmp_path / "ttengine_probe.py"
+    source.write_text("ANSWER = 42\n")
+    extension = tmp_path / f"ttengine_probe{importlib.machinery.EXTENSION_SUFFIXES[0]}"
+    extension.write_bytes(b"not loaded")
+    spec = importlib.machinery.ModuleSpec("ttengine_probe", None, origin=str(extension))
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: spec)
+    (tmp_path / "ttengine_probe.built").write_text(_build.fingerprint(source) + "\n")
+    assert _build.guard(("ttengine_probe",)) == []  # built from these sources: the extension stands
+    source.write_text("ANSWER = 43\n")  # edited after the build
+    with pytest.warns(RuntimeWarning, match="changed since its extension was built"):
+        assert _build.guard(("ttengine_probe",)) == ["ttengine_probe"]
+    try:
+        assert sys.modules["ttengine_probe"].ANSWER == 43  # the edited source runs
+    finally:
+        del sys.modules["ttengine_probe"]
