@@ -46,8 +46,8 @@ FRAME_INPUTS = (Action, Heartbeat, Malformed)
 
 @attrs.frozen(slots=True)
 class SuspendedGroup:
-    """Markets suspended for the same reasons: how many, of which types, since when (the earliest
-    start of a reason that still holds, POSIX seconds)."""
+    """Markets suspended for the same reasons: which, and since when (the earliest start of a
+    reason that still holds, POSIX seconds); `engine.desk.views` names their types."""
 
     reasons: tuple[Reason, ...]
     markets: tuple[str, ...]

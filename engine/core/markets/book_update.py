@@ -36,7 +36,6 @@ from engine.core.markets.catalogue import (
     point_market_id,
 )
 from engine.core.markets.outcomes import (
-    ENDED,
     Context,
     Outcome,
     OutcomeKind,
@@ -46,6 +45,7 @@ from engine.core.markets.outcomes import (
 )
 from engine.core.markets.signals import MarketStatus, Reason, VoidReason
 from engine.core.match import rules
+from engine.core.match.events import FINAL_STATUSES
 from engine.core.match.rules import MatchFormat
 from engine.core.match.state import MatchFacts
 
@@ -128,7 +128,7 @@ def _next_point_market(match: MatchFacts, catalogue: MarketCatalogue, known: Mar
     """The market on the next point to be played, while the match goes on (`known`, when it is
     that market already); with the format unknown, none between games (only once a game begins)."""
     play = match.play
-    if not catalogue.point_winner or play.result is not None or match.status in ENDED:
+    if not catalogue.point_winner or play.result is not None or match.status in FINAL_STATUSES:
         return None
     if play.format.best_of is None and play.points and play.game_decided():
         return None  # the format unknown: the next game may never be played; offered once it begins

@@ -33,8 +33,6 @@ _VOID_BY_RESULT = {
     ResultKind.ABANDONED: VoidReason.ABANDONED,
 }
 
-ENDED = FINAL_STATUSES
-
 
 #: [ours] When each match-level reason holds — the one table of them (FEED.md sections 1, 2 and 6),
 #: read as "reason: the match's condition" (the match, its status and the policy). Which markets a reason
@@ -52,7 +50,7 @@ REASON_HOLDS: Mapping[Reason, Callable[[MatchFacts, Status, MarketPolicy], bool]
     Reason.DISCREPANCY: lambda match, status, policy: match.discrepancy,
     Reason.STALE_FEED: lambda match, status, policy: match.stale,
     Reason.DISCONNECTED: lambda match, status, policy: match.disconnected,
-    Reason.FINISHED: lambda match, status, policy: match.provider_says_finished and status not in ENDED,
+    Reason.FINISHED: lambda match, status, policy: match.provider_says_finished and status not in FINAL_STATUSES,
     Reason.FORMAT_UNKNOWN: lambda match, status, policy: match.play.format.best_of is None and match.result is None,
     Reason.AWAITING_END_MATCH: lambda match, status, policy: awaits_end_match(match, policy),
     Reason.FORMAT_CONTRADICTED: lambda match, status, policy: (

@@ -56,11 +56,6 @@ class MatchFormat:
     lead: int = 2
 
     @property
-    def known(self) -> bool:
-        """True when the number of games is known."""
-        return self.best_of is not None
-
-    @property
     def games_to_win(self) -> int | None:
         """Games a side needs to win the match (3 in a best of 5); None when the format is unknown."""
         return None if self.best_of is None else games_needed(self.best_of)
@@ -70,7 +65,6 @@ DEFAULT_FORMAT = MatchFormat()
 #: Singles, number of games not known: what a live follow starts from unless the user says.
 UNKNOWN_FORMAT = MatchFormat(best_of=None)
 
-#: ITTF 2.13.4: from 10-10 (both sides at points_to_win - 1) service changes after each point.
 #: ITTF 2.14.2: ends change in the last possible game when a side first reaches this many points.
 LAST_GAME_CHANGE_OF_ENDS_AT = 5
 

@@ -44,8 +44,6 @@ def _ladder_cents() -> tuple[int, ...]:
 
 #: Every price on the ladder, in hundredths of a decimal price (101 = 1.01 … 100000 = 1000).
 LADDER_CENTS = _ladder_cents()
-#: The lowest price that can be quoted.
-MIN_PRICE = LADDER_CENTS[0] / 100
 #: [ours] A fair probability below this is an outcome that cannot happen: not listed.
 IMPOSSIBLE = kernel.IMPOSSIBLE
 
