@@ -334,7 +334,7 @@ def test_health_follows_the_adapters_inputs_and_times_each_reason() -> None:
         feed(decode(text))
     assert watch.frames == 5
     assert watch.connections == 1
-    assert watch.names  # learnt from the lineups
+    assert state.match.names()  # the lineups named the players (the state keeps them)
     now[0] += 10.0
     update = feed(Stale())
     assert update.changed

@@ -98,12 +98,6 @@ def totals(windows: Iterable[Window]) -> dict[Reason, tuple[int, float]]:
     return out
 
 
-def learn_name(action: Action, names: dict[Side, str]) -> None:
-    """Keep the side's player (or pair) name the first time an action's lineup gives one."""
-    if action.team is not None and action.team.name and action.side is not None:
-        names.setdefault(action.side, action.team.name)
-
-
 @attrs.frozen(slots=True)
 class Mark:
     """Something to point at: `kind` is settled, voided, rolled back, correction, discrepancy or ended."""
@@ -200,16 +194,13 @@ def review(
     start = playback.start_state(recording, best_of, doubles, markets)
     steps = list(playback.steps(recording, start))
     moments, timed_by = _moments(steps)
-    names: dict[Side, str] = {}
     points: list[ScoredPoint] = []
     games: list[GameEnd] = []
     marks: list[Mark] = []
     prices: list[tuple[float, float]] = []
     windows = SuspensionWindows()
     previous: MatchState | None = None
-    for moment, (_, message, state, events) in zip(moments, steps, strict=True):
-        if isinstance(message, Action):
-            learn_name(message, names)
+    for moment, (_, _, state, events) in zip(moments, steps, strict=True):
         for event in events:
             _collect(event, moment, previous, points, games, marks)
         windows.update(state.book.reasons, moment)
@@ -223,7 +214,7 @@ def review(
     return Review(
         source,
         final,
-        names,
+        final.match.names(),
         first,
         end,
         timed_by,

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import IO
 
-from engine.analysis.review import SuspensionWindows, learn_name
+from engine.analysis.review import SuspensionWindows
 from engine.core.events import Event, GameWon, MatchWon, PointWon
 from engine.core.markets.signals import (
     BetStart,
@@ -73,7 +73,8 @@ class Scoreboard:
         lines = []
         if isinstance(message, Action):
             known = len(self.names)
-            self._learn(message)
+            self.names = match.state.match.names()
+            self._clock_at(message)
             if known < len(self.names) == len(Side):
                 lines.append(f"{self.name(Side.HOME)} (home) v {self.name(Side.AWAY)} (away)")
         self.suspensions.update(match.state.book.reasons, self.now)  # the reasons the book was computed with
@@ -84,8 +85,7 @@ class Scoreboard:
             self.out.write("".join(line + "\n" for line in lines))
             self.out.flush()
 
-    def _learn(self, action: Action) -> None:
-        learn_name(action, self.names)
+    def _clock_at(self, action: Action) -> None:
         moment = posix_seconds(action.timestamp)  # an RFC 3339 time, read the same way
         if moment is not None:
             self.started = moment if self.started is None else self.started

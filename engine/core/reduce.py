@@ -411,7 +411,7 @@ def _apply(match: MatchFacts, action: Action, events: list[Event], sequencer: Se
         # A lost message that arrived after all (LateArrival): its summary and statuses are the past.
         return match
     match = _provider_context(match, action, events)
-    if action.kind is ActionKind.LINEUPS and action.team is not None and action.team.name:
+    if action.team is not None and action.team.name:
         match = _named(match, action.team.side, action.team.name)
     play = _reconcile(match.play, previous_play, action, events)
     found = sum(1 for event in events[first_event:] if isinstance(event, Discrepancy))
@@ -664,10 +664,11 @@ def _end_match(play: PlayState, action: PlayedAction, events: list[Event]) -> Pl
 
 
 def _named(match: MatchFacts, side: Side, name: str) -> MatchFacts:
-    """The match with a side's player (or pair) as a lineup names it."""
+    """The match with a side's player (or pair) named, the first time an action names it."""
     home, away = match.players
-    players = (name, away) if side is Side.HOME else (home, name)
-    return match if players == match.players else attrs.evolve(match, players=players)
+    if (home if side is Side.HOME else away) is not None:
+        return match
+    return attrs.evolve(match, players=(name, away) if side is Side.HOME else (home, name))
 
 
 def _provider_context(match: MatchFacts, action: Action, events: list[Event]) -> MatchFacts:

@@ -15,11 +15,9 @@ from collections.abc import Callable, Mapping
 
 import attrs
 
-from engine.analysis.review import learn_name
 from engine.core.markets.book import Book
 from engine.core.markets.signals import MarketStatus, PricesChanged, Reason
 from engine.core.match.inputs import Action, Heartbeat, Malformed
-from engine.core.match.rules import Side
 from engine.core.reduce import Connected, Input
 from engine.core.state import MatchState
 from engine.core.update import Update
@@ -94,7 +92,6 @@ class Watch:
         self.connections = 0  # connections that received a frame
         self.last_frame: float | None = None
         self.lag: float | None = None
-        self.names: dict[Side, str] = {}
         self.updated_at: float | None = None  # when the last update that changed anything was folded
         #: Each reason that holds on some market, and since when.
         self.reason_since: dict[Reason, float] = {}
@@ -108,7 +105,6 @@ class Watch:
             self.frames += 1
             self.last_frame = now
             if isinstance(message, Action):
-                learn_name(message, self.names)
                 sent = posix_seconds(message.timestamp)
                 if sent is not None and update.received is not None:
                     self.lag = update.received - sent

@@ -39,7 +39,7 @@ def fixture_view(fixture: DeskFixture) -> dict[str, Any]:
     reading = fixture.health()
     book = state.book
     price = state.prices.get(MATCH_WINNER_ID)
-    names = fixture.watch.names
+    names = state.match.names()
     return {
         "fixtureId": fixture.fixture_id,
         "home": names.get(Side.HOME),

@@ -217,7 +217,8 @@ class MatchFacts:
     lagging: bool = False  # the runtime's consumer fell behind (`Lagging` / `CaughtUp`)
     unfollowed: bool = False  # the runtime stopped following the fixture (`Unfollowed`): for good
     catching_up: bool = False  # the runtime folds a backlog (`CatchingUp` / `CaughtUpWithFeed`)
-    #: The home and away player (or pair) as the lineups name them (None: not yet named).
+    #: The home and away player (or pair) as first named: the lineups, else any action's team
+    #: (None: not yet named).
     players: tuple[str | None, str | None] = (None, None)
     ratings_asked: bool = False  # the configured ratings were asked for the prior (`RatingsLookedUp`)
     #: Priced with nothing known of the players (no ratings found, no pre-match price): the
@@ -267,6 +268,12 @@ class MatchFacts:
         )
 
     # --- derived views -------------------------------------------------------------------------
+
+    def names(self) -> dict[Side, str]:
+        """The sides the lineups (or any action) named so far, and their player (or pair)."""
+        home, away = self.players
+        named = {Side.HOME: home, Side.AWAY: away}
+        return {side: name for side, name in named.items() if name is not None}
 
     @property
     def format(self) -> MatchFormat:
