@@ -1,8 +1,15 @@
-"""Shared pytest options: `--long` runs the long fuzz and fault runs (README "Reliability")."""
+"""Shared pytest options: `--long` runs the long fuzz and fault runs (README "Reliability"); the
+hypothesis profile of the suite."""
 
 from __future__ import annotations
 
 import pytest
+from hypothesis import settings
+
+#: The suite runs on busy machines and in parallel workers: no per-example deadline (a test that
+#: wants one says so).
+settings.register_profile("suite", deadline=None)
+settings.load_profile("suite")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
