@@ -31,7 +31,8 @@ try:
     from engine.playback import start_state as initial_state
 except ImportError:
     from engine.cli import initial_state
-from engine.core.reduce import EndOfStream, reduce
+from engine.core.inputs import EndOfStream
+from engine.core.reduce import reduce
 from engine.feed.wire import decode
 from engine.io.recording import Frame, read_recording
 

@@ -17,7 +17,8 @@ import tracemalloc
 from pathlib import Path
 
 from engine import playback
-from engine.core.reduce import EndOfStream, reduce
+from engine.core.inputs import EndOfStream
+from engine.core.reduce import reduce
 from engine.core.state import MatchState
 from engine.feed.wire import decode
 from engine.io.recording import Frame, Recording, read_recording

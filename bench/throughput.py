@@ -26,8 +26,9 @@ import orjson
 from engine import playback
 from engine.analysis.report import is_signal
 from engine.core.config import MarketConfig
+from engine.core.inputs import EndOfStream
 from engine.core.markets.catalogue import MarketCatalogue
-from engine.core.reduce import EndOfStream, reduce
+from engine.core.reduce import reduce
 from engine.core.state import MatchState
 from engine.feed.wire import decode
 from engine.io.recording import Frame, read_recording

@@ -53,6 +53,18 @@ if TYPE_CHECKING:  # what is exported and from where; at run time `_exports` rea
         UnknownAction,
         event_name,
     )
+    from engine.core.inputs import (
+        CatchingUp,
+        CaughtUp,
+        CaughtUpWithFeed,
+        Connected,
+        Disconnected,
+        EndOfStream,
+        Input,
+        Lagging,
+        Stale,
+        Unfollowed,
+    )
     from engine.core.markets.book import EMPTY_BOOK, Book, MarketEntry, apply_signals, signals_between
     from engine.core.markets.catalogue import (
         FORMAT_DEPENDENT_MARKET_TYPES,
@@ -100,21 +112,7 @@ if TYPE_CHECKING:  # what is exported and from where; at run time `_exports` rea
     )
     from engine.core.pricing.odds import DEFAULT_ODDS, MarginMethod, OddsPolicy, book_sum, remove_margin
     from engine.core.pricing.prices import MarketPrice, PriceBook
-    from engine.core.reduce import (
-        CatchingUp,
-        CaughtUp,
-        CaughtUpWithFeed,
-        Connected,
-        Disconnected,
-        EndOfStream,
-        Input,
-        Lagging,
-        Stale,
-        Unfollowed,
-        fold,
-        next_book,
-        reduce,
-    )
+    from engine.core.reduce import fold, next_book, reduce
     from engine.core.state import MatchState
     from engine.core.update import Scoreline, Update, coalesce, step
     from engine.feed.catalogue import (

@@ -38,6 +38,7 @@ from engine.analysis.results import read_match_results
 from engine.analysis.scoreboard import Scoreboard
 from engine.analysis.trace import describe_update
 from engine.core.config import DEFAULT_MARKETS, MarketConfig
+from engine.core.inputs import Input
 from engine.core.match.rules import (
     MAX_BEST_OF,
     UNKNOWN_FORMAT,
@@ -49,7 +50,6 @@ from engine.core.match.rules import (
 )
 from engine.core.pricing import kernel
 from engine.core.pricing.model import DEFAULT_PRICING, Position, Pricing, Strengths, Weighted, posterior, price_weighted
-from engine.core.reduce import Input
 from engine.core.state import MatchState
 from engine.core.update import Update, stamp
 from engine.feed.catalogue import DEFAULT_CATALOGUE, ActionCatalogue

@@ -42,8 +42,7 @@ import attrs
 from engine import playback
 from engine.core.config import DEFAULT_MARKETS, MarketConfig
 from engine.core.events import FINAL_STATUSES
-from engine.core.match.rules import UNKNOWN_FORMAT, MatchFormat
-from engine.core.reduce import (
+from engine.core.inputs import (
     CatchingUp,
     CaughtUp,
     CaughtUpWithFeed,
@@ -54,6 +53,7 @@ from engine.core.reduce import (
     Unfollowed,
     UnfollowReason,
 )
+from engine.core.match.rules import UNKNOWN_FORMAT, MatchFormat
 from engine.core.state import MatchState
 from engine.core.update import Update, coalesce, step
 from engine.feed.catalogue import DEFAULT_CATALOGUE, ActionCatalogue

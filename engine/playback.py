@@ -24,8 +24,9 @@ import attrs
 
 from engine.core.config import DEFAULT_MARKETS, MarketConfig
 from engine.core.events import Event, FormatContradicted
+from engine.core.inputs import EndOfStream, Input, Unfollowed
 from engine.core.match.rules import UNKNOWN_FORMAT, MatchFormat
-from engine.core.reduce import EndOfStream, Input, Unfollowed, reduce
+from engine.core.reduce import reduce
 from engine.core.state import MatchState
 from engine.io.recording import Recording, recorded_inputs
 

@@ -28,6 +28,7 @@ import attrs
 from engine import playback
 from engine.analysis.report import summarize
 from engine.core.events import Event, GameWon, PointWon
+from engine.core.inputs import Connected, Disconnected, Input, Stale
 from engine.core.markets.book import EMPTY_BOOK, Book, apply_signals
 from engine.core.markets.signals import (
     SIGNAL_TYPES,
@@ -37,7 +38,6 @@ from engine.core.markets.signals import (
     SettlementRolledBack,
     VoidRolledBack,
 )
-from engine.core.reduce import Connected, Disconnected, Input, Stale
 from engine.core.update import Update
 from engine.feed.wire import Action
 from engine.io.client import ClientSettings, ConnectLimiter

@@ -23,7 +23,8 @@ import orjson
 from engine import playback
 from engine.analysis.report import summarize
 from engine.core.events import Discrepancy, Event
-from engine.core.reduce import EndOfStream, Input, Stale, reduce
+from engine.core.inputs import EndOfStream, Input, Stale
+from engine.core.reduce import reduce
 from engine.feed.wire import Action, Heartbeat, Malformed, decode
 from engine.io.recording import Frame, Recording, read_recording, recorded_inputs
 from engine.testing.garbage import bad_frame

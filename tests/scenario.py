@@ -9,10 +9,11 @@ import attrs
 
 from engine.core.config import MarketConfig
 from engine.core.events import Event
+from engine.core.inputs import EndOfStream, Input
 from engine.core.markets.signals import SIGNAL_TYPES, STATUS_SIGNAL_TYPES, StatusSignal
 from engine.core.match.rules import MatchFormat, Side
 from engine.core.pricing.model import DEFAULT_PRICING
-from engine.core.reduce import EndOfStream, Input, reduce
+from engine.core.reduce import reduce
 from engine.core.state import MatchState
 from engine.feed.catalogue import SendType
 from engine.feed.wire import Action

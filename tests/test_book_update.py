@@ -15,6 +15,7 @@ from engine import playback
 from engine.analysis.report import is_signal
 from engine.core.config import MarketConfig
 from engine.core.events import Event
+from engine.core.inputs import EndOfStream, Input
 from engine.core.markets.book import EMPTY_BOOK, Book, apply_signals
 from engine.core.markets.book_update import derive_book, offered_markets
 from engine.core.markets.catalogue import MarketPolicy, MarketType
@@ -32,7 +33,7 @@ from engine.core.markets.signals import (
 from engine.core.match.rules import UNKNOWN_FORMAT
 from engine.core.pricing.odds import book_sum
 from engine.core.pricing.prices import prices_of
-from engine.core.reduce import EndOfStream, Input, reduce
+from engine.core.reduce import reduce
 from engine.core.state import MatchState
 from engine.io.recording import read_recording
 from engine.testing import GeneratedMatch, matches, with_connection_trouble, with_noise

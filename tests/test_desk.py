@@ -24,11 +24,11 @@ from websockets.exceptions import InvalidStatus
 
 from engine import playback
 from engine.analysis.report import summarize
+from engine.core.inputs import Connected, Disconnected, Stale
 from engine.core.markets.signals import MarketSettled, MarketStatus, Reason
 from engine.core.match.events import GameWon
 from engine.core.match.inputs import Action
 from engine.core.match.rules import MatchFormat
-from engine.core.reduce import Connected, Disconnected, Stale
 from engine.core.state import MatchState
 from engine.core.update import Update, step
 from engine.desk import ConfigError, Desk, DeskMetrics, DeskWeb, Health, load_config

@@ -25,7 +25,8 @@ from faultruns import (
 from engine import playback
 from engine.analysis.report import summarize
 from engine.core.events import Event
-from engine.core.reduce import EndOfStream, reduce
+from engine.core.inputs import EndOfStream
+from engine.core.reduce import reduce
 from engine.feed.wire import decode
 from engine.io.recording import Frame, read_recording
 from engine.testing.feedgen import END_MATCH, POINT_SCORED

@@ -16,6 +16,7 @@ from engine import playback
 from engine.analysis.report import summarize
 from engine.core.config import MarketConfig
 from engine.core.events import Discrepancy, FormatContradicted
+from engine.core.inputs import EndOfStream
 from engine.core.markets.catalogue import MarketPolicy, parse_market
 from engine.core.markets.signals import (
     BetStop,
@@ -29,7 +30,6 @@ from engine.core.markets.signals import (
     expand,
 )
 from engine.core.match.rules import UNKNOWN_FORMAT, MatchFormat
-from engine.core.reduce import EndOfStream
 from engine.core.state import MatchState
 from engine.core.update import Update, step
 from engine.feed.catalogue import ActionKind, ResultKind

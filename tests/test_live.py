@@ -26,6 +26,7 @@ from engine.analysis.report import is_signal, summarize
 from engine.cli import main
 from engine.core.config import DEFAULT_MARKETS, MarketConfig
 from engine.core.events import Event, PointWon
+from engine.core.inputs import Input, Stale
 from engine.core.markets.catalogue import FORMAT_DEPENDENT_MARKET_TYPES
 from engine.core.markets.signals import (
     BetStop,
@@ -44,7 +45,6 @@ from engine.core.markets.signals import (
     expand,
 )
 from engine.core.match.rules import UNKNOWN_FORMAT, MatchFormat
-from engine.core.reduce import Input, Stale
 from engine.core.state import MatchState
 from engine.core.update import Update
 from engine.feed.catalogue import DEFAULT_CATALOGUE, ActionCatalogue, ActionKind

@@ -19,6 +19,7 @@ from scenario import AWAY, HOME, PRIORED, Feed, game_won, script_format, signals
 from engine.cli import main
 from engine.core.config import MarketConfig
 from engine.core.events import Event
+from engine.core.inputs import Connected, Disconnected, EndOfStream, Input, Stale
 from engine.core.markets.book import EMPTY_BOOK, Book, apply_signals
 from engine.core.markets.catalogue import MarketCatalogue, MarketPolicy, MarketType, parse_market
 from engine.core.markets.outcomes import outcome
@@ -42,7 +43,7 @@ from engine.core.markets.signals import (
     expand,
 )
 from engine.core.match.rules import MatchFormat, Side
-from engine.core.reduce import Connected, Disconnected, EndOfStream, Input, Stale, next_book, reduce
+from engine.core.reduce import next_book, reduce
 from engine.core.state import MatchState
 from engine.feed.catalogue import ActionKind, SendType
 from engine.feed.wire import Action, Heartbeat, Summary

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from engine.core.inputs import EndOfStream
 from engine.core.match.rules import MatchFormat, Side
-from engine.core.reduce import EndOfStream, reduce
+from engine.core.reduce import reduce
 from engine.core.state import MatchState
 from engine.feed.wire import decode, encode_frame
 from engine.testing.feedgen import POINT_STARTED, MatchScript, ScriptedPoint, match_stream, points_from_scores

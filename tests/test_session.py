@@ -8,8 +8,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from engine.core.inputs import CatchingUp, CaughtUpWithFeed, Connected, Disconnected, Stale
 from engine.core.match.inputs import Heartbeat, Malformed
-from engine.core.reduce import CatchingUp, CaughtUpWithFeed, Connected, Disconnected, Stale
 from engine.feed.wire import encode_frame, heartbeat_frame
 from engine.io.protocol import (
     AUTH_REFUSED_CLOSE_CODES,

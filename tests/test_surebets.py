@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine import playback
+from engine.core.inputs import EndOfStream
 from engine.core.markets.catalogue import Market, MarketCatalogue
 from engine.core.markets.signals import MarketStatus
 from engine.core.match.rules import MatchFormat, Side, game_winner
@@ -27,7 +28,7 @@ from engine.core.pricing.model import (
     price_reference,
     price_rows,
 )
-from engine.core.reduce import EndOfStream, reduce
+from engine.core.reduce import reduce
 from engine.core.state import MatchState
 from engine.io.recording import read_recording
 from engine.testing.surebets import sure_profit

@@ -21,9 +21,10 @@ import pytest
 import engine
 from engine import playback
 from engine.analysis.report import summarize
+from engine.core.inputs import Unfollowed
 from engine.core.markets.book import EMPTY_BOOK, Book, apply_signals
 from engine.core.markets.signals import BetStop, BetStopChanged, MarketStatus, PricesChanged, Reason, Signal
-from engine.core.reduce import Unfollowed, reduce
+from engine.core.reduce import reduce
 from engine.core.state import MatchState
 from engine.core.update import Update, coalesce, step
 from engine.io.client import ClientSettings, ConnectLimiter

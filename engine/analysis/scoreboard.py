@@ -15,6 +15,7 @@ from typing import IO
 
 from engine.analysis.review import SuspensionWindows
 from engine.core.events import Event, GameWon, MatchWon, PointWon
+from engine.core.inputs import Input
 from engine.core.markets.signals import (
     BetStart,
     BetStop,
@@ -35,7 +36,6 @@ from engine.core.markets.signals import (
     expand,
 )
 from engine.core.match.rules import Side
-from engine.core.reduce import Input
 from engine.core.state import MatchState
 from engine.core.update import Update
 from engine.feed.wire import Action

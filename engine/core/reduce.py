@@ -25,13 +25,11 @@ fixture: the closing bet stop). Each only moves markets.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 
 import attrs
 
-from engine.core.config import MarketConfig
 from engine.core.events import (
     ActionPending,
     Discrepancy,
@@ -54,6 +52,19 @@ from engine.core.events import (
     StoppageStarted,
     UnexpectedServer,
     UnknownAction,
+)
+from engine.core.inputs import (
+    CatchingUp,
+    CaughtUp,
+    CaughtUpWithFeed,
+    Connected,
+    Disconnected,
+    EndOfStream,
+    Input,
+    Lagging,
+    Reconfigured,
+    Stale,
+    Unfollowed,
 )
 from engine.core.markets.book import Book, signals_between
 from engine.core.markets.book_update import advance_book
@@ -83,95 +94,6 @@ from engine.core.match.vocabulary import (
 from engine.core.pricing.prices import advance_prices
 from engine.core.state import MatchState, without_prior
 from engine.ratings import prior_for
-
-
-@attrs.frozen(slots=True)
-class EndOfStream:
-    """Input: the stream is over (end of a recording). Releases actions held behind a gap."""
-
-
-@attrs.frozen(slots=True)
-class Stale:
-    """Input: nothing (not even a heartbeat) arrived for longer than the stale timeout. Every market
-    suspends until the next message arrives."""
-
-
-@attrs.frozen(slots=True)
-class Disconnected:
-    """Input: the connection to the provider is down. Every market suspends until `Connected`."""
-
-
-@attrs.frozen(slots=True)
-class Connected:
-    """Input: the connection to the provider is up again."""
-
-
-@attrs.frozen(slots=True)
-class Lagging:
-    """Input: the consumer of this fixture's updates fell behind (the runtime's queue is full).
-    Every market suspends (`consumer_lagging`) until `CaughtUp`."""
-
-
-@attrs.frozen(slots=True)
-class CaughtUp:
-    """Input: the consumer of this fixture's updates caught up again."""
-
-
-class UnfollowReason(enum.Enum):
-    """Why the engine stopped following a fixture (`Unfollowed.why`)."""
-
-    __hash__ = object.__hash__
-
-    OPERATOR = "operator"  # stopped on purpose: unfollowed, the service stopped, the recording ended
-    FINISHED = "finished"  # the match is over and its feed ended
-    FAILED = "failed"  # the feed failed (retries exhausted, a fault of ours); it may be followed again
-    REFUSED = "refused"  # the provider refused the token or the request: final
-
-
-@attrs.frozen(slots=True)
-class Unfollowed:
-    """Input: the engine stops following this fixture before the match is over (stopped,
-    cancelled, interrupted, or the feed failed for good), `why`. Every undecided market suspends
-    (`not_followed`) for good: the closing bet stop."""
-
-    why: UnfollowReason = UnfollowReason.OPERATOR
-
-
-@attrs.frozen(slots=True)
-class Reconfigured:
-    """Input: the fixture's market config changes while it is followed (a new margin or pre-match
-    price on a reload): the book and the prices are brought up to date under it."""
-
-    markets: MarketConfig
-
-
-@attrs.frozen(slots=True)
-class CatchingUp:
-    """Input: the runtime starts folding a backlog — the first connection to a match under way, a
-    reconnection after a gap, a restart from a recording. Every market suspends (`catching_up`)
-    until `CaughtUpWithFeed`, so no market opens at a past score while the backlog is folded."""
-
-
-@attrs.frozen(slots=True)
-class CaughtUpWithFeed:
-    """Input: the backlog is folded; the feed is live again (FEED.md 1, [ours]: the burst's end)."""
-
-
-Input = (
-    Action
-    | Heartbeat
-    | Malformed
-    | EndOfStream
-    | Stale
-    | Disconnected
-    | Connected
-    | Lagging
-    | CaughtUp
-    | Unfollowed
-    | CatchingUp
-    | CaughtUpWithFeed
-    | Reconfigured
-)
 
 
 def reduce(state: MatchState, message: Input) -> tuple[MatchState, list[Event]]:

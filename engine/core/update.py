@@ -20,6 +20,7 @@ from types import MappingProxyType
 import attrs
 
 from engine.core.events import Event, Status
+from engine.core.inputs import Input, Unfollowed
 from engine.core.markets.book import signals_between
 from engine.core.markets.signals import (
     SIGNAL_TYPES,
@@ -35,7 +36,7 @@ from engine.core.match.inputs import Action
 from engine.core.match.rules import Side
 from engine.core.match.state import Score
 from engine.core.pricing.prices import PriceBook
-from engine.core.reduce import Input, Unfollowed, reduce
+from engine.core.reduce import reduce
 from engine.core.state import MatchState, decision_id
 
 

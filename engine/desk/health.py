@@ -15,10 +15,10 @@ from collections.abc import Callable, Mapping
 
 import attrs
 
+from engine.core.inputs import Connected, Input
 from engine.core.markets.book import Book
 from engine.core.markets.signals import MarketStatus, PricesChanged, Reason
 from engine.core.match.inputs import Action, Heartbeat, Malformed
-from engine.core.reduce import Connected, Input
 from engine.core.state import MatchState
 from engine.core.update import Update
 from engine.io.recording import posix_seconds

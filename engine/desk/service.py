@@ -30,11 +30,11 @@ import orjson
 
 from engine.analysis.trace import describe_update
 from engine.core.config import DEFAULT_MARKETS, MarketConfig
+from engine.core.inputs import Input
 from engine.core.markets.book import Book
 from engine.core.markets.signals import Reason
 from engine.core.match.inputs import Malformed
 from engine.core.match.rules import UNKNOWN_FORMAT, MatchFormat
-from engine.core.reduce import Input
 from engine.core.state import MatchState
 from engine.core.update import Update
 from engine.desk.health import FRAME_INPUTS, FixtureHealth, Health, Watch

@@ -34,7 +34,7 @@ import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
-from engine.core.reduce import Input, Stale
+from engine.core.inputs import Input, Stale
 from engine.feed.catalogue import DEFAULT_CATALOGUE, ActionCatalogue
 from engine.io.protocol import (
     ACCEPT_HEADER,

@@ -20,8 +20,8 @@ from typing import Any
 import attrs
 import orjson
 
+from engine.core.inputs import Input, Stale
 from engine.core.match.rules import UNKNOWN_FORMAT, MatchFormat
-from engine.core.reduce import Input, Stale
 from engine.feed.catalogue import DEFAULT_CATALOGUE, ActionCatalogue, ActionKind
 from engine.feed.wire import Action, Malformed, decode, shown
 from engine.io.protocol import STALE_AFTER

@@ -27,8 +27,8 @@ from collections.abc import Callable
 
 import attrs
 
+from engine.core.inputs import CatchingUp, CaughtUpWithFeed, Connected, Disconnected, Input, Stale
 from engine.core.match.inputs import Action, Malformed
-from engine.core.reduce import CatchingUp, CaughtUpWithFeed, Connected, Disconnected, Input, Stale
 from engine.feed.catalogue import DEFAULT_CATALOGUE, ActionCatalogue
 from engine.feed.wire import MAX_FRAME_BYTES, decode
 from engine.io.protocol import (

@@ -33,9 +33,9 @@ from typing import Any
 import attrs
 from hypothesis import strategies as st
 
+from engine.core.inputs import Connected, Disconnected, Input, Stale
 from engine.core.match import rules
 from engine.core.match.rules import MatchFormat, Side
-from engine.core.reduce import Connected, Disconnected, Input, Stale
 from engine.feed.catalogue import ActionCatalogue, SendType
 from engine.feed.wire import Action, Heartbeat, encode_frame, heartbeat_frame
 from engine.testing.feedgen import (
