@@ -5,7 +5,7 @@ position. Nothing else: the core's modules compiled without types bought 1.18x o
 extensions and frames nobody can debug. Without a compiler, or with TTENGINE_PURE=1, the install skips
 the extension and the same file runs as Python.
 
-Each compiled module's sources are fingerprinted at build time (`<module>.built`, beside it); at import
+Each compiled module's source is fingerprinted at build time (`<module>.built`, beside it); at import
 `engine._build` loads the plain source, with a warning, when it no longer matches: an edited source is
 never shadowed by a stale extension."""
 
@@ -22,12 +22,8 @@ COMPILED_MODULES = ["engine/core/pricing/kernel.py"]
 
 
 def fingerprint(module: str) -> str:
-    """The sha256 of a compiled module's sources: its .py and, when there is one, its .pxd."""
-    digest = hashlib.sha256()
-    for source in (Path(module), Path(module).with_suffix(".pxd")):
-        if source.exists():
-            digest.update(source.read_bytes())
-    return digest.hexdigest()
+    """The sha256 of a compiled module's source (its .py: the .pxd only types it, and is not installed)."""
+    return hashlib.sha256(Path(module).read_bytes()).hexdigest()
 
 
 def extensions() -> list[Extension]:

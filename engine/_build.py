@@ -1,7 +1,7 @@
 """The compiled build's guard: a compiled module whose sources changed since it was built is not used.
 
 `setup.py` writes each compiled module's source fingerprint beside it (`kernel.built`: the sha256 of
-`kernel.py` and `kernel.pxd`). Imported first by `engine/__init__.py`, before any module of the
+`kernel.py`). Imported first by `engine/__init__.py`, before any module of the
 engine: when the extension is what Python would import but the sources no longer match the
 fingerprint, the plain source is loaded instead, with a `RuntimeWarning` saying to rebuild
 (`pip install -e .`), so an edited source is never shadowed by a stale extension.
@@ -21,12 +21,9 @@ COMPILED = ("engine.core.pricing.kernel",)
 
 
 def fingerprint(source: Path) -> str:
-    """The sha256 of a module's sources: its .py and, when there is one, its .pxd (as setup.py)."""
-    digest = hashlib.sha256()
-    for path in (source, source.with_suffix(".pxd")):
-        if path.exists():
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
+    """The sha256 of a module's source, its .py (as setup.py: the .pxd only types it, and an
+    installed package has none)."""
+    return hashlib.sha256(source.read_bytes()).hexdigest()
 
 
 def guard(names: tuple[str, ...] = COMPILED) -> list[str]:
