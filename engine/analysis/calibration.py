@@ -30,6 +30,7 @@ from engine.ratings import (
     DEFAULT_SYSTEM,
     HALF_STRENGTH_RD,
     RATED_STRENGTH,
+    FixturePrior,
     Rating,
     RatingSystem,
     apply_result,
@@ -181,14 +182,22 @@ class Forecast:
     rating: float = 0.5  # the ratings' P(home wins) before the first point (0.5: none)
 
 
-def forecasts(results: Iterable[Result], prior: Prior = PRIOR, model: bool = True) -> list[Forecast]:
+def forecasts(
+    results: Iterable[Result],
+    prior: Prior = PRIOR,
+    model: bool = True,
+    priors: Sequence[FixturePrior] | None = None,
+) -> list[Forecast]:
     """A forecast at every boundary between two games of every match (after game 1 until the last
     game starts): what the feed had shown by then, and nothing after. `model=False` leaves the
-    model's price out (0.5; the fitted baselines need only the rest)."""
+    model's price out (0.5; the fitted baselines need only the rest). `priors`: each match's own
+    prior (from ratings: `rated_forecasts`), its P(home wins) kept in `Forecast.rating`."""
     equal = Strengths(prior.serve, prior.serve)
     baseline_memo: dict[tuple[MatchFormat, tuple[int, int]], float] = {}
     out = []
     for number, result in enumerate(results):
+        own = None if priors is None else priors[number]
+        match_prior, edge = (prior, 0.0) if own is None else (own.prior, own.home_edge)
         won, points = [0, 0], [0, 0]
         for played, (home, away) in enumerate(result.games[:-1], start=1):
             won[0 if home > away else 1] += 1
@@ -198,10 +207,10 @@ def forecasts(results: Iterable[Result], prior: Prior = PRIOR, model: bool = Tru
             key = (result.format, games)
             if key not in baseline_memo:
                 baseline_memo[key] = match_win_before_game(result.format, games, equal)
-            price = match_win_at(result.format, games, (points[0], points[1]), prior) if model else 0.5
-            out.append(
-                Forecast(played, price, baseline_memo[key], result.home_won, number, games, (points[0], points[1]))
-            )
+            price = match_win_at(result.format, games, (points[0], points[1]), match_prior, edge) if model else 0.5
+            scored = (points[0], points[1])
+            rating = 0.5 if own is None else own.home_wins
+            out.append(Forecast(played, price, baseline_memo[key], result.home_won, number, games, scored, rating))
     return out
 
 
@@ -710,34 +719,11 @@ def rated_forecasts(
 ) -> list[Forecast]:
     """`forecasts` with each match's prior from its two ratings (`ratings_before`): the model's price
     at every game boundary, and in `rating` the ratings' own P(home wins) before the first point."""
-    equal = Strengths(base.serve, base.serve)
-    baseline_memo: dict[tuple[MatchFormat, tuple[int, int]], float] = {}
-    out = []
-    for number, (result, (home, away)) in enumerate(zip(results, ratings, strict=True)):
-        fixture = prior_from(home, away, result.format, base, rated_strength, half_rd)
-        won, points = [0, 0], [0, 0]
-        for played, (home_points, away_points) in enumerate(result.games[:-1], start=1):
-            won[0 if home_points > away_points else 1] += 1
-            points[0] += home_points
-            points[1] += away_points
-            games = (won[0], won[1])
-            key = (result.format, games)
-            if key not in baseline_memo:
-                baseline_memo[key] = match_win_before_game(result.format, games, equal)
-            price = match_win_at(result.format, games, (points[0], points[1]), fixture.prior, fixture.home_edge)
-            out.append(
-                Forecast(
-                    played,
-                    price,
-                    baseline_memo[key],
-                    result.home_won,
-                    number,
-                    games,
-                    (points[0], points[1]),
-                    fixture.home_wins,
-                )
-            )
-    return out
+    priors = [
+        prior_from(home, away, result.format, base, rated_strength, half_rd)
+        for result, (home, away) in zip(results, ratings, strict=True)
+    ]
+    return forecasts(results, base, priors=priors)
 
 
 def rating_features(forecast: Forecast) -> tuple[float, ...]:
