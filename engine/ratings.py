@@ -10,9 +10,10 @@ the first point, the `home_edge` of the share of points that gives it in the fix
 the prior's strength in points, from `UNRATED_STRENGTH` (nothing known) up to `RATED_STRENGTH` as
 the uncertainty falls.
 
-Players are found by name: `player_key` normalises case, accents, a country suffix like ` (SVK)`
-and whitespace, and a doubles pair `A / B` in either order. A name with its country is found
-exactly; a name without one matches every rated player of that name, and more than one is
+Players are found by the provider's team id when the ratings have seen it (a desk that learns
+remembers each side's id), else by name: `player_key` normalises case, accents, a country suffix
+like ` (SVK)` and whitespace, and a doubles pair `A / B` in either order. A name with its country
+is found exactly; a name without one matches every rated player of that name, and more than one is
 ambiguous: reported, never guessed (`Lookup`).
 
 Pure: no clock, no I/O, no randomness (`load_ratings` / `save_ratings` read and write the file;
@@ -110,10 +111,16 @@ class Ratings:
     system: RatingSystem = DEFAULT_SYSTEM
     #: The fixtures whose results were added as they finished (a desk learning: each once).
     learned: frozenset[str] = frozenset()
+    #: The provider's team ids seen with a rated player (a desk learning): id -> identity.
+    ids: Mapping[str, str] = attrs.field(factory=dict)
     _index: dict[str, list[str]] | None = attrs.field(default=None, init=False, eq=False, repr=False)
 
-    def lookup(self, name: str) -> Lookup:
-        """The rating a lineup's name refers to (see the module docstring)."""
+    def lookup(self, name: str, provider_id: str | None = None) -> Lookup:
+        """The rating a lineup's team refers to: by the provider's id when the ratings have seen
+        it, else by name (see the module docstring)."""
+        known = None if provider_id is None else self.ids.get(provider_id)
+        if known is not None and known in self.players:
+            return Lookup(name, self.players[known])
         base, country = player_key(name)
         if country is not None:
             found = self.players.get(f"{base}|{country}")
@@ -140,13 +147,38 @@ class Ratings:
         found = self.lookup(name).rating
         return found if found is not None else self.system.unknown()
 
-    def with_result(self, home: str, away: str, home_won: bool, year: int, fixture_id: str | None = None) -> Ratings:
+    def with_result(
+        self,
+        home: str,
+        away: str,
+        home_won: bool,
+        year: int,
+        fixture_id: str | None = None,
+        ids: tuple[str | None, str | None] = (None, None),
+    ) -> Ratings:
         """The ratings after `home` met `away` in `year` (names as in the results: with countries);
-        `fixture_id`: the fixture it was, remembered so that it is added once."""
+        `fixture_id`: the fixture it was, remembered so that it is added once; `ids`: the
+        provider's team ids of the two sides, remembered to find them by id next time."""
+        keys = (self._key_of(home, ids[0]), self._key_of(away, ids[1]))
         players = dict(self.players)
-        apply_result(players, home, away, home_won, year, self.system)
+        apply_keyed(players, *keys, home_won, year, self.system)
         learned = self.learned if fixture_id is None else self.learned | {fixture_id}
-        return Ratings(players, self.system, learned)
+        known = dict(self.ids)
+        known.update((provider_id, key) for provider_id, key in zip(ids, keys, strict=True) if provider_id is not None)
+        return Ratings(players, self.system, learned, known)
+
+    def _key_of(self, name: str, provider_id: str | None) -> str:
+        """The identity a side is rated under: the one its id or its name finds (a lineup's name
+        without a country finds the one rated player of that name), else a new one from the name."""
+        known = None if provider_id is None else self.ids.get(provider_id)
+        if known is not None:
+            return known
+        base, country = player_key(name)
+        if country is None:
+            candidates = self._by_base().get(base, [])
+            if len(candidates) == 1:
+                return candidates[0]
+        return identity(name)
 
     def __len__(self) -> int:
         return len(self.players)
@@ -217,10 +249,18 @@ class FixturePrior:
         return self.home.rating is not None and self.away.rating is not None
 
 
-def prior_for(ratings: Ratings, home: str, away: str, fmt: MatchFormat, base: Prior = PRIOR) -> FixturePrior:
-    """The prior for `home` against `away` in `fmt` (the format must be known): an unknown or
-    ambiguous side counts as the unknown player (and is reported in the lookup)."""
-    home_lookup, away_lookup = ratings.lookup(home), ratings.lookup(away)
+def prior_for(
+    ratings: Ratings,
+    home: str,
+    away: str,
+    fmt: MatchFormat,
+    base: Prior = PRIOR,
+    ids: tuple[str | None, str | None] = (None, None),
+) -> FixturePrior:
+    """The prior for `home` against `away` in `fmt` (the format must be known), each found by the
+    provider's team id in `ids` when the ratings know it, else by name: an unknown or ambiguous
+    side counts as the unknown player (and is reported in the lookup)."""
+    home_lookup, away_lookup = ratings.lookup(home, ids[0]), ratings.lookup(away, ids[1])
     unknown = ratings.system.unknown()
     found = prior_from(home_lookup.rating or unknown, away_lookup.rating or unknown, fmt, base)
     return attrs.evolve(found, home=home_lookup, away=away_lookup)
@@ -276,7 +316,18 @@ def apply_result(
     players: dict[str, Rating], home: str, away: str, home_won: bool, year: int, system: RatingSystem = DEFAULT_SYSTEM
 ) -> None:
     """Update `players` (by identity) in place with one match."""
-    home_key, away_key = identity(home), identity(away)
+    apply_keyed(players, identity(home), identity(away), home_won, year, system)
+
+
+def apply_keyed(
+    players: dict[str, Rating],
+    home_key: str,
+    away_key: str,
+    home_won: bool,
+    year: int,
+    system: RatingSystem = DEFAULT_SYSTEM,
+) -> None:
+    """`apply_result` with the two sides' identities given."""
     before_home = rating_at(players, home_key, year, system)
     before_away = rating_at(players, away_key, year, system)
     players[home_key] = _updated(before_home, before_away, 1.0 if home_won else 0.0, year, system)
@@ -288,7 +339,7 @@ FILE_VERSION = 1
 
 def dumps(ratings: Ratings) -> bytes:
     """The ratings file's bytes (JSON: version, system, players by identity: [rating, uncertainty,
-    matches, last year], and the fixtures learned)."""
+    matches, last year], the fixtures learned, and the provider's team ids seen)."""
     return orjson.dumps(
         {
             "version": FILE_VERSION,
@@ -297,6 +348,7 @@ def dumps(ratings: Ratings) -> bytes:
                 key: [round(r.mu, 3), round(r.rd, 3), r.matches, r.year] for key, r in sorted(ratings.players.items())
             },
             "learned": sorted(ratings.learned),
+            "ids": dict(sorted(ratings.ids.items())),
         }
     )
 
@@ -316,9 +368,10 @@ def loads(data: bytes, source: str = "ratings") -> Ratings:
             for key, (mu, rd, matches, year) in document["players"].items()
         }
         learned = frozenset(str(fixture) for fixture in document.get("learned", []))
+        ids = {str(key): str(value) for key, value in dict(document.get("ids", {})).items()}
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{source}: a malformed ratings file ({exc})") from None
-    return Ratings(players, system, learned)
+    return Ratings(players, system, learned, ids)
 
 
 def load_ratings(path: Path) -> Ratings:

@@ -302,6 +302,10 @@ def test_the_desk_learns_each_finished_match_once(tmp_path: Path) -> None:
     assert recording.fixture_id in after.learned
     assert after.rating("HE Zhuojia (CHN)").matches == before.matches + 1
     assert after.rating("HE Zhuojia (CHN)").mu > before.mu  # home won
+    assert after.ids == {  # the lineups' team ids, to find them by id next time
+        "8da5e461-54f0-5609-8cc1-10eebf79bf8a": "he zhuojia|CHN",
+        "f84bae48-4b5d-5a25-a035-aa511cd12c4e": "zhu chengzhu|HKG",
+    }
 
 
 def test_the_desk_config_names_a_ratings_file_and_its_fixtures_are_priced_from_it(tmp_path: Path) -> None:
@@ -321,3 +325,23 @@ def test_the_desk_config_names_a_ratings_file_and_its_fixtures_are_priced_from_i
     (entry,) = config.fixtures
     assert options.markets(entry).ratings is ratings
     assert ServiceOptions(Secret("t"), ClientSettings(), ()).markets(entry).ratings is None
+
+
+def test_a_side_is_found_by_its_provider_id_once_the_desk_has_seen_it() -> None:
+    """The desk learns a result from lineups without countries: each side is rated under the one
+    rated player of that name (not a new one), and its team id is kept; from then on the id finds
+    it even when its name alone is ambiguous or unknown."""
+    ratings = build(
+        [("KIM Hayeong (KOR)", "LEE Eunhye (KOR)", True, 2022), ("KIM Hayeong (PRK)", "X (CHN)", False, 2022)]
+    )
+    learned = ratings.with_result("Lee Eunhye", "X", True, 2023, "fixture-1", ("id-lee", "id-x"))
+    assert learned.ids == {"id-lee": "lee eunhye|KOR", "id-x": "x|CHN"}
+    assert learned.rating("LEE Eunhye (KOR)").matches == 2  # the same player, not a new "lee eunhye"
+    assert "lee eunhye" not in learned.players
+    assert learned.lookup("KIM Hayeong").why == "ambiguous"
+    again = learned.with_result("LEE Eunhye (KOR)", "KIM Hayeong (KOR)", True, 2023, ids=(None, "id-kim"))
+    assert again.lookup("KIM Hayeong", "id-kim").rating == again.rating("KIM Hayeong (KOR)")  # by id
+    assert again.lookup("Somebody Renamed", "id-lee").rating == again.rating("LEE Eunhye (KOR)")
+    assert loads(dumps(again)).ids == again.ids
+    found = prior_for(again, "KIM Hayeong", "Somebody Renamed", BO5, ids=("id-kim", "id-lee"))
+    assert found.rated

@@ -218,7 +218,7 @@ def _rated(state: MatchState, events: list[Event]) -> MatchState:
     fmt = state.match.play.format
     if home is None or away is None or fmt.best_of is None:
         return state
-    found = prior_for(markets.ratings, home, away, fmt, pricing.prior)
+    found = prior_for(markets.ratings, home, away, fmt, pricing.prior, state.match.player_ids)
     missing = tuple(
         f"{lookup.name}: {lookup.why}" + (f" ({' | '.join(lookup.candidates)})" if lookup.candidates else "")
         for lookup in (found.home, found.away)
@@ -334,7 +334,7 @@ def _apply(match: MatchFacts, action: Action, events: list[Event], sequencer: Se
         return match
     match = _provider_context(match, action, events)
     if action.team is not None and action.team.name:
-        match = _named(match, action.team.side, action.team.name)
+        match = _named(match, action.team.side, action.team.name, action.team.id)
     play = _reconcile(match.play, previous_play, action, events)
     found = sum(1 for event in events[first_event:] if isinstance(event, Discrepancy))
     if found:
@@ -585,12 +585,15 @@ def _end_match(play: PlayState, action: PlayedAction, events: list[Event]) -> Pl
 # --- the feed's present: liveness and provider statuses ------------------------------------------
 
 
-def _named(match: MatchFacts, side: Side, name: str) -> MatchFacts:
-    """The match with a side's player (or pair) named, the first time an action names it."""
+def _named(match: MatchFacts, side: Side, name: str, team_id: str | None) -> MatchFacts:
+    """The match with a side's player (or pair) named, and its team id, the first time an action names it."""
     home, away = match.players
     if (home if side is Side.HOME else away) is not None:
         return match
-    return attrs.evolve(match, players=(name, away) if side is Side.HOME else (home, name))
+    home_id, away_id = match.player_ids
+    if side is Side.HOME:
+        return attrs.evolve(match, players=(name, away), player_ids=(team_id, away_id))
+    return attrs.evolve(match, players=(home, name), player_ids=(home_id, team_id))
 
 
 def _provider_context(match: MatchFacts, action: Action, events: list[Event]) -> MatchFacts:

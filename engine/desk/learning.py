@@ -3,7 +3,9 @@
 `RatingsLearner` is a desk listener (`desk.listen(learner)`): when a fixture's match is won
 normally (`MatchWon`, not a retirement or walkover) and its lineups named both sides, the result is
 added to the ratings once per fixture (the ratings file remembers the fixtures it learned, so a
-restart that replays a finished match adds nothing) and the file is rewritten (atomically). The
+restart that replays a finished match adds nothing), each side under the rated player its team id
+or its name finds (and its team id remembered, to find it by id from then on), and the file is
+rewritten (atomically). The
 fixtures followed from then on are priced with the new ratings.
 """
 
@@ -42,7 +44,8 @@ class RatingsLearner:
             return
         moment = posix_seconds(update.timestamp)
         year = datetime.fromtimestamp(moment, UTC).year if moment is not None else datetime.now(UTC).year
-        self.ratings = self.ratings.with_result(home, away, won.side is Side.HOME, year, fixture_id)
+        ids = update.state.match.player_ids
+        self.ratings = self.ratings.with_result(home, away, won.side is Side.HOME, year, fixture_id, ids)
         self.learned += 1
         log.info("fixture %s: %s v %s joins the ratings (%s won)", fixture_id, home, away, won.side.value)
         if self.path is not None:

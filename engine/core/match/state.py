@@ -220,6 +220,8 @@ class MatchFacts:
     #: The home and away player (or pair) as first named: the lineups, else any action's team
     #: (None: not yet named).
     players: tuple[str | None, str | None] = (None, None)
+    #: The provider's team ids of the two sides, as first named with them (None: not given).
+    player_ids: tuple[str | None, str | None] = (None, None)
     ratings_asked: bool = False  # the configured ratings were asked for the prior (`RatingsLookedUp`)
     #: Priced with nothing known of the players (no ratings found, no pre-match price): the
     #: match-level markets stay suspended (`Reason.NO_PRIOR`).
@@ -263,6 +265,7 @@ class MatchFacts:
             self.unfollowed,
             self.catching_up,
             self.players,
+            self.player_ids,
             self.ratings_asked,
             self.no_prior,
         )
