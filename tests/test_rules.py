@@ -121,7 +121,7 @@ class TestExpediteInTheReducer:
     @staticmethod
     def _after(ball_in_play: bool) -> tuple[object, Side | None, float | None]:
         from engine.testing.feedgen import EXPEDITE
-        from tests.scenario import Feed, run
+        from scenario import Feed, run
 
         feed = Feed()
         feed.begin()

@@ -14,6 +14,7 @@ from engine.core.config import MarketConfig
 from engine.core.match.inputs import Action, Heartbeat, Malformed
 
 __all__ = [
+    "FLAG_SET_BY",
     "Action",
     "CatchingUp",
     "CaughtUp",
@@ -119,3 +120,17 @@ Input = (
     | CaughtUpWithFeed
     | Reconfigured
 )
+
+
+#: What each input about the connection or the runtime sets on the match (`MatchFacts`): a flag
+#: the market policy reads. Such an input only moves markets.
+FLAG_SET_BY: dict[type, tuple[str, bool]] = {
+    Stale: ("stale", True),
+    Disconnected: ("disconnected", True),
+    Connected: ("disconnected", False),
+    Lagging: ("lagging", True),
+    CaughtUp: ("lagging", False),
+    Unfollowed: ("unfollowed", True),
+    CatchingUp: ("catching_up", True),
+    CaughtUpWithFeed: ("catching_up", False),
+}

@@ -14,12 +14,12 @@ lagging consumer did not take into one net change (`engine.match` uses it).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 
 import attrs
 
-from engine.core.events import Event, Status
+from engine.core.events import Event, MatchEvent, Status
 from engine.core.inputs import Input, Unfollowed
 from engine.core.markets.book import signals_between
 from engine.core.markets.signals import (
@@ -36,7 +36,7 @@ from engine.core.match.inputs import Action
 from engine.core.match.rules import Side
 from engine.core.match.state import Score
 from engine.core.pricing.prices import PriceBook
-from engine.core.reduce import reduce
+from engine.core.reduce import advance
 from engine.core.state import MatchState, decision_id
 
 
@@ -120,34 +120,39 @@ class Update:
 
 
 def step(state: MatchState, message: Input, received: float | None = None) -> tuple[MatchState, Update]:
-    """Fold one input (`reduce`) and stamp what it changed as an `Update`; `received` is our receive
+    """Fold one input (`advance`) and stamp what it changed as an `Update`; `received` is our receive
     time of the input (POSIX seconds), passed in because the core reads no clock."""
-    after, events = reduce(state, message)
-    return after, stamp(after, message, events, received)
+    after, events, signals = advance(state, message)
+    return after, _update(after, message, tuple(events), tuple(signals), received)
 
 
-def stamp(state: MatchState, message: Input, events: list[Event], received: float | None = None) -> Update:
-    """The update of `message`, given the state after it and the events `reduce` returned for it."""
-    match_events: list[Event] = []
-    signals: list[Signal] = []
-    for event in events:
-        if isinstance(event, SIGNAL_TYPES):
-            signals.append(event)  # type: ignore[arg-type]  # SIGNAL_TYPES are the Signal classes
-        else:
-            match_events.append(event)
+def stamp(state: MatchState, message: Input, events: Sequence[Event], received: float | None = None) -> Update:
+    """The update of `message`, given the state after it and the events `reduce` returned for it
+    (match events, then market signals)."""
+    first_signal = next((index for index, event in enumerate(events) if isinstance(event, SIGNAL_TYPES)), len(events))
+    signals: tuple[Signal, ...] = tuple(events[first_signal:])  # type: ignore[arg-type]  # reduce's order
+    return _update(state, message, tuple(events[:first_signal]), signals, received)  # type: ignore[arg-type]
+
+
+def _update(
+    state: MatchState,
+    message: Input,
+    events: tuple[MatchEvent, ...],
+    signals: tuple[Signal, ...],
+    received: float | None,
+) -> Update:
     is_action = isinstance(message, Action)
-    detail = message.why.value if isinstance(message, Unfollowed) else None
     return Update(
         state.fixture_id,
-        getattr(message, "seq", None),
+        getattr(message, "seq", None),  # an action's, or a quarantined frame's
         type(message).__name__,
         message.timestamp if is_action else None,  # type: ignore[union-attr]
         received,
         Scoreline.of(state),
-        tuple(match_events),
-        tuple(signals),
+        events,
+        signals,
         state,
-        detail=detail,
+        detail=message.why.value if isinstance(message, Unfollowed) else None,
     )
 
 

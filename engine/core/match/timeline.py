@@ -43,7 +43,7 @@ STANDING_AFTER: dict[SendType, Standing] = {
 
 
 class PlayedAction(Protocol):
-    """What playing an action into the score reads (`engine.core.reduce.play_action`): an arriving
+    """What playing an action into the score reads (`engine.core.match.play.play_action`): an arriving
     `Action` and a `KeptAction` alike."""
 
     @property
