@@ -1,7 +1,7 @@
 """The collector's work per live fixture: the objects it tracks in one fixture's state mid-match, and
 how long a full collection takes with many live fixtures held.
 
-    python bench/collector.py [--fixtures 1000] [--repeat 7]
+    python bench/collector.py [--fixtures 1000] [--repeat 7] [--frames 1]
 
 1. Objects the cyclic collector tracks (`gc.is_tracked`) reachable from one fixture's state after
    half of the recorded best-of-7 and not from another fixture's state folded the same way (what
@@ -9,6 +9,10 @@ how long a full collection takes with many live fixtures held.
    after one collection (which untracks the tuples and dicts that hold only atoms).
 2. `--fixtures` states folded through the same half match, each its own objects, held together:
    the median of `--repeat` full collections (`gc.collect()`), against the same with none held.
+3. The desk's policy (`engine.desk.collector`): everything frozen (`gc.freeze()`, as at start-up
+   and every second), then every fixture advanced by `--frames` more frames (a second of a desk's
+   frames is about one per fixture), then the median full collection — the longest an automatic
+   collection can take between two freezes; and the hourly sweep (unfreeze, collect, freeze).
 """
 
 from __future__ import annotations
@@ -24,17 +28,22 @@ from pathlib import Path
 from engine import playback
 from engine.core.reduce import reduce
 from engine.core.state import MatchState
+from engine.desk.collector import CollectorPolicy
 from engine.feed.wire import decode
 from engine.io.recording import Frame, read_recording
 
 SOURCE = Path(__file__).resolve().parent.parent / "fixtures_data" / "aicup2026_m05_female_bo7.jsonl"
 
 
+def frames() -> list[str]:
+    """The recorded best-of-7's frames."""
+    return [frame.text for frame in read_recording(SOURCE).frames if isinstance(frame, Frame)]
+
+
 def half_match() -> MatchState:
     """A fixture's state after the first half of the recorded best-of-7's frames (mid-match)."""
-    recording = read_recording(SOURCE)
-    texts = [frame.text for frame in recording.frames if isinstance(frame, Frame)]
-    state = playback.start_state(recording, None, False)
+    texts = frames()
+    state = playback.start_state(read_recording(SOURCE), None, False)
     for text in texts[: len(texts) // 2]:
         state, _ = reduce(state, decode(text))
     return state
@@ -76,6 +85,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--fixtures", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--frames", type=int, default=1, help="frames per fixture after the freeze")
     args = parser.parse_args()
     first, second = half_match(), half_match()
     gc.collect()  # the steady state: a collection untracks the tuples and dicts that hold only atoms
@@ -91,6 +101,23 @@ def main() -> None:
     full = collection_ms(args.repeat)
     print(f"full collection, nothing held:         {empty:7.2f} ms (median of {args.repeat})")
     print(f"full collection, {len(held)} live fixtures:  {full:7.2f} ms (median of {args.repeat})")
+    texts = frames()
+    following = texts[len(texts) // 2 : len(texts) // 2 + args.frames]
+    gc.freeze()
+    for index, state in enumerate(held):
+        for text in following:
+            state, _ = reduce(state, decode(text))
+        held[index] = state
+    frozen = collection_ms(args.repeat)
+    print(
+        f"desk policy: frozen, then {args.frames} frame{'s' if args.frames != 1 else ''} per fixture:"
+        f" {frozen:7.2f} ms (median of {args.repeat}; {gc.get_freeze_count():,} objects frozen)"
+    )
+    policy = CollectorPolicy()
+    found = policy.sweep()
+    sweep = policy.last_sweep_seconds or 0.0
+    print(f"desk policy: the sweep (unfreeze, collect, freeze): {sweep * 1e3:7.2f} ms, {found} unreachable found")
+    gc.unfreeze()
 
 
 if __name__ == "__main__":

@@ -120,8 +120,9 @@ class TestExpediteInTheReducer:
 
     @staticmethod
     def _after(ball_in_play: bool) -> tuple[object, Side | None, float | None]:
-        from engine.testing.feedgen import EXPEDITE
         from scenario import Feed, run
+
+        from engine.testing.feedgen import EXPEDITE
 
         feed = Feed()
         feed.begin()

@@ -9,6 +9,7 @@ the median and 99th percentile of the last `RECENT` updates.
 from __future__ import annotations
 
 import collections
+import gc
 import statistics
 from collections.abc import Iterator
 
@@ -17,11 +18,14 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from engine.core.markets.signals import MarketStatus, Reason
+from engine.desk.collector import CollectorPolicy
 from engine.desk.health import Health, status_counts
 from engine.desk.service import Desk
 
 #: [ours] Update latency buckets, seconds: the goal is a p99 under 5 ms.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+#: [ours] Collector pause buckets, seconds: the goal is every automatic collection under 5 ms.
+GC_PAUSE_BUCKETS = (0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25)
 #: [ours] How many of the latest updates the latency quantiles are computed over.
 RECENT = 10_000
 
@@ -38,7 +42,16 @@ class DeskMetrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.gc_pause = Histogram(
+            "ttengine_gc_pause_seconds",
+            "Seconds each cyclic garbage collection held the process, by generation (a sweep is a 2)",
+            ["generation"],
+            buckets=GC_PAUSE_BUCKETS,
+            registry=self.registry,
+        )
         self.recent: collections.deque[float] = collections.deque(maxlen=RECENT)
+        #: The collector policy whose sweeps and frozen objects are reported (None: not run).
+        self.collector: CollectorPolicy | None = None
         self.registry.register(_DeskCollector(self))
         desk.on_latency(self.observe)
 
@@ -46,6 +59,10 @@ class DeskMetrics:
         """Take one update's latency."""
         self.latency.observe(seconds)
         self.recent.append(seconds)
+
+    def observe_pause(self, generation: int, seconds: float) -> None:
+        """Take one collection's pause (`engine.desk.collector.CollectorPolicy.on_pause`)."""
+        self.gc_pause.labels(str(generation)).observe(seconds)
 
     def latency_quantiles(self) -> dict[str, float]:
         """The median and 99th percentile of the recent latencies (empty before the first update)."""
@@ -130,6 +147,7 @@ class _DeskCollector(Collector):
         failures = CounterMetricFamily("ttengine_fixture_failures", "Fixtures whose feed ended with an error")
         failures.add_metric([], desk.failures)
         yield failures
+        yield from self._collector_families()
         callbacks = CounterMetricFamily("ttengine_callback_failures", "Callbacks that raised (isolated)")
         callbacks.add_metric([], desk.callbacks.failures)
         yield callbacks
@@ -154,3 +172,15 @@ class _DeskCollector(Collector):
         for quantile, value in self._metrics.latency_quantiles().items():
             recent.add_metric([quantile], value)
         yield recent
+
+    def _collector_families(self) -> Iterator[Metric]:
+        policy = self._metrics.collector
+        if policy is None:
+            return
+        frozen = GaugeMetricFamily("ttengine_gc_frozen_objects", "Objects the collector does not scan (gc.freeze)")
+        frozen.add_metric([], gc.get_freeze_count())
+        sweeps = CounterMetricFamily("ttengine_gc_sweeps", "Full collections of the frozen objects (sweeps)")
+        sweeps.add_metric([], policy.sweeps)
+        swept = CounterMetricFamily("ttengine_gc_swept_objects", "Unreachable objects the sweeps found")
+        swept.add_metric([], policy.swept)
+        yield from (frozen, sweeps, swept)

@@ -24,6 +24,7 @@ import attrs
 import orjson
 
 from engine.core.config import MarketConfig
+from engine.desk.collector import CollectorPolicy
 from engine.desk.config import ConfigError, DeskConfig, FixtureEntry, load_config
 from engine.desk.learning import RatingsLearner
 from engine.desk.metrics import DeskMetrics
@@ -174,15 +175,18 @@ async def _serve(options: ServiceOptions, signals: _Signals, updates: UpdateLog 
         await web.start()  # first: a port in use fails before anything is followed
         print(f"ttengine follow: the desk's page is at {web.url} (/fixtures, /metrics)", file=err, flush=True)
     beating = None if updates is None else asyncio.ensure_future(_alive(updates, desk, options.alive_every))
+    collector = metrics.collector = CollectorPolicy(on_pause=metrics.observe_pause)
     try:
         async with desk:  # leaving it: every fixture's closing bet stop, delivered
             for entry in options.fixtures:
                 desk.follow(entry.fixture_id, entry.fmt, options.markets(entry))
             _apply_config(desk, options, options.config, from_config)
             print(f"ttengine follow: following {_fixtures(len(desk.fixtures))}", file=err, flush=True)
+            collector.start()  # what start-up built is frozen: collections scan only what is new
             await _until_stopped(desk, options, signals, from_config)
             count = len(desk.fixtures)
     finally:
+        await collector.close()
         if beating is not None:
             beating.cancel()
             with contextlib.suppress(asyncio.CancelledError):
