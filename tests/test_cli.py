@@ -18,7 +18,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from engine.cli import DEMO_RECORDING, main
+from engine.cli import main
+from engine.cli.one_match import DEMO_RECORDING
 from engine.core.markets.catalogue import Market, MarketCatalogue, MarketType
 from engine.core.match.rules import MatchFormat, Side
 from engine.core.pricing.model import Position, Strengths, price
