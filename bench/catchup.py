@@ -38,7 +38,8 @@ from engine.core.pricing.kernel import COMPILED
 from engine.core.update import Update
 from engine.desk import Desk
 from engine.io.client import ClientSettings, ConnectLimiter
-from engine.match import LAG_LIMIT, Match
+from engine.runtime.delivery import LAG_LIMIT
+from engine.runtime.following import Match
 
 
 def serve_child(folder: str, port_file: str) -> None:

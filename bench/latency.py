@@ -42,7 +42,9 @@ from engine.core.update import Update
 from engine.io.client import ClientSettings, ConnectLimiter
 from engine.io.protocol import Secret
 from engine.io.recording import Frame, read_recording
-from engine.match import Callbacks, Match, connect
+from engine.runtime.callbacks import Callbacks
+from engine.runtime.following import Match
+from engine.runtime.sources import connect
 
 SOURCE = Path(__file__).resolve().parent.parent / "fixtures_data" / "aicup2026_m05_female_bo7.jsonl"
 TOKEN = "bench-token"

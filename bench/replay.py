@@ -18,7 +18,7 @@ from pathlib import Path
 
 from engine import playback
 from engine.io.recording import read_recording
-from engine.match import replay
+from engine.runtime.sources import replay
 
 SOURCE = Path(__file__).resolve().parent.parent / "fixtures_data" / "aicup2026_m05_female_bo7.jsonl"
 

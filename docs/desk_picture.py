@@ -31,8 +31,8 @@ from engine.io.client import ClientSettings, ConnectLimiter
 from engine.io.protocol import Secret
 from engine.io.recording import read_recording
 from engine.io.server import ProviderServer, load_fixtures
-from engine.match import Match
 from engine.ratings import Ratings, build
+from engine.runtime.following import Match
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "fixtures_data"

@@ -1,7 +1,7 @@
 """Table tennis live market state engine: fold the provider's live actions feed into match state.
 
 Live: `async with connect(fixture_id, token=...) as match: async for update in match: ...`
-(see `engine.match`). Typical use of the pure core::
+(see `engine.runtime`). Typical use of the pure core::
 
     state = MatchState.new(fixture_id, MatchFormat(best_of=5))  # or the format unknown: UNKNOWN_FORMAT
     for frame in frames:
@@ -127,8 +127,11 @@ if TYPE_CHECKING:  # what is exported and from where; at run time `_exports` rea
     from engine.io.client import ClientSettings, ConnectLimiter
     from engine.io.protocol import AuthRefused, FeedError, RequestRefused, RetriesExhausted, Secret
     from engine.io.server import Faults, ProviderServer
-    from engine.match import Callbacks, ConsumerTooSlow, Match, Overflow, connect, replay
     from engine.ratings import Rating, Ratings, load_ratings, prior_for, save_ratings
+    from engine.runtime.callbacks import Callbacks
+    from engine.runtime.delivery import ConsumerTooSlow, Overflow
+    from engine.runtime.following import Match
+    from engine.runtime.sources import connect, replay
 
 
 def _exports() -> dict[str, str]:

@@ -44,7 +44,9 @@ from engine.io.client import ClientSettings, ConnectLimiter
 from engine.io.protocol import Secret
 from engine.io.recording import read_recording
 from engine.io.server import Faults, ProviderServer, load_fixtures
-from engine.match import Callbacks, Match, connect, replay
+from engine.runtime.callbacks import Callbacks
+from engine.runtime.following import Match
+from engine.runtime.sources import connect, replay
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures_data"
 TOKEN = "tok-fault-runs-5b1e0c"

@@ -36,7 +36,9 @@ from engine.io.client import ClientSettings, ConnectLimiter
 from engine.io.protocol import Secret
 from engine.io.recording import posix_seconds, read_recording
 from engine.io.server import Faults, ProviderServer, load_fixtures
-from engine.match import Callbacks, Match, connect
+from engine.runtime.callbacks import Callbacks
+from engine.runtime.following import Match
+from engine.runtime.sources import connect
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures_data"
 #: A real best of 5: 104 frames, one every 4 s of match time (412 s).

@@ -39,7 +39,7 @@ from engine.io.client import ClientSettings, ConnectLimiter
 from engine.io.protocol import RequestRefused, Secret
 from engine.io.recording import Frame, posix_seconds, read_recording
 from engine.io.server import Faults, ProviderServer, load_fixtures
-from engine.match import Match
+from engine.runtime.following import Match
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures_data"
 RECORDINGS = sorted(FIXTURES.glob("aicup2026_m0[1-5]_*.jsonl"))

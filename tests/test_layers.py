@@ -34,7 +34,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("feed", ("engine.feed",)),
     ("adapter", ("engine.io",)),
     ("generated matches", ("engine.testing",)),
-    ("runtime", ("engine.playback", "engine.match")),
+    ("runtime", ("engine.playback", "engine.runtime")),
     ("analyses and what people see", ("engine.analysis",)),
     ("the desk: many fixtures as one service", ("engine.desk",)),
     ("command line", ("engine.cli", "engine.__main__", "engine")),

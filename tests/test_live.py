@@ -53,7 +53,9 @@ from engine.io.client import ClientSettings, ConnectLimiter, backoff_delays
 from engine.io.protocol import ACCEPT_HEADER, MISSING_ACCEPT_TEXT, AuthRefused, Secret, actions_url
 from engine.io.recording import read_recording
 from engine.io.server import NO_FAULTS, Faults, ProviderServer, load_fixtures
-from engine.match import Callbacks, Match, connect, replay
+from engine.runtime.callbacks import Callbacks
+from engine.runtime.following import Match
+from engine.runtime.sources import connect, replay
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures_data"
 RECORDING = FIXTURES / "aicup2026_m05_female_bo7.jsonl"

@@ -22,7 +22,8 @@ from engine.io.client import ClientSettings, ConnectLimiter
 from engine.io.protocol import AuthRefused, Secret, check_base
 from engine.io.recording import read_recording
 from engine.io.server import Faults, ProviderServer, load_fixtures
-from engine.match import Callbacks, connect
+from engine.runtime.callbacks import Callbacks
+from engine.runtime.sources import connect
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures_data"
 RECORDING = FIXTURES / "ittf_ws_bo5_1.jsonl"

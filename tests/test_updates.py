@@ -31,7 +31,10 @@ from engine.io.client import ClientSettings, ConnectLimiter
 from engine.io.protocol import Secret
 from engine.io.recording import read_recording
 from engine.io.server import ProviderServer, load_fixtures
-from engine.match import Callbacks, ConsumerTooSlow, Match, Overflow, connect, replay
+from engine.runtime.callbacks import Callbacks
+from engine.runtime.delivery import ConsumerTooSlow, Overflow
+from engine.runtime.following import Match
+from engine.runtime.sources import connect, replay
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures_data"
 RECORDINGS = sorted(FIXTURES.glob("*.jsonl"))

@@ -40,7 +40,7 @@ from engine.core.state import MatchState
 from engine.core.update import Update
 from engine.feed.wire import Action
 from engine.io.recording import posix_seconds
-from engine.match import Match
+from engine.runtime.following import Match
 
 
 def _clock(seconds: float) -> str:

@@ -28,8 +28,8 @@ from engine.core.update import Update
 from engine.feed.catalogue import DEFAULT_CATALOGUE, ActionCatalogue
 from engine.feed.wire import Malformed
 from engine.io.recording import RecordingError, parse_types
-from engine.match import Match, StepObserver
 from engine.ratings import load_ratings
+from engine.runtime.following import Match, StepObserver
 
 EXIT_OK, EXIT_FEED_FAILED, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
 EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a writer killed by SIGPIPE

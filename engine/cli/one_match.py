@@ -49,7 +49,8 @@ from engine.io.client import ClientSettings
 from engine.io.protocol import FeedError, Secret
 from engine.io.recording import RecordingError, read_recording
 from engine.io.server import ProviderServer, load_fixtures
-from engine.match import Match, connect, replay
+from engine.runtime.following import Match
+from engine.runtime.sources import connect, replay
 
 # --- replay --------------------------------------------------------------------------------------
 

@@ -36,7 +36,7 @@ def _follow_desk(args: argparse.Namespace) -> int:
     from engine.desk.config import DeskConfig, load_config, parse_fixture_argument
     from engine.desk.learning import RatingsLearner
     from engine.desk.run import ALIVE_EVERY, ServiceOptions, parse_http, run_service, use_log_format
-    from engine.match import LAG_LIMIT
+    from engine.runtime.delivery import LAG_LIMIT
 
     def usage(message: str) -> int:
         return fail(f"{PROG} follow: {message}", EXIT_USAGE)

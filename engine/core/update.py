@@ -9,7 +9,7 @@ our receive time (an input like any other: the core reads no clock), the score a
 the match events, and the market changes — status signals and new prices — in the order a
 receiver must apply them: stops and settlements first, then the prices, then the reopenings, so a
 market never opens again before its price for the new score. `coalesce` merges the updates a
-lagging consumer did not take into one net change (`engine.match` uses it).
+lagging consumer did not take into one net change (`engine.runtime` uses it).
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ class Update:
     `score` is the score after the input; `events` the match events and `signals` the market changes
     (status signals and at most one `PricesChanged`, which comes before every `BetStart` and
     `MarketResumed`). `coalesced` counts the inputs merged into this one beyond its own (a consumer
-    that lagged; see `engine.match.Overflow`). `state` is the engine state after the input."""
+    that lagged; see `engine.runtime.delivery.Overflow`). `state` is the engine state after the input."""
 
     fixture_id: str | None
     seq: int | None
@@ -78,7 +78,7 @@ class Update:
     state: MatchState = attrs.field(eq=False, repr=False)
     coalesced: int = 0
     #: The engine run that sent it and its place in that run's stream (the runtime stamps them:
-    #: `engine.match.Stream`); None from the pure `step`.
+    #: `engine.runtime.delivery.Stream`); None from the pure `step`.
     run: str | None = None
     stream_seq: int | None = None
     #: True when a receiver should replace what it holds of the fixture by `state`'s whole book and

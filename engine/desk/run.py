@@ -32,7 +32,7 @@ from engine.desk.service import Desk, UpdateLog
 from engine.desk.web import DeskWeb
 from engine.io.client import ClientSettings
 from engine.io.protocol import FeedError, Secret
-from engine.match import LAG_LIMIT
+from engine.runtime.delivery import LAG_LIMIT
 
 log = logging.getLogger("engine.desk")
 

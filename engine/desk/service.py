@@ -41,7 +41,10 @@ from engine.desk.health import FRAME_INPUTS, FixtureHealth, Health, Watch
 from engine.feed.catalogue import DEFAULT_CATALOGUE, ActionCatalogue
 from engine.io.client import ClientSettings, ConnectLimiter
 from engine.io.protocol import FeedError, Secret, check_fixture_id
-from engine.match import LAG_LIMIT, UPDATE_BUFFER, C, Callback, Callbacks, EventTypes, Match, Overflow, Stream, connect
+from engine.runtime.callbacks import C, Callback, Callbacks, EventTypes
+from engine.runtime.delivery import LAG_LIMIT, UPDATE_BUFFER, Overflow, Stream
+from engine.runtime.following import Match
+from engine.runtime.sources import connect
 
 log = logging.getLogger("engine.desk")
 

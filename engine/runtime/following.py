@@ -27,17 +27,10 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import enum
-import inspect
 import logging
-import random
 import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
-from pathlib import Path
-from typing import Any, TypeVar, overload
-
-import attrs
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any, overload
 
 from engine import playback
 from engine.core.config import DEFAULT_MARKETS, MarketConfig
@@ -56,282 +49,11 @@ from engine.core.inputs import (
 from engine.core.match.rules import UNKNOWN_FORMAT, MatchFormat
 from engine.core.state import MatchState
 from engine.core.update import Update, coalesce, step
-from engine.feed.catalogue import DEFAULT_CATALOGUE, ActionCatalogue
-from engine.io.client import ClientSettings, ConnectLimiter, FrameObserver, Recorder, run_feed
-from engine.io.protocol import FeedError, Secret
-from engine.io.recording import (
-    Frame,
-    RecordingError,
-    RecordingMeta,
-    extra_types,
-    read_recording,
-    recorded_inputs,
-    repair_recording,
-)
+from engine.io.protocol import FeedError
+from engine.runtime.callbacks import C, Callbacks, EventTypes
+from engine.runtime.delivery import LAG_LIMIT, UPDATE_BUFFER, Channel, ConsumerTooSlow, End, Job, Overflow, Stream
 
-log = logging.getLogger("engine.match")
-
-#: A callback: `fn(match, item)` where item is an `Update`, or one event or signal of it; it may
-#: be an `async def` (awaited before the next item is delivered).
-Callback = Callable[["Match", Any], object]
-C = TypeVar("C", bound=Callback)
-EventTypes = type | tuple[type, ...]
-#: [ours] A callback slower than this (seconds) is warned about.
-SLOW_CALLBACK = 1.0
-#: [ours] Updates queued for the callbacks and `async for` before a live feed's consumer counts as
-#: lagging (`Overflow`); a replay waits instead.
-UPDATE_BUFFER = 1_024
-#: [ours] Seconds the oldest update waiting for a live feed's consumer may have waited (from its
-#: frame's arrival) before the consumer counts as lagging (`Overflow`), however short the queue.
-LAG_LIMIT = 1.0
-
-
-class Overflow(enum.Enum):
-    """What a live feed does when its consumer falls `lag_limit` seconds or `buffer` updates behind
-    (a replay waits)."""
-
-    #: Suspend every market of the fixture (`consumer_lagging`) at once: the updates not yet handed
-    #: over are replaced by one net update (a snapshot, every market suspended) that goes ahead of
-    #: nothing stale; the updates that follow are coalesced into one net update, delivered (the
-    #: markets reopened at their current prices) once the consumer has taken the queue down to half
-    #: of `buffer`; `Update.coalesced` and `Match.coalesced` count what was merged.
-    SUSPEND = "suspend"
-    #: Stop following the fixture: the closing bet stop, then `ConsumerTooSlow` from `wait()` and
-    #: `async for`.
-    FAIL = "fail"
-
-
-class ConsumerTooSlow(Exception):
-    """A live feed's consumer fell `buffer` updates behind under `Overflow.FAIL`."""
-
-
-class Callbacks:
-    """Handlers by kind, shared by any number of matches. `on` also works as a decorator.
-
-    Each update is delivered in order: handlers of `Update` get the update, then handlers of an
-    event or signal type (`object`: every one) get each matching item of `update.items()`. While a
-    handler runs, `match.update` is the update it belongs to (its seq, times and score)."""
-
-    def __init__(self, slow_after: float = SLOW_CALLBACK) -> None:
-        self.slow_after = slow_after
-        self._handlers: list[tuple[tuple[type, ...], bool, Callback]] = []
-        self.failures = 0  # callbacks that raised
-        self.slow = 0  # calls slower than `slow_after` (plain and async)
-        self.blocking = 0  # of those, plain handlers: the event loop (every fixture) waited for them
-        self.blocked_seconds = 0.0  # how long those blocking calls held the loop, summed
-        self.slowest: str | None = None  # the handler of the latest slow call, by name
-
-    @overload
-    def on(self, event_type: EventTypes, fn: None = None) -> Callable[[C], C]: ...
-    @overload
-    def on(self, event_type: EventTypes, fn: C) -> C: ...
-    def on(self, event_type: EventTypes, fn: C | None = None) -> C | Callable[[C], C]:
-        """Call `fn(match, item)` for every `Update` (`event_type=Update`), or for every event or signal
-        that is an instance of `event_type` (`object` for all); `fn` may be an `async def`. Returns
-        `fn`; without `fn`, a decorator. TypeError for a kind that is not a class, or a `fn` that is
-        not callable."""
-        kinds = event_type if isinstance(event_type, tuple) else (event_type,)
-        if not kinds or not all(isinstance(kind, type) for kind in kinds):
-            raise TypeError(f"on(): the kind must be a class or a tuple of classes, not {event_type!r}")
-        if fn is None:
-            return lambda handler: self.on(event_type, handler)
-        if not callable(fn):
-            raise TypeError(f"on(): the callback must be callable (a function or an async def), not {fn!r}")
-        wants_update = Update in kinds
-        self._handlers.append((tuple(kind for kind in kinds if kind is not Update), wants_update, fn))
-        return fn
-
-    def off(self, fn: Callback) -> None:
-        """Stop calling `fn`."""
-        self._handlers = [handler for handler in self._handlers if handler[2] is not fn]
-
-    async def deliver(self, match: Match, update: Update) -> None:
-        """Hand one update to every matching handler, in order (awaiting `async def` ones); isolate
-        failures, time each call."""
-        rest = self.begin(match, update)
-        if rest is not None:
-            await rest
-
-    def begin(self, match: Match, update: Update) -> Coroutine[Any, Any, None] | None:
-        """Call the matching handlers of one update, in order, for as long as they are plain
-        functions; at the first that returns an awaitable, return a coroutine that awaits it and
-        goes on with the rest (None: every handler ran). Plain handlers so run right after the
-        reducer, without a hop through the event loop."""
-        calls = self._calls(update)
-        for index, (fn, item) in enumerate(calls):
-            began = time.perf_counter()
-            try:
-                result = fn(match, item)
-            except Exception:
-                self._failed(match, fn, item)
-                continue
-            if inspect.isawaitable(result):
-                return self._go_on(match, result, began, calls[index:])
-            self._timed(match, fn, item, began, blocking=True)
-        return None
-
-    def _calls(self, update: Update) -> list[tuple[Callback, object]]:
-        """(handler, item) for every call one update makes, in order."""
-        handlers = self._handlers
-        if not handlers:
-            return []
-        calls: list[tuple[Callback, object]] = [(fn, update) for _, wants, fn in handlers if wants]
-        for item in update.items():
-            calls.extend((fn, item) for kinds, _, fn in handlers if kinds and isinstance(item, kinds))
-        return calls
-
-    async def _go_on(
-        self, match: Match, pending: Awaitable[object], began: float, calls: list[tuple[Callback, object]]
-    ) -> None:
-        """Await the handler that returned `pending` (the first of `calls`), then call the rest."""
-        fn, item = calls[0]
-        try:
-            await pending
-        except Exception:
-            self._failed(match, fn, item)
-        else:
-            self._timed(match, fn, item, began, blocking=False)
-        for fn, item in calls[1:]:
-            began = time.perf_counter()
-            try:
-                result = fn(match, item)
-                plain = True
-                if inspect.isawaitable(result):
-                    plain = False
-                    await result
-            except Exception:
-                self._failed(match, fn, item)
-                continue
-            self._timed(match, fn, item, began, blocking=plain)
-
-    def _failed(self, match: Match, fn: Callback, item: object) -> None:
-        self.failures += 1
-        log.exception(
-            "fixture %s: callback %s raised on %s; the feed goes on", match.fixture_id, _name(fn), _kind(item)
-        )
-
-    def _timed(self, match: Match, fn: Callback, item: object, began: float, *, blocking: bool) -> None:
-        """Count and warn about a call slower than `slow_after`; a plain (`blocking`) one held the
-        event loop, so every fixture of the process waited for it: said so, and its time summed."""
-        spent = time.perf_counter() - began
-        if spent <= self.slow_after:
-            return
-        self.slow += 1
-        self.slowest = _name(fn)
-        if blocking:
-            self.blocking += 1
-            self.blocked_seconds += spent
-            log.warning(
-                "fixture %s: plain callback %s blocked the event loop for %.3f s on %s (slower than %.3f s): "
-                "every fixture waited; make it `async def` and await the slow part, or hand it to a thread",
-                match.fixture_id,
-                self.slowest,
-                spent,
-                _kind(item),
-                self.slow_after,
-            )
-        else:
-            log.warning(
-                "fixture %s: callback %s took %.3f s on %s (slower than %.3f s)",
-                match.fixture_id,
-                self.slowest,
-                spent,
-                _kind(item),
-                self.slow_after,
-            )
-
-
-def _name(fn: Callable[..., object]) -> str:
-    return getattr(fn, "__qualname__", None) or repr(fn)
-
-
-def _kind(item: object) -> str:
-    return type(item).__name__
-
-
-@attrs.frozen(slots=True)
-class _Job:
-    """An update waiting for the delivery task: `arrived` is its frame's arrival; `rest` the handlers
-    left to await when delivery began at once and met an `async def` (`started`: the callbacks have
-    been called already)."""
-
-    update: Update
-    arrived: float
-    started: bool = False
-    rest: Coroutine[Any, Any, None] | None = None
-
-
-class _End:
-    """Delivered after the last update; carries the error that ended the feed, if any."""
-
-    def __init__(self, error: BaseException | None) -> None:
-        self.error = error
-
-
-class _Channel:
-    """One `async for`: the updates handed to it, at most one ahead of what it has taken."""
-
-    def __init__(self) -> None:
-        self.items: collections.deque[Update | _End] = collections.deque()
-        self.ready = asyncio.Event()
-        self.taken = asyncio.Event()
-        self.waits = True  # the delivery waits for this consumer (until it stops following)
-
-    async def put(self, update: Update) -> None:
-        """Hand over an update; wait while the consumer has not taken the one before it."""
-        self.items.append(update)
-        self.ready.set()
-        while len(self.items) > 1 and self.waits:
-            self.taken.clear()
-            await self.taken.wait()
-
-    def has_room(self) -> bool:
-        """True when an update handed over now need not wait (the consumer took the last one)."""
-        return not self.items
-
-    def put_now(self, update: Update) -> None:
-        """Hand over an update without waiting (see `has_room`)."""
-        self.items.append(update)
-        self.ready.set()
-
-    def unblock(self) -> None:
-        """Stop waiting for this consumer: what is left is handed over at once (the match stops,
-        perhaps from inside the consumer's own loop, which must not wait for itself)."""
-        self.waits = False
-        self.taken.set()
-
-    def end(self, end: _End) -> None:
-        """No more updates: the consumer's loop ends after those handed over (with the error, if any)."""
-        self.items.append(end)
-        self.ready.set()
-        self.unblock()
-
-    async def get(self) -> Update | _End:
-        while not self.items:
-            self.ready.clear()
-            await self.ready.wait()
-        item = self.items.popleft()
-        self.taken.set()
-        return item
-
-
-class Stream:
-    """One engine run's stream of updates: its `run` id (new for every run of the process, so a
-    restart is visible) and each update's place in it (`streamSeq`, from 1, over every fixture that
-    shares the stream: a desk's fixtures share one). The runtime stamps each update as it is sent."""
-
-    def __init__(self, run: str | None = None) -> None:
-        self.run = run if run is not None else uuid.uuid4().hex
-        self.sent = 0  # updates stamped so far
-
-    def __repr__(self) -> str:
-        return f"Stream({self.run!r}, {self.sent} sent)"
-
-    def stamp(self, update: Update, snapshot: bool) -> Update:
-        """`update` with this run, the next `streamSeq`, and its snapshot flag."""
-        self.sent += 1
-        return attrs.evolve(update, run=self.run, stream_seq=self.sent, snapshot=snapshot or update.snapshot)
-
+log = logging.getLogger("engine.runtime")
 
 Source = Callable[["Match"], Coroutine[Any, Any, None]]
 #: Sees every input and its update (even one that changed nothing), synchronously, before the
@@ -390,14 +112,14 @@ class Match:
         self._source = source
         self._buffer = buffer
         self._backpressure = backpressure
-        self._pending: collections.deque[_Job] = collections.deque()
+        self._pending: collections.deque[Job] = collections.deque()
         self._delivering = False  # the delivery task is busy with a job
         self._more = asyncio.Event()
         self._room = asyncio.Event()
-        self._channels: list[_Channel] = []
+        self._channels: list[Channel] = []
         self._task: asyncio.Task[None] | None = None
         self._delivery: asyncio.Task[None] | None = None
-        self._end: _End | None = None
+        self._end: End | None = None
         self._finished = False  # every update delivered, the channels ended
         self.stream = stream if stream is not None else Stream()
         self.on_send = on_send
@@ -496,7 +218,7 @@ class Match:
 
     def _put(self, update: Update, snapshot: bool = False) -> Update:
         update = self._sent(update, snapshot)
-        self._pending.append(_Job(update, self.received_at))
+        self._pending.append(Job(update, self.received_at))
         self._more.set()
         return update
 
@@ -523,7 +245,7 @@ class Match:
             for channel in self._channels:
                 channel.put_now(update)
             return update
-        self._pending.append(_Job(update, self.received_at, True, rest))
+        self._pending.append(Job(update, self.received_at, True, rest))
         self._more.set()
         return update
 
@@ -706,7 +428,7 @@ class Match:
             self._release()
         elif closing is not None and (closing.changed or told):
             self._put(closing)
-        self._end = _End(error or failed)
+        self._end = End(error or failed)
         self._more.set()
 
     def _step_observed(self, message: Input) -> tuple[Update, Exception | None]:
@@ -758,7 +480,7 @@ class Match:
 
     def _finish(self) -> None:
         self._finished = True
-        end = self._end or _End(None)
+        end = self._end or End(None)
         for channel in self._channels:
             channel.end(end)
 
@@ -781,21 +503,21 @@ class Match:
         return self.state
 
     def __aiter__(self) -> AsyncIterator[Update]:
-        channel = _Channel()
+        channel = Channel()
         if self._finished:
-            channel.end(self._end or _End(None))
+            channel.end(self._end or End(None))
         else:
             self._channels.append(channel)
         return self._updates(channel)
 
-    async def _updates(self, channel: _Channel) -> AsyncIterator[Update]:
+    async def _updates(self, channel: Channel) -> AsyncIterator[Update]:
         self._awaited = True
         if self._task is None:
             self.start()
         try:
             while True:
                 item = await channel.get()
-                if isinstance(item, _End):
+                if isinstance(item, End):
                     if item.error is not None:
                         raise item.error
                     return
@@ -803,151 +525,4 @@ class Match:
         finally:
             if channel in self._channels:
                 self._channels.remove(channel)
-            channel.end(_End(None))  # a loop left early no longer holds the delivery back
-
-
-def connect(
-    fixture_id: str,
-    token: str | Secret,
-    *,
-    base: str | None = None,
-    fmt: MatchFormat = UNKNOWN_FORMAT,
-    markets: MarketConfig | None = None,
-    callbacks: Callbacks | None = None,
-    record: str | Path | None = None,
-    frames: FrameObserver | None = None,
-    settings: ClientSettings | None = None,
-    limiter: ConnectLimiter | None = None,
-    buffer: int = UPDATE_BUFFER,
-    overflow: Overflow = Overflow.SUSPEND,
-    rng: random.Random | None = None,
-    on_input: StepObserver | None = None,
-    catalogue: ActionCatalogue = DEFAULT_CATALOGUE,
-    stream: Stream | None = None,
-    on_send: SendObserver | None = None,
-    resume: bool = False,
-    lag_limit: float = LAG_LIMIT,
-) -> Match:
-    """A live match on the provider's feed (use with `async with`). `token` is kept as a `Secret`;
-    `base` overrides the provider host (`settings.base`); `record` appends every raw frame to a
-    JSONL recording — with `resume`, a recording already there is folded first (a restart: its
-    state rebuilt by a pure replay, under suspension) and the provider is asked only for what
-    follows it (`startPosition`); `frames` sees each raw frame as it arrives; frames are decoded with
-    `catalogue` (`DEFAULT_CATALOGUE.with_types({...})` for type ids it lacks; a recording's meta
-    keeps them). `buffer`, `lag_limit` and `overflow`: what happens when the consumer falls behind
-    (`Overflow`); `stream` the run's stream the updates are stamped in (`on_send` sees each as sent).
-    Reconnects on its own; raises `AuthRefused`/`RequestRefused` from `async for` or `wait()` when
-    the provider refuses for good."""
-    secret = token if isinstance(token, Secret) else Secret(token)
-    settings = settings or ClientSettings()
-    if base is not None:
-        settings = attrs.evolve(settings, base=base)
-
-    async def live(match: Match) -> None:
-        recorder = None
-        if record is not None:
-            if resume:
-                await _recover(match, Path(record))
-            recorder = Recorder(record, RecordingMeta(fixture_id, fmt.best_of, fmt.doubles, extra_types(catalogue)))
-        try:
-            await run_feed(
-                fixture_id,
-                secret,
-                lambda message, arrived: match.feed(message, arrived, time.time()),
-                start_position=lambda: match.state.sequencer.next_seq - 1,
-                is_over=lambda: match.is_over,
-                settings=settings,
-                limiter=limiter,
-                recorder=recorder if recorder is not None else frames,
-                rng=rng,
-                catalogue=catalogue,
-            )
-        finally:
-            if recorder is not None:
-                recorder.close()
-
-    return Match(
-        fixture_id,
-        live,
-        fmt,
-        markets,
-        callbacks,
-        buffer,
-        on_input,
-        overflow,
-        stream=stream,
-        on_send=on_send,
-        lag_limit=lag_limit,
-    )
-
-
-#: Inputs of a recording folded between two yields to the event loop on a restart.
-RECOVERY_SLICE = 200
-
-
-async def _recover(match: Match, path: Path) -> None:
-    """A restart: fold the fixture's own recording (every frame received before, pure replay) under
-    suspension (`CatchingUp()`, sent at once; the feed's catch-up ends it), yielding to the loop
-    so many fixtures restarted together all say so first. A recording cut mid-line by a kill is
-    repaired first; one of another fixture is refused (`RecordingError`)."""
-    if not path.exists() or path.stat().st_size == 0:
-        return
-    cut = repair_recording(path)
-    if cut:
-        log.warning(
-            "fixture %s: %s ended mid-line (%d bytes): cut back to its last whole line", match.fixture_id, path, cut
-        )
-    recording = read_recording(path)
-    if recording.fixture_id is not None and recording.fixture_id != match.fixture_id:
-        raise RecordingError(f"{path}: a recording of fixture {recording.fixture_id}, not {match.fixture_id}")
-    frames = sum(1 for frame in recording.frames if isinstance(frame, Frame))
-    match.feed(CatchingUp())
-    for number, (moment, message) in enumerate(recorded_inputs(recording, stale_after=None)):
-        if number % RECOVERY_SLICE == 0:
-            await asyncio.sleep(0)
-        match.feed(message, time.perf_counter(), moment)
-    log.info(
-        "fixture %s: rebuilt from %s (%d frames); resuming the feed at startPosition %d",
-        match.fixture_id,
-        path,
-        frames,
-        match.state.sequencer.next_seq - 1,
-    )
-
-
-def replay(
-    path: str | Path,
-    speed: float | None = None,
-    *,
-    fmt: MatchFormat | None = None,
-    markets: MarketConfig | None = None,
-    callbacks: Callbacks | None = None,
-    buffer: int = UPDATE_BUFFER,
-    on_input: StepObserver | None = None,
-) -> Match:
-    """A recorded match replayed through the same runtime as live (use with `async with`).
-    `speed=None` replays as fast as possible (yielding to the loop between frames), `1.0` at the
-    recorded pace (receive times), `10.0` ten times faster. A slow consumer is waited for: with
-    `buffer` updates queued, the replay pauses until it takes one."""
-    if speed is not None and speed <= 0:
-        raise ValueError("speed must be positive, or None for as fast as possible")
-    recording = read_recording(path)
-    unreadable = recording.without_actions()
-    if unreadable is not None:
-        raise RecordingError(f"{path}: {unreadable}")
-    chosen = fmt or recording.meta.format(UNKNOWN_FORMAT)
-
-    async def recorded(match: Match) -> None:
-        loop = asyncio.get_running_loop()
-        began = loop.time()
-        first: float | None = None
-        for moment, message in playback.inputs(recording, end=False):  # the runtime ends the stream
-            if speed is not None and moment is not None:
-                first = moment if first is None else first
-                await asyncio.sleep(max(0.0, began + (moment - first) / speed - loop.time()))
-            else:
-                await asyncio.sleep(0)
-            await match.room()
-            match.feed(message, time.perf_counter(), moment)
-
-    return Match(recording.fixture_id, recorded, chosen, markets, callbacks, buffer, on_input, backpressure=True)
+            channel.end(End(None))  # a loop left early no longer holds the delivery back
