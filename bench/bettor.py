@@ -19,7 +19,8 @@ from pathlib import Path
 
 import attrs
 
-from engine.analysis.calibration import ratings_before, read_results
+from engine.analysis.ittf_results import read_results
+from engine.analysis.rated import ratings_before
 from engine.core.markets.catalogue import MarketType
 from engine.core.pricing.model import DEFAULT_PRICING, PRIOR, match_win_at
 from engine.ratings import prior_from

@@ -16,7 +16,7 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
-from engine.analysis import calibration
+from engine.analysis import calibration, ittf_results
 from engine.core.markets.signals import MarketType
 from engine.core.pricing.model import PRIOR
 from engine.core.pricing.odds import MarginMethod, OddsPolicy, book_sum, ladder_floor
@@ -50,7 +50,7 @@ def main() -> None:
     parser.add_argument("--margin", type=float, default=0.05)
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
-    results, _ = calibration.read_results(args.results)
+    results, _ = ittf_results.read_results(args.results)
     found = calibration.forecasts([r for r in results if r.year >= 2023], PRIOR)
     policies = {method: OddsPolicy(margins=args.margin, method=method) for method in MarginMethod}
     power = policies[MarginMethod.POWER]

@@ -2,7 +2,7 @@
 
     python bench/ratings.py [--split 2023] [--fit-from 2019] [--results PATH] [--cost]
 
-Every rating is leak-free (`engine.analysis.calibration.ratings_before`: earlier years, and the same
+Every rating is leak-free (`engine.analysis.rated.ratings_before`: earlier years, and the same
 event's earlier rounds). Prints, on the matches from `--split` on:
 1. the pre-match log loss of P(home wins) by Glicko-1 (the shipped `RatingSystem`) and by Elo-like
    systems (the uncertainty held fixed, so every match moves a rating by the same K), and a coin;
@@ -20,7 +20,9 @@ import math
 import time
 from pathlib import Path
 
-from engine.analysis.calibration import Result, rated_forecasts, ratings_before, read_results, scores
+from engine.analysis.calibration import scores
+from engine.analysis.ittf_results import Result, read_results
+from engine.analysis.rated import rated_forecasts, ratings_before
 from engine.ratings import DEFAULT_SYSTEM, RatingSystem, win_probability
 
 REALDATA = (

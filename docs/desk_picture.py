@@ -22,7 +22,7 @@ from pathlib import Path
 
 import attrs
 
-from engine.analysis.calibration import read_results
+from engine.analysis.ittf_results import read_results
 from engine.core.config import DEFAULT_MARKETS
 from engine.core.match.rules import MatchFormat
 from engine.core.update import Update

@@ -8,18 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.analysis.calibration import (
-    Forecast,
-    Result,
-    fit_logistic,
-    forecasts,
-    golden_minimum,
-    in_game_forecasts,
-    in_game_scores,
-    points_features,
-    read_results,
-    scores,
-)
+from engine.analysis.calibration import Forecast, fit_logistic, forecasts, golden_minimum, points_features, scores
+from engine.analysis.in_game import in_game_forecasts, in_game_scores
+from engine.analysis.ittf_results import Result, read_results
 from engine.cli import main
 from engine.core.pricing.model import PRIOR, Prior
 

@@ -14,17 +14,9 @@ import attrs
 import pytest
 
 from engine import playback
-from engine.analysis.calibration import (
-    BETTOR_SYSTEM,
-    Result,
-    bettor_bets,
-    bettor_return,
-    forecasts,
-    rated_forecasts,
-    ratings_before,
-    read_results,
-    scores,
-)
+from engine.analysis.calibration import forecasts, scores
+from engine.analysis.ittf_results import Result, read_results
+from engine.analysis.rated import BETTOR_SYSTEM, bettor_bets, bettor_return, rated_forecasts, ratings_before
 from engine.cli import main
 from engine.core.config import DEFAULT_MARKETS
 from engine.core.events import RatingsLookedUp

@@ -3,7 +3,7 @@
 A result is (home, away, home won, year), the names as the source gives them (with a country
 suffix where it has one). ITTF results files (CSV, gzip or plain, the columns of
 `realdata/ittf_results_matches_2014_2026.csv.gz`) give their clean best-of-5 and best-of-7 matches
-(`engine.analysis.calibration.read_results`; the year from the event's name when its column is
+(`engine.analysis.ittf_results.read_results`; the year from the event's name when its column is
 empty), in the order they were played as far as the file says (year, event, round). A recording
 (`.jsonl`, or a folder of them) gives its match when the lineups name both sides and the match
 was won; its year is its first action's.
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from engine import playback
-from engine.analysis.calibration import read_results
+from engine.analysis.ittf_results import read_results
 from engine.core.match.inputs import Action
 from engine.core.match.rules import Side
 from engine.core.reduce import reduce

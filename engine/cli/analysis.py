@@ -7,7 +7,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
-from engine.analysis import calibration, review
+from engine.analysis import calibration, in_game, rated, review
 from engine.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
@@ -70,16 +70,16 @@ def _calibrate(args: argparse.Namespace) -> int:
     summary = evaluation.summary()
     try:
         if args.ratings or args.ratings_plot is not None:
-            rated = calibration.evaluate_ratings(args.results, args.split_year)
-            summary["ratings"] = rated.summary()
+            with_ratings = rated.evaluate_ratings(args.results, args.split_year)
+            summary["ratings"] = with_ratings.summary()
             if args.ratings_plot is not None:
-                calibration.plot_ratings(rated, args.ratings_plot)
+                rated.plot_ratings(with_ratings, args.ratings_plot)
         if args.in_game:
-            summary["in_game"] = calibration.in_game_report(args.in_game)
+            summary["in_game"] = in_game.in_game_report(args.in_game)
         if args.plot is not None:
             calibration.plot_reliability(evaluation, args.plot)
         if args.in_game_plot is not None:
-            calibration.plot_in_game(calibration.in_game_forecasts(args.in_game), args.in_game_plot)
+            in_game.plot_in_game(in_game.in_game_forecasts(args.in_game), args.in_game_plot)
     except RecordingError as exc:
         return fail(f"{PROG} calibrate: --in-game: {exc}", EXIT_USAGE)
     except (OSError, ValueError) as exc:  # matplotlib refuses an unknown suffix with ValueError
