@@ -24,7 +24,8 @@ from engine import playback
 from engine.core.config import DEFAULT_MARKETS
 from engine.core.inputs import Input
 from engine.core.match.rules import MatchFormat, Side
-from engine.core.pricing.model import Position, Strengths, price
+from engine.core.pricing.game import Strengths
+from engine.core.pricing.model import Position, price
 from engine.core.pricing.prices import NO_PRICES, advance_prices
 from engine.core.reduce import reduce
 from engine.core.state import MatchState

@@ -98,12 +98,12 @@ if TYPE_CHECKING:  # what is exported and from where; at run time `_exports` rea
         expand,
     )
     from engine.core.match.rules import MAX_BEST_OF, UNKNOWN_FORMAT, MatchFormat, Side
+    from engine.core.pricing.game import Strengths
     from engine.core.pricing.model import (
         PRIOR,
         Position,
         Pricing,
         Prior,
-        Strengths,
         estimate,
         home_edge_for,
         match_win_at,

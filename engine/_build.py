@@ -17,7 +17,7 @@ import warnings
 from pathlib import Path
 
 #: The modules the compiled build compiles (setup.py's COMPILED_MODULES, as module names).
-COMPILED = ("engine.core.pricing.kernel",)
+COMPILED = ("engine.core.pricing.kernel", "engine.core.pricing.offer")
 
 
 def fingerprint(source: Path) -> str:

@@ -32,7 +32,8 @@ from engine import playback
 from engine.analysis.report import summarize
 from engine.core.match.rules import MatchFormat, Side
 from engine.feed.catalogue import ActionKind, SendType
-from engine.feed.wire import Action, Summary, encode_frame, heartbeat_frame
+from engine.feed.encode import encode_frame, heartbeat_frame
+from engine.feed.wire import Action, Summary
 from engine.io.recording import Frame, RecordingMeta, read_recording, write_recording
 from engine.testing import GeneratedMatch
 from engine.testing.feedgen import (

@@ -23,16 +23,8 @@ from engine.core.match.rules import MatchFormat
 from engine.core.match.sequence import Gap, Sequencer
 from engine.core.reduce import reduce
 from engine.core.state import MatchState
-from engine.feed.wire import (
-    MAX_METADATA_DEPTH,
-    MAX_PERIODS,
-    Action,
-    Heartbeat,
-    Malformed,
-    decode,
-    decode_object,
-    encode_frame,
-)
+from engine.feed.encode import encode_frame
+from engine.feed.wire import MAX_METADATA_DEPTH, MAX_PERIODS, Action, Heartbeat, Malformed, decode, decode_object
 from engine.testing import GeneratedMatch, matches
 from engine.testing.garbage import MUTATIONS, BadFrame, bad_frames, mutate, noise
 

@@ -22,7 +22,8 @@ from engine.cli import main
 from engine.cli.one_match import DEMO_RECORDING
 from engine.core.markets.catalogue import Market, MarketCatalogue, MarketType
 from engine.core.match.rules import MatchFormat, Side
-from engine.core.pricing.model import Position, Strengths, price
+from engine.core.pricing.game import Strengths
+from engine.core.pricing.model import Position, price
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures_data"
 RECORDING = FIXTURES / "aicup2026_m01_female_bo5.jsonl"

@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 from engine.core.config import DEFAULT_MARKETS
 from engine.core.markets.catalogue import Market, MarketType
 from engine.core.match.rules import MatchFormat, Side
-from engine.core.pricing import kernel
-from engine.core.pricing.model import Position, Pricing, Strengths, price
+from engine.core.pricing import offer
+from engine.core.pricing.game import Strengths
+from engine.core.pricing.model import Position, Pricing, price
 from engine.core.pricing.odds import (
     _METHOD,
     DEFAULT_MARGINS,
@@ -167,7 +168,7 @@ def test_long_shots_carry_more_of_the_margin_than_favourites() -> None:
 @pytest.mark.parametrize("method", list(MarginMethod))
 def test_remove_margin_inverts_the_method(method: MarginMethod) -> None:
     fair = {"home": 0.62, "away": 0.38}
-    implied = dict(zip(fair, kernel.implied_probabilities(list(fair.values()), 0.07, _METHOD[method]), strict=True))
+    implied = dict(zip(fair, offer.implied_probabilities(list(fair.values()), 0.07, _METHOD[method]), strict=True))
     assert math.isclose(sum(implied.values()), 1.07, abs_tol=1e-9)
     back = remove_margin({k: 1.0 / q for k, q in implied.items()}, method)
     for outcome in fair:
@@ -236,8 +237,8 @@ def test_pre_match_odds_on_the_command_line_start_the_prices(capsys: pytest.Capt
 @settings(max_examples=300, deadline=None)
 @given(st.floats(0.001, 0.999), st.floats(0.0, 0.3))
 def test_shin_in_closed_form_for_two_outcomes_equals_the_general_solver(p: float, margin: float) -> None:
-    two = kernel.implied_probabilities([p, 1 - p], margin, kernel.METHOD_SHIN)
+    two = offer.implied_probabilities([p, 1 - p], margin, offer.METHOD_SHIN)
     # a third, negligible outcome: the general solver's path
-    general = kernel.implied_probabilities([p, 1 - p, 1e-300], margin, kernel.METHOD_SHIN)
+    general = offer.implied_probabilities([p, 1 - p, 1e-300], margin, offer.METHOD_SHIN)
     assert math.isclose(two[0], general[0], abs_tol=1e-9)
     assert math.isclose(two[1], general[1], abs_tol=1e-9)

@@ -16,7 +16,8 @@ from engine.core.inputs import EndOfStream
 from engine.core.match.rules import MatchFormat, Side
 from engine.core.reduce import reduce
 from engine.core.state import MatchState
-from engine.feed.wire import decode, encode_frame
+from engine.feed.encode import encode_frame
+from engine.feed.wire import decode
 from engine.testing.feedgen import POINT_STARTED, MatchScript, ScriptedPoint, match_stream, points_from_scores
 
 REALDATA = Path(__file__).resolve().parent.parent / "fixtures_data" / "realdata"

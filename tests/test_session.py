@@ -10,7 +10,7 @@ import pytest
 
 from engine.core.inputs import CatchingUp, CaughtUpWithFeed, Connected, Disconnected, Stale
 from engine.core.match.inputs import Heartbeat, Malformed
-from engine.feed.wire import encode_frame, heartbeat_frame
+from engine.feed.encode import encode_frame, heartbeat_frame
 from engine.io.protocol import (
     AUTH_REFUSED_CLOSE_CODES,
     CATCH_UP_QUIET,

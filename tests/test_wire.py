@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from engine.core.match.rules import Side
 from engine.feed.catalogue import DEFAULT_CATALOGUE, ActionKind, SendType
+from engine.feed.encode import encode_message
 from engine.feed.wire import (
     MAX_FRAME_BYTES,
     Action,
@@ -23,7 +24,6 @@ from engine.feed.wire import (
     decode,
     decode_object,
     decode_reference,
-    encode_message,
 )
 from engine.io.recording import Frame, read_recording
 from engine.testing.garbage import MUTATIONS, bad_frame, mutate

@@ -21,7 +21,8 @@ import attrs
 
 from engine.analysis.ittf_results import Result, read_results
 from engine.core.match.rules import MatchFormat
-from engine.core.pricing.model import PRIOR, Prior, Strengths, match_win_at, match_win_before_game
+from engine.core.pricing.game import Strengths
+from engine.core.pricing.model import PRIOR, Prior, match_win_at, match_win_before_game
 from engine.ratings import (
     FixturePrior,
 )

@@ -27,7 +27,8 @@ from engine.core.match.rules import (
     match_winner,
     possible_game_score,
 )
-from engine.core.pricing.model import Position, Pricing, Strengths, Weighted, posterior, price_weighted
+from engine.core.pricing.game import Strengths
+from engine.core.pricing.model import Position, Pricing, Weighted, posterior, price_weighted
 from engine.io.recording import RecordingError
 from engine.ratings import build as build_ratings
 from engine.ratings import load_ratings, prior_for, save_ratings

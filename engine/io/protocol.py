@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import attrs
 import orjson
 
-from engine.feed.wire import heartbeat_frame
+from engine.feed.encode import heartbeat_frame
 
 #: [doc] The documented host; the provider is moving to `*.data.srarena.io`, so it is configurable.
 DEFAULT_BASE: Final = "wss://dde-streams.data.imgarena.com"

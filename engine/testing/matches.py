@@ -37,7 +37,8 @@ from engine.core.inputs import Connected, Disconnected, Input, Stale
 from engine.core.match import rules
 from engine.core.match.rules import MatchFormat, Side
 from engine.feed.catalogue import ActionCatalogue, SendType
-from engine.feed.wire import Action, Heartbeat, encode_frame, heartbeat_frame
+from engine.feed.encode import encode_frame, heartbeat_frame
+from engine.feed.wire import Action, Heartbeat
 from engine.testing.feedgen import (
     END_MATCH,
     END_PERIOD,

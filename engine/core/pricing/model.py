@@ -26,9 +26,10 @@ import attrs
 
 from engine.core.markets.catalogue import Market
 from engine.core.markets.signals import MarketType
-from engine.core.match.rules import MatchFormat, Side, game_winner, service_turn
+from engine.core.match.rules import MatchFormat, Side, service_turn
 from engine.core.match.state import PlayState
 from engine.core.pricing import kernel
+from engine.core.pricing.game import GameChain, Strengths
 from engine.core.pricing.odds import DEFAULT_ODDS, OddsPolicy, remove_margin
 
 
@@ -61,23 +62,6 @@ class Position:
             raise ValueError(
                 "expedite_interrupted is about a start of the expedite system in this game (expedite_from > 0)"
             )
-
-
-@attrs.frozen(slots=True)
-class Strengths:
-    """P(home wins a point it serves) and P(away wins a point it serves)."""
-
-    home_serve: float
-    away_serve: float
-
-    def __attrs_post_init__(self) -> None:
-        for value in (self.home_serve, self.away_serve):
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"a point probability is between 0 and 1, not {value}")
-
-    def home_wins_point(self, server: Side) -> float:
-        """P(home wins a point `server` serves)."""
-        return self.home_serve if server is Side.HOME else 1.0 - self.away_serve
 
 
 def _check_nodes(_: object, __: object, value: int) -> None:
@@ -275,109 +259,6 @@ def strengths_from(home: int, away: int, prior: Prior = PRIOR, home_edge: float 
     return strengths_for_share(share, prior)
 
 
-class _Game:
-    """One game from a score with a known next server: the point-level Markov chain, walked by the
-    plain backward recursion (the deuce in closed form). The reference the kernel is tested against
-    (`engine.core.pricing.kernel` walks the same chain forward once, in C when compiled)."""
-
-    def __init__(
-        self, fmt: MatchFormat, start: tuple[int, int], server: Side, expedite: bool, strengths: Strengths
-    ) -> None:
-        self.fmt = fmt
-        self.start = start
-        self.server = server
-        self.expedite = expedite
-        self.strengths = strengths
-        self.turn0 = self._turn(sum(start))
-        self.tie_at = fmt.points_to_win - 1  # from this tie on, serve changes each point
-        self._home_wins: float | None = None
-
-    def _turn(self, played: int) -> int:
-        return played if self.expedite else service_turn(played, None, self.fmt)
-
-    def home_wins_point(self, home: int, away: int) -> float:
-        """P(home wins the point played at home-away)."""
-        serving = self.server if (self._turn(home + away) - self.turn0) % 2 == 0 else self.server.other
-        return self.strengths.home_wins_point(serving)
-
-    def tie_win(self) -> float:
-        """P(home wins the game from a tie at or past 10-10): pairs of points, one serve each."""
-        a = self.strengths.home_wins_point(Side.HOME)
-        b = self.strengths.home_wins_point(Side.AWAY)
-        both, neither = a * b, (1 - a) * (1 - b)
-        return 0.5 if both + neither == 0 else both / (both + neither)
-
-    def tie_split(self) -> float:
-        """P(a pair of points from a tie is split one each: the tie goes on)."""
-        a = self.strengths.home_wins_point(Side.HOME)
-        b = self.strengths.home_wins_point(Side.AWAY)
-        return 1.0 - a * b - (1 - a) * (1 - b)
-
-    def walk(self, stop: Callable[[int, int], float | None]) -> float:
-        """E[stop's value where it first returns one], walking the points from the start; `stop`
-        must return a value at every score where the game is over (and may earlier)."""
-        memo: dict[tuple[int, int], float] = {}
-
-        def value(home: int, away: int) -> float:
-            found = stop(home, away)
-            if found is not None:
-                return found
-            key = (home, away)
-            if key not in memo:
-                p = self.home_wins_point(home, away)
-                memo[key] = p * value(home + 1, away) + (1 - p) * value(home, away + 1)
-            return memo[key]
-
-        return value(*self.start)
-
-    def home_wins(self) -> float:
-        """P(home wins the game) (computed once per model)."""
-        if self._home_wins is None:
-
-            def stop(home: int, away: int) -> float | None:
-                winner = game_winner(home, away, self.fmt)
-                if winner is not None:
-                    return 1.0 if winner is Side.HOME else 0.0
-                return self.tie_win() if home == away >= self.tie_at else None
-
-            self._home_wins = self.walk(stop)
-        return self._home_wins
-
-    def _over_from_tie(self, played: int, line: float) -> float:
-        """P(the total exceeds `line`) from a tie after `played` points: 2K more, K >= 1 geometric
-        with P(K > k) = split**k."""
-        needed = int((line - played) // 2) + 1  # the pairs that make the total exceed the line
-        return 1.0 if needed <= 1 else self.tie_split() ** (needed - 1)
-
-    def total_over(self, line: float) -> float:
-        """P(the game's total points exceed `line`)."""
-
-        def stop(home: int, away: int) -> float | None:
-            played = home + away
-            if game_winner(home, away, self.fmt) is not None:
-                return 1.0 if played > line else 0.0
-            if home == away >= self.tie_at:
-                return self._over_from_tie(played, line)
-            return None
-
-        return self.walk(stop)
-
-    def race(self, target: int) -> dict[str, float]:
-        """P(home / away first to `target` points, or neither before the game ends)."""
-        outcomes = {}
-        for name, wanted in (("home", Side.HOME), ("away", Side.AWAY)):
-
-            def stop(home: int, away: int, wanted: Side = wanted) -> float | None:
-                if home >= target or away >= target:
-                    first = Side.HOME if home >= target else Side.AWAY
-                    return 1.0 if first is wanted else 0.0
-                return 0.0 if game_winner(home, away, self.fmt) is not None else None
-
-            outcomes[name] = self.walk(stop)
-        outcomes["neither"] = max(0.0, 1.0 - outcomes["home"] - outcomes["away"])
-        return outcomes
-
-
 def price(position: Position, strengths: Strengths, markets: Sequence[Market]) -> dict[str, dict[str, float]]:
     """Market id -> {outcome: probability} for each market the position leaves undecided (a decided
     one — a past game or point, a race reached, a line exceeded — has no price and is left out), in
@@ -386,7 +267,7 @@ def price(position: Position, strengths: Strengths, markets: Sequence[Market]) -
 
 
 def price_reference(position: Position, strengths: Strengths, markets: Sequence[Market]) -> dict[str, dict[str, float]]:
-    """`price` by the plain recursion over each game's points (`_Game.walk`): the reference. With
+    """`price` by the plain recursion over each game's points (`GameChain.walk`): the reference. With
     one strength a game's outcome does not depend on whether it is played (who opens it is known),
     so a future game's prices are its prices given that it is played."""
     return _price_and_chances(position, strengths, markets)[0]
@@ -399,20 +280,20 @@ def _price_and_chances(
     when the format is unknown)."""
     fmt = position.format
     opening = _opening_server(position)
-    current = _Game(fmt, position.points, position.server, position.expedite, strengths)
-    openers: dict[Side, _Game] = {}
+    current = GameChain(fmt, position.points, position.server, position.expedite, strengths)
+    openers: dict[Side, GameChain] = {}
     if position.points == (0, 0):
         openers[position.server] = current  # the game about to start is one of the fresh ones
 
-    def fresh(game: int) -> _Game:
+    def fresh(game: int) -> GameChain:
         """A game not yet begun: one model per first server, shared by the games it opens."""
         first = opening if (game - position.game) % 2 == 0 else opening.other
         model = openers.get(first)
         if model is None:
-            model = openers[first] = _Game(fmt, (0, 0), first, position.expedite, strengths)
+            model = openers[first] = GameChain(fmt, (0, 0), first, position.expedite, strengths)
         return model
 
-    def game_model(game: int) -> _Game:
+    def game_model(game: int) -> GameChain:
         return current if game == position.game else fresh(game)
 
     out: dict[str, dict[str, float]] = {}

@@ -20,7 +20,7 @@ another matter, decided here in four steps, one market at a time:
 4. **Check the law**: the book of the listed outcomes sums to at least 1 + `min_margin` (a price
    below 1.01 cannot be quoted: the market is withdrawn). So no offered market gives a sure profit.
 
-The arithmetic of steps 1-4 is `engine.core.pricing.kernel.offer_prices` (compiled in the default build).
+The arithmetic of steps 1-4 is `engine.core.pricing.offer.offer_prices` (compiled in the default build).
 Pure: no clock, no I/O, no randomness; tested as a law over random fair books and strengths.
 """
 
@@ -34,23 +34,23 @@ from types import MappingProxyType
 import attrs
 
 from engine.core.markets.signals import MarketType
-from engine.core.pricing import kernel
+from engine.core.pricing import offer
 
 
 def _ladder_cents() -> tuple[int, ...]:
     """The exchange price ladder, in hundredths (101 = 1.01), from 1.01 to 1000."""
-    return tuple(cents for low, high, step in kernel.LADDER_BANDS for cents in range(low, high, step))
+    return tuple(cents for low, high, step in offer.LADDER_BANDS for cents in range(low, high, step))
 
 
 #: Every price on the ladder, in hundredths of a decimal price (101 = 1.01 … 100000 = 1000).
 LADDER_CENTS = _ladder_cents()
 #: [ours] A fair probability below this is an outcome that cannot happen: not listed.
-IMPOSSIBLE = kernel.IMPOSSIBLE
+IMPOSSIBLE = offer.IMPOSSIBLE
 
 
 def ladder_floor(price: float) -> float | None:
     """The highest ladder price at or below `price` (None below 1.01)."""
-    cents = kernel.ladder_floor_cents(price)
+    cents = offer.ladder_floor_cents(price)
     return None if cents == 0 else cents / 100
 
 
@@ -89,9 +89,9 @@ def _margins(value: Mapping[MarketType, float] | float) -> Mapping[MarketType, f
 
 
 _METHOD = {
-    MarginMethod.SHIN: kernel.METHOD_SHIN,
-    MarginMethod.POWER: kernel.METHOD_POWER,
-    MarginMethod.PROPORTIONAL: kernel.METHOD_PROPORTIONAL,
+    MarginMethod.SHIN: offer.METHOD_SHIN,
+    MarginMethod.POWER: offer.METHOD_POWER,
+    MarginMethod.PROPORTIONAL: offer.METHOD_PROPORTIONAL,
 }
 
 
@@ -137,7 +137,7 @@ class OddsPolicy:
     def offer_values(self, fair: tuple[float, ...], market_type: MarketType) -> tuple[float, ...]:
         """`offer` on the probabilities alone: the odds in the same order, 0.0 where an outcome is not
         offered (impossible; every outcome while the market is withdrawn)."""
-        prices = kernel.offer_prices(
+        prices = offer.offer_prices(
             list(fair), self.margins[market_type], self.method_code, self.min_margin, self.cap, self.withdraw_at
         )
         return tuple(prices) if prices else (0.0,) * len(fair)
