@@ -18,7 +18,7 @@ from pathlib import Path
 
 from setuptools import Extension, setup
 
-#: What the compiled build compiles (tests/test_kernel.py checks each one is compiled in that build).
+#: What the compiled build compiles (tests/core/pricing/test_kernel.py checks each one is compiled in that build).
 COMPILED_MODULES = ["engine/core/pricing/kernel.py", "engine/core/pricing/offer.py"]
 
 

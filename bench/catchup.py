@@ -81,7 +81,7 @@ async def restart(ids: list[str], base: str, record_dir: Path, handler: float, w
 
     @desk.on(Update)
     async def slow(match: Match, update: Update) -> None:
-        lag = time.perf_counter() - match.received_at  # from the arrival of the frame behind it
+        lag = time.perf_counter() - match.arrived  # from the arrival of the frame behind it
         if update.input in ("Action", "Heartbeat"):
             delivered.append(lag)
         elif update.input == "Lagging":
@@ -97,7 +97,7 @@ async def restart(ids: list[str], base: str, record_dir: Path, handler: float, w
         every_caught_up = max(caught_up.values()) if len(caught_up) == len(ids) else float("nan")
         await asyncio.sleep(window)  # the slow consumer meanwhile
         lags = sum(fixture.match.lags for fixture in desk)
-        resumed = sum(1 for fixture in desk if fixture.match.state.sequencer.next_seq > 1)
+        resumed = sum(1 for fixture in desk if fixture.match.state.match.sequencer.next_seq > 1)
     print(f"restart: {len(ids)} fixtures rebuilt from their recordings, {resumed} resumed past startPosition 0")
     print(f"  every fixture's first update (snapshot, all suspended): {every_first:.3f} s after the restart")
     print(f"  every fixture's catch-up snapshot (markets open again):  {every_caught_up:.3f} s after the restart")

@@ -134,10 +134,10 @@ async def measure(
         now = time.perf_counter()
         mono = time.monotonic()
         key = id(match)
-        if not measuring or seen.get(key) == match.received_at:
+        if not measuring or seen.get(key) == match.arrived:
             return  # not yet, or a later update of a frame already measured
-        seen[key] = match.received_at
-        arrival.append(now - match.received_at)
+        seen[key] = match.arrived
+        arrival.append(now - match.arrived)
         if stamps[key].last:
             sent.append(mono - stamps[key].last)
 
@@ -161,7 +161,7 @@ async def measure(
         matches.append(match)
         match.start()
         await limiter.acquire()  # ramp connections no faster than the limiter lets them open
-    while sum(1 for m in matches if m.state.last_seq) < len(matches):
+    while sum(1 for m in matches if m.state.match.last_seq) < len(matches):
         await asyncio.sleep(0.1)
     if freeze:
         gc.freeze()  # what is alive now (connections, states so far) is no longer scanned by collections

@@ -44,7 +44,7 @@ def check(data: bytes) -> None:
     message = decode(data)
     after, events = reduce(STATE, message)
     refused = [event for event in events if isinstance(event, Malformed)]
-    if after.malformed - STATE.malformed != len(refused) or not all(event.reason for event in refused):
+    if after.match.malformed - STATE.match.malformed != len(refused) or not all(event.reason for event in refused):
         raise AssertionError(f"a bad frame was not accounted for: {refused}")
 
 

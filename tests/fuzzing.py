@@ -121,7 +121,7 @@ def fuzz_stream(clean: CleanRun, rng: random.Random, tally: Tally, per_message: 
             else:
                 forked, new = reduce(state, decoded)
                 refused = [event for event in new if isinstance(event, Malformed)]
-                assert forked.malformed == state.malformed + len(refused), bad
+                assert forked.match.malformed == state.match.malformed + len(refused), bad
                 assert all(event.reason for event in refused), bad
                 tally.quarantined += len(refused)
                 if isinstance(decoded, Heartbeat):

@@ -50,7 +50,7 @@ def in_game_forecasts(recordings: Iterable[Path], prior: Prior = PRIOR) -> list[
             final = state.book
             if not any(isinstance(event, PointWon) for event in events) and state.points:
                 continue
-            game = state.play.next_rally_position()[0]
+            game = state.match.play.next_rally_position()[0]
             for market_id, price in state.prices.items():
                 market = parse_market(market_id)
                 if market.type.value in IN_GAME_TYPES and market.game == game:

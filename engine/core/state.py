@@ -17,9 +17,7 @@ from engine.core.config import DEFAULT_MARKETS, MarketConfig
 from engine.core.markets.book import EMPTY_BOOK, Book
 from engine.core.match.events import Status
 from engine.core.match.rules import UNKNOWN_FORMAT, MatchFormat, Side
-from engine.core.match.sequence import Sequencer
-from engine.core.match.state import MatchFacts, PlayState, Score
-from engine.core.match.timeline import Timeline
+from engine.core.match.state import MatchFacts, Score
 from engine.core.match.vocabulary import ResultKind, Stoppage
 from engine.core.pricing.prices import NO_PRICES, PriceBook
 
@@ -35,7 +33,11 @@ def decision_id(fixture_id: str | None, market_id: str, number: int) -> str:
 
 @attrs.frozen(slots=True)
 class MatchState:
-    """Everything the engine knows about one fixture. Fold messages into it with `reduce`."""
+    """Everything the engine knows about one fixture. Fold messages into it with `reduce`.
+
+    Read the score from it directly (`games`, `points`, `server`, `status`, `winner`, …, below);
+    everything else the match knows — the timeline, the sequencer, the counts of discrepancies,
+    gaps and refused frames, the connection's flags — is on `match` (`MatchFacts`)."""
 
     match: MatchFacts = attrs.field(factory=MatchFacts)
     markets: MarketConfig = DEFAULT_MARKETS
@@ -88,101 +90,6 @@ class MatchState:
         return self.match.fixture_id
 
     @property
-    def configured_format(self) -> MatchFormat:
-        """The format the state was created with."""
-        return self.match.configured_format
-
-    @property
-    def play(self) -> PlayState:
-        """The match as the effective timeline tells it."""
-        return self.match.play
-
-    @property
-    def timeline(self) -> Timeline:
-        """Every action's current version."""
-        return self.match.timeline
-
-    @property
-    def sequencer(self) -> Sequencer:
-        """Which `fixtureSeqNum` comes next, and the early arrivals."""
-        return self.match.sequencer
-
-    @property
-    def last_seq(self) -> int | None:
-        """The last `fixtureSeqNum` applied."""
-        return self.match.last_seq
-
-    @property
-    def discrepancy(self) -> bool:
-        """True while our score contradicts the provider's summary."""
-        return self.match.discrepancy
-
-    @property
-    def delayed(self) -> bool:
-        """True while the provider collects offline (delayStatus)."""
-        return self.match.delayed
-
-    @property
-    def fixture_status(self) -> str | None:
-        """The provider's fixture status."""
-        return self.match.fixture_status
-
-    @property
-    def collection_status(self) -> str | None:
-        """The provider's collection status."""
-        return self.match.collection_status
-
-    @property
-    def discrepancies(self) -> int:
-        """How many contradictions with the provider's summary were found."""
-        return self.match.discrepancies
-
-    @property
-    def malformed(self) -> int:
-        """How many inputs could not be read."""
-        return self.match.malformed
-
-    @property
-    def gaps(self) -> int:
-        """How many gaps were given up on."""
-        return self.match.gaps
-
-    @property
-    def duplicates(self) -> int:
-        """How many duplicates were dropped."""
-        return self.match.duplicates
-
-    @property
-    def unknown_actions(self) -> int:
-        """How many actions of unknown types arrived."""
-        return self.match.unknown_actions
-
-    @property
-    def gap_unverified(self) -> bool:
-        """True after messages were given up as lost, until the score is confirmed."""
-        return self.match.gap_unverified
-
-    @property
-    def stale(self) -> bool:
-        """True while the adapter says nothing arrived for too long."""
-        return self.match.stale
-
-    @property
-    def disconnected(self) -> bool:
-        """True while the adapter is disconnected."""
-        return self.match.disconnected
-
-    @property
-    def lagging(self) -> bool:
-        """True while the runtime's consumer is behind."""
-        return self.match.lagging
-
-    @property
-    def unfollowed(self) -> bool:
-        """True once the runtime stopped following the fixture."""
-        return self.match.unfollowed
-
-    @property
     def format(self) -> MatchFormat:
         """The format in force: the configured one, lengthened if the feed played on past its end."""
         return self.match.format
@@ -218,16 +125,6 @@ class MatchState:
         return self.match.ends_swapped
 
     @property
-    def expedite(self) -> bool:
-        """True once the expedite system is on (for the rest of the match)."""
-        return self.match.expedite
-
-    @property
-    def rally_in_progress(self) -> bool:
-        """True between Point Started and its Point Scored: the ball is in play."""
-        return self.match.rally_in_progress
-
-    @property
     def stoppages(self) -> frozenset[Stoppage]:
         """Open stoppages: timeout, video check, play stopped, injury, delayed start."""
         return self.match.stoppages
@@ -246,11 +143,6 @@ class MatchState:
     def result(self) -> ResultKind | None:
         """How the match ended (None while it goes on)."""
         return self.match.result
-
-    @property
-    def provider_says_finished(self) -> bool:
-        """True when the provider's fixture status says the match is completed."""
-        return self.match.provider_says_finished
 
     @property
     def status(self) -> Status:

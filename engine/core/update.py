@@ -14,8 +14,7 @@ lagging consumer did not take into one net change (`engine.runtime` uses it).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from types import MappingProxyType
+from collections.abc import Sequence
 
 import attrs
 
@@ -35,7 +34,7 @@ from engine.core.markets.signals import (
 from engine.core.match.inputs import Action
 from engine.core.match.rules import Side
 from engine.core.match.state import Score
-from engine.core.pricing.prices import PriceBook
+from engine.core.pricing.prices import price_change
 from engine.core.reduce import advance
 from engine.core.state import MatchState, decision_id
 
@@ -167,21 +166,6 @@ def coalesce(delivered: MatchState, updates: list[Update]) -> Update:
     return attrs.evolve(
         last,
         events=tuple(event for update in updates for event in update.events),
-        signals=tuple(prices_before_openings(signals, _price_change(delivered.prices, state.prices))),
+        signals=tuple(prices_before_openings(signals, price_change(delivered.prices.prices, state.prices.prices))),
         coalesced=sum(update.coalesced + 1 for update in updates) - 1,
     )
-
-
-def _price_change(before: PriceBook, after: PriceBook) -> PricesChanged | None:
-    """The price signal that takes a receiver from `before` to `after` (None: the same prices)."""
-    moved: dict[str, Mapping[str, float]] = {}
-    odds: dict[str, Mapping[str, float]] = {}
-    for market_id, found in after.items():
-        old = before.get(market_id)
-        if old is None or old != found:
-            moved[market_id] = found.fair
-            odds[market_id] = found.odds
-    withdrawn = tuple(market_id for market_id in before if market_id not in after)
-    if not moved and not withdrawn:
-        return None
-    return PricesChanged(MappingProxyType(moved), MappingProxyType(odds), withdrawn)

@@ -123,9 +123,9 @@ class DeskFixture:
         if match.ended:
             return Health.FINISHED if match.is_over else Health.STOPPED
         state = match.state
-        if state.disconnected:
+        if state.match.disconnected:
             return Health.RECONNECTING
-        if state.stale:
+        if state.match.stale:
             return Health.STALE
         if match.catching_up:
             return Health.CATCHING_UP
@@ -156,7 +156,7 @@ class _TimedCallbacks(Callbacks):
         self._on_latency = on_latency
 
     def begin(self, match: Match, update: Update) -> Coroutine[Any, Any, None] | None:
-        arrived = match.received_at  # this update's frame (later frames move it while we await)
+        arrived = match.arrived  # this update's frame (later frames move it while we await)
         rest = super().begin(match, update)
         if rest is None:
             self._delivered(update, arrived)

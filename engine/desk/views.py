@@ -53,7 +53,7 @@ def fixture_view(fixture: DeskFixture) -> dict[str, Any]:
         "server": None if state.server is None else state.server.value,
         "winner": None if state.winner is None else state.winner.value,
         "result": None if state.result is None else state.result.value,
-        "lastSeq": state.last_seq,
+        "lastSeq": state.match.last_seq,
         "health": reading.health.value,
         "error": reading.error,
         "retryIn": reading.retry_in,

@@ -13,7 +13,7 @@ typed structs (`_RawMessage`), checked by their types. Anything that step refuse
 our own checks then refuse (UUIDs, ranges, status codes, nesting) — is read again by the reference
 path (orjson, then field by field), which names the offending field in the `Malformed`. So the
 fast path decides nothing on its own: it returns an `Action` only where the reference would have
-returned the same one (tests/test_wire.py checks this on corpus, mutated and random frames).
+returned the same one (tests/feed/test_wire.py checks this on corpus, mutated and random frames).
 """
 
 from __future__ import annotations

@@ -72,9 +72,9 @@ class Match:
     feed ends (match over, recording done, stopped) or raises the feed's final error;
     `await match.wait()` waits for the same without consuming updates. Leaving the block stops the
     feed. `match.state` is always the latest state (each update carries its own: `update.state`);
-    `match.update` is the update being delivered; `match.received_at` the arrival time
+    `match.update` is the update being delivered; `match.arrived` the arrival time
     (`time.perf_counter()`) of the frame behind the update being processed or delivered, and
-    `match.recv` the receive time (POSIX seconds) of the latest input, when known.
+    `match.received` the receive time (POSIX seconds) of the latest input, when known.
 
     `buffer` bounds the updates queued for delivery: a replay waits for room; a live feed applies
     `overflow` (`Overflow.SUSPEND` by default). `on_input` sees every input as it is folded."""
@@ -103,8 +103,8 @@ class Match:
         self.state = MatchState.new(fixture_id, fmt, markets=markets or DEFAULT_MARKETS)
         self.callbacks = callbacks if callbacks is not None else Callbacks()
         self.update: Update | None = None
-        self.received_at = 0.0
-        self.recv: float | None = None
+        self.arrived = 0.0
+        self.received: float | None = None
         self.delivered = 0  # updates handed to the callbacks
         self.coalesced = 0  # updates merged into others (a backlog folded, a consumer that lagged)
         self.lags = 0  # times the consumer fell behind
@@ -145,16 +145,16 @@ class Match:
 
     # --- the feed side: fold, observe, queue ------------------------------------------------------
 
-    def feed(self, message: Input, received_at: float | None = None, received: float | None = None) -> Update:
+    def feed(self, message: Input, arrived: float | None = None, received: float | None = None) -> Update:
         """Fold one input into the state and queue its update (if it changed anything); the sources
         call this. Returns the update (as sent: stamped with its run and `streamSeq`, unless held
-        while a backlog is folded or the consumer lags). `received_at`: the frame's arrival
+        while a backlog is folded or the consumer lags). `arrived`: the frame's arrival
         (`time.perf_counter()`); `received`: its receive time in POSIX seconds. Raises
         `ConsumerTooSlow` under `Overflow.FAIL`."""
-        if received_at is not None:
-            self.received_at = received_at
+        if arrived is not None:
+            self.arrived = arrived
         if received is not None:
-            self.recv = received
+            self.received = received
         update = self._step(message)
         if isinstance(message, CatchingUp):
             if update.changed or not self._sent_any:
@@ -218,7 +218,7 @@ class Match:
 
     def _put(self, update: Update, snapshot: bool = False) -> Update:
         update = self._sent(update, snapshot)
-        self._pending.append(Job(update, self.received_at))
+        self._pending.append(Job(update, self.arrived))
         self._more.set()
         return update
 
@@ -245,7 +245,7 @@ class Match:
             for channel in self._channels:
                 channel.put_now(update)
             return update
-        self._pending.append(Job(update, self.received_at, True, rest))
+        self._pending.append(Job(update, self.arrived, True, rest))
         self._more.set()
         return update
 
@@ -434,7 +434,7 @@ class Match:
     def _step_observed(self, message: Input) -> tuple[Update, Exception | None]:
         """Fold one input and show it to the observer; the observer's failure is returned, not
         raised (for the runtime's own inputs the update must still go out)."""
-        self.state, update = step(self.state, message, self.recv)
+        self.state, update = step(self.state, message, self.received)
         playback.warn_of_contradictions(self.fixture_id, update.events)
         if self.on_input is not None:
             try:
@@ -464,7 +464,7 @@ class Match:
             self._delivering = True
             update = job.update
             self._given = update.state
-            self.update, self.received_at = update, job.arrived
+            self.update, self.arrived = update, job.arrived
             try:
                 if job.rest is not None:
                     await job.rest

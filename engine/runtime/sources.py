@@ -84,7 +84,7 @@ def connect(
                 fixture_id,
                 secret,
                 lambda message, arrived: match.feed(message, arrived, time.time()),
-                start_position=lambda: match.state.sequencer.next_seq - 1,
+                start_position=lambda: match.state.match.sequencer.next_seq - 1,
                 is_over=lambda: match.is_over,
                 settings=settings,
                 limiter=limiter,
@@ -141,7 +141,7 @@ async def _recover(match: Match, path: Path) -> None:
         match.fixture_id,
         path,
         frames,
-        match.state.sequencer.next_seq - 1,
+        match.state.match.sequencer.next_seq - 1,
     )
 
 

@@ -137,7 +137,7 @@ class PlayState:
         return self.expected_server()
 
     # --- the hot path's copies: direct construction, about three times faster than attrs.evolve
-    # (tests/test_state.py checks each equals the evolve it stands for)
+    # (tests/core/test_state.py checks each equals the evolve it stands for)
 
     def with_rally(self, rally: Rally | None, first_server: Side | None) -> PlayState:
         """This play state with `rally` under way (None: none) and `first_server`."""
@@ -236,7 +236,7 @@ class MatchFacts:
         return cls(fixture_id=fixture_id, configured_format=fmt, play=PlayState(format=fmt), sequencer=sequencer)
 
     # --- the hot path's copy: direct construction, about three times faster than attrs.evolve
-    # (tests/test_state.py checks it equals the evolve it stands for)
+    # (tests/core/test_state.py checks it equals the evolve it stands for)
 
     def with_action(
         self, timeline: Timeline, play: PlayState, last_seq: int | None, unknown_actions: int, sequencer: Sequencer

@@ -145,25 +145,31 @@ def advance_prices(
         return previous, None
     old = previous.prices
     prices: dict[str, MarketPrice] = {}
-    moved: dict[str, Mapping[str, float]] = {}
-    moved_odds: dict[str, Mapping[str, float]] = {}
     policy = pricing.odds
     same_odds = previous.key is not None and previous.key.pricing.odds == policy  # else every offer anew
     for market, names, values in _price_rows(match, book, pricing):
-        market_id = market.id
-        before = old.get(market_id)
+        before = old.get(market.id)
         if same_odds and before is not None and before.fair_values == values and before.outcomes == names:
-            prices[market_id] = before
-            continue
-        found = MarketPrice(names, values, policy.offer_values(values, market.type))
-        prices[market_id] = found
-        moved[market_id] = found.fair
-        moved_odds[market_id] = found.odds
-    withdrawn = tuple(market_id for market_id in old if market_id not in prices)
-    priced = PriceBook(prices, key)
+            prices[market.id] = before  # the same object: price_change passes it by identity
+        else:
+            prices[market.id] = MarketPrice(names, values, policy.offer_values(values, market.type))
+    return PriceBook(prices, key), price_change(old, prices)
+
+
+def price_change(before: Mapping[str, MarketPrice], after: Mapping[str, MarketPrice]) -> PricesChanged | None:
+    """The price signal that takes a receiver holding `before` to `after` (None: the same prices):
+    every market whose price is new or differs, and the markets no longer priced."""
+    moved: dict[str, Mapping[str, float]] = {}
+    odds: dict[str, Mapping[str, float]] = {}
+    for market_id, found in after.items():
+        old = before.get(market_id)
+        if old is not found and (old is None or old != found):
+            moved[market_id] = found.fair
+            odds[market_id] = found.odds
+    withdrawn = tuple(market_id for market_id in before if market_id not in after)
     if not moved and not withdrawn:
-        return priced, None
-    return priced, PricesChanged(MappingProxyType(moved), MappingProxyType(moved_odds), withdrawn)
+        return None
+    return PricesChanged(MappingProxyType(moved), MappingProxyType(odds), withdrawn)
 
 
 def prices_of(match: MatchFacts, book: Book, pricing: Pricing | None) -> dict[str, dict[str, float]]:

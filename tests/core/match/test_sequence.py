@@ -26,7 +26,7 @@ def test_duplicates_are_dropped_and_change_nothing() -> None:
     clean, _, _ = run(actions)
     doubled, events, _ = run([a for action in actions for a in (action, action)])
     assert doubled.points == clean.points
-    assert doubled.duplicates == len(actions)
+    assert doubled.match.duplicates == len(actions)
     assert DuplicateDropped(1) in events
 
 
@@ -38,11 +38,11 @@ def test_early_arrivals_are_held_until_the_missing_one_arrives() -> None:
     state, events = reduce(state, swapped[1])
     assert match_events(events) == []
     assert all(Reason.SEQUENCE_GAP in entry.reasons for entry in state.book.values())
-    assert state.last_seq == 1
-    assert state.sequencer.waiting
+    assert state.match.last_seq == 1
+    assert state.match.sequencer.waiting
     state, events = reduce(state, swapped[2])
-    assert state.last_seq == 3
-    assert not state.sequencer.waiting
+    assert state.match.last_seq == 3
+    assert not state.match.sequencer.waiting
 
 
 @pytest.mark.parametrize(("lost_index", "discrepancies"), [(6, 0), (5, 1)])
@@ -57,18 +57,18 @@ def test_a_gap_open_past_the_bound_is_reported_and_processing_goes_on(lost_index
             state, events = reduce(state, action)
             events_seen.extend(events)
     assert Gap(lost.seq, lost.seq + 1) in events_seen
-    assert state.gaps == 1
-    assert state.last_seq == actions[-1].seq
+    assert state.match.gaps == 1
+    assert state.match.last_seq == actions[-1].seq
     # A lost point is recovered from the provider's summary, as a discrepancy.
     assert state.points == ((8, 0),)
-    assert state.discrepancies == discrepancies
+    assert state.match.discrepancies == discrepancies
 
 
 def test_end_of_stream_releases_held_actions() -> None:
     actions = _feed(2).actions
     without_one = actions[:3] + actions[4:]
     state, events, _ = run(without_one)
-    assert state.last_seq == actions[-1].seq
+    assert state.match.last_seq == actions[-1].seq
     assert Gap(4, 5) in events
 
 

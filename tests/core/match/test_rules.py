@@ -136,7 +136,7 @@ class TestExpediteInTheReducer:
             feed.emit(EXPEDITE)
         state, _, _ = run(feed.actions, MatchFormat(best_of=5))
         priced = state.prices["point_winner:1:6"].fair["home"] if "point_winner:1:6" in state.prices else None
-        return state.play.expedite, state.play.expected_server(), priced
+        return state.match.play.expedite, state.match.play.expected_server(), priced
 
     def test_between_rallies_the_receiver_of_the_preceding_rally_serves(self) -> None:
         expedite, serving, home_wins_next = self._after(ball_in_play=False)

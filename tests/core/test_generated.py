@@ -48,7 +48,7 @@ def _assert_reaches_the_truth(match: engine.testing.GeneratedMatch, state: engin
 def test_every_generated_match_folds_to_its_truth(match: engine.testing.GeneratedMatch) -> None:
     state, events = _fold(match)
     _assert_reaches_the_truth(match, state)
-    assert state.discrepancies == 0
+    assert state.match.discrepancies == 0
     assert not any(isinstance(event, engine.UnexpectedServer) for event in events)
 
 
@@ -60,7 +60,7 @@ def test_the_engine_names_every_server_the_truth_names(match: engine.testing.Gen
     for message in match.messages:
         if isinstance(message, engine.Action) and message.kind is engine.ActionKind.POINT_STARTED:
             expected = next(servers)
-            if state.play.first_server is not None:  # once anchored, the rules predict every server
+            if state.match.play.first_server is not None:  # once anchored, the rules predict every server
                 assert state.server is expected
         state, _ = engine.reduce(state, message)
 

@@ -221,7 +221,7 @@ def test_price_odds_on_the_command_line_offers_only_safe_books(capsys: pytest.Ca
 def test_pre_match_odds_on_the_command_line_start_the_prices(capsys: pytest.CaptureFixture[str]) -> None:
     from engine.cli import main
 
-    recording = Path(__file__).resolve().parent.parent / "fixtures_data" / "ittf_ws_bo5.jsonl"
+    recording = Path(__file__).resolve().parents[3] / "fixtures_data" / "ittf_ws_bo5.jsonl"
     assert main(["replay", str(recording), "--trace", "--pre-match", "1.40", "3.00"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     first = next(

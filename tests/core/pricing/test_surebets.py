@@ -33,7 +33,7 @@ from engine.core.state import MatchState
 from engine.io.recording import read_recording
 from engine.testing.surebets import sure_profit
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures_data"
+FIXTURES = Path(__file__).resolve().parents[3] / "fixtures_data"
 CATALOGUE = MarketCatalogue(race_to=(3, 5, 7, 9, 11), game_total_points_lines=(16.5, 18.5, 20.5, 22.5))
 #: The solver's rounding: a "profit" this small is no bet anyone can take.
 ROUNDING = 1e-9

@@ -14,7 +14,7 @@ from engine.analysis.ittf_results import Result, read_results
 from engine.cli import main
 from engine.core.pricing.model import PRIOR, Prior
 
-REALDATA = Path(__file__).resolve().parent.parent / "fixtures_data" / "realdata"
+REALDATA = Path(__file__).resolve().parents[2] / "fixtures_data" / "realdata"
 ITTF = REALDATA / "ittf_results_matches_2014_2026.csv.gz"
 SAMPLE = REALDATA / "ittf_results_sample.csv"
 SPLIT = 2023
@@ -139,7 +139,7 @@ def test_averaging_over_the_posterior_beats_plugging_in_its_mean(
     )
 
 
-RECORDINGS = sorted((Path(__file__).resolve().parent.parent / "fixtures_data").glob("aicup2026_*.jsonl"))
+RECORDINGS = sorted((Path(__file__).resolve().parents[2] / "fixtures_data").glob("aicup2026_*.jsonl"))
 
 
 def test_in_game_prices_before_each_point_learn_from_the_points() -> None:

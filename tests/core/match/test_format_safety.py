@@ -37,7 +37,7 @@ from engine.feed.wire import Action
 from engine.io.recording import read_recording
 from engine.testing import GeneratedMatch, matches
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures_data"
+FIXTURES = Path(__file__).resolve().parents[3] / "fixtures_data"
 RECORDINGS = sorted(FIXTURES.glob("*.jsonl"))
 KNOWN_FORMAT = [path for path in RECORDINGS if read_recording(path).meta.best_of is not None]
 
@@ -142,7 +142,7 @@ def test_bo5_told_best_of_7_settles_on_end_match_instead_of_staying_suspended() 
     assert final.book["correct_score"].result == "2-3"
     (contradicted,) = [e for _, u in updates for e in u.events if isinstance(e, FormatContradicted)]
     assert (contradicted.previous, contradicted.corrected) == (7, 5)
-    assert final.discrepancies == 0
+    assert final.match.discrepancies == 0
 
 
 def test_by_default_what_depends_on_the_format_settles_on_end_match_and_the_switch_settles_at_the_point() -> None:

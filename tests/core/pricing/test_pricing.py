@@ -35,7 +35,7 @@ from engine.core.reduce import reduce
 from engine.core.state import MatchState
 from engine.io.recording import read_recording
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures_data"
+FIXTURES = Path(__file__).resolve().parents[3] / "fixtures_data"
 CATALOGUE = MarketCatalogue(race_to=(5, 7, 9, 11))
 BO5 = MatchFormat(best_of=5)
 MIDDLE = Position(BO5, (1, 1), 3, (9, 8), Side.AWAY)
@@ -192,7 +192,7 @@ def test_a_decided_market_has_no_price() -> None:
     assert set(price(MIDDLE, ODDS, asked)) == {"race_to:3:11", "point_winner:3:18"}
 
 
-REALDATA = Path(__file__).resolve().parent.parent / "fixtures_data" / "realdata" / "aicup2026_points_derived.csv"
+REALDATA = Path(__file__).resolve().parents[3] / "fixtures_data" / "realdata" / "aicup2026_points_derived.csv"
 
 
 def _observed_points() -> list[dict[str, str]]:
@@ -244,9 +244,9 @@ def test_one_strength_with_a_serve_edge_predicts_the_real_rallies_better_than_pe
 
 def test_the_estimate_starts_at_the_prior_and_follows_the_points_played() -> None:
     recording = read_recording(FIXTURES / "aicup2026_m05_female_bo7.jsonl")
-    start = estimate(playback.start_state(recording).play)
+    start = estimate(playback.start_state(recording).match.play)
     assert (start.home_serve, start.away_serve) == (PRIOR.serve, PRIOR.serve)
-    final = playback.fold(recording).play
+    final = playback.fold(recording).match.play
     after = estimate(final)
     assert after == estimate(final)  # pure
     assert after.away_serve > PRIOR.serve > after.home_serve  # the winner (away, 4-1) won more points
@@ -309,9 +309,9 @@ def test_prices_move_only_when_the_score_or_the_undecided_markets_do() -> None:
     quiet = moved = 0
     for before, after, events in steps:
         signals = [event for event in events if isinstance(event, PricesChanged)]
-        same_score = before.play.points == after.play.points and before.play.games == after.play.games
+        same_score = before.match.play.points == after.match.play.points and before.match.play.games == after.match.play.games
         same_markets = set(before.book.undecided()) == set(after.book.undecided())
-        if same_score and same_markets and before.play.first_server == after.play.first_server:
+        if same_score and same_markets and before.match.play.first_server == after.match.play.first_server:
             assert not signals
             assert after.prices is before.prices
             quiet += 1
@@ -434,7 +434,7 @@ def test_price_without_strengths_gives_the_live_engine_s_prices(capsys: pytest.C
     from engine.cli import main
 
     recording = read_recording(FIXTURES / "aicup2026_m05_female_bo7.jsonl")
-    states = [state for _, _, state, _ in playback.steps(recording) if state.points and not state.play.game_decided()]
+    states = [state for _, _, state, _ in playback.steps(recording) if state.points and not state.match.play.game_decided()]
     for state in (states[5], states[60], states[120]):
         score = ",".join(f"{h}-{a}" for h, a in state.points)
         server = state.server

@@ -38,7 +38,7 @@ from engine.core.state import MatchState
 from engine.io.recording import read_recording
 from engine.testing import GeneratedMatch, matches, with_connection_trouble, with_noise
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures_data"
+FIXTURES = Path(__file__).resolve().parents[3] / "fixtures_data"
 RECORDINGS = sorted(FIXTURES.glob("*.jsonl"))
 
 

@@ -25,7 +25,7 @@ from engine.io.server import Faults, ProviderServer, load_fixtures
 from engine.runtime.callbacks import Callbacks
 from engine.runtime.sources import connect
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures_data"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures_data"
 RECORDING = FIXTURES / "ittf_ws_bo5_1.jsonl"
 TOKEN = "tt-token-9f3c2a77e1d04b6a"
 TOKEN_ENV = "TT_SECRETS_TEST_TOKEN"

@@ -142,7 +142,7 @@ def test_the_build_in_use_is_the_one_expected() -> None:
 
 def _compiled_modules() -> list[str]:
     """The module names in setup.py's COMPILED_MODULES."""
-    tree = ast.parse((Path(__file__).resolve().parent.parent / "setup.py").read_text())
+    tree = ast.parse((Path(__file__).resolve().parents[3] / "setup.py").read_text())
     for node in tree.body:
         if isinstance(node, ast.AnnAssign | ast.Assign):
             targets = [node.target] if isinstance(node, ast.AnnAssign) else node.targets

@@ -19,7 +19,7 @@ from engine.cli import main
 from engine.core.markets.signals import Reason
 from engine.io.recording import read_recording
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures_data"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures_data"
 RECORDINGS = sorted(FIXTURES.glob("*.jsonl"))
 
 

@@ -35,7 +35,7 @@ def _without_seq(state: MatchState) -> dict[str, object]:
 
 
 def _content(state: MatchState) -> list[tuple[str, ActionKind, object, float]]:
-    return [(a.action_id, a.kind, a.side, a.timeline) for a in state.timeline.effective()]
+    return [(a.action_id, a.kind, a.side, a.timeline) for a in state.match.timeline.effective()]
 
 
 class TestSendTypeLifecycle:
@@ -56,7 +56,7 @@ class TestSendTypeLifecycle:
         assert state.points == ((0, 1),)
         assert state.pending == frozenset()
         assert "PastAmended" not in names(events)  # confirming the newest action is the common case
-        assert state.discrepancies == 0
+        assert state.match.discrepancies == 0
 
     def test_cancelled_pending_never_scores(self) -> None:
         feed = Feed()
@@ -66,7 +66,7 @@ class TestSendTypeLifecycle:
         state, _, _ = run(feed.actions)
         assert state.points == ((0, 0),)
         assert state.pending == frozenset()
-        assert state.discrepancies == 0
+        assert state.match.discrepancies == 0
 
     def test_deleted_point_disappears_and_restored_comes_back(self) -> None:
         feed = Feed()
@@ -86,7 +86,7 @@ class TestSendTypeLifecycle:
         assert restored.points == ((1, 2),)
         assert _without_seq(restored) == _without_seq(before)
         assert _content(restored) == _content(before)
-        assert restored.discrepancies == 0
+        assert restored.match.discrepancies == 0
 
     def test_updated_gives_the_point_to_the_other_side(self) -> None:
         feed = Feed()
@@ -99,7 +99,7 @@ class TestSendTypeLifecycle:
         state, _, per = run(feed.actions)
         assert state.points == ((1, 1),)
         assert any(isinstance(e, PastAmended) for e in per[-2])
-        assert state.discrepancies == 0
+        assert state.match.discrepancies == 0
 
     def test_updated_can_change_the_type(self) -> None:
         feed = Feed()
@@ -110,7 +110,7 @@ class TestSendTypeLifecycle:
         state, _, _ = run(feed.actions)
         assert state.points == ((0, 0),)
         assert state.stoppages == frozenset({Stoppage.TIMEOUT})
-        assert state.discrepancies == 0
+        assert state.match.discrepancies == 0
 
     def test_an_action_inserted_into_the_past_is_folded_in_timeline_order(self) -> None:
         feed = Feed()
@@ -123,7 +123,7 @@ class TestSendTypeLifecycle:
         assert state.points == ((2, 1),)
         assert PastAmended(late.action_id, SendType.CONFIRMED, True) in per[-2]
         assert state.server is AWAY  # three points played: the second serve turn
-        assert state.discrepancies == 0
+        assert state.match.discrepancies == 0
         assert second.timeline > late.timeline
 
 
@@ -138,20 +138,20 @@ class TestReconciliation:
         feed.emit(63)  # any action carries the summary
         state, _, per = run(feed.actions)
         assert state.points == ((2, 0),)
-        assert state.discrepancy
-        assert state.discrepancies == 1
+        assert state.match.discrepancy
+        assert state.match.discrepancies == 1
         discrepancy = next(e for e in per[-2] if isinstance(e, Discrepancy))
         assert discrepancy.derived == ((1, 0),)
         assert discrepancy.provider == ((2, 0),)
         feed.emit(POINT_STARTED)
         still, _, _ = run(feed.actions)
-        assert still.discrepancy  # only a cleanly scored point clears it
+        assert still.match.discrepancy  # only a cleanly scored point clears it
         feed.score(AWAY)
         feed.emit(POINT_SCORED, AWAY)
         clean, _, _ = run(feed.actions)
         assert clean.points == ((2, 1),)
-        assert not clean.discrepancy
-        assert clean.discrepancies == 1
+        assert not clean.match.discrepancy
+        assert clean.match.discrepancies == 1
 
     def test_play_after_the_configured_end_follows_the_feed(self) -> None:
         feed = Feed()
@@ -225,7 +225,7 @@ class TestStoppagesAndStatus:
         feed.emit(22, collection_status="CollectingLive", delayed=True)
         state, events, _ = run(feed.actions)
         assert state.status is Status.LIVE
-        assert state.delayed
+        assert state.match.delayed
         assert "NotLiveData" in names(events)
 
     def test_retirement_mid_game(self) -> None:
@@ -273,14 +273,14 @@ class TestStoppagesAndStatus:
         state, events, _ = run(feed.actions)
         assert state.points == ((1, 0),)
         assert UnknownAction(1299, None, unknown.action_id) in events
-        assert state.unknown_actions == 1
+        assert state.match.unknown_actions == 1
 
 
 def test_an_action_of_another_fixture_is_refused() -> None:
     feed = Feed("other")
     feed.begin()
     state, events = reduce(MatchState.new("fx"), feed.actions[0])
-    assert state.malformed == 1
+    assert state.match.malformed == 1
     assert isinstance(events[0], Malformed)
     assert "other" in events[0].reason
 

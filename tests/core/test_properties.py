@@ -28,8 +28,8 @@ def test_a_folding_a_generated_match_gives_the_intended_score(script: MatchScrip
     assert list(state.points) == script.game_scores()
     assert state.games == (home, away)
     assert state.winner is (Side.HOME if home > away else Side.AWAY)
-    assert state.discrepancies == 0
-    assert state.malformed == 0
+    assert state.match.discrepancies == 0
+    assert state.match.malformed == 0
 
 
 @SETTINGS
@@ -128,7 +128,7 @@ def test_d_deleting_then_restoring_a_point_returns_to_the_earlier_state(
     assert got.pop("lastSeq") == at + 2
     expected.pop("lastSeq")
     assert got == expected
-    assert after.play == before.play
+    assert after.match.play == before.match.play
 
 
 @SETTINGS

@@ -41,7 +41,7 @@ from engine.io.recording import Frame, posix_seconds, read_recording
 from engine.io.server import Faults, ProviderServer, load_fixtures
 from engine.runtime.following import Match
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures_data"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures_data"
 RECORDINGS = sorted(FIXTURES.glob("aicup2026_m0[1-5]_*.jsonl"))
 TOKEN = "desk-token-5b1f0e"
 FAST = ClientSettings(backoff_initial=0.01, backoff_max=0.05, stale_after=5.0)
@@ -131,7 +131,7 @@ def test_many_fixtures_with_faults_end_as_their_replays_and_each_one_is_healthy(
         # under suspension, delivered as one snapshot each; health counts every update folded.
         assert health.updates > 100
         assert 2 <= delivered[fixture_id] <= 3 * server.connections[fixture_id] + 2
-        assert health.frames >= fixture.state.last_seq
+        assert health.frames >= fixture.state.match.last_seq
         assert health.lag is not None
         assert health.lag > 0
         assert health.suspended == ()  # the match is over: nothing undecided
@@ -338,7 +338,7 @@ def test_health_follows_the_adapters_inputs_and_times_each_reason() -> None:
     now[0] += 10.0
     update = feed(Stale())
     assert update.changed
-    assert state.stale
+    assert state.match.stale
     now[0] += 5.0
     assert watch.suspended_seconds(now[0])[Reason.STALE_FEED] == pytest.approx(5.0)
     groups = watch.groups(state)
@@ -348,7 +348,7 @@ def test_health_follows_the_adapters_inputs_and_times_each_reason() -> None:
     assert all(group.since <= 1015.0 for group in stale)
     assert sum(len(group.markets) for group in groups) == len(state.book.with_status(MarketStatus.SUSPENDED))
     feed(Disconnected())
-    assert state.disconnected
+    assert state.match.disconnected
     feed(Connected())
     now[0] += 1.0
     feed(decode(texts[5]))

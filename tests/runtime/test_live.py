@@ -57,7 +57,7 @@ from engine.runtime.callbacks import Callbacks
 from engine.runtime.following import Match
 from engine.runtime.sources import connect, replay
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures_data"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures_data"
 RECORDING = FIXTURES / "aicup2026_m05_female_bo7.jsonl"
 TOKEN = "tok-3f9a7c1e-very-secret"
 FAST = ClientSettings(base="ws://127.0.0.1:1", backoff_initial=0.01, backoff_max=0.05, stale_after=5.0)
@@ -239,7 +239,7 @@ def test_a_dropped_connection_resumes_without_losing_or_repeating_anything() -> 
     dropped = _run(_follow(Faults(drop_after=(40, 95, 7)), markets=PRIORED))
     assert dropped.server.connections[clean.match.fixture_id or ""] == 4
     assert summarize(dropped.match.state) == summarize(clean.match.state)
-    assert dropped.match.state.duplicates == 0  # startPosition: nothing was sent twice
+    assert dropped.match.state.match.duplicates == 0  # startPosition: nothing was sent twice
     assert settlements(dropped.events) == settlements(clean.events)
     suspended_while_down = [
         events for _, message, events in dropped.steps if type(message).__name__ == "Disconnected" and events
@@ -593,7 +593,7 @@ def test_a_frame_over_the_size_limit_is_reported_and_skipped_not_fetched_forever
     match, connections = _run(follow())
     assert connections == 2  # one reconnect past the frame, not a loop
     state = match.state
-    assert (state.malformed, state.gaps) == (1, 1)
+    assert (state.match.malformed, state.match.gaps) == (1, 1)
     assert summarize(state)["games"] == _direct_summary()["games"]
     assert state.status.value == "finished"
 
@@ -640,4 +640,4 @@ def test_a_live_follow_decodes_with_the_catalogue_it_is_given(tmp_path: Path) ->
     assert summarize(followed) == direct
     assert read_recording(tmp_path / "with.jsonl").meta.types == recording.meta.types
     blind = _run(follow(DEFAULT_CATALOGUE, tmp_path / "without.jsonl"))
-    assert blind.unknown_actions > 0  # without it the expedite action is unknown: the catalogue mattered
+    assert blind.match.unknown_actions > 0  # without it the expedite action is unknown: the catalogue mattered

@@ -20,7 +20,7 @@ from engine.core.reduce import reduce
 from engine.feed.catalogue import ActionKind
 from engine.io.recording import RecordingError, read_recording
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures_data"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures_data"
 RECORDINGS = sorted(FIXTURES.glob("*.jsonl"))
 CONTRACT_KEYS = {
     "fixtureId",
@@ -186,8 +186,8 @@ def test_the_expedite_recording_maps_its_type_and_the_engine_follows_the_service
     for _, message in playback.inputs(recording):
         state, events = reduce(state, message)
         names.extend(type(event).__name__ for event in events)
-    assert state.expedite
-    assert state.unknown_actions == 0
+    assert state.match.expedite
+    assert state.match.unknown_actions == 0
     assert "UnexpectedServer" not in names  # every named server after expedite is the one expected
 
 

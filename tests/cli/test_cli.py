@@ -25,7 +25,7 @@ from engine.core.match.rules import MatchFormat, Side
 from engine.core.pricing.game import Strengths
 from engine.core.pricing.model import Position, price
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures_data"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures_data"
 RECORDING = FIXTURES / "aicup2026_m01_female_bo5.jsonl"
 
 

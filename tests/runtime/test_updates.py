@@ -36,7 +36,7 @@ from engine.runtime.delivery import ConsumerTooSlow, Overflow
 from engine.runtime.following import Match
 from engine.runtime.sources import connect, replay
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures_data"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures_data"
 RECORDINGS = sorted(FIXTURES.glob("*.jsonl"))
 BO7 = FIXTURES / "aicup2026_m05_female_bo7.jsonl"
 TOKEN = "tok-updates-test"

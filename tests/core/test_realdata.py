@@ -20,7 +20,7 @@ from engine.feed.encode import encode_frame
 from engine.feed.wire import decode
 from engine.testing.feedgen import POINT_STARTED, MatchScript, ScriptedPoint, match_stream, points_from_scores
 
-REALDATA = Path(__file__).resolve().parent.parent / "fixtures_data" / "realdata"
+REALDATA = Path(__file__).resolve().parents[2] / "fixtures_data" / "realdata"
 
 
 def _rows(name: str) -> list[dict[str, str]]:
@@ -87,5 +87,5 @@ def test_ittf_official_game_scores_fold_to_the_official_result(row: dict[str, st
         state, _ = reduce(state, action)
     assert list(state.points) == scores
     assert state.winner is (Side.HOME if row["winner_side"] == "A" else Side.AWAY)
-    assert state.discrepancies == 0
+    assert state.match.discrepancies == 0
     assert "-".join(map(str, state.games)) == row["match_score"]

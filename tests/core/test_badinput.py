@@ -70,7 +70,7 @@ def test_impossible_provider_score_memory_error() -> None:
         assert "impossible" in discrepancy.reason
         assert after.points == ((2, 0),)  # the point it scored counts; the impossible score is not adopted
         assert not [e for e in events if isinstance(e, MatchWon)]
-        assert after.discrepancy
+        assert after.match.discrepancy
         assert all(
             entry.status is MarketStatus.SUSPENDED and Reason.DISCREPANCY in entry.reasons
             for entry in after.book.values()
@@ -117,9 +117,9 @@ def test_lost_message_arriving_late_was_dropped_as_a_duplicate() -> None:
     assert Gap(late.seq, late.seq + 1) in events
     assert LateArrival(late.seq) in events
     assert state.points == clean.points == ((6, 0),)
-    assert state.duplicates == 0
+    assert state.match.duplicates == 0
     twice, events, _ = run([*reordered, late])  # and once applied, a repeat is a duplicate again
-    assert twice.duplicates == 1
+    assert twice.match.duplicates == 1
     assert twice.points == clean.points
 
 
@@ -138,8 +138,8 @@ def test_far_ahead_sequence_number_kept_markets_suspended_for_the_rest_of_the_ma
         if action is bogus:
             (record,) = [e for e in events if isinstance(e, Malformed)]
             assert record.field == "fixtureAction.fixtureSeqNum"
-    assert not state.sequencer.waiting
-    assert state.malformed == 1
+    assert not state.match.sequencer.waiting
+    assert state.match.malformed == 1
     assert state.points == clean.points == ((2, 0),)
     assert any(entry.status is MarketStatus.OPEN for entry in state.book.values())
 
@@ -197,7 +197,7 @@ def test_random_json_never_raises(value: object, action: dict[str, Any]) -> None
         if isinstance(decoded, Malformed):
             assert decoded.reason
         state, events = reduce(MatchState.new(None), decoded)
-        assert state.malformed == sum(1 for e in events if isinstance(e, Malformed))
+        assert state.match.malformed == sum(1 for e in events if isinstance(e, Malformed))
 
 
 _CLEAN = clean_run(RECORDING)
@@ -225,7 +225,7 @@ def test_a_mutated_message_never_raises_and_is_counted(position: int, kind: str,
     state = _STATES[position]
     after, events = reduce(state, decoded)
     refused = [event for event in events if isinstance(event, Malformed)]
-    assert after.malformed - state.malformed == len(refused)
+    assert after.match.malformed - state.match.malformed == len(refused)
     assert all(event.reason for event in refused)
     if kind in ("truncated", "not_utf8", "nan"):
         assert isinstance(decoded, Malformed)
@@ -257,7 +257,7 @@ def test_garbage_in_a_generated_match_changes_nothing(
             frames.insert(position % (len(frames) + 1), bad.frame)
             inserted += 1
     state, events, _ = run([decode(frame, match.catalogue) for frame in frames], match.format, match.fixture_id)
-    assert state.malformed == clean.malformed + inserted
+    assert state.match.malformed == clean.match.malformed + inserted
     assert [e for e in events if not isinstance(e, Malformed)] == clean_events
     expected, got = summarize(clean), summarize(state)
     got["malformed"] = expected["malformed"]

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures_data"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures_data"
 RECORDINGS = sorted(FIXTURES.glob("aicup2026_m0[1-3]_*.jsonl"))
 TOKEN = "desk-cli-token-7d2e"
 ENV = {**os.environ, "DESK_TOKEN": TOKEN, "PYTHONUNBUFFERED": "1"}

@@ -203,7 +203,7 @@ def test_any_value_in_any_summary_field_never_raises(key: str, value: object) ->
 
 _CORPUS_FRAMES = [
     frame.text
-    for path in sorted((Path(__file__).resolve().parent.parent / "fixtures_data").glob("*.jsonl"))
+    for path in sorted((Path(__file__).resolve().parents[2] / "fixtures_data").glob("*.jsonl"))
     for frame in read_recording(path).frames
     if isinstance(frame, Frame)
 ]

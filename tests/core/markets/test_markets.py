@@ -63,7 +63,7 @@ from engine.testing.feedgen import (
 from engine.testing.strategies import match_scripts
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures_data"
+FIXTURES = Path(__file__).resolve().parents[3] / "fixtures_data"
 BO3 = MatchFormat(best_of=3)
 
 
@@ -87,13 +87,13 @@ def _expanded(events: list[Event]) -> list[MarketSignal]:
 def _unsure(state: MatchState) -> list[str]:
     """What the state says makes the engine unsure, read from its fields, not from the book."""
     held = {
-        "rally in play": state.rally_in_progress,
+        "rally in play": state.match.rally_in_progress,
         "pending action": bool(state.pending),
         "stoppage": bool(state.stoppages),
-        "gap": state.sequencer.waiting or state.gap_unverified,
-        "stale": state.stale,
-        "disconnected": state.disconnected,
-        "discrepancy": state.discrepancy,
+        "gap": state.match.sequencer.waiting or state.match.gap_unverified,
+        "stale": state.match.stale,
+        "disconnected": state.match.disconnected,
+        "discrepancy": state.match.discrepancy,
     }
     return [name for name, holds in held.items() if holds]
 
@@ -271,7 +271,7 @@ def test_d_a_correction_rolls_back_and_resettles_each_affected_market_exactly_on
         else:
             assert rollbacks == [], market_id
     _check_book_agrees_with_state(after)
-    assert after.discrepancy is False
+    assert after.match.discrepancy is False
 
 
 def _fold_without_end(actions: list[Action], fmt: MatchFormat) -> MatchState:
@@ -324,7 +324,7 @@ def test_e_a_retirement_mid_game_settles_what_was_decided_and_voids_the_rest(
     after, events = reduce(state, end)
     signals = _by_market(signals_of(events))
     game = state.current_game
-    assert not state.play.game_decided()
+    assert not state.match.play.game_decided()
     for market_id, entry in after.book.items():
         old = state.book.get(market_id)
         if old is not None and old.status is MarketStatus.SETTLED:
@@ -508,12 +508,12 @@ def test_a_discrepancy_suspends_until_a_cleanly_scored_point() -> None:
     feed.score(AWAY)  # the provider counts a point we never saw
     feed.emit(TIMEOUT, AWAY)
     state = _state_after(feed)
-    assert state.discrepancy
+    assert state.match.discrepancy
     assert Reason.DISCREPANCY in _reasons(state)
     feed.emit(PLAY_RESUMED)
     feed.rally(AWAY)
     state = _state_after(feed)
-    assert not state.discrepancy
+    assert not state.match.discrepancy
     # The point we never saw has no known winner: its market waits (void at the end if still unknown).
     assert state.book["point_winner:1:2"].reasons == (Reason.OUTCOME_UNKNOWN,)
     assert _open(state.book) == [market_id for market_id in state.book.undecided() if market_id != "point_winner:1:2"]
