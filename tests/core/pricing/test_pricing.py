@@ -309,7 +309,9 @@ def test_prices_move_only_when_the_score_or_the_undecided_markets_do() -> None:
     quiet = moved = 0
     for before, after, events in steps:
         signals = [event for event in events if isinstance(event, PricesChanged)]
-        same_score = before.match.play.points == after.match.play.points and before.match.play.games == after.match.play.games
+        same_score = (
+            before.match.play.points == after.match.play.points and before.match.play.games == after.match.play.games
+        )
         same_markets = set(before.book.undecided()) == set(after.book.undecided())
         if same_score and same_markets and before.match.play.first_server == after.match.play.first_server:
             assert not signals
@@ -434,7 +436,9 @@ def test_price_without_strengths_gives_the_live_engine_s_prices(capsys: pytest.C
     from engine.cli import main
 
     recording = read_recording(FIXTURES / "aicup2026_m05_female_bo7.jsonl")
-    states = [state for _, _, state, _ in playback.steps(recording) if state.points and not state.match.play.game_decided()]
+    states = [
+        state for _, _, state, _ in playback.steps(recording) if state.points and not state.match.play.game_decided()
+    ]
     for state in (states[5], states[60], states[120]):
         score = ",".join(f"{h}-{a}" for h, a in state.points)
         server = state.server
