@@ -41,7 +41,7 @@ from engine.desk.health import FRAME_INPUTS, FixtureHealth, Health, Watch
 from engine.feed.catalogue import DEFAULT_CATALOGUE, ActionCatalogue
 from engine.io.client import ClientSettings, ConnectLimiter
 from engine.io.protocol import FeedError, Secret, check_fixture_id
-from engine.runtime.callbacks import C, Callback, Callbacks, EventTypes
+from engine.runtime.callbacks import C, Callback, Callbacks, EventTypes, Followed
 from engine.runtime.delivery import LAG_LIMIT, UPDATE_BUFFER, Overflow, Stream
 from engine.runtime.following import Match
 from engine.runtime.sources import connect
@@ -155,7 +155,7 @@ class _TimedCallbacks(Callbacks):
         super().__init__()
         self._on_latency = on_latency
 
-    def begin(self, match: Match, update: Update) -> Coroutine[Any, Any, None] | None:
+    def begin(self, match: Followed, update: Update) -> Coroutine[Any, Any, None] | None:
         arrived = match.arrived  # this update's frame (later frames move it while we await)
         rest = super().begin(match, update)
         if rest is None:

@@ -7,18 +7,28 @@ import inspect
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import Any, Protocol, TypeVar, overload
 
 from engine.core.update import Update
 
-if TYPE_CHECKING:
-    from engine.runtime.following import Match
-
 log = logging.getLogger("engine.runtime")
+
+
+class Followed(Protocol):
+    """What a handler's first argument is (an `engine.runtime.following.Match`) as far as the
+    callbacks read it: its fixture id, for their log lines, and its current frame's arrival
+    (`time.perf_counter()`), for a subclass that times delivery (the desk's)."""
+
+    @property
+    def fixture_id(self) -> str | None: ...
+
+    @property
+    def arrived(self) -> float: ...
+
 
 #: A callback: `fn(match, item)` where item is an `Update`, or one event or signal of it; it may
 #: be an `async def` (awaited before the next item is delivered).
-Callback = Callable[["Match", Any], object]
+Callback = Callable[[Any, Any], object]
 C = TypeVar("C", bound=Callback)
 EventTypes = type | tuple[type, ...]
 #: [ours] A callback slower than this (seconds) is warned about.
@@ -65,14 +75,14 @@ class Callbacks:
         """Stop calling `fn`."""
         self._handlers = [handler for handler in self._handlers if handler[2] is not fn]
 
-    async def deliver(self, match: Match, update: Update) -> None:
+    async def deliver(self, match: Followed, update: Update) -> None:
         """Hand one update to every matching handler, in order (awaiting `async def` ones); isolate
         failures, time each call."""
         rest = self.begin(match, update)
         if rest is not None:
             await rest
 
-    def begin(self, match: Match, update: Update) -> Coroutine[Any, Any, None] | None:
+    def begin(self, match: Followed, update: Update) -> Coroutine[Any, Any, None] | None:
         """Call the matching handlers of one update, in order, for as long as they are plain
         functions; at the first that returns an awaitable, return a coroutine that awaits it and
         goes on with the rest (None: every handler ran). Plain handlers so run right after the
@@ -101,7 +111,7 @@ class Callbacks:
         return calls
 
     async def _go_on(
-        self, match: Match, pending: Awaitable[object], began: float, calls: list[tuple[Callback, object]]
+        self, match: Followed, pending: Awaitable[object], began: float, calls: list[tuple[Callback, object]]
     ) -> None:
         """Await the handler that returned `pending` (the first of `calls`), then call the rest."""
         fn, item = calls[0]
@@ -124,13 +134,13 @@ class Callbacks:
                 continue
             self._timed(match, fn, item, began, blocking=plain)
 
-    def _failed(self, match: Match, fn: Callback, item: object) -> None:
+    def _failed(self, match: Followed, fn: Callback, item: object) -> None:
         self.failures += 1
         log.exception(
             "fixture %s: callback %s raised on %s; the feed goes on", match.fixture_id, _name(fn), _kind(item)
         )
 
-    def _timed(self, match: Match, fn: Callback, item: object, began: float, *, blocking: bool) -> None:
+    def _timed(self, match: Followed, fn: Callback, item: object, began: float, *, blocking: bool) -> None:
         """Count and warn about a call slower than `slow_after`; a plain (`blocking`) one held the
         event loop, so every fixture of the process waited for it: said so, and its time summed."""
         spent = time.perf_counter() - began
