@@ -50,6 +50,8 @@ log = logging.getLogger("engine.io.server")
 
 #: How long the server waits for the auth message before closing.
 AUTH_TIMEOUT = 10.0
+#: [ours] Seconds a closing server waits for its connections to end before it aborts them.
+CLOSE_WAIT = 2.0
 
 
 @attrs.frozen(slots=True)
@@ -209,11 +211,18 @@ class ProviderServer:
         self._clock_start = asyncio.get_running_loop().time()
 
     async def close(self) -> None:
-        """Stop listening and close every connection."""
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
+        """Stop listening and close every connection; one whose handler has not ended within
+        `CLOSE_WAIT` seconds (a client that stopped reading, say) is aborted, so Ctrl-C always ends."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.close()
+        try:
+            await asyncio.wait_for(asyncio.shield(server.wait_closed()), CLOSE_WAIT)
+        except TimeoutError:
+            for connection in list(server.all_connections):
+                connection.transport.abort()
+            await server.wait_closed()
 
     async def __aenter__(self) -> ProviderServer:
         await self.start()
@@ -223,11 +232,13 @@ class ProviderServer:
         await self.close()
 
     async def serve_forever(self) -> None:
-        """Serve until cancelled."""
+        """Serve until cancelled; then close (see `close`)."""
         if self._server is None:
             await self.start()
-        assert self._server is not None
-        await self._server.serve_forever()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await self.close()
 
     def _fixture_of(self, path: str) -> ServedFixture | None:
         match = ACTIONS_PATH_PATTERN.fullmatch(urlsplit(path).path)

@@ -211,17 +211,30 @@ def test_version_and_help_name_the_program_and_show_defaults(capsys: pytest.Capt
     assert "(default: 8765)" in shown
 
 
+def _as_from_a_terminal() -> None:
+    """The child's signal state as a shell gives it (SIGINT delivered, not blocked or ignored),
+    whatever the test worker's own state is."""
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_on_serve_exits_130() -> None:
     """Issue 12.4: serve ended with 0 on Ctrl-C; every other command with 130."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "engine", "serve", str(RECORDING), "--token", "t", "--port", "0"],
+        [sys.executable, "-X", "faulthandler", "-m", "engine", "serve", str(RECORDING), "--token", "t", "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        preexec_fn=_as_from_a_terminal,
     )
     assert process.stdout is not None
     assert process.stdout.readline().startswith(b"serving ws://127.0.0.1:")  # it is listening
     process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=60)
+    try:
+        _, err = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGABRT)  # -X faulthandler: where it hung, on stderr
+        _, err = process.communicate(timeout=20)
+        raise AssertionError(f"serve did not end on SIGINT: {err.decode()[-4000:]}") from None
     assert process.returncode == 130
     assert err.decode().strip() == "ttengine: interrupted"
 
