@@ -25,7 +25,8 @@ from engine.core.config import DEFAULT_MARKETS
 from engine.core.inputs import Input
 from engine.core.match.rules import MatchFormat, Side
 from engine.core.pricing.game import Strengths
-from engine.core.pricing.model import Position, price
+from engine.core.pricing import kernel
+from engine.core.pricing.model import Position, market_ask, posterior_nodes, price, price_rows
 from engine.core.pricing.prices import NO_PRICES, advance_prices
 from engine.core.reduce import reduce
 from engine.core.state import MatchState
@@ -74,6 +75,13 @@ def main() -> None:
     odds = Strengths(0.58, 0.53)
     priced = len(price(position, odds, markets))
     model = median_us(lambda: price(position, odds, markets), args.repeat)
+    # The kernel alone at the same position, over a posterior of 5 strengths and one server.
+    nodes = posterior_nodes(40, 35)
+    asks = [market_ask(market) for market in markets]
+    score = kernel.Score(11, 4, 1, 1, 3, 4, 3, False)
+    servings = [kernel.Serving(True, True)]
+    alone = median_us(lambda: kernel.price_position(score, servings, nodes, asks), args.repeat)
+    rows = median_us(lambda: price_rows([position], nodes, markets), args.repeat)
 
     steps = scored_steps()
     cleared = [attrs.evolve(after, prices=NO_PRICES) for _, _, after in steps]  # forces the recompute
@@ -94,6 +102,9 @@ def main() -> None:
         f"{platform.python_version()}; medians of {args.repeat} calls (per state: {rounds} calls x {len(steps)} points)"
     )
     print(f"price(): {priced} markets of a best-of-7 at 1-1, 4-3 in game 3     {model:8.1f} us")
+    build = "compiled" if kernel.COMPILED else "plain Python"
+    print(f"the kernel alone ({build}), same markets, 5 posterior strengths  {alone:8.1f} us")
+    print(f"price_rows: the kernel with its inputs built and outputs named  {rows:8.1f} us")
     print(f"advance_prices after a point scored (recorded bo7)             {step:8.1f} us")
     print(f"reduce(Point Scored) with prices                               {with_prices:8.1f} us")
     print(f"reduce(Point Scored) with pricing off                          {without:8.1f} us")

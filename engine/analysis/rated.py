@@ -136,7 +136,7 @@ def bettor_bets(
     the opening and at every game boundary he backs each match-winner side and each future game's
     winner whose offered odds his price calls +EV, one unit each."""
     from engine.core.markets.catalogue import MarketCatalogue
-    from engine.core.pricing.model import DEFAULT_PRICING, Position, posterior_arrays, price_rows
+    from engine.core.pricing.model import DEFAULT_PRICING, Position, posterior_nodes, price_rows
 
     catalogue = MarketCatalogue()
     odds_policy = DEFAULT_PRICING.odds
@@ -156,8 +156,7 @@ def bettor_bets(
             priced = {}
             for name, fixture in (("ours", mine), ("his", his)):
                 prior, edge = (fixture.prior, fixture.home_edge) if name == "his" or offered_prior else (PRIOR, 0.0)
-                weights, home_serves, away_serves = posterior_arrays(points[0], points[1], prior, edge)
-                rows = price_rows(positions, weights, home_serves, away_serves, markets)
+                rows = price_rows(positions, posterior_nodes(points[0], points[1], prior, edge), markets)
                 priced[name] = {market.id: dict(zip(names, values, strict=True)) for market, names, values in rows}
             for market in markets:
                 fair, estimate = priced["ours"].get(market.id), priced["his"].get(market.id)

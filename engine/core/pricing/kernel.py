@@ -2,11 +2,14 @@
 """The pricing model's arithmetic on plain numbers: one call prices every market of a position,
 averaged over the posterior's strengths (`engine.core.pricing.model.price_weighted` is the reference).
 
-Only ints, floats and lists of them cross its boundary. `pip install .` compiles it with Cython (C
-types for its locals and buffers in kernel.pxd) when a C compiler is at hand; without one, or with
+    prices = price_position(Score(...), [Serving(...), ...], Posterior(...), [MarketAsk(...), ...])
+    prices.outcomes(index)  # the index-th market's outcome probabilities; empty when decided
+
+Its inputs and output are small classes of named numbers (`Score`, `Serving`, `Posterior`,
+`MarketAsk`, `Prices`). `pip install .` compiles this module with Cython (C types for the classes'
+fields, its locals and buffers in kernel.pxd) when a C compiler is at hand; without one, or with
 `TTENGINE_PURE=1`, this file runs as plain Python and computes the same numbers (README
-"Performance"). The markets come encoded (`KIND_*`, game, line, number); the answer is one flat
-sequence: for each market, its number of outcomes (0: decided) and then their probabilities in the
+"Performance"). A market comes encoded (`KIND_*`, game, line, number); its outcomes come in the
 order `engine.core.pricing.model` names them.
 
 Covers the games won by a lead of two (a score past the tie at 10-10 is priced as the score before
@@ -55,11 +58,86 @@ _NEVER_PLAYED = 1e-300
 NEVER_PLAYED = _NEVER_PLAYED
 
 
-def covers(points_to_win: int, lead: int, kinds: list[int], numbers: list[int]) -> bool:
+class Score:
+    """The position priced: the format (`points_to_win` a game, `games_to_win` the match: 0 when the
+    format is unknown, and then no match market is asked), the games won, the current game's number
+    and its points, and whether the expedite system is on (one serve each from the current rally)."""
+
+    def __init__(
+        self,
+        points_to_win: int,
+        games_to_win: int,
+        games_home: int,
+        games_away: int,
+        game: int,
+        home: int,
+        away: int,
+        expedite: bool,
+    ) -> None:
+        self.points_to_win = points_to_win
+        self.games_to_win = games_to_win
+        self.games_home = games_home
+        self.games_away = games_away
+        self.game = game
+        self.home = home
+        self.away = away
+        self.expedite = expedite
+
+
+class Serving:
+    """One way the serve can stand at the score: whether home serves the next rally and whether home
+    opened the current game. A position whose first server is not yet known has two, equally likely."""
+
+    def __init__(self, home_next: bool, home_opened: bool) -> None:
+        self.home_next = home_next
+        self.home_opened = home_opened
+
+
+class Posterior:
+    """The strengths averaged over: `weights[i]` (summing to 1) of home winning `home_serves[i]` of
+    the points home serves and away `away_serves[i]` of those away serves."""
+
+    def __init__(self, weights: list[float], home_serves: list[float], away_serves: list[float]) -> None:
+        if not len(weights) == len(home_serves) == len(away_serves):
+            raise ValueError("a posterior needs as many serve strengths as weights")
+        self.weights = weights
+        self.home_serves = home_serves
+        self.away_serves = away_serves
+
+
+class MarketAsk:
+    """One market to price, as the kernel takes it: its kind (`KIND_*`), the game it is about, its
+    line (totals) and its number (the race's target, the point's number in its game)."""
+
+    def __init__(self, kind: int, game: int, line: float, number: int) -> None:
+        self.kind = kind
+        self.game = game
+        self.line = line
+        self.number = number
+
+
+class Prices:
+    """What `price_position` answers: for each market asked, in order, its outcome probabilities."""
+
+    def __init__(self, widths: Ints, starts: Ints, values: Floats) -> None:
+        self.widths = widths  # outcomes per market: 0 when the position decides it
+        self.starts = starts  # where each market's outcomes start in `values`
+        self.values = values
+
+    def __len__(self) -> int:
+        return len(self.widths)
+
+    def outcomes(self, index: int) -> Floats:
+        """The `index`-th market's outcome probabilities (empty: the position decides it)."""
+        start = self.starts[index]
+        return self.values[start : start + self.widths[index]]
+
+
+def covers(points_to_win: int, lead: int, asks: list[MarketAsk]) -> bool:
     """True when the kernel prices games of this lead and these markets (see the module docstring)."""
     if lead != 2:
         return False
-    return all(kind != _RACE_TO or number <= points_to_win for kind, number in zip(kinds, numbers, strict=True))
+    return all(ask.kind != _RACE_TO or ask.number <= points_to_win for ask in asks)
 
 
 def _past_tie(tie_at: int, home: int, away: int) -> int:
@@ -163,8 +241,9 @@ def _home_wins(table: Floats) -> float:
     return table[_HOME_WIN] + table[_TIE] * table[_TIE_WIN]
 
 
-def _decided(kind: int, game: int, line: float, number: int, at_game: int, home: int, away: int) -> bool:
-    """True when the position already decides a game market (or it is about a point not next)."""
+def decided(kind: int, game: int, line: float, number: int, at_game: int, home: int, away: int) -> bool:
+    """True when the position (game `at_game` at `home`-`away`) already decides a game market of
+    this kind, game, line and number, or it is about a point not next. Match markets: never."""
     if kind >= _MATCH_WINNER:
         return False
     if game < at_game:
@@ -180,37 +259,33 @@ def _decided(kind: int, game: int, line: float, number: int, at_game: int, home:
     return False
 
 
-def price_position(
-    points_to_win: int,
-    games_to_win: int,
-    games_home: int,
-    games_away: int,
-    at_game: int,
-    home: int,
-    away: int,
-    server_homes: list[bool],
-    opener_homes: list[bool],
-    expedite: bool,
-    weights: list[float],
-    home_serves: list[float],
-    away_serves: list[float],
-    kinds: list[int],
-    games: list[int],
-    lines: list[float],
-    numbers: list[int],
-) -> Floats:
-    """Every market's outcome probabilities at this position, summed over the strengths (`weights[i]`
-    of `home_serves[i]`, `away_serves[i]`) and over the variants of who serves next
-    (`server_homes[v]`: home does; `opener_homes[v]`: home opened the current game): the flat layout
-    of the module docstring. Weights sum to 1 over all variants (two variants: a coin toss decided
-    the first server). `games_to_win` 0 when the format is unknown (no match market is then asked)."""
-    tie_at = points_to_win - 1
+def price_position(score: Score, servings: list[Serving], posterior: Posterior, asks: list[MarketAsk]) -> Prices:
+    """Every market's outcome probabilities at this position, averaged over the posterior's strengths
+    and over the `servings` (equally likely: two when a coin toss decided the first server)."""
+    tie_at = score.points_to_win - 1
+    games_to_win = score.games_to_win
+    games_home = score.games_home
+    games_away = score.games_away
+    at_game = score.game
+    home = score.home
+    away = score.away
+    expedite = score.expedite
     past = _past_tie(tie_at, home, away)
-    count = len(kinds)
+    count = len(asks)
+    kinds = _int_zeros(count)
+    games = _int_zeros(count)
+    lines = _zeros(count)
+    numbers = _int_zeros(count)
+    for index in range(count):
+        ask = asks[index]
+        kinds[index] = ask.kind
+        games[index] = ask.game
+        lines[index] = ask.line
+        numbers[index] = ask.number
     width = _int_zeros(count)
     for index in range(count):
         kind = kinds[index]
-        if _decided(kind, games[index], lines[index], numbers[index], at_game, home, away):
+        if decided(kind, games[index], lines[index], numbers[index], at_game, home, away):
             width[index] = 0
         elif kind == _RACE_TO:
             width[index] = 3
@@ -221,12 +296,10 @@ def price_position(
     starts = _int_zeros(count)
     total = 0
     for index in range(count):
-        starts[index] = total + 1
-        total += 1 + width[index]
+        starts[index] = total
+        total += width[index]
     out_array = _zeros(total)
     out = out_array  # compiled: a typed view of the array (kernel.pxd)
-    for index in range(count):
-        out[starts[index] - 1] = float(width[index])
     wants_match = False
     wants_future = False  # a game market on a game not yet begun: priced given the game is played
     for index in range(count):
@@ -244,15 +317,17 @@ def price_position(
     current = _zeros(table_size)
     opener_home_table = _zeros(table_size)
     opener_away_table = _zeros(table_size)
-    for node in range(len(weights)):
-        weight = weights[node]
-        home_serve = home_serves[node]
-        away_serve = away_serves[node]
+    share = 1.0 / len(servings)
+    for node in range(len(posterior.weights)):
+        weight = posterior.weights[node] * share
+        home_serve = posterior.home_serves[node]
+        away_serve = posterior.away_serves[node]
         _game_table(tie_at, 0, 0, True, expedite, home_serve, away_serve, reach, opener_home_table, zeros)
         _game_table(tie_at, 0, 0, False, expedite, home_serve, away_serve, reach, opener_away_table, zeros)
-        for variant in range(len(server_homes)):
-            server_home = server_homes[variant]
-            opener_home = opener_homes[variant]
+        for variant in range(len(servings)):
+            serving = servings[variant]
+            server_home = serving.home_next
+            opener_home = serving.home_opened
             _game_table(
                 tie_at, home - past, away - past, server_home, expedite, home_serve, away_serve, reach, current, zeros
             )
@@ -307,7 +382,7 @@ def price_position(
             at = starts[index]
             for slot in range(at, at + width[index]):
                 out[slot] = out[slot] / mass[index]
-    return out_array
+    return Prices(width, starts, out_array)
 
 
 def _game_market_into(
@@ -413,7 +488,7 @@ def _match_into(
     out: Floats,
     starts: Ints,
     width: Ints,
-    kinds: list[int],
+    kinds: Ints,
     lines: Floats,
     games_to_win: int,
     games_home: int,

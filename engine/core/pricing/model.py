@@ -160,16 +160,11 @@ def posterior(home: int, away: int, prior: Prior = PRIOR, home_edge: float = 0.0
     (on the normal with the Beta's mean and variance) each give strengths as `strengths_for_share`.
     Averaging over it, rather than plugging in its mean, prices what the points have not yet told
     apart: early in a match the prices stay nearer the middle."""
-    weights, home_serves, away_serves = posterior_arrays(home, away, prior, home_edge)
-    return tuple(
-        (weight, Strengths(home_serve, away_serve))
-        for weight, home_serve, away_serve in zip(weights, home_serves, away_serves, strict=True)
-    )
+    nodes = posterior_nodes(home, away, prior, home_edge)
+    return _weighted(nodes)
 
 
-def posterior_arrays(
-    home: int, away: int, prior: Prior = PRIOR, home_edge: float = 0.0
-) -> tuple[list[float], list[float], list[float]]:
+def posterior_nodes(home: int, away: int, prior: Prior = PRIOR, home_edge: float = 0.0) -> kernel.Posterior:
     """`posterior` as the kernel takes it: the weights, home's and away's serve strengths."""
     alpha = (0.5 + home_edge) * prior.strength + home
     beta = (0.5 - home_edge) * prior.strength + away
@@ -183,7 +178,7 @@ def posterior_arrays(
         weights.append(weight)
         home_serves.append(min(1.0, max(0.0, prior.serve + edge)))
         away_serves.append(min(1.0, max(0.0, prior.serve - edge)))
-    return weights, home_serves, away_serves
+    return kernel.Posterior(weights, home_serves, away_serves)
 
 
 def strengths_for_share(share: float, prior: Prior = PRIOR) -> Strengths:
@@ -325,10 +320,12 @@ def _price_and_chances(
 def price_weighted(position: Position, weighted: Weighted, markets: Sequence[Market]) -> dict[str, dict[str, float]]:
     """`price` averaged over strengths with their weights (the posterior: `posterior(...)`): by the
     kernel (`engine.core.pricing.kernel`) where it covers the position, else by the reference."""
-    weights = [weight for weight, _ in weighted]
-    home_serves = [strengths.home_serve for _, strengths in weighted]
-    away_serves = [strengths.away_serve for _, strengths in weighted]
-    rows = price_rows([position], weights, home_serves, away_serves, markets)
+    nodes = kernel.Posterior(
+        [weight for weight, _ in weighted],
+        [strengths.home_serve for _, strengths in weighted],
+        [strengths.away_serve for _, strengths in weighted],
+    )
+    rows = price_rows([position], nodes, markets)
     return {market.id: dict(zip(names, values, strict=True)) for market, names, values in rows}
 
 
@@ -336,67 +333,40 @@ def price_weighted(position: Position, weighted: Weighted, markets: Sequence[Mar
 PriceRow = tuple[Market, tuple[str, ...], tuple[float, ...]]
 
 
-def price_rows(
-    positions: Sequence[Position],
-    weights: list[float],
-    home_serves: list[float],
-    away_serves: list[float],
-    markets: Sequence[Market],
-) -> list[PriceRow]:
-    """The undecided markets' prices averaged over the strengths (`weights[i]` of `home_serves[i]`,
-    `away_serves[i]`, summing to 1) and over `positions` alike (the same score with different
-    servers: each equally likely), in the order asked. The kernel where it covers them, else the
-    reference."""
+def price_rows(positions: Sequence[Position], nodes: kernel.Posterior, markets: Sequence[Market]) -> list[PriceRow]:
+    """The undecided markets' prices averaged over the posterior's strengths (`nodes`) and over
+    `positions` alike (the same score with different servers: each equally likely), in the order
+    asked. The kernel where it covers them, else the reference."""
     position = positions[0]
     fmt = position.format
-    kinds, games, lines, numbers = _encoded(markets)
-    if not kernel.covers(fmt.points_to_win, fmt.lead, kinds, numbers):
-        return _reference_rows(positions, weights, home_serves, away_serves, markets)
-    share = 1.0 / len(positions)
+    asks = [market_ask(market) for market in markets]
+    if not kernel.covers(fmt.points_to_win, fmt.lead, asks):
+        return _reference_rows(positions, _weighted(nodes), markets)
     home, away = position.points
-    flat = kernel.price_position(
-        fmt.points_to_win,
-        fmt.games_to_win or 0,
-        position.games[0],
-        position.games[1],
-        position.game,
-        home,
-        away,
-        [each.server is Side.HOME for each in positions],
-        [_opening_server(each) is Side.HOME for each in positions],
-        position.expedite,
-        weights if share == 1.0 else [weight * share for weight in weights],
-        home_serves,
-        away_serves,
-        kinds,
-        games,
-        lines,
-        numbers,
-    )
-    rows: list[PriceRow] = []
-    at = 0
     to_win = fmt.games_to_win or 0
-    for market in markets:
-        width = int(flat[at])
-        if width:
-            names = _outcome_names(market.type, position.games, to_win)
-            rows.append((market, names, tuple(flat[at + 1 : at + 1 + width])))
-        at += 1 + width
+    score = kernel.Score(
+        fmt.points_to_win, to_win, position.games[0], position.games[1], position.game, home, away, position.expedite
+    )
+    servings = [kernel.Serving(each.server is Side.HOME, _opening_server(each) is Side.HOME) for each in positions]
+    prices = kernel.price_position(score, servings, nodes, asks)
+    rows: list[PriceRow] = []
+    for index, market in enumerate(markets):
+        outcomes = prices.outcomes(index)
+        if outcomes:
+            rows.append((market, _outcome_names(market.type, position.games, to_win), tuple(outcomes)))
     return rows
 
 
-def _reference_rows(
-    positions: Sequence[Position],
-    weights: list[float],
-    home_serves: list[float],
-    away_serves: list[float],
-    markets: Sequence[Market],
-) -> list[PriceRow]:
-    """`price_rows` by the reference model."""
-    weighted = tuple(
+def _weighted(nodes: kernel.Posterior) -> Weighted:
+    """The posterior's nodes as (weight, strengths) pairs."""
+    return tuple(
         (weight, Strengths(home_serve, away_serve))
-        for weight, home_serve, away_serve in zip(weights, home_serves, away_serves, strict=True)
+        for weight, home_serve, away_serve in zip(nodes.weights, nodes.home_serves, nodes.away_serves, strict=True)
     )
+
+
+def _reference_rows(positions: Sequence[Position], weighted: Weighted, markets: Sequence[Market]) -> list[PriceRow]:
+    """`price_rows` by the reference model."""
     averaged = _combined_reference(positions, weighted, markets)
     return [
         (market, tuple(averaged[market.id]), tuple(averaged[market.id].values()))
@@ -455,14 +425,9 @@ _OVER_UNDER = ("over", "under")
 _THREE_WAY = ("home", "away", "neither")
 
 
-def _encoded(markets: Sequence[Market]) -> tuple[list[int], list[int], list[float], list[int]]:
-    """The markets as the kernel takes them: kinds, games, lines, numbers."""
-    return (
-        [_KIND[market.type] for market in markets],
-        [market.game for market in markets],
-        [market.line for market in markets],
-        [market.number for market in markets],
-    )
+def market_ask(market: Market) -> kernel.MarketAsk:
+    """The market as the kernel takes it."""
+    return kernel.MarketAsk(_KIND[market.type], market.game, market.line, market.number)
 
 
 @functools.cache
@@ -483,18 +448,8 @@ def _outcome_names(market_type: MarketType, games: tuple[int, int], games_to_win
 
 def _decided(market: Market, position: Position) -> bool:
     """True when the position already decides a game market (or it is about a point not next)."""
-    if market.game < position.game:
-        return True
-    if market.game > position.game:
-        return market.type is MarketType.POINT_WINNER
     home, away = position.points
-    if market.type is MarketType.RACE_TO:
-        return max(home, away) >= market.number
-    if market.type is MarketType.GAME_TOTAL_POINTS:
-        return home + away > market.line
-    if market.type is MarketType.POINT_WINNER:
-        return market.number != home + away + 1
-    return False
+    return kernel.decided(_KIND[market.type], market.game, market.line, market.number, position.game, home, away)
 
 
 MATCH_TYPES = frozenset({MarketType.MATCH_WINNER, MarketType.CORRECT_SCORE, MarketType.TOTAL_GAMES})

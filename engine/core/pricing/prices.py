@@ -29,7 +29,7 @@ from engine.core.match import rules
 from engine.core.match.rules import MatchFormat, Side
 from engine.core.match.state import Expedite, MatchFacts, Score
 from engine.core.match.vocabulary import ResultKind
-from engine.core.pricing.model import MATCH_TYPES, Position, PriceRow, Pricing, posterior_arrays, price_rows
+from engine.core.pricing.model import MATCH_TYPES, Position, PriceRow, Pricing, posterior_nodes, price_rows
 
 
 class MarketPrice(msgspec.Struct, frozen=True, gc=False):
@@ -220,8 +220,8 @@ def _price_rows(match: MatchFacts, book: Book, pricing: Pricing) -> list[PriceRo
         )
         for first in firsts
     ]
-    weights, home_serves, away_serves = posterior_arrays(points_home, points_away, pricing.prior, pricing.home_edge)
-    rows = price_rows(positions, weights, home_serves, away_serves, markets)
+    nodes = posterior_nodes(points_home, points_away, pricing.prior, pricing.home_edge)
+    rows = price_rows(positions, nodes, markets)
     return [row if _tidy(row[2]) else (row[0], row[1], tidy_probabilities(row[2])) for row in rows]
 
 

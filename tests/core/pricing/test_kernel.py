@@ -100,8 +100,8 @@ def _played(position: Position, weighted: Weighted, game: int) -> float:
 
 def test_what_the_kernel_does_not_cover_goes_to_the_reference() -> None:
     """Races beyond the game's points and games won by a lead other than two: the reference prices them."""
-    assert not kernel.covers(11, 3, [kernel.KIND_GAME_WINNER], [0])
-    assert not kernel.covers(11, 2, [kernel.KIND_RACE_TO], [13])
+    assert not kernel.covers(11, 3, [kernel.MarketAsk(kernel.KIND_GAME_WINNER, 1, 0.0, 0)])
+    assert not kernel.covers(11, 2, [kernel.MarketAsk(kernel.KIND_RACE_TO, 1, 0.0, 13)])
     position = Position(MatchFormat(best_of=5), (1, 0), 2, (4, 6), Side.HOME)
     markets = [*CATALOGUE.game_markets(2), Market(MarketType.RACE_TO, 2, number=13)]
     weighted = posterior(30, 25)

@@ -18,6 +18,7 @@ from engine.core.inputs import EndOfStream
 from engine.core.markets.catalogue import Market, MarketCatalogue
 from engine.core.markets.signals import MarketStatus
 from engine.core.match.rules import MatchFormat, Side, game_winner
+from engine.core.pricing.kernel import Posterior
 from engine.core.pricing.model import (
     DEFAULT_PRICING,
     Position,
@@ -57,13 +58,12 @@ def _offered(fair: dict[str, dict[str, float]], markets: Sequence[Market]) -> di
 
 
 def _priced(positions: list[Position], weighted: Weighted, markets: Sequence[Market]) -> dict[str, dict[str, float]]:
-    rows = price_rows(
-        positions,
+    nodes = Posterior(
         [weight for weight, _ in weighted],
         [strengths.home_serve for _, strengths in weighted],
         [strengths.away_serve for _, strengths in weighted],
-        markets,
     )
+    rows = price_rows(positions, nodes, markets)
     return {market.id: dict(zip(names, values, strict=True)) for market, names, values in rows}
 
 
