@@ -24,8 +24,8 @@ from engine import playback
 from engine.core.config import DEFAULT_MARKETS
 from engine.core.inputs import Input
 from engine.core.match.rules import MatchFormat, Side
-from engine.core.pricing.game import Strengths
 from engine.core.pricing import kernel
+from engine.core.pricing.game import Strengths
 from engine.core.pricing.model import Position, market_ask, posterior_nodes, price, price_rows
 from engine.core.pricing.prices import NO_PRICES, advance_prices
 from engine.core.reduce import reduce

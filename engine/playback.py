@@ -28,6 +28,7 @@ from engine.core.inputs import EndOfStream, Input, Unfollowed
 from engine.core.match.rules import UNKNOWN_FORMAT, MatchFormat
 from engine.core.reduce import reduce
 from engine.core.state import MatchState
+from engine.core.update import Update, step
 from engine.io.recording import Recording, recorded_inputs
 
 log = logging.getLogger("engine.playback")
@@ -92,6 +93,19 @@ def steps(
     if last is not None:
         state, events = reduce(state, last)
         yield moment, last, state, events
+
+
+def updates(recording: Recording, state: MatchState) -> Iterator[tuple[Input, Update]]:
+    """Each input folded in turn from `state`, with its update (`engine.core.update.step`, stamped
+    with the input's receive time): what `replay --trace` prints."""
+    moment: float | None = None
+    for moment, message in inputs(recording):
+        state, update = step(state, message, moment)
+        warn_of_contradictions(state.fixture_id, update.events)
+        yield message, update
+    last = closing(state)
+    if last is not None:
+        yield last, step(state, last, moment)[1]
 
 
 def fold(

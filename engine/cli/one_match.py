@@ -43,7 +43,6 @@ from engine.core.match.rules import (
     MatchFormat,
 )
 from engine.core.state import MatchState
-from engine.core.update import stamp
 from engine.feed.catalogue import DEFAULT_CATALOGUE
 from engine.io.client import ClientSettings
 from engine.io.protocol import FeedError, Secret
@@ -80,9 +79,9 @@ def _replay(args: argparse.Namespace) -> int:
     if args.speed is None and not args.trace:
         state = playback.fold(recording, args.best_of, args.doubles, markets)
     elif args.speed is None:
-        for moment, message, state_after, events in playback.steps(recording, state):
-            write_json(out, trace_line(message, stamp(state_after, message, events, moment)))
-            state = state_after
+        for message, update in playback.updates(recording, state):
+            write_json(out, trace_line(message, update))
+            state = update.state
     else:
         state = asyncio.run(_paced_replay(args, state.format, markets, out))
     if not args.trace:

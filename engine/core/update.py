@@ -14,15 +14,12 @@ lagging consumer did not take into one net change (`engine.runtime` uses it).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import attrs
 
 from engine.core.events import Event, MatchEvent, Status
 from engine.core.inputs import Input, Unfollowed
 from engine.core.markets.book import signals_between
 from engine.core.markets.signals import (
-    SIGNAL_TYPES,
     MarketSettled,
     MarketVoided,
     PricesChanged,
@@ -59,7 +56,8 @@ class Scoreline:
 class Update:
     """What one input changed (`changed` is False when nothing did: a heartbeat, say).
 
-    `seq` is the input's `fixtureSeqNum` (None for inputs that are not actions), `timestamp` the
+    `input_type` is the input's class (`Action`, `Heartbeat`, ...; `input` its name), `seq` the
+    input's `fixtureSeqNum` (None for inputs that are not actions), `timestamp` the
     provider's time of the action, `received` our receive time in POSIX seconds (None when unknown);
     `score` is the score after the input; `events` the match events and `signals` the market changes
     (status signals and at most one `PricesChanged`, which comes before every `BetStart` and
@@ -68,7 +66,7 @@ class Update:
 
     fixture_id: str | None
     seq: int | None
-    input: str
+    input_type: type[Input]
     timestamp: str | None
     received: float | None
     score: Scoreline
@@ -86,6 +84,11 @@ class Update:
     snapshot: bool = False
     #: What the input says beyond its kind: why the engine stopped following (`Unfollowed.why`).
     detail: str | None = None
+
+    @property
+    def input(self) -> str:
+        """The input's kind by name (`"Action"`, `"Heartbeat"`, `"Unfollowed"`, ...): the trace's `input`."""
+        return self.input_type.__name__
 
     @property
     def changed(self) -> bool:
@@ -125,14 +128,6 @@ def step(state: MatchState, message: Input, received: float | None = None) -> tu
     return after, _update(after, message, tuple(events), tuple(signals), received)
 
 
-def stamp(state: MatchState, message: Input, events: Sequence[Event], received: float | None = None) -> Update:
-    """The update of `message`, given the state after it and the events `reduce` returned for it
-    (match events, then market signals)."""
-    first_signal = next((index for index, event in enumerate(events) if isinstance(event, SIGNAL_TYPES)), len(events))
-    signals: tuple[Signal, ...] = tuple(events[first_signal:])  # type: ignore[arg-type]  # reduce's order
-    return _update(state, message, tuple(events[:first_signal]), signals, received)  # type: ignore[arg-type]
-
-
 def _update(
     state: MatchState,
     message: Input,
@@ -144,7 +139,7 @@ def _update(
     return Update(
         state.fixture_id,
         getattr(message, "seq", None),  # an action's, or a quarantined frame's
-        type(message).__name__,
+        type(message),
         message.timestamp if is_action else None,  # type: ignore[union-attr]
         received,
         Scoreline.of(state),

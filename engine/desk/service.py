@@ -48,9 +48,6 @@ from engine.runtime.sources import connect
 
 log = logging.getLogger("engine.desk")
 
-#: The inputs whose update latency counts (frames of the feed, by the `Update.input` name).
-FRAME_INPUT_NAMES = frozenset(kind.__name__ for kind in FRAME_INPUTS)
-
 
 @attrs.frozen(slots=True)
 class FixtureSettings:
@@ -168,7 +165,7 @@ class _TimedCallbacks(Callbacks):
         self._delivered(update, arrived)
 
     def _delivered(self, update: Update, arrived: float) -> None:
-        if update.input in FRAME_INPUT_NAMES:
+        if issubclass(update.input_type, FRAME_INPUTS):  # a frame of the feed: its latency counts
             self._on_latency(time.perf_counter() - arrived)
 
 

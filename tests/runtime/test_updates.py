@@ -24,6 +24,7 @@ from engine.analysis.report import summarize
 from engine.core.inputs import Unfollowed
 from engine.core.markets.book import EMPTY_BOOK, Book, apply_signals
 from engine.core.markets.signals import BetStop, BetStopChanged, MarketStatus, PricesChanged, Reason, Signal
+from engine.core.match.inputs import Action
 from engine.core.reduce import reduce
 from engine.core.state import MatchState
 from engine.core.update import Update, coalesce, step
@@ -94,6 +95,7 @@ def test_an_update_is_stamped_with_the_input_its_times_and_the_score_it_belongs_
     recording = read_recording(BO7)
     scored = next(update for update in updates if any(type(e).__name__ == "PointWon" for e in update.events))
     assert scored.fixture_id == recording.fixture_id
+    assert scored.input_type is Action
     assert scored.input == "Action"
     assert isinstance(scored.seq, int)
     assert scored.timestamp is not None
