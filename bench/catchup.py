@@ -37,6 +37,7 @@ from engine.core.match.rules import MatchFormat
 from engine.core.pricing.kernel import COMPILED
 from engine.core.update import Update
 from engine.desk import Desk
+from engine.desk.service import DeskFixture, DeskObserver
 from engine.io.client import ClientSettings, ConnectLimiter
 from engine.runtime.delivery import LAG_LIMIT
 from engine.runtime.following import Match
@@ -71,13 +72,14 @@ async def restart(ids: list[str], base: str, record_dir: Path, handler: float, w
     delivered: list[float] = []
     desk = Desk(TOKEN, settings=ClientSettings(base=base), limiter=limiter, record_dir=record_dir, lag_limit=lag_limit)
 
-    def sent(fixture: object, update: Update) -> None:
-        fixture_id = update.fixture_id or ""
-        first.setdefault(fixture_id, time.perf_counter() - began)
-        if update.input == "CaughtUpWithFeed":
-            caught_up.setdefault(fixture_id, time.perf_counter() - began)
+    class Sent(DeskObserver):
+        def sent(self, fixture: DeskFixture, update: Update) -> None:
+            fixture_id = update.fixture_id or ""
+            first.setdefault(fixture_id, time.perf_counter() - began)
+            if update.input == "CaughtUpWithFeed":
+                caught_up.setdefault(fixture_id, time.perf_counter() - began)
 
-    desk.listen(sent)
+    desk.observe(Sent())
 
     @desk.on(Update)
     async def slow(match: Match, update: Update) -> None:

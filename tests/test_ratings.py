@@ -288,7 +288,7 @@ def test_the_desk_learns_each_finished_match_once(tmp_path: Path) -> None:
         state = playback.start_state(recording)
         for moment, message in playback.inputs(recording):
             state, update = step(state, message, moment)
-            learner(None, update)
+            learner.sent(None, update)
     assert learner.learned == 1
     after = load_ratings(path)
     assert recording.fixture_id in after.learned

@@ -74,7 +74,7 @@ def test_a_readme_block_runs_as_written(
                 with updates_file.open("wb") as out:
                     log = UpdateLog(out)
                     async with Desk(TOKEN, base=server.base) as desk:
-                        desk.listen(log.write)
+                        desk.observe(log)
                         log.alive(time.time(), desk.stream.run)
                         desk.follow(recording.fixture_id, fmt=recording.meta.format())
                         await desk.wait()

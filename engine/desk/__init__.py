@@ -4,7 +4,7 @@ metrics, the read-only HTTP side with the live page, and `ttengine follow`."""
 from engine.desk.config import ConfigError, DeskConfig, FixtureEntry, load_config
 from engine.desk.health import FixtureHealth, Health, SuspendedGroup
 from engine.desk.metrics import DeskMetrics
-from engine.desk.service import Desk, DeskFixture, FixtureRetry, FixtureSettings, UpdateLog
+from engine.desk.service import Desk, DeskFixture, DeskObserver, FixtureRetry, FixtureSettings, UpdateLog
 from engine.desk.web import DeskWeb
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "DeskConfig",
     "DeskFixture",
     "DeskMetrics",
+    "DeskObserver",
     "DeskWeb",
     "FixtureEntry",
     "FixtureHealth",

@@ -1,6 +1,6 @@
 """A desk that learns (issue 29.2): each finished fixture's result joins the ratings, and the file.
 
-`RatingsLearner` is a desk listener (`desk.listen(learner)`): when a fixture's match is won
+`RatingsLearner` is a desk observer (`desk.observe(learner)`): when a fixture's match is won
 normally (`MatchWon`, not a retirement or walkover) and its lineups named both sides, the result is
 added to the ratings once per fixture (the ratings file remembers the fixtures it learned, so a
 restart that replays a finished match adds nothing), each side under the rated player its team id
@@ -20,13 +20,14 @@ from engine.core.events import MatchWon
 from engine.core.match.rules import Side
 from engine.core.match.vocabulary import ResultKind
 from engine.core.update import Update
+from engine.desk.service import DeskObserver
 from engine.io.recording import posix_seconds
 from engine.ratings import Ratings, save_ratings
 
 log = logging.getLogger("engine.desk")
 
 
-class RatingsLearner:
+class RatingsLearner(DeskObserver):
     """The desk's ratings, kept up to date with every fixture it sees finish (see the module docstring)."""
 
     def __init__(self, ratings: Ratings, path: Path | None = None) -> None:
@@ -34,7 +35,7 @@ class RatingsLearner:
         self.path = path
         self.learned = 0  # results added by this run
 
-    def __call__(self, fixture: Any, update: Update) -> None:
+    def sent(self, fixture: Any, update: Update) -> None:
         won = next((event for event in update.events if isinstance(event, MatchWon)), None)
         if won is None or won.side is None or won.result is not ResultKind.NORMAL:
             return

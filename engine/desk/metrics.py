@@ -18,9 +18,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from engine.core.markets.signals import MarketStatus, Reason
+from engine.core.update import Update
 from engine.desk.collector import CollectorPolicy
-from engine.desk.health import Health, status_counts
-from engine.desk.service import Desk
+from engine.desk.health import FRAME_INPUTS, Health, status_counts
+from engine.desk.service import Desk, DeskFixture, DeskObserver
 
 #: [ours] Update latency buckets, seconds: the goal is a p99 under 5 ms.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -53,7 +54,7 @@ class DeskMetrics:
         #: The collector policy whose sweeps and frozen objects are reported (None: not run).
         self.collector: CollectorPolicy | None = None
         self.registry.register(_DeskCollector(self))
-        desk.on_latency(self.observe)
+        desk.observe(_Latency(self))
 
     def observe(self, seconds: float) -> None:
         """Take one update's latency."""
@@ -75,6 +76,17 @@ class DeskMetrics:
     def text(self) -> bytes:
         """The Prometheus text exposition of every metric."""
         return generate_latest(self.registry)
+
+
+class _Latency(DeskObserver):
+    """Gives the metrics each frame's update latency: arrival to its callbacks done."""
+
+    def __init__(self, metrics: DeskMetrics) -> None:
+        self.metrics = metrics
+
+    def delivered(self, fixture: DeskFixture, update: Update, latency: float) -> None:
+        if issubclass(update.input_type, FRAME_INPUTS):  # a frame of the feed (not a timer's input)
+            self.metrics.observe(latency)
 
 
 class _DeskCollector(Collector):

@@ -165,9 +165,9 @@ def _updates_file(path: str | None, out: IO[bytes], reader_gone: Callable[[], ob
 async def _serve(options: ServiceOptions, signals: _Signals, updates: UpdateLog | None, err: IO[str]) -> int:
     desk = Desk(options.token, settings=options.settings, record_dir=options.record_dir, lag_limit=options.lag_limit)
     if options.ratings is not None:
-        desk.listen(options.ratings)  # first: the updates written after it see nothing of it
+        desk.observe(options.ratings)  # first: the updates written after it see nothing of it
     if updates is not None:
-        desk.listen(updates.write)
+        desk.observe(updates)
     metrics = DeskMetrics(desk)
     web = None if options.http is None else DeskWeb(desk, metrics, *options.http, token=options.http_token)
     from_config: set[str] = set()

@@ -10,9 +10,9 @@ connect limiter, with one callback surface, and each fixture's health.
 
 Each fixture is an `engine.Match` (`engine.connect`): it reconnects on its own, and one that fails
 (the token refused, retries exhausted, a raising observer) is logged and shown `failed` while the
-others go on. `listen` adds a desk-wide observer of every update as it is folded (the `--updates`
-file and the live page are two), `on_latency` sees, for each update of a frame, the seconds from
-the frame's arrival to its last callback having run.
+others go on. `observe` adds a desk-wide `DeskObserver`: it sees every input as it is folded,
+every update as it is sent and as it is delivered, with its latency (the fixtures' health, the
+`--updates` file, the ratings learned and the metrics are four).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any, overload
 
@@ -37,11 +37,11 @@ from engine.core.match.inputs import Malformed
 from engine.core.match.rules import UNKNOWN_FORMAT, MatchFormat
 from engine.core.state import MatchState
 from engine.core.update import Update
-from engine.desk.health import FRAME_INPUTS, FixtureHealth, Health, Watch
+from engine.desk.health import FixtureHealth, Health, Watch
 from engine.feed.catalogue import DEFAULT_CATALOGUE, ActionCatalogue
 from engine.io.client import ClientSettings, ConnectLimiter
 from engine.io.protocol import FeedError, Secret, check_fixture_id
-from engine.runtime.callbacks import C, Callback, Callbacks, EventTypes, Followed
+from engine.runtime.callbacks import C, Callback, Callbacks, EventTypes
 from engine.runtime.delivery import LAG_LIMIT, UPDATE_BUFFER, Overflow, Stream
 from engine.runtime.following import Match
 from engine.runtime.sources import connect
@@ -139,34 +139,30 @@ class DeskFixture:
         return reading
 
 
-#: Sees every update of every fixture as it is sent (synchronously, stamped with the desk's run and
-#: `streamSeq`; while a fixture catches up or its consumer lags, only the net snapshot).
-Listener = Callable[[DeskFixture, Update], object]
+class DeskObserver:
+    """Watches every fixture of a desk: one class whose hooks a subclass overrides as it needs (as
+    flumine's middleware), added with `Desk.observe`. Each hook is called synchronously, in the
+    order the observers were added; one that raises in `folded` or `sent` ends that fixture's feed
+    (with its closing bet stop): keep them to bookkeeping. The fixture's health, the `--updates`
+    file, the ratings learned and the metrics' latency are observers."""
+
+    def folded(self, fixture: DeskFixture, message: Input, update: Update) -> None:
+        """Every input as it is folded, with its update (even one that changed nothing)."""
+
+    def sent(self, fixture: DeskFixture, update: Update) -> None:
+        """Every update as it is sent: stamped with the desk's run and `streamSeq`, a snapshot first,
+        one net snapshot after a backlog or for a lagging consumer."""
+
+    def delivered(self, fixture: DeskFixture, update: Update, latency: float) -> None:
+        """Every update once its callbacks have run (with none: once handed over): `latency` is the
+        seconds since its frame arrived. Must not raise."""
 
 
-class _TimedCallbacks(Callbacks):
-    """The desk's callback surface: also times each frame's update from arrival to its last
-    callback having run (with no callback: to its being handed over)."""
+class _Health(DeskObserver):
+    """Each fixture's health reads what its inputs did (`Watch.observe`)."""
 
-    def __init__(self, on_latency: Callable[[float], object]) -> None:
-        super().__init__()
-        self._on_latency = on_latency
-
-    def begin(self, match: Followed, update: Update) -> Coroutine[Any, Any, None] | None:
-        arrived = match.arrived  # this update's frame (later frames move it while we await)
-        rest = super().begin(match, update)
-        if rest is None:
-            self._delivered(update, arrived)
-            return None
-        return self._then(rest, update, arrived)
-
-    async def _then(self, rest: Awaitable[None], update: Update, arrived: float) -> None:
-        await rest
-        self._delivered(update, arrived)
-
-    def _delivered(self, update: Update, arrived: float) -> None:
-        if issubclass(update.input_type, FRAME_INPUTS):  # a frame of the feed: its latency counts
-            self._on_latency(time.perf_counter() - arrived)
+    def folded(self, fixture: DeskFixture, message: Input, update: Update) -> None:
+        fixture.watch.observe(message, update)
 
 
 class Desk:
@@ -209,9 +205,8 @@ class Desk:
         self.stream = Stream()
         self._fixtures: dict[str, DeskFixture] = {}
         self._watchers: dict[str, asyncio.Task[None]] = {}
-        self._listeners: list[Listener] = []
-        self._latency_listeners: list[Callable[[float], object]] = []
-        self.callbacks: Callbacks = _TimedCallbacks(self._latency)
+        self._observers: list[DeskObserver] = [_Health()]
+        self.callbacks = Callbacks()
         self._running = False
         self._changed = asyncio.Event()  # a fixture ended or left
         self.failures = 0  # fixtures whose feed ended with an error
@@ -236,20 +231,10 @@ class Desk:
         """Stop calling `fn`."""
         self.callbacks.off(fn)
 
-    def listen(self, listener: Listener) -> None:
-        """Call `listener(fixture, update)` for every update of every fixture, synchronously as it
-        is sent (before the callbacks): stamped with the desk's run and `streamSeq`, a snapshot
-        first, one net snapshot after a backlog. One that raises ends that fixture's feed (with
-        its closing bet stop): keep it to bookkeeping."""
-        self._listeners.append(listener)
-
-    def on_latency(self, fn: Callable[[float], object]) -> None:
-        """Call `fn(seconds)` with each frame's update latency: arrival to its callbacks done."""
-        self._latency_listeners.append(fn)
-
-    def _latency(self, seconds: float) -> None:
-        for fn in self._latency_listeners:
-            fn(seconds)
+    def observe(self, observer: DeskObserver) -> None:
+        """Show every fixture's inputs and updates to `observer` (see `DeskObserver`), after the
+        observers added before it."""
+        self._observers.append(observer)
 
     # --- fixtures -----------------------------------------------------------------------------
 
@@ -283,14 +268,20 @@ class Desk:
 
     def _connect(self, fixture: DeskFixture) -> Match:
         """A new runtime for `fixture` (its first, or a retry): resumed from its recording, if any."""
-        watch, listeners = fixture.watch, self._listeners
+        observers = self._observers
 
-        def observe(match: Match, message: Input, update: Update) -> None:
-            watch.observe(message, update)
+        def folded(match: Match, message: Input, update: Update) -> None:
+            for observer in observers:
+                observer.folded(fixture, message, update)
 
         def sent(match: Match, update: Update) -> None:
-            for listener in listeners:
-                listener(fixture, update)
+            for observer in observers:
+                observer.sent(fixture, update)
+
+        def delivered(match: Match, update: Update, arrived: float) -> None:
+            latency = time.perf_counter() - arrived
+            for observer in observers:
+                observer.delivered(fixture, update, latency)
 
         record = None if self.record_dir is None else self.record_dir / f"{fixture.fixture_id}.jsonl"
         return connect(
@@ -304,12 +295,13 @@ class Desk:
             limiter=self._limiter,
             buffer=self._buffer,
             overflow=self._overflow,
-            on_input=observe,
+            on_input=folded,
             catalogue=self._catalogue,
             stream=self.stream,
             on_send=sent,
             resume=record is not None,
             lag_limit=self._lag_limit,
+            on_delivered=delivered,
         )
 
     def refollow(self, fixture_id: str) -> bool:
@@ -461,16 +453,16 @@ def _describe_format(fmt: MatchFormat) -> str:
     return f"best of {fmt.best_of}{', doubles' if fmt.doubles else ''}"
 
 
-class UpdateLog:
+class UpdateLog(DeskObserver):
     """Writes every update of every fixture as one JSON line, the `replay --trace` shape (it names
-    its fixture: `fixtureId`), to a binary stream (UTF-8 JSON); a desk listener (`desk.listen(log.write)`)."""
+    its fixture: `fixtureId`), to a binary stream (UTF-8 JSON), as the desk sends it (`desk.observe(log)`)."""
 
     def __init__(self, out: IO[bytes], on_reader_gone: Callable[[], object] | None = None) -> None:
         self._out = out
         self._on_reader_gone = on_reader_gone
         self.reader_gone = False  # the pipe's reader went away (`… | head`): nothing more is written
 
-    def write(self, fixture: DeskFixture, update: Update) -> None:
+    def sent(self, fixture: DeskFixture, update: Update) -> None:
         """One update as one line."""
         refused = next((event.reason for event in update.events if isinstance(event, Malformed)), None)
         self._line(describe_update(update, refused))

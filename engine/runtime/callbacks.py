@@ -16,14 +16,10 @@ log = logging.getLogger("engine.runtime")
 
 class Followed(Protocol):
     """What a handler's first argument is (an `engine.runtime.following.Match`) as far as the
-    callbacks read it: its fixture id, for their log lines, and its current frame's arrival
-    (`time.perf_counter()`), for a subclass that times delivery (the desk's)."""
+    callbacks read it: its fixture id, for their log lines."""
 
     @property
     def fixture_id(self) -> str | None: ...
-
-    @property
-    def arrived(self) -> float: ...
 
 
 #: A callback: `fn(match, item)` where item is an `Update`, or one event or signal of it; it may

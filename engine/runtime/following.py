@@ -62,6 +62,9 @@ StepObserver = Callable[["Match", Input, Update], object]
 #: Sees every update as it is sent (stamped with its run and `streamSeq`; while a backlog is folded
 #: or the consumer lags, only the net update): the `--updates` file. One that raises ends the feed.
 SendObserver = Callable[["Match", Update], object]
+#: Sees every update once its callbacks have run (or, with none, once it is handed over), with the
+#: arrival (`time.perf_counter()`) of the frame behind it: the desk's latency. Must not raise.
+DeliveryObserver = Callable[["Match", Update, float], object]
 
 
 class Match:
@@ -93,6 +96,7 @@ class Match:
         stream: Stream | None = None,
         on_send: SendObserver | None = None,
         lag_limit: float = LAG_LIMIT,
+        on_delivered: DeliveryObserver | None = None,
     ) -> None:
         if not lag_limit > 0:
             raise ValueError(f"lag_limit must be positive seconds, not {lag_limit!r}")
@@ -123,6 +127,7 @@ class Match:
         self._finished = False  # every update delivered, the channels ended
         self.stream = stream if stream is not None else Stream()
         self.on_send = on_send
+        self.on_delivered = on_delivered
         self._held: list[Update] | None = None  # while catching up or lagging: the updates coalesced
         self._handed: MatchState = self.state  # the state of the last update sent before holding
         self._catching_up = False  # folding a backlog (`CatchingUp` until `CaughtUpWithFeed`)
@@ -240,6 +245,8 @@ class Match:
         self.update = update
         self._given = update.state
         rest = self.callbacks.begin(self, update)
+        if rest is None and self.on_delivered is not None:
+            self.on_delivered(self, update, self.arrived)
         if rest is None and all(channel.has_room() for channel in self._channels):
             self.delivered += 1
             for channel in self._channels:
@@ -466,10 +473,10 @@ class Match:
             self._given = update.state
             self.update, self.arrived = update, job.arrived
             try:
-                if job.rest is not None:
-                    await job.rest
-                elif not job.started:
-                    await self.callbacks.deliver(self, update)
+                if job.rest is not None or not job.started:
+                    await (job.rest if job.rest is not None else self.callbacks.deliver(self, update))
+                    if self.on_delivered is not None:
+                        self.on_delivered(self, update, job.arrived)
                 self.delivered += 1
                 for channel in list(self._channels):
                     await channel.put(update)

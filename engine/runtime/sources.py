@@ -31,7 +31,7 @@ from engine.io.recording import (
 )
 from engine.runtime.callbacks import Callbacks
 from engine.runtime.delivery import LAG_LIMIT, UPDATE_BUFFER, Overflow, Stream
-from engine.runtime.following import Match, SendObserver, StepObserver
+from engine.runtime.following import DeliveryObserver, Match, SendObserver, StepObserver
 
 log = logging.getLogger("engine.runtime")
 
@@ -57,6 +57,7 @@ def connect(
     on_send: SendObserver | None = None,
     resume: bool = False,
     lag_limit: float = LAG_LIMIT,
+    on_delivered: DeliveryObserver | None = None,
 ) -> Match:
     """A live match on the provider's feed (use with `async with`). `token` is kept as a `Secret`;
     `base` overrides the provider host (`settings.base`); `record` appends every raw frame to a
@@ -65,7 +66,8 @@ def connect(
     follows it (`startPosition`); `frames` sees each raw frame as it arrives; frames are decoded with
     `catalogue` (`DEFAULT_CATALOGUE.with_types({...})` for type ids it lacks; a recording's meta
     keeps them). `buffer`, `lag_limit` and `overflow`: what happens when the consumer falls behind
-    (`Overflow`); `stream` the run's stream the updates are stamped in (`on_send` sees each as sent).
+    (`Overflow`); `stream` the run's stream the updates are stamped in (`on_send` sees each as sent,
+    `on_delivered` once its callbacks have run).
     Reconnects on its own; raises `AuthRefused`/`RequestRefused` from `async for` or `wait()` when
     the provider refuses for good."""
     secret = token if isinstance(token, Secret) else Secret(token)
@@ -108,6 +110,7 @@ def connect(
         stream=stream,
         on_send=on_send,
         lag_limit=lag_limit,
+        on_delivered=on_delivered,
     )
 
 

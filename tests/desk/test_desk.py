@@ -33,7 +33,8 @@ from engine.core.state import MatchState
 from engine.core.update import Update, step
 from engine.desk import ConfigError, Desk, DeskMetrics, DeskWeb, Health, load_config
 from engine.desk.config import parse_fixture_argument
-from engine.desk.health import Watch
+from engine.desk.health import FRAME_INPUTS, Watch
+from engine.desk.service import DeskFixture, DeskObserver
 from engine.feed.wire import decode
 from engine.io.client import ClientSettings, ConnectLimiter
 from engine.io.protocol import RequestRefused, Secret
@@ -51,6 +52,23 @@ FAULTS = Faults(drop_after=(40, 80), duplicate=0.05, reorder_window=3, seed=23)
 T = TypeVar("T")
 #: A fixture id of the right shape (the provider's are UUIDs).
 ANY_ID = "00000000-0000-4000-8000-000000000000"
+
+
+class _Latencies(DeskObserver):
+    def __init__(self, into: list[float]) -> None:
+        self.into = into
+
+    def delivered(self, fixture: DeskFixture, update: Update, latency: float) -> None:
+        if issubclass(update.input_type, FRAME_INPUTS):
+            self.into.append(latency)
+
+
+class _Sent(DeskObserver):
+    def __init__(self, into: list[Update]) -> None:
+        self.into = into
+
+    def sent(self, fixture: DeskFixture, update: Update) -> None:
+        self.into.append(update)
 
 
 def _run(coro: Awaitable[T], timeout: float = 120.0) -> T:
@@ -429,7 +447,7 @@ def test_update_latency_counts_from_each_frames_own_arrival_to_its_last_callback
         # A frame every 40 ms, live (not one backlog), arriving while the 50 ms handlers run.
         async with ProviderServer(served, Secret(TOKEN), speed=100.0) as server:
             desk = Desk(TOKEN, settings=attrs.evolve(FAST, base=server.base), limiter=LIMITER)
-            desk.on_latency(latencies.append)
+            desk.observe(_Latencies(latencies))
 
             @desk.on(Update)
             async def slow(match: Match, update: Update) -> None:
@@ -516,7 +534,7 @@ def test_a_fixture_unfollowed_as_soon_as_it_is_followed_closes_at_once() -> None
 
     async def follow_then_leave() -> tuple[MatchState, int]:
         async with Desk(TOKEN, base="ws://127.0.0.1:9", limiter=LIMITER) as desk:
-            desk.listen(lambda fixture, update: seen.append(update))
+            desk.observe(_Sent(seen))
             desk.follow(ANY_ID, fmt=MatchFormat(best_of=5))
             state = await desk.unfollow(ANY_ID)
             return state, len(desk.fixtures)

@@ -31,7 +31,7 @@ from engine.core.match.rules import MatchFormat
 from engine.core.update import Update
 from engine.desk import Desk, Health
 from engine.desk.reader import PRODUCER_DOWN, StreamError, StreamReader
-from engine.desk.service import FixtureRetry
+from engine.desk.service import DeskFixture, DeskObserver, FixtureRetry
 from engine.io.client import ClientSettings, ConnectLimiter
 from engine.io.protocol import Secret
 from engine.io.recording import posix_seconds, read_recording
@@ -74,6 +74,16 @@ class Sent:
             for signal in update.signals
             if isinstance(signal, OPENING_SIGNALS)
         )
+
+
+class _Lines(DeskObserver):
+    """Every update the desk sends, as its `--updates` line."""
+
+    def __init__(self, into: list[dict[str, Any]]) -> None:
+        self.into = into
+
+    def sent(self, fixture: DeskFixture, update: Update) -> None:
+        self.into.append(describe_update(update))
 
 
 def _final_markets() -> dict[str, Any]:
@@ -416,7 +426,7 @@ def test_a_failed_fixture_is_followed_again_after_its_backoff_and_the_stream_say
             base=f"ws://127.0.0.1:{port}", backoff_initial=0.01, backoff_max=0.02, max_retries=1, stale_after=5.0
         )
         desk = Desk(TOKEN, settings=settings, limiter=LIMITER, retry=FixtureRetry(initial=0.3, maximum=0.3))
-        desk.listen(lambda fixture, update: lines.append(describe_update(update)))
+        desk.observe(_Lines(lines))
         async with desk:
             fixture = desk.follow(FIXTURE_ID, fmt=FORMAT)
             while fixture.health().retry_in is None:  # failed, waiting to be followed again
@@ -446,7 +456,7 @@ def test_a_fixture_refused_at_start_writes_its_line_and_is_not_retried() -> None
     async def run() -> Desk:
         async with ProviderServer(load_fixtures(RECORDING), Secret(TOKEN)) as server:
             desk = Desk(TOKEN, settings=ClientSettings(base=server.base), limiter=LIMITER)
-            desk.listen(lambda fixture, update: lines.append(describe_update(update)))
+            desk.observe(_Lines(lines))
             async with desk:
                 desk.follow(missing, fmt=FORMAT)
                 await asyncio.wait_for(desk.wait(), PATIENCE)
