@@ -153,7 +153,7 @@ POLICIES = st.sampled_from(
 GENERATED = matches(max_points=120).flatmap(with_noise).flatmap(with_connection_trouble)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(GENERATED, POLICIES)
 def test_the_incremental_book_equals_the_book_derived_from_scratch_on_generated_matches(
     match: GeneratedMatch, policy: MarketPolicy

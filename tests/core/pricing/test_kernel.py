@@ -64,7 +64,7 @@ def _markets(position: Position) -> list[Market]:
     return markets
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     position=positions(),
     points=st.tuples(st.integers(0, 300), st.integers(0, 300)),
