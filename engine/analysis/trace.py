@@ -55,7 +55,8 @@ def describe_update(update: Update, refused: str | None = None) -> dict[str, Any
 
 def snapshot_book(update: Update) -> dict[str, dict[str, Any]]:
     """Every market of the update's fixture: its status, result or reasons, its fair prices and the
-    odds offered (`"odds": {}` while withdrawn), and for a decided market the id of its decision."""
+    odds offered (`"odds": {}` while withdrawn), for a decided market the id of its decision, and for
+    a market whose decisions were rolled back their ids (`rolledBack`, oldest first)."""
     state = update.state
     book = summarize_book(state.book, state.prices)
     rollbacks = state.rollbacks
@@ -63,8 +64,11 @@ def snapshot_book(update: Update) -> dict[str, dict[str, Any]]:
         found = state.prices.get(market_id)
         if found is not None:
             market["odds"] = dict(found.odds)
+        taken_back = rollbacks.get(market_id, 0)
         if market["status"] in ("settled", "void"):
-            market["id"] = decision_id(update.fixture_id, market_id, rollbacks.get(market_id, 0) + 1)
+            market["id"] = decision_id(update.fixture_id, market_id, taken_back + 1)
+        if taken_back:
+            market["rolledBack"] = [decision_id(update.fixture_id, market_id, n) for n in range(1, taken_back + 1)]
     return book
 
 

@@ -13,10 +13,16 @@ fixture's book and prices, rebuilt from the lines alone, with UOF's rules across
 - A line already taken — the same `run` and a `streamSeq` not above the last one taken from that run
   — is dropped; a settlement, voiding or rollback whose `id` was taken before is applied to the book
   but not reported again, so a consumer that pays on what `feed` returns never pays twice.
+- A snapshot reports what its book decided that the receiver was not told (a settlement made while
+  the engine was down, or before the receiver joined: by its id), and the rollback of a decision
+  the receiver took that its book lists as rolled back, so a consumer that pays on `feed` misses none.
 - `{"alive": t, "run": r}` lines say the engine lives. When none has come from the run that last
   wrote a fixture for longer than `alive_limit` seconds (the receiver's clock), the fixture is
   `producer_down`: every undecided market of its copy reads suspended (`producer_down`) until a
   snapshot arrives (UOF: recovery after producer down).
+- `require_snapshot` (a reader that joins a stream under way: the bus's `Mirror`): a fixture's copy
+  reads suspended (`not_synced`) until its first snapshot, and once synced, a line of another run
+  that is not a snapshot is dropped (`foreign`): a new engine of the fixture starts with a snapshot.
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ import orjson
 ALIVE_LIMIT = 2.0
 #: The reason a market of a down producer's fixture reads suspended in the receiver's copy.
 PRODUCER_DOWN = "producer_down"
+#: The reason every market of a fixture reads suspended before its first snapshot (`require_snapshot`).
+NOT_SYNCED = "not_synced"
 
 
 class StreamError(ValueError):
@@ -48,6 +56,8 @@ class MarketCopy:
     reasons: tuple[str, ...] = ()
     prices: Mapping[str, float] = attrs.field(factory=dict)
     odds: Mapping[str, float] = attrs.field(factory=dict)
+    #: A decided market's decision id (the settlement's or voiding's).
+    id: str | None = None
 
     @property
     def decided(self) -> bool:
@@ -70,8 +80,9 @@ class FixtureCopy:
     """The receiver's copy of one fixture: its markets, the run that last wrote it, and whether its
     producer is down."""
 
-    def __init__(self, fixture_id: str) -> None:
+    def __init__(self, fixture_id: str, synced: bool = True) -> None:
         self.fixture_id = fixture_id
+        self.synced = synced  # False until a snapshot, when the reader requires one
         self.markets: dict[str, MarketCopy] = {}
         self.run: str | None = None
         self.stream_seq: int | None = None
@@ -88,6 +99,11 @@ class FixtureCopy:
     def book(self) -> dict[str, MarketCopy]:
         """Every market as a trader may act on it: while the producer is down, every undecided
         market reads suspended (`producer_down`)."""
+        if not self.synced:
+            return {
+                market_id: attrs.evolve(market, status="suspended", reasons=(NOT_SYNCED,))
+                for market_id, market in self.markets.items()
+            }
         if not self.producer_down:
             return dict(self.markets)
         return {
@@ -103,10 +119,12 @@ class FixtureCopy:
 class StreamReader:
     """Rebuilds every fixture of an update stream (see the module docstring)."""
 
-    def __init__(self, alive_limit: float = ALIVE_LIMIT) -> None:
+    def __init__(self, alive_limit: float = ALIVE_LIMIT, require_snapshot: bool = False) -> None:
         if not alive_limit > 0:
             raise ValueError(f"alive_limit must be positive seconds, not {alive_limit!r}")
         self.alive_limit = alive_limit
+        self.require_snapshot = require_snapshot
+        self.foreign = 0  # lines dropped: not a snapshot, from a run other than the one the copy follows
         self.fixtures: dict[str, FixtureCopy] = {}
         self.alive: dict[str, float] = {}  # run -> when its last alive line was read (receiver's clock)
         self.last_seq: dict[str, int] = {}  # run -> the last streamSeq taken
@@ -139,21 +157,53 @@ class StreamReader:
             self.alive.setdefault(run, now)
         copy = self.fixtures.get(fixture_id)
         if copy is None:
-            copy = self.fixtures[fixture_id] = FixtureCopy(fixture_id)
+            copy = self.fixtures[fixture_id] = FixtureCopy(fixture_id, synced=not self.require_snapshot)
+        snapshot = item.get("snapshot") is True
+        if self.require_snapshot and copy.synced and not snapshot and run != copy.run:
+            self.foreign += 1  # an engine that lost the fixture: its new engine starts with a snapshot
+            return []
         if isinstance(run, str):
             copy.run, copy.stream_seq = run, seq if isinstance(seq, int) else None
         state = item.get("state")
         if isinstance(state, Mapping):
             copy.state = state
         copy.updates += 1
-        if item.get("snapshot") is True:
+        decisions = self._apply(copy, item.get("signals", []))
+        if snapshot:  # the book is the truth; the signals were the way there
             copy.markets = _book(item.get("book"))
             copy.producer_down = False
+            copy.synced = True
             copy.snapshots += 1
-        decisions = self._apply(copy, item.get("signals", []), snapshot=item.get("snapshot") is True)
-        if item.get("snapshot") is True:
-            copy.markets = _book(item.get("book"))  # the book is the truth; the signals were the way there
+            decisions += self._decided_in(copy, item["book"])
         return decisions
+
+    def _decided_in(self, copy: FixtureCopy, book: Mapping[str, Any]) -> list[Decision]:
+        """What a snapshot's book decided that the receiver has not been told: a settlement or a
+        voiding whose id it has not taken (made while the receiver was away, or before it joined),
+        and the rollback of a decision it took that the book lists as rolled back (`rolledBack`)."""
+        decisions = []
+        for market_id, market in copy.markets.items():
+            if market.decided and market.id is not None:
+                kind = "MarketSettled" if market.status == "settled" else "MarketVoided"
+                if self._first(f"{kind}:{market.id}", restated=True):
+                    decisions.append(Decision(copy.fixture_id, market_id, kind, market.id, market.result))
+            rolled_back = book[market_id].get("rolledBack", [])
+            if not isinstance(rolled_back, list) or not all(isinstance(each, str) for each in rolled_back):
+                raise StreamError(f"snapshot book: {market_id}: rolledBack is a list of decision ids")
+            for taken_back in rolled_back:
+                for decided, kind in (("MarketSettled", "SettlementRolledBack"), ("MarketVoided", "VoidRolledBack")):
+                    if f"{decided}:{taken_back}" in self.taken and self._first(f"{kind}:{taken_back}", restated=True):
+                        decisions.append(Decision(copy.fixture_id, market_id, kind, taken_back))
+        return decisions
+
+    def _first(self, key: str, restated: bool = False) -> bool:
+        """True the first time a decision is met (it is then taken); else False, counted repeated
+        unless a snapshot's book merely restates it."""
+        if key in self.taken:
+            self.repeated_decisions += 0 if restated else 1
+            return False
+        self.taken.add(key)
+        return True
 
     def check(self, now: float) -> list[str]:
         """Mark `producer_down` every fixture whose run has sent no alive line for longer than
@@ -168,7 +218,7 @@ class StreamReader:
                 down.append(copy.fixture_id)
         return down
 
-    def _apply(self, copy: FixtureCopy, signals: Iterable[Any], snapshot: bool) -> list[Decision]:
+    def _apply(self, copy: FixtureCopy, signals: Iterable[Any]) -> list[Decision]:
         markets = copy.markets
         decisions: list[Decision] = []
         for signal in signals:
@@ -190,17 +240,13 @@ class StreamReader:
                     markets[market_id] = _with(markets.get(market_id), status="open", result=None, reasons=())
             elif kind in ("MarketSettled", "MarketVoided", "SettlementRolledBack", "VoidRolledBack"):
                 market_id = ids[0]
-                if kind == "MarketSettled":
-                    markets[market_id] = MarketCopy("settled", signal.get("result"))
-                elif kind == "MarketVoided":
-                    markets[market_id] = MarketCopy("void", reasons=(str(signal.get("reason")),))
                 decision_id = signal.get("id")
-                key = f"{kind}:{decision_id}"
-                if decision_id is not None and key in self.taken:
-                    self.repeated_decisions += 1
+                if kind == "MarketSettled":
+                    markets[market_id] = MarketCopy("settled", signal.get("result"), id=decision_id)
+                elif kind == "MarketVoided":
+                    markets[market_id] = MarketCopy("void", reasons=(str(signal.get("reason")),), id=decision_id)
+                if decision_id is not None and not self._first(f"{kind}:{decision_id}"):
                     continue
-                if decision_id is not None:
-                    self.taken.add(key)
                 decisions.append(Decision(copy.fixture_id, market_id, kind, decision_id, signal.get("result")))
         return decisions
 
@@ -246,5 +292,6 @@ def _book(value: object) -> dict[str, MarketCopy]:
             tuple(entry.get("reasons", ())),
             dict(entry.get("prices", {})),
             dict(entry.get("odds", {})),
+            entry.get("id"),
         )
     return markets

@@ -37,6 +37,7 @@ from engine.io.protocol import Secret
 from engine.io.recording import posix_seconds, read_recording
 from engine.io.server import Faults, ProviderServer, load_fixtures
 from engine.runtime.callbacks import Callbacks
+from engine.runtime.delivery import Stream
 from engine.runtime.following import Match
 from engine.runtime.sources import connect
 
@@ -181,6 +182,35 @@ def test_the_stream_reader_rebuilds_the_book_drops_repeats_and_reports_each_deci
     renamed = [{**line, "run": "other", "streamSeq": number} for number, line in enumerate(lines, start=1)]
     assert all(not again.feed(line, now=0.0) for line in renamed)
     assert again.repeated_decisions == len(decisions)
+
+
+def test_a_snapshot_reports_the_decisions_the_reader_missed_and_the_rollbacks_of_those_it_holds() -> None:
+    """A receiver that missed the lines in which markets were settled (it joined late, its engine
+    was down) is told each one by the next snapshot, by id, once; a snapshot that no longer holds a
+    decision the receiver took reports its rollback."""
+    sent, _, _ = asyncio.run(_follow(Faults(), started_ago=330.0))
+    updates = [update for update, _ in sent.updates]
+    half = len(updates) // 2
+    whole = StreamReader()
+    every = [decision for update in updates for decision in whole.feed(describe_update(update), now=0.0)]
+    settled = {d.id for d in every if d.signal in ("MarketSettled", "MarketVoided")}
+    reader = StreamReader()
+    early = [d for update in updates[:half] for d in reader.feed(describe_update(update), now=0.0)]
+    final = describe_update(Stream("later").stamp(updates[-1], snapshot=True))
+    told = reader.feed(final, now=0.0)
+    assert told
+    assert {d.id for d in early} | {d.id for d in told} >= settled  # nothing missed
+    assert not {d.id for d in early} & {d.id for d in told}  # nothing twice
+    assert not reader.feed({**final, "streamSeq": 2}, now=0.0)  # the same book again: nothing new
+    # A snapshot that lists a decision the receiver took as rolled back (made while it was away).
+    taken_back = next(d for d in every if d.signal == "MarketSettled")
+    book = {**final["book"]}
+    book[taken_back.market] = {"status": "suspended", "reasons": ["corrected"], "rolledBack": [taken_back.id]}
+    rolled = whole.feed({**final, "run": "later", "streamSeq": 9, "book": book}, now=0.0)
+    assert [(d.signal, d.id) for d in rolled] == [("SettlementRolledBack", taken_back.id)]
+    assert not whole.feed({**final, "run": "later", "streamSeq": 10, "book": book}, now=0.0)
+    never = StreamReader()  # a receiver that never took it: nothing to take back
+    assert not [d for d in never.feed({**final, "book": book}, now=0.0) if d.signal == "SettlementRolledBack"]
 
 
 def test_the_reader_marks_a_silent_engine_producer_down_until_a_snapshot() -> None:
