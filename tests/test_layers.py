@@ -37,6 +37,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("runtime", ("engine.playback", "engine.runtime")),
     ("analyses and what people see", ("engine.analysis",)),
     ("the desk: many fixtures as one service", ("engine.desk",)),
+    ("the bus: the stream over RabbitMQ", ("engine.bus",)),
     ("command line", ("engine.cli", "engine.__main__", "engine")),
 ]
 

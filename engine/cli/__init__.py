@@ -20,7 +20,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from engine.cli import analysis, one_match, prices, service
+from engine.cli import analysis, bus, one_match, prices, service
 from engine.cli.common import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, PROG, Parser, version
 
 
@@ -45,7 +45,7 @@ def parser() -> argparse.ArgumentParser:
         )
         return sub
 
-    for module in (one_match, service, prices, analysis):
+    for module in (one_match, service, bus, prices, analysis):
         module.add_commands(command)
     return parser
 

@@ -92,6 +92,18 @@ def _follow_desk(args: argparse.Namespace) -> int:
             return usage(f"cannot create {record_dir}: {exc.strerror or exc}")
     exit_when_done = args.config is None if service.exit_when_done is None else service.exit_when_done
     ratings_path = args.ratings or (None if service.ratings is None else Path(service.ratings))
+    outlets = []
+    if args.bus is not None:
+        from engine.bus.address import credentials_from, parse_bus_address
+        from engine.bus.publisher import BusPublisher, require_aio_pika
+
+        try:
+            require_aio_pika()
+            outlets.append(BusPublisher(parse_bus_address(args.bus, credentials_from(args.bus_env))))
+        except (ImportError, ValueError) as exc:
+            return usage(str(exc))
+    elif args.bus_env is not None:
+        return usage("--bus-env needs --bus")
     learner = None
     if ratings_path is not None:
         try:
@@ -113,6 +125,7 @@ def _follow_desk(args: argparse.Namespace) -> int:
         args.alive_every or service.alive_every or ALIVE_EVERY,
         args.lag_limit or service.lag_limit or LAG_LIMIT,
         learner,
+        tuple(outlets),
     )
     try:
         return asyncio.run(run_service(options, sys.stdout.buffer, sys.stderr))
@@ -256,6 +269,15 @@ def add_commands(command: CommandMaker) -> None:
         default=None,
         metavar="M",
         help="one margin for every market type of every fixture (a config fixture's own wins)",
+    )
+    desk.add_argument(
+        "--bus",
+        default=None,
+        metavar="amqp://HOST[:PORT]/VHOST",
+        help="also publish every line of the stream to RabbitMQ (topic exchange ttengine; needs ttengine[bus])",
+    )
+    desk.add_argument(
+        "--bus-env", default=None, metavar="VAR", help="environment variable holding the bus's USER:PASSWORD"
     )
     desk.set_defaults(run=_follow_desk)
 

@@ -18,7 +18,7 @@ import signal
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import attrs
 import orjson
@@ -28,7 +28,7 @@ from engine.desk.collector import CollectorPolicy
 from engine.desk.config import ConfigError, DeskConfig, FixtureEntry, load_config
 from engine.desk.learning import RatingsLearner
 from engine.desk.metrics import DeskMetrics
-from engine.desk.service import Desk, UpdateLog
+from engine.desk.service import Desk, DeskObserver, UpdateLog
 from engine.desk.web import DeskWeb
 from engine.io.client import ClientSettings
 from engine.io.protocol import FeedError, Secret
@@ -41,6 +41,15 @@ EXIT_INTERRUPTED = 128 + 2
 #: [ours] UOF's alive: the updates stream says the engine lives at least this often (seconds), so a
 #: consumer knows a dead engine within two of them.
 ALIVE_EVERY = 1.0
+
+
+class Outlet(Protocol):
+    """Somewhere else the desk's stream goes (the bus's publisher): opened once the desk exists,
+    before any fixture is followed, and closed after every fixture's closing bet stop."""
+
+    async def open(self, desk: Desk) -> DeskObserver: ...
+
+    async def close(self) -> None: ...
 
 
 @attrs.frozen(slots=True)
@@ -65,6 +74,8 @@ class ServiceOptions:
     lag_limit: float = LAG_LIMIT
     #: The players' ratings (their file, or None): the fixtures' prior, learning from each finished match.
     ratings: RatingsLearner | None = None
+    #: Where else the stream goes (the bus).
+    outlets: tuple[Outlet, ...] = ()
 
     def markets(self, entry: FixtureEntry) -> MarketConfig:
         """A fixture's market config, with the desk's margin and its ratings as they stand now."""
@@ -177,6 +188,8 @@ async def _serve(options: ServiceOptions, signals: _Signals, updates: UpdateLog 
     beating = None if updates is None else asyncio.ensure_future(_alive(updates, desk, options.alive_every))
     collector = metrics.collector = CollectorPolicy(on_pause=metrics.observe_pause)
     try:
+        for outlet in options.outlets:
+            desk.observe(await outlet.open(desk))
         async with desk:  # leaving it: every fixture's closing bet stop, delivered
             for entry in options.fixtures:
                 desk.follow(entry.fixture_id, entry.fmt, options.markets(entry))
@@ -193,6 +206,8 @@ async def _serve(options: ServiceOptions, signals: _Signals, updates: UpdateLog 
                 await beating
         if web is not None:
             await web.close()  # after a last push: the page shows the closing bet stops
+        for outlet in options.outlets:
+            await outlet.close()  # after the closing bet stops
     if signals.received is not None and not signals.broken_pipe:
         name = signal.Signals(signals.received).name
         print(

@@ -1,0 +1,276 @@
+"""The engine's side of the bus: every line of the desk's update stream — updates, snapshots, the
+closing bet stops and an alive line every second — published to RabbitMQ's topic exchange
+`ttengine` (`engine.bus.keys`), as UOF delivers odds to a bookmaker.
+
+    publisher = BusPublisher(address)
+    desk.observe(await publisher.open(desk))  # connects (and keeps reconnecting) in the background
+    ...
+    await publisher.close()                   # what is queued is published first (bounded wait)
+
+(`ttengine follow --bus URL` does this: the publisher is one of the desk's outlets.)
+
+- Updates and snapshots are persistent messages, each confirmed by the broker (publisher confirms)
+  before the next is sent: a line is `confirmed` once the broker has taken responsibility for it.
+- When the broker goes away, the line in flight is counted `unconfirmed`, and nothing is queued
+  while it is away (`skipped`: a consumer sees no alive line and suspends the engine's fixtures).
+  The connection is retried with backoff; once it is back, every fixture's snapshot (its whole
+  book, stamped in the run's stream) is published before anything else, so a consumer is whole again.
+- A consumer asks for snapshots with a message on `control.snapshot` (`{"fixtures": [...]}`, empty:
+  all; outside `tabletennis.#`, so no consumer of the stream takes it for a line): the engine
+  publishes the snapshot of every fixture it follows that is asked for.
+
+The credentials are a `Secret`, and every message of the client that is logged is redacted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import orjson
+
+from engine.analysis.trace import describe_update
+from engine.bus.address import BusAddress
+from engine.bus.keys import EXCHANGE, routing_key
+from engine.core.match.inputs import Malformed
+from engine.core.update import Update
+from engine.desk.service import Desk, DeskFixture, DeskObserver
+
+if TYPE_CHECKING:
+    import aio_pika.abc
+
+log = logging.getLogger("engine.bus")
+
+#: The routing key a consumer asks for snapshots on (outside the stream's `tabletennis.#`).
+SNAPSHOT_REQUEST = "control.snapshot"
+#: [ours] Seconds between two alive lines (UOF: every few seconds; our consumers allow 2 s).
+ALIVE_EVERY = 1.0
+
+
+def _raise_if_cancelled() -> None:
+    """CancelledError when the running task is being cancelled (whatever error reached the caller)."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
+def require_aio_pika() -> None:
+    """ImportError with the install line when the bus's client library is missing."""
+    try:
+        import aio_pika  # noqa: F401
+    except ImportError:
+        raise ImportError("the bus needs aio-pika: pip install 'ttengine[bus]'") from None
+    # The client logs each failed connection attempt at ERROR, with a traceback; ours say the same
+    # once per attempt, with the address (redacted) and when the next one comes.
+    logging.getLogger("aiormq.connection").setLevel(logging.CRITICAL)
+
+
+@attrs.frozen(slots=True)
+class Backoff:
+    """Seconds between two attempts to reach the broker: `initial`, doubling up to `maximum`."""
+
+    initial: float = 0.5
+    maximum: float = 10.0
+
+    def after(self, failures: int) -> float:
+        return float(min(self.maximum, self.initial * 2 ** min(failures, 32)))
+
+
+class BusPublisher(DeskObserver):
+    """Publishes the desk's update stream on the bus (see the module docstring)."""
+
+    def __init__(
+        self,
+        address: BusAddress,
+        *,
+        alive_every: float = ALIVE_EVERY,
+        backoff: Backoff | None = None,
+        connect_timeout: float = 5.0,
+    ) -> None:
+        if not alive_every > 0:
+            raise ValueError(f"alive_every must be positive seconds, not {alive_every!r}")
+        self.address = address
+        self.desk: Desk | None = None
+        self.alive_every = alive_every
+        self.backoff = backoff or Backoff()
+        self.connect_timeout = connect_timeout
+        self.connected = False
+        self.connections = 0  # times the broker was reached
+        self.published = 0  # lines sent to the broker
+        self.confirmed = 0  # lines the broker confirmed
+        self.unconfirmed = 0  # lines in flight when the broker went away (a snapshot follows)
+        self.skipped = 0  # lines not queued while the broker was away (a snapshot follows)
+        self.snapshots = 0  # snapshot lines published on a reconnection or a consumer's request
+        self._queue: collections.deque[dict[str, Any]] = collections.deque()
+        self._more = asyncio.Event()
+        self._latest: dict[str, Update] = {}  # each fixture's latest update sent: its snapshot's source
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    def __repr__(self) -> str:
+        state = "connected" if self.connected else "disconnected"
+        return f"BusPublisher({self.address}, {state}, {self.confirmed} confirmed)"
+
+    # --- the desk's side ------------------------------------------------------------------------
+
+    def sent(self, fixture: DeskFixture, update: Update) -> None:
+        self._latest[fixture.fixture_id] = update
+        if not self.connected:
+            self.skipped += 1
+            return
+        refused = next((event.reason for event in update.events if isinstance(event, Malformed)), None)
+        self._put(describe_update(update, refused))
+
+    def _put(self, line: dict[str, Any]) -> None:
+        self._queue.append(line)
+        self._more.set()
+
+    def snapshot_lines(self, fixture_ids: list[str] | None = None) -> list[dict[str, Any]]:
+        """A snapshot of every fixture followed (or of those named) that has sent an update, each
+        stamped with the next `streamSeq` of the desk's run."""
+        lines = []
+        for fixture_id, update in self._latest.items():
+            if fixture_ids and fixture_id not in fixture_ids:
+                continue
+            if self.desk is None or fixture_id not in self.desk.fixtures:
+                continue  # no longer followed: its closing line went out
+            quiet = attrs.evolve(update, events=(), signals=(), coalesced=0, detail=None)
+            lines.append(describe_update(self.desk.stream.stamp(quiet, snapshot=True)))
+        return lines
+
+    # --- running --------------------------------------------------------------------------------
+
+    async def open(self, desk: Desk) -> BusPublisher:
+        """Publish `desk`'s stream: connect in the background (and reconnect whenever the broker
+        goes away); the observer to add to the desk (this publisher)."""
+        require_aio_pika()
+        if self._task is not None:
+            raise RuntimeError("a publisher publishes one desk's stream")
+        self.desk = desk
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="bus publisher")
+        return self
+
+    async def close(self, patience: float = 5.0) -> None:
+        """Publish what is queued (for at most `patience` seconds), then disconnect."""
+        self._closing = True
+        task = self._task
+        if task is None:
+            return
+        self._more.set()
+        with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(asyncio.shield(task), patience)
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._queue:
+            log.error("bus %s: %d lines not published at close", self.address, len(self._queue))
+
+    async def _run(self) -> None:
+        import aio_pika
+
+        failures = 0
+        while not self._closing:
+            try:
+                connection = await aio_pika.connect(
+                    host=self.address.host,
+                    port=self.address.port,
+                    virtualhost=self.address.vhost,
+                    login=self.address.login,
+                    password=self.address.password.reveal(),
+                    timeout=self.connect_timeout,
+                )
+            except Exception as exc:  # unreachable, refused, a bad login: retried
+                delay = self.backoff.after(failures)
+                failures += 1
+                log.warning("bus %s unreachable: %s; again in %.1f s", self.address, self._said(exc), delay)
+                await asyncio.sleep(delay)
+                continue
+            failures = 0
+            try:
+                async with connection:
+                    await self._publish(connection)
+                    return  # closing: everything queued went out
+            except Exception as exc:
+                _raise_if_cancelled()  # aio-pika can turn a cancellation into its own error on the way out
+                lost = 1 if self._queue else 0
+                self.unconfirmed += lost
+                log.error(
+                    "bus %s lost: %s; %d line(s) unconfirmed; every fixture's snapshot goes first on its return",
+                    self.address,
+                    self._said(exc),
+                    lost,
+                )
+            finally:
+                self.connected = False
+                self.skipped += len(self._queue) - (1 if self._queue else 0)
+                self._queue.clear()
+
+    async def _publish(self, connection: aio_pika.abc.AbstractConnection) -> None:
+        import aio_pika
+
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+        requests = await channel.declare_queue(exclusive=True, auto_delete=True)
+        await requests.bind(exchange, SNAPSHOT_REQUEST)
+        await requests.consume(self._requested, no_ack=True)
+        self.connections += 1
+        self.connected = True
+        snapshots = self.snapshot_lines()  # before anything sent from now on
+        self._queue.extendleft(reversed(snapshots))
+        self.snapshots += len(snapshots)
+        log.info("bus %s: connected; %d snapshot(s) first", self.address, len(snapshots))
+        beating = asyncio.get_running_loop().create_task(self._alive(), name="bus alive")
+        try:
+            while True:
+                while not self._queue:
+                    if self._closing:
+                        return
+                    self._more.clear()
+                    await self._more.wait()
+                line = self._queue[0]
+                alive = "alive" in line
+                message = aio_pika.Message(
+                    orjson.dumps(line),
+                    content_type="application/json",
+                    delivery_mode=aio_pika.DeliveryMode.NOT_PERSISTENT if alive else aio_pika.DeliveryMode.PERSISTENT,
+                )
+                self.published += 1
+                await exchange.publish(message, routing_key=routing_key(line))  # returns once confirmed
+                self._queue.popleft()
+                self.confirmed += 1
+                self.confirmed_line(line)
+        finally:
+            beating.cancel()
+
+    def confirmed_line(self, line: dict[str, Any]) -> None:
+        """Called with each line once the broker confirmed it (a hook for a subclass: tests, audits)."""
+
+    async def _alive(self) -> None:
+        desk = self.desk
+        assert desk is not None
+        while True:
+            self._put({"alive": round(desk.clock(), 3), "run": desk.stream.run})
+            await asyncio.sleep(self.alive_every)
+
+    async def _requested(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        """A consumer's request for snapshots: `{"fixtures": [ids]}` (empty or absent: all)."""
+        try:
+            asked = orjson.loads(message.body).get("fixtures") or None
+        except (orjson.JSONDecodeError, AttributeError):
+            log.warning("bus %s: a snapshot request that is not a JSON object: ignored", self.address)
+            return
+        if asked is not None and not (isinstance(asked, list) and all(isinstance(each, str) for each in asked)):
+            log.warning("bus %s: a snapshot request whose fixtures are not ids: ignored", self.address)
+            return
+        lines = self.snapshot_lines(asked)
+        for line in lines:
+            self._put(line)
+        self.snapshots += len(lines)
+
+    def _said(self, exc: BaseException) -> str:
+        return self.address.redact(f"{type(exc).__name__}: {exc}")

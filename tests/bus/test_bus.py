@@ -1,0 +1,222 @@
+"""The bus (issue 31) on a real RabbitMQ: a desk publishes its stream (`BusPublisher`), a service
+keeps every fixture from it (`Mirror`); the routing keys and the broker's address without a broker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from engine.analysis.report import summarize_book
+from engine.bus.address import BusAddress, credentials_from, parse_bus_address
+from engine.bus.keys import routing_key
+from engine.bus.mirror import Mirror, ProducerDown
+from engine.bus.publisher import Backoff, BusPublisher
+from engine.core.state import MatchState
+from engine.desk import Desk
+from engine.desk.reader import Decision, FixtureCopy
+from engine.io.client import ClientSettings, ConnectLimiter
+from engine.io.protocol import Secret
+from engine.io.recording import read_recording
+from engine.io.server import ProviderServer, load_fixtures
+from engine.testing.broker import LocalBroker
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures_data"
+RECORDINGS = sorted(FIXTURES.glob("aicup2026_m0[1-2]_*.jsonl"))
+BO7 = FIXTURES / "aicup2026_m05_female_bo7.jsonl"
+TOKEN = "bus-token-3c9d"
+LIMITER = ConnectLimiter(rate=100)
+QUICK = Backoff(initial=0.2, maximum=1.0)
+T = TypeVar("T")
+
+group = pytest.mark.xdist_group("broker")
+
+
+def _run(coro: Awaitable[T], timeout: float = 180.0) -> T:
+    async def bounded() -> T:
+        return await asyncio.wait_for(coro, timeout)
+
+    return asyncio.run(bounded())
+
+
+def _folder(tmp_path: Path, recordings: list[Path]) -> Path:
+    folder = tmp_path / "served"
+    folder.mkdir()
+    for recording in recordings:
+        (folder / recording.name).write_bytes(recording.read_bytes())
+    return folder
+
+
+def _statuses(state: MatchState) -> dict[str, tuple[str, Any]]:
+    return {
+        market_id: (market["status"], market.get("result"))
+        for market_id, market in summarize_book(state.book, state.prices).items()
+    }
+
+
+def _copied(copy: FixtureCopy) -> dict[str, tuple[str, Any]]:
+    return {market_id: (market.status, market.result) for market_id, market in copy.markets.items()}
+
+
+class _Audited(BusPublisher):
+    """Remembers every line the broker confirmed, by (run, streamSeq)."""
+
+    def __init__(self, address: BusAddress) -> None:
+        super().__init__(address, backoff=QUICK)
+        self.confirmed_seqs: set[tuple[str, int]] = set()
+
+    def confirmed_line(self, line: dict[str, Any]) -> None:
+        if "streamSeq" in line:
+            self.confirmed_seqs.add((line["run"], line["streamSeq"]))
+
+
+class _Watcher:
+    """What a mirror's callbacks saw: each decision, each (run, streamSeq) taken, each producer down."""
+
+    def __init__(self, mirror: Mirror) -> None:
+        self.decisions: list[Decision] = []
+        self.taken: set[tuple[str, int]] = set()
+        self.down: list[tuple[float, tuple[str, ...]]] = []
+        mirror.on(Decision, lambda _, decision: self.decisions.append(decision))
+        mirror.on(FixtureCopy, self._copy)
+        mirror.on(ProducerDown, lambda _, item: self.down.append((time.monotonic(), item.fixture_ids)))
+
+    def _copy(self, _: Mirror, copy: FixtureCopy) -> None:
+        if copy.run is not None and copy.stream_seq is not None:
+            self.taken.add((copy.run, copy.stream_seq))
+
+
+# --- without a broker ----------------------------------------------------------------------------
+
+
+def test_routing_keys_name_the_sport_the_fixture_and_the_kind() -> None:
+    fixture = "6c531aec-15bf-5f43-a888-1d831e5f9a05"
+    assert routing_key({"fixtureId": fixture, "input": "Action"}) == f"tabletennis.{fixture}.update"
+    assert routing_key({"fixtureId": fixture, "snapshot": True}) == f"tabletennis.{fixture}.snapshot"
+    assert routing_key({"fixtureId": fixture, "input": "Unfollowed"}) == f"tabletennis.{fixture}.closed"
+    assert routing_key({"alive": 1.5, "run": "abc"}) == "tabletennis.engine.abc.alive"
+    for bad in ({}, {"fixtureId": "a.b"}, {"alive": 1.0}, {"alive": 1.0, "run": "x.y"}):
+        with pytest.raises(ValueError, match="names its"):
+            routing_key(bad)
+
+
+def test_the_bus_address_keeps_its_credentials_out_of_every_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BUS_CREDENTIALS", "trader:s3cret-pw")
+    address = parse_bus_address("amqp://rabbit.example:5673/desk", credentials_from("BUS_CREDENTIALS"))
+    assert (address.host, address.port, address.vhost, address.login) == ("rabbit.example", 5673, "desk", "trader")
+    assert address.password.reveal() == "s3cret-pw"
+    for text in (str(address), repr(address), f"{address}", address.redact("login failed for s3cret-pw")):
+        assert "s3cret-pw" not in text
+    assert parse_bus_address("amqp://localhost").vhost == "/"
+    with pytest.raises(ValueError, match="carries no credentials") as refused:
+        parse_bus_address("amqp://trader:s3cret-pw@rabbit.example/")
+    assert "s3cret-pw" not in str(refused.value)
+    for bad, why in (("http://x/", "amqp://"), ("amqp://x:port/", "port"), ("amqp://x/", "USER:PASSWORD")):
+        with pytest.raises(ValueError, match=why):
+            parse_bus_address(bad, "no-colon" if why == "USER:PASSWORD" else None)
+    with pytest.raises(ValueError, match="NOT_SET_ANYWHERE"):
+        credentials_from("NOT_SET_ANYWHERE")
+
+
+# --- on a real broker ----------------------------------------------------------------------------
+
+
+@group
+def test_a_mirror_keeps_every_fixture_as_the_desk_and_marks_a_silent_engine_down(
+    broker: LocalBroker, tmp_path: Path
+) -> None:
+    """Two fixtures published by a desk: the mirror ends with each one's final book, every decision
+    reported once; once the engine is gone, its fixtures read producer_down within 2 s."""
+    address = BusAddress("127.0.0.1", broker.port)
+
+    async def run() -> tuple[dict[str, MatchState], Mirror, _Watcher, _Audited, float]:
+        mirror = Mirror(address, backoff=QUICK)
+        watcher = _Watcher(mirror)
+        await mirror.start()
+        await mirror.subscribed()
+        publisher = _Audited(address)
+        async with ProviderServer(load_fixtures(_folder(tmp_path, RECORDINGS)), Secret(TOKEN), speed=200.0) as server:
+            desk = Desk(TOKEN, settings=ClientSettings(base=server.base), limiter=LIMITER)
+            desk.observe(await publisher.open(desk))
+            async with desk:
+                for recording in RECORDINGS:
+                    found = read_recording(recording)
+                    assert found.fixture_id is not None
+                    desk.follow(found.fixture_id, fmt=found.meta.format())
+                states = await desk.wait()
+            await publisher.close()
+        gone = time.monotonic()
+        while not all(copy.producer_down for copy in mirror.fixtures.values()):
+            await asyncio.sleep(0.05)
+        await mirror.close()
+        return states, mirror, watcher, publisher, gone
+
+    states, mirror, watcher, publisher, gone = _run(run())
+    assert publisher.unconfirmed == 0
+    assert publisher.confirmed_seqs <= watcher.taken  # every confirmed line reached the mirror
+    for fixture_id, state in states.items():
+        copy = mirror.fixtures[fixture_id]
+        assert copy.snapshots >= 1
+        assert {k: v for k, v in _copied(copy).items() if v[0] in ("settled", "void")} == {
+            k: v for k, v in _statuses(state).items() if v[0] in ("settled", "void")
+        }
+        assert not copy.open_markets()  # producer down: nothing open
+    ids = [decision.id for decision in watcher.decisions]
+    assert ids
+    assert len(ids) == len(set(ids))
+    assert watcher.down
+    assert watcher.down[-1][0] - gone <= 2.0 + 0.5  # the alive limit, and a check's period
+
+
+@group
+def test_a_broker_restart_mid_match_loses_nothing_confirmed(
+    broker: LocalBroker, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The broker stops mid-match and comes back: a mirror on a durable queue gets every line the
+    broker had confirmed, reads the fixture producer_down while the broker is away, and ends with its
+    final book from the snapshot published first on the publisher's return; no decision twice."""
+    caplog.set_level(logging.INFO, logger="engine.bus")
+    address = BusAddress("127.0.0.1", broker.port)
+
+    async def run() -> tuple[MatchState, Mirror, _Watcher, _Audited]:
+        mirror = Mirror(address, backoff=QUICK, queue=f"restart-{broker.port}")
+        watcher = _Watcher(mirror)
+        await mirror.start()
+        await mirror.subscribed()
+        publisher = _Audited(address)
+        recording = read_recording(BO7)
+        assert recording.fixture_id is not None
+        async with ProviderServer(load_fixtures(BO7), Secret(TOKEN), speed=25.0) as server:
+            desk = Desk(TOKEN, settings=ClientSettings(base=server.base, stale_after=30.0), limiter=LIMITER)
+            desk.observe(await publisher.open(desk))
+            async with desk:
+                fixture = desk.follow(recording.fixture_id, fmt=recording.meta.format())
+                while publisher.confirmed < 40:
+                    await asyncio.sleep(0.05)
+                await asyncio.to_thread(broker.stop)
+                while not mirror.fixtures[recording.fixture_id].producer_down:
+                    await asyncio.sleep(0.05)
+                await asyncio.to_thread(broker.start)
+                assert not fixture.match.ended, "the match ended before the broker came back: slow the server"
+                state = (await desk.wait())[recording.fixture_id]
+            await publisher.close()
+        last = max(seq for run, seq in publisher.confirmed_seqs if run == desk.stream.run)
+        while mirror.fixtures[recording.fixture_id].stream_seq != last:  # the mirror took the last line
+            await asyncio.sleep(0.05)
+        await mirror.close()
+        return state, mirror, watcher, publisher
+
+    state, mirror, watcher, publisher = _run(run())
+    assert publisher.connections == 2
+    assert publisher.confirmed_seqs <= watcher.taken
+    copy = next(iter(mirror.fixtures.values()))
+    assert copy.snapshots >= 2  # the first, and the one published first on the broker's return
+    assert _copied(copy) == _statuses(state)
+    ids = [decision.id for decision in watcher.decisions]
+    assert len(ids) == len(set(ids))
+    assert "snapshot(s) first" in caplog.text
