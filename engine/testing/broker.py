@@ -87,9 +87,22 @@ class LocalBroker:
         it takes AMQP connections. RuntimeError, with the end of its log, when it does not."""
         if not self.available():
             raise RuntimeError("rabbitmq-server is not installed: apt-get install rabbitmq-server")
+        # A shell runs the server and watches us: should this process die without stopping it
+        # (kill -9, a crashed test worker), the server is stopped within a second, not left behind.
+        watch = (
+            f'"{SERVER}" & server=$!\n'
+            "trap 'kill -TERM $server 2>/dev/null; wait $server; exit 0' TERM\n"
+            f"while kill -0 {os.getpid()} 2>/dev/null && kill -0 $server 2>/dev/null; do sleep 1; done\n"
+            "kill -TERM $server 2>/dev/null; wait $server\n"
+        )
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [str(SERVER)], env=self._environment(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                ["/bin/sh", "-c", watch],
+                env=self._environment(),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
