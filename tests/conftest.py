@@ -3,8 +3,12 @@ hypothesis profile of the suite."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from hypothesis import settings
+
+from engine.testing.broker import LocalBroker
 
 #: The suite runs on busy machines and in parallel workers: no per-example deadline (a test that
 #: wants one says so).
@@ -25,3 +29,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def long_run(request: pytest.FixtureRequest) -> bool:
     """True under `pytest --long`."""
     return bool(request.config.getoption("--long"))
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[LocalBroker]:
+    """One RabbitMQ for the tests of a worker that need one (Debian's rabbitmq-server on free ports,
+    its own data directory; README's test command installs it when missing). Every such test is in
+    the `broker` xdist group (`--dist loadgroup`), so one worker runs them all on one broker."""
+    if not LocalBroker.available():
+        pytest.fail("the bus tests need Debian's rabbitmq-server: apt-get install -y rabbitmq-server")
+    with LocalBroker() as running:
+        yield running

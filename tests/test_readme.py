@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import ast
 import asyncio
-import contextlib
 import inspect
 import re
 import time
@@ -59,9 +58,22 @@ def test_the_readme_has_python_blocks() -> None:
     assert len(_blocks()) >= 6
 
 
-@pytest.mark.parametrize(("line", "source"), _blocks(), ids=[f"line{line}" for line, _ in _blocks()])
+def _params() -> list[Any]:
+    """Each block; one that uses the bus runs in the `broker` group, on the worker's broker."""
+    return [
+        pytest.param(
+            line,
+            source,
+            id=f"line{line}",
+            marks=[pytest.mark.xdist_group("broker")] if "bus_url" in source else [],
+        )
+        for line, source in _blocks()
+    ]
+
+
+@pytest.mark.parametrize(("line", "source"), _params())
 def test_a_readme_block_runs_as_written(
-    line: int, source: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    line: int, source: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     recording = read_recording(RECORDING)
     assert recording.fixture_id is not None
@@ -72,7 +84,7 @@ def test_a_readme_block_runs_as_written(
     code = compile(source, f"README.md:{line}", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
 
     updates_file = tmp_path / "updates.jsonl"
-    broker = LocalBroker() if "bus_url" in source else None
+    broker: LocalBroker | None = request.getfixturevalue("broker") if "bus_url" in source else None
     namespace: dict[str, Any] = {}
 
     async def until_done() -> None:
@@ -126,8 +138,7 @@ def test_a_readme_block_runs_as_written(
                     value()
             return namespace
 
-    with broker if broker is not None else contextlib.nullcontext():
-        namespace = asyncio.run(asyncio.wait_for(run(), 120))
+    namespace = asyncio.run(asyncio.wait_for(run(), 120))
     if "live" in namespace:  # the reducer, then step
         assert namespace["state"].winner == namespace["live"].winner == replayed.winner is not None
         assert namespace["state"].points == replayed.points

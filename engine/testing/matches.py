@@ -188,6 +188,7 @@ class MatchBuilder:
         self.stream = StreamWriter(MatchScript(fixture_id, (), *names))
         self.messages: list[Input] = []
         self.games: list[list[_Point]] = []
+        self._ended: list[list[int]] = []  # the games before the current one, counted once: they no longer change
         self.applied: list[str] = []
         self.delayed = False
         self.expedite: tuple[int, int] | None = None  # (game, points played in it) when it came on
@@ -200,7 +201,7 @@ class MatchBuilder:
 
     def score(self) -> tuple[list[list[int]], list[int]]:
         """Points per game and games won, counted from the effective points."""
-        periods = [list(_count(game)) for game in self.games]
+        periods = [*map(list, self._ended), *([list(_count(self.games[-1]))] if self.games else [])]
         won = [0, 0]
         for home, away in periods:
             if _game_over(home, away):
@@ -249,6 +250,7 @@ class MatchBuilder:
         if not self.games or _game_over(*_count(self.games[-1])):
             if self.games:
                 self.emit(END_PERIOD)
+                self._ended.append(list(_count(self.games[-1])))
             self.games.append([])
             self.emit(START_PERIOD)
         if disturbance == "expedite":
