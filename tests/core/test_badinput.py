@@ -29,7 +29,7 @@ from engine.testing import GeneratedMatch, matches
 from engine.testing.garbage import MUTATIONS, BadFrame, bad_frames, mutate, noise
 
 #: Bad frames the bounded run feeds in CI; `--long` feeds a million.
-CI_FRAMES = 10_000
+CI_FRAMES = 20_000
 LONG_FRAMES = 1_000_000
 RECORDING = FIXTURES / "aicup2026_m05_female_bo7.jsonl"
 

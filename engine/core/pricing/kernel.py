@@ -5,14 +5,11 @@ averaged over the posterior's strengths (`engine.core.pricing.model.price_weight
     prices = price_position(Score(...), [Serving(...), ...], Posterior(...), [MarketAsk(...), ...])
     prices.outcomes(index)  # the index-th market's outcome probabilities; empty when decided
 
-Its inputs and output are small classes of named numbers (`Score`, `Serving`, `Posterior`,
-`MarketAsk`, `Prices`). `pip install .` compiles this module with Cython (C types for the classes'
-fields, its locals and buffers in kernel.pxd) when a C compiler is at hand; without one, or with
-`TTENGINE_PURE=1`, this file runs as plain Python and computes the same numbers (README
-"Performance"). A market comes encoded (`KIND_*`, game, line, number); its outcomes come in the
-order `engine.core.pricing.model` names them.
-
-Covers the games won by a lead of two (a score past the tie at 10-10 is priced as the score before
+Its inputs and output are small classes of named numbers. `pip install .` compiles it with Cython
+(C types in kernel.pxd) when a C compiler is at hand; without one, or with `TTENGINE_PURE=1`, it runs
+as plain Python with the same numbers (README "Performance"). A market comes encoded (`KIND_*`,
+game, line, number); its outcomes come in the order `engine.core.pricing.model` names them. Covers
+the games won by a lead of two (a score past the tie at 10-10 is priced as the score before
 it that leaves the same game: 12-11 as 10-9, 12-12 as 10-10) and races to at most the game's
 points: the caller prices any other position with the reference (`covers`).
 """
@@ -123,9 +120,6 @@ class Prices:
         self.widths = widths  # outcomes per market: 0 when the position decides it
         self.starts = starts  # where each market's outcomes start in `values`
         self.values = values
-
-    def __len__(self) -> int:
-        return len(self.widths)
 
     def outcomes(self, index: int) -> Floats:
         """The `index`-th market's outcome probabilities (empty: the position decides it)."""
