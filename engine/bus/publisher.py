@@ -36,6 +36,7 @@ import orjson
 from engine.analysis.trace import describe_update
 from engine.bus.address import BusAddress
 from engine.bus.keys import EXCHANGE, routing_key
+from engine.core.inputs import Unfollowed
 from engine.core.match.inputs import Malformed
 from engine.core.update import Update
 from engine.desk.service import Desk, DeskFixture, DeskObserver
@@ -118,10 +119,15 @@ class BusPublisher(DeskObserver):
     # --- the desk's side ------------------------------------------------------------------------
 
     def sent(self, fixture: DeskFixture, update: Update) -> None:
-        self._latest[fixture.fixture_id] = update
+        closing = issubclass(update.input_type, Unfollowed)
         if not self.connected:
+            self._latest[fixture.fixture_id] = update  # a closing one too: its snapshot goes on the return
             self.skipped += 1
             return
+        if closing:
+            self._latest.pop(fixture.fixture_id, None)  # its last line goes now: nothing more to snapshot
+        else:
+            self._latest[fixture.fixture_id] = update
         refused = next((event.reason for event in update.events if isinstance(event, Malformed)), None)
         self._put(describe_update(update, refused))
 
@@ -130,16 +136,23 @@ class BusPublisher(DeskObserver):
         self._more.set()
 
     def snapshot_lines(self, fixture_ids: list[str] | None = None) -> list[dict[str, Any]]:
-        """A snapshot of every fixture followed (or of those named) that has sent an update, each
-        stamped with the next `streamSeq` of the desk's run."""
+        """A snapshot of every fixture (or of those named) that has sent an update, each stamped with
+        the next `streamSeq` of the desk's run: the fixtures followed, and those whose closing line
+        (every market suspended, `not_followed`) could not go out while the broker was away, once."""
+        desk = self.desk
+        if desk is None:
+            return []
         lines = []
-        for fixture_id, update in self._latest.items():
+        for fixture_id, update in list(self._latest.items()):
             if fixture_ids and fixture_id not in fixture_ids:
                 continue
-            if self.desk is None or fixture_id not in self.desk.fixtures:
-                continue  # no longer followed: its closing line went out
-            quiet = attrs.evolve(update, events=(), signals=(), coalesced=0, detail=None)
-            lines.append(describe_update(self.desk.stream.stamp(quiet, snapshot=True)))
+            closed = issubclass(update.input_type, Unfollowed)
+            if closed:
+                del self._latest[fixture_id]  # its closing book goes out once
+            elif fixture_id not in desk.fixtures:
+                continue
+            quiet = attrs.evolve(update, events=(), signals=(), coalesced=0)
+            lines.append(describe_update(desk.stream.stamp(quiet, snapshot=True)))
         return lines
 
     # --- running --------------------------------------------------------------------------------

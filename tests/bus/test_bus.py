@@ -8,16 +8,20 @@ import logging
 import time
 from collections.abc import Awaitable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, TypeVar
 
 import pytest
 
+from engine import playback
 from engine.analysis.report import summarize_book
 from engine.bus.address import BusAddress, credentials_from, parse_bus_address
 from engine.bus.keys import routing_key
 from engine.bus.mirror import Mirror, ProducerDown
 from engine.bus.publisher import Backoff, BusPublisher
+from engine.core.inputs import Unfollowed, UnfollowReason
 from engine.core.state import MatchState
+from engine.core.update import step
 from engine.desk import Desk
 from engine.desk.reader import Decision, FixtureCopy
 from engine.io.client import ClientSettings, ConnectLimiter
@@ -121,6 +125,35 @@ def test_the_bus_address_keeps_its_credentials_out_of_every_text(monkeypatch: py
             parse_bus_address(bad, "no-colon" if why == "USER:PASSWORD" else None)
     with pytest.raises(ValueError, match="NOT_SET_ANYWHERE"):
         credentials_from("NOT_SET_ANYWHERE")
+
+
+def test_a_fixture_closed_while_the_broker_is_away_gets_its_closing_snapshot_once_on_the_return() -> None:
+    """Unfollowed while the broker is away, a fixture's closing line cannot go out: its closing book
+    (every undecided market suspended, not_followed) is the snapshot published on the return, once;
+    closed while connected, its closing line goes at once and nothing is kept for it."""
+    recording = read_recording(BO7)
+    publisher = BusPublisher(BusAddress("127.0.0.1", 9))
+    publisher.desk = Desk(TOKEN)  # not started: it follows nothing now
+    fixture: Any = SimpleNamespace(fixture_id=recording.fixture_id)
+    state = playback.start_state(recording)
+    for _, message in list(playback.inputs(recording))[:120]:
+        state, update = step(state, message)
+        publisher.sent(fixture, update)
+    state, closing = step(state, Unfollowed(UnfollowReason.OPERATOR))
+    publisher.sent(fixture, closing)
+    assert publisher.skipped == 121
+    (line,) = publisher.snapshot_lines()
+    assert line["snapshot"] is True
+    assert routing_key(line) == f"tabletennis.{recording.fixture_id}.closed"
+    undecided = [entry for entry in line["book"].values() if entry["status"] not in ("settled", "void")]
+    assert undecided
+    assert all(entry["status"] == "suspended" and "not_followed" in entry["reasons"] for entry in undecided)
+    assert publisher.snapshot_lines() == []  # once
+    publisher.connected = True  # connected: the closing line itself goes out, nothing is kept
+    publisher.sent(fixture, update)
+    publisher.sent(fixture, closing)
+    assert [queued.get("input") for queued in publisher._queue] == ["Action", "Unfollowed"]
+    assert publisher.snapshot_lines() == []
 
 
 # --- on a real broker ----------------------------------------------------------------------------
