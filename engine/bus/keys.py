@@ -22,6 +22,8 @@ EXCHANGE = "ttengine"
 SPORT = "tabletennis"
 #: The binding that takes every line of every engine.
 EVERYTHING = f"{SPORT}.#"
+#: The routing key a consumer asks the engines for snapshots on (outside the stream's `tabletennis.#`).
+SNAPSHOT_REQUEST = "control.snapshot"
 
 
 def routing_key(line: Mapping[str, Any]) -> str:

@@ -34,8 +34,8 @@ import attrs
 import orjson
 
 from engine.bus.address import BusAddress
-from engine.bus.keys import EVERYTHING, EXCHANGE
-from engine.bus.publisher import SNAPSHOT_REQUEST, Backoff, _raise_if_cancelled, require_aio_pika
+from engine.bus.connection import Backoff, connect, raise_if_cancelled, require_aio_pika, said
+from engine.bus.keys import EVERYTHING, EXCHANGE, SNAPSHOT_REQUEST
 from engine.desk.reader import ALIVE_LIMIT, Decision, FixtureCopy, StreamError, StreamReader
 
 if TYPE_CHECKING:
@@ -138,32 +138,18 @@ class Mirror:
         self._tasks = []
 
     async def _run(self) -> None:
-        import aio_pika
-
-        failures = 0
-        while not self._closing:
-            try:
-                connection = await aio_pika.connect(
-                    host=self.address.host,
-                    port=self.address.port,
-                    virtualhost=self.address.vhost,
-                    login=self.address.login,
-                    password=self.address.password.reveal(),
-                    timeout=self.connect_timeout,
-                )
-            except Exception as exc:
-                delay = self.backoff.after(failures)
-                failures += 1
-                log.warning("mirror: bus %s unreachable: %s; again in %.1f s", self.address, self._said(exc), delay)
-                await asyncio.sleep(delay)
-                continue
-            failures = 0
+        while True:
+            connection = await connect(
+                self.address, self.backoff, self.connect_timeout, "mirror: bus", lambda: self._closing
+            )
+            if connection is None:
+                return
             try:
                 async with connection:
                     await self._consume(connection)
             except Exception as exc:
-                _raise_if_cancelled()  # aio-pika can turn a cancellation into its own error on the way out
-                log.error("mirror: bus %s lost: %s; subscribing again", self.address, self._said(exc))
+                raise_if_cancelled()
+                log.error("mirror: bus %s lost: %s; subscribing again", self.address, said(self.address, exc))
             finally:
                 self.connected = False
                 self._synced.clear()
@@ -222,6 +208,3 @@ class Mirror:
                     await result
             except Exception:
                 log.exception("mirror: callback %s raised on %s; the mirror goes on", fn, type(item).__name__)
-
-    def _said(self, exc: BaseException) -> str:
-        return self.address.redact(f"{type(exc).__name__}: {exc}")

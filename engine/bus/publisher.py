@@ -35,7 +35,8 @@ import orjson
 
 from engine.analysis.trace import describe_update
 from engine.bus.address import BusAddress
-from engine.bus.keys import EXCHANGE, routing_key
+from engine.bus.connection import Backoff, connect, raise_if_cancelled, require_aio_pika, said
+from engine.bus.keys import EXCHANGE, SNAPSHOT_REQUEST, routing_key
 from engine.core.inputs import Unfollowed
 from engine.core.match.inputs import Malformed
 from engine.core.update import Update
@@ -46,39 +47,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("engine.bus")
 
-#: The routing key a consumer asks for snapshots on (outside the stream's `tabletennis.#`).
-SNAPSHOT_REQUEST = "control.snapshot"
 #: [ours] Seconds between two alive lines (UOF: every few seconds; our consumers allow 2 s).
 ALIVE_EVERY = 1.0
-
-
-def _raise_if_cancelled() -> None:
-    """CancelledError when the running task is being cancelled (whatever error reached the caller)."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
-
-
-def require_aio_pika() -> None:
-    """ImportError with the install line when the bus's client library is missing."""
-    try:
-        import aio_pika  # noqa: F401
-    except ImportError:
-        raise ImportError("the bus needs aio-pika: pip install 'ttengine[bus]'") from None
-    # The client logs each failed connection attempt at ERROR, with a traceback; ours say the same
-    # once per attempt, with the address (redacted) and when the next one comes.
-    logging.getLogger("aiormq.connection").setLevel(logging.CRITICAL)
-
-
-@attrs.frozen(slots=True)
-class Backoff:
-    """Seconds between two attempts to reach the broker: `initial`, doubling up to `maximum`."""
-
-    initial: float = 0.5
-    maximum: float = 10.0
-
-    def after(self, failures: int) -> float:
-        return float(min(self.maximum, self.initial * 2 ** min(failures, 32)))
 
 
 class BusPublisher(DeskObserver):
@@ -184,38 +154,22 @@ class BusPublisher(DeskObserver):
             log.error("bus %s: %d lines not published at close", self.address, len(self._queue))
 
     async def _run(self) -> None:
-        import aio_pika
-
-        failures = 0
-        while not self._closing:
-            try:
-                connection = await aio_pika.connect(
-                    host=self.address.host,
-                    port=self.address.port,
-                    virtualhost=self.address.vhost,
-                    login=self.address.login,
-                    password=self.address.password.reveal(),
-                    timeout=self.connect_timeout,
-                )
-            except Exception as exc:  # unreachable, refused, a bad login: retried
-                delay = self.backoff.after(failures)
-                failures += 1
-                log.warning("bus %s unreachable: %s; again in %.1f s", self.address, self._said(exc), delay)
-                await asyncio.sleep(delay)
-                continue
-            failures = 0
+        while True:
+            connection = await connect(self.address, self.backoff, self.connect_timeout, "bus", lambda: self._closing)
+            if connection is None:
+                return
             try:
                 async with connection:
                     await self._publish(connection)
                     return  # closing: everything queued went out
             except Exception as exc:
-                _raise_if_cancelled()  # aio-pika can turn a cancellation into its own error on the way out
+                raise_if_cancelled()
                 lost = 1 if self._queue else 0
                 self.unconfirmed += lost
                 log.error(
                     "bus %s lost: %s; %d line(s) unconfirmed; every fixture's snapshot goes first on its return",
                     self.address,
-                    self._said(exc),
+                    said(self.address, exc),
                     lost,
                 )
             finally:
@@ -284,6 +238,3 @@ class BusPublisher(DeskObserver):
         for line in lines:
             self._put(line)
         self.snapshots += len(lines)
-
-    def _said(self, exc: BaseException) -> str:
-        return self.address.redact(f"{type(exc).__name__}: {exc}")

@@ -15,7 +15,7 @@ from engine.cli.common import EXIT_OK, EXIT_USAGE, PROG, CommandMaker, arg_posit
 
 def _mirror(args: argparse.Namespace) -> int:
     from engine.bus.address import credentials_from, parse_bus_address
-    from engine.bus.publisher import require_aio_pika
+    from engine.bus.connection import require_aio_pika
 
     try:
         require_aio_pika()

@@ -95,7 +95,8 @@ def _follow_desk(args: argparse.Namespace) -> int:
     outlets = []
     if args.bus is not None:
         from engine.bus.address import credentials_from, parse_bus_address
-        from engine.bus.publisher import BusPublisher, require_aio_pika
+        from engine.bus.connection import require_aio_pika
+        from engine.bus.publisher import BusPublisher
 
         try:
             require_aio_pika()

@@ -16,9 +16,10 @@ import pytest
 from engine import playback
 from engine.analysis.report import summarize_book
 from engine.bus.address import BusAddress, credentials_from, parse_bus_address
+from engine.bus.connection import Backoff
 from engine.bus.keys import routing_key
 from engine.bus.mirror import Mirror, ProducerDown
-from engine.bus.publisher import Backoff, BusPublisher
+from engine.bus.publisher import BusPublisher
 from engine.core.inputs import Unfollowed, UnfollowReason
 from engine.core.state import MatchState
 from engine.core.update import step
