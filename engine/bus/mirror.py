@@ -178,15 +178,17 @@ class Mirror:
     async def _take(self, body: bytes) -> None:
         try:
             line = orjson.loads(body)
+            if not isinstance(line, dict):
+                raise StreamError("a line of the stream is a JSON object")
             decisions = self.reader.feed(line, self.clock())
-        except (orjson.JSONDecodeError, StreamError) as exc:
+        except (orjson.JSONDecodeError, StreamError) as exc:  # taken off the queue all the same
             self.refused += 1
             log.warning("mirror: a message that is not a line of the stream: %s", exc)
             return
         self.lines += 1
         for decision in decisions:
             await self._call(decision)
-        fixture_id = line.get("fixtureId") if isinstance(line, dict) else None
+        fixture_id = line.get("fixtureId")
         if isinstance(fixture_id, str) and fixture_id in self.reader.fixtures:
             await self._call(self.reader.fixtures[fixture_id])
 

@@ -10,6 +10,7 @@ from typing import IO, Any
 
 import orjson
 
+from engine.bus.address import BusAddress
 from engine.cli.common import EXIT_OK, EXIT_USAGE, PROG, CommandMaker, arg_positive, fail
 
 
@@ -37,7 +38,7 @@ def _mirror(args: argparse.Namespace) -> int:
             out.close()
 
 
-async def _run(address: Any, args: argparse.Namespace, out: IO[bytes] | None, err: IO[str]) -> int:
+async def _run(address: BusAddress, args: argparse.Namespace, out: IO[bytes] | None, err: IO[str]) -> int:
     from engine.bus.mirror import Mirror, ProducerDown
     from engine.desk.reader import Decision, FixtureCopy
 

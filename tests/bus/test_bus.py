@@ -157,6 +157,16 @@ def test_a_fixture_closed_while_the_broker_is_away_gets_its_closing_snapshot_onc
     assert publisher.snapshot_lines() == []
 
 
+def test_a_message_that_is_not_a_line_is_refused_and_taken_off_the_queue() -> None:
+    """Not JSON, JSON that is not an object, an object that is no line: counted, never raised (a
+    raise would leave it on the queue, to come back for ever)."""
+    mirror = Mirror(BusAddress("127.0.0.1", 9))
+    for body in (b"not json", b"[1, 2]", b'"text"', b'{"no": "fixture"}'):
+        asyncio.run(mirror._take(body))
+    assert mirror.refused == 4
+    assert mirror.lines == 0
+
+
 # --- on a real broker ----------------------------------------------------------------------------
 
 
