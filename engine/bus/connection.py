@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -54,26 +54,52 @@ def raise_if_cancelled() -> None:
 
 
 async def connect(
-    address: BusAddress, backoff: Backoff, timeout: float, who: str, closing: Callable[[], bool]
+    address: BusAddress,
+    backoff: Backoff,
+    timeout: float,
+    who: str,
+    closing: Callable[[], bool],
+    heartbeat: int | None = None,
 ) -> aio_pika.abc.AbstractConnection | None:
     """A connection to the broker, retried with `backoff` until one is made (None once `closing()`
-    says to stop); `who` starts each warning (`bus`, `mirror: bus`)."""
-    import aio_pika
-
+    says to stop); `who` starts each warning (`bus`, `mirror: bus`); `heartbeat` asks for one every
+    so many seconds (None: the broker's choice, 60 s by default)."""
     failures = 0
     while not closing():
         try:
-            return await aio_pika.connect(
-                host=address.host,
-                port=address.port,
-                virtualhost=address.vhost,
-                login=address.login,
-                password=address.password.reveal(),
-                timeout=timeout,
-            )
+            return await _open(address, timeout, heartbeat)
         except Exception as exc:  # unreachable, refused, a bad login: retried
             delay = backoff.after(failures)
             failures += 1
             log.warning("%s %s unreachable: %s; again in %.1f s", who, address, said(address, exc), delay)
             await asyncio.sleep(delay)
     return None
+
+
+class BusUnreachable(ConnectionError):
+    """The broker could not be reached (the text names the address, never the password)."""
+
+
+async def connect_once(address: BusAddress, timeout: float = 5.0) -> aio_pika.abc.AbstractConnection:
+    """One connection to the broker, for a command that does one thing; BusUnreachable if it fails."""
+    require_aio_pika()
+    try:
+        return await _open(address, timeout)
+    except Exception as exc:
+        raise BusUnreachable(f"bus {address} unreachable: {said(address, exc)}") from None
+
+
+async def _open(address: BusAddress, timeout: float, heartbeat: int | None = None) -> aio_pika.abc.AbstractConnection:
+    import aio_pika
+
+    extra: dict[str, Any] = {} if heartbeat is None else {"heartbeat": heartbeat}
+    connection: aio_pika.abc.AbstractConnection = await aio_pika.connect(
+        host=address.host,
+        port=address.port,
+        virtualhost=address.vhost,
+        login=address.login,
+        password=address.password.reveal(),
+        timeout=timeout,
+        **extra,
+    )
+    return connection

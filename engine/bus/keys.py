@@ -7,7 +7,8 @@ fixture and kind, so a service subscribes to what it needs with a binding patter
     tabletennis.engine.<run>.alive      the engine run lives (UOF's alive)
 
 `tabletennis.#` is everything; `tabletennis.*.snapshot` every snapshot; `tabletennis.engine.#`
-every engine's alive line. Requests to the engines (`control.snapshot`) are outside `tabletennis.`.
+every engine's alive line. Requests to the engines (`control.snapshot`, `control.holdings`,
+`control.unassign`) are outside `tabletennis.`; the fixtures to share wait on the queue `WORK_QUEUE`.
 A fixture id is a UUID (no dots), so the key's parts are unambiguous.
 """
 
@@ -24,6 +25,13 @@ SPORT = "tabletennis"
 EVERYTHING = f"{SPORT}.#"
 #: The routing key a consumer asks the engines for snapshots on (outside the stream's `tabletennis.#`).
 SNAPSHOT_REQUEST = "control.snapshot"
+#: The routing key `ttengine assign` asks every engine on for the fixtures it holds (a reply each).
+HOLDINGS_REQUEST = "control.holdings"
+#: The routing key `ttengine unassign` asks the engine holding a fixture to give it up on (a reply each).
+UNASSIGN_REQUEST = "control.unassign"
+#: The durable quorum queue of the fixtures to follow (`ttengine assign`); an engine that takes one
+#: holds it as an unacknowledged delivery while it follows it (`ttengine follow --take N`).
+WORK_QUEUE = "ttengine.fixtures"
 
 
 def routing_key(line: Mapping[str, Any]) -> str:

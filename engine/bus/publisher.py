@@ -36,7 +36,8 @@ import orjson
 from engine.analysis.trace import describe_update
 from engine.bus.address import BusAddress
 from engine.bus.connection import Backoff, connect, raise_if_cancelled, require_aio_pika, said
-from engine.bus.keys import EXCHANGE, SNAPSHOT_REQUEST, routing_key
+from engine.bus.keys import EXCHANGE, HOLDINGS_REQUEST, SNAPSHOT_REQUEST, UNASSIGN_REQUEST, routing_key
+from engine.bus.leases import LEASE_HEARTBEAT, Follow, Leases
 from engine.core.inputs import Unfollowed
 from engine.core.match.inputs import Malformed
 from engine.core.update import Update
@@ -61,6 +62,7 @@ class BusPublisher(DeskObserver):
         alive_every: float = ALIVE_EVERY,
         backoff: Backoff | None = None,
         connect_timeout: float = 5.0,
+        take: int = 0,
     ) -> None:
         if not alive_every > 0:
             raise ValueError(f"alive_every must be positive seconds, not {alive_every!r}")
@@ -81,6 +83,10 @@ class BusPublisher(DeskObserver):
         self._latest: dict[str, Update] = {}  # each fixture's latest update sent: its snapshot's source
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        #: The fixtures taken off the shared queue (`take` > 0: `ttengine follow --take N`).
+        self.leases = Leases(take) if take else None
+        self._follow: Follow | None = None
+        self._channel: aio_pika.abc.AbstractChannel | None = None
 
     def __repr__(self) -> str:
         state = "connected" if self.connected else "disconnected"
@@ -127,13 +133,15 @@ class BusPublisher(DeskObserver):
 
     # --- running --------------------------------------------------------------------------------
 
-    async def open(self, desk: Desk) -> BusPublisher:
+    async def open(self, desk: Desk, follow: Follow | None = None) -> BusPublisher:
         """Publish `desk`'s stream: connect in the background (and reconnect whenever the broker
-        goes away); the observer to add to the desk (this publisher)."""
+        goes away); the observer to add to the desk (this publisher). A publisher that takes
+        fixtures follows each with `follow` (default: `desk.follow` with the fixture's format)."""
         require_aio_pika()
         if self._task is not None:
             raise RuntimeError("a publisher publishes one desk's stream")
         self.desk = desk
+        self._follow = follow or (lambda entry: desk.follow(entry.fixture_id, entry.fmt))
         self._task = asyncio.get_running_loop().create_task(self._run(), name="bus publisher")
         return self
 
@@ -155,7 +163,10 @@ class BusPublisher(DeskObserver):
 
     async def _run(self) -> None:
         while True:
-            connection = await connect(self.address, self.backoff, self.connect_timeout, "bus", lambda: self._closing)
+            heartbeat = None if self.leases is None else LEASE_HEARTBEAT
+            connection = await connect(
+                self.address, self.backoff, self.connect_timeout, "bus", lambda: self._closing, heartbeat
+            )
             if connection is None:
                 return
             try:
@@ -174,16 +185,21 @@ class BusPublisher(DeskObserver):
                 )
             finally:
                 self.connected = False
+                self._channel = None
                 self.skipped += len(self._queue) - (1 if self._queue else 0)
                 self._queue.clear()
+                if self.leases is not None:  # its assignments are back on the queue: not ours to publish
+                    for fixture_id in await self.leases.drop_all():
+                        self._latest.pop(fixture_id, None)
 
     async def _publish(self, connection: aio_pika.abc.AbstractConnection) -> None:
         import aio_pika
 
-        channel = await connection.channel(publisher_confirms=True)
+        channel = self._channel = await connection.channel(publisher_confirms=True)
         exchange = await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
         requests = await channel.declare_queue(exclusive=True, auto_delete=True)
-        await requests.bind(exchange, SNAPSHOT_REQUEST)
+        for request in (SNAPSHOT_REQUEST, HOLDINGS_REQUEST, UNASSIGN_REQUEST):
+            await requests.bind(exchange, request)
         await requests.consume(self._requested, no_ack=True)
         self.connections += 1
         self.connected = True
@@ -192,11 +208,18 @@ class BusPublisher(DeskObserver):
         self.snapshots += len(snapshots)
         log.info("bus %s: connected; %d snapshot(s) first", self.address, len(snapshots))
         beating = asyncio.get_running_loop().create_task(self._alive(), name="bus alive")
+        if self.leases is not None:
+            assert self.desk is not None
+            assert self._follow is not None
+            self.leases.on_lost = self._more.set
+            await self.leases.open(connection, self.desk, self._follow)
         try:
             while True:
                 while not self._queue:
                     if self._closing:
                         return
+                    if self.leases is not None and self.leases.lost is not None:
+                        raise self.leases.lost
                     self._more.clear()
                     await self._more.wait()
                 line = self._queue[0]
@@ -225,16 +248,36 @@ class BusPublisher(DeskObserver):
             await asyncio.sleep(self.alive_every)
 
     async def _requested(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
-        """A consumer's request for snapshots: `{"fixtures": [ids]}` (empty or absent: all)."""
+        """A request of a consumer or a command, `{"fixtures": [ids]}` (empty or absent: all):
+        snapshots (`control.snapshot`); the fixtures this engine follows (`control.holdings`); to
+        give up those it took (`control.unassign`). The last two are answered on `reply_to`."""
+        kind = message.routing_key
         try:
             asked = orjson.loads(message.body).get("fixtures") or None
         except (orjson.JSONDecodeError, AttributeError):
-            log.warning("bus %s: a snapshot request that is not a JSON object: ignored", self.address)
+            log.warning("bus %s: a %s request that is not a JSON object: ignored", self.address, kind)
             return
         if asked is not None and not (isinstance(asked, list) and all(isinstance(each, str) for each in asked)):
-            log.warning("bus %s: a snapshot request whose fixtures are not ids: ignored", self.address)
+            log.warning("bus %s: a %s request whose fixtures are not ids: ignored", self.address, kind)
             return
-        lines = self.snapshot_lines(asked)
-        for line in lines:
-            self._put(line)
-        self.snapshots += len(lines)
+        if kind == SNAPSHOT_REQUEST:
+            lines = self.snapshot_lines(asked)
+            for line in lines:
+                self._put(line)
+            self.snapshots += len(lines)
+            return
+        if kind == HOLDINGS_REQUEST:
+            answer = sorted(self.desk.fixtures) if self.desk is not None else []
+        else:
+            answer = [] if self.leases is None else await self.leases.release(asked)
+        await self._reply(message, answer)
+
+    async def _reply(self, message: aio_pika.abc.AbstractIncomingMessage, fixtures: list[str]) -> None:
+        import aio_pika
+
+        channel, desk = self._channel, self.desk
+        if channel is None or desk is None or not message.reply_to:
+            return
+        body = orjson.dumps({"run": desk.stream.run, "fixtures": fixtures})
+        with contextlib.suppress(Exception):  # the asker gone, the channel closing: it hears no answer
+            await channel.default_exchange.publish(aio_pika.Message(body), routing_key=message.reply_to)

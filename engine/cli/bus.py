@@ -1,4 +1,6 @@
-"""`ttengine mirror`: a service's copy of every fixture on the bus, for people (`engine.bus.Mirror`)."""
+"""The bus for people: `ttengine mirror` (a service's copy of every fixture on the bus,
+`engine.bus.Mirror`), `ttengine assign` and `unassign` (the fixtures the engines share,
+`engine.bus.assignments`)."""
 
 from __future__ import annotations
 
@@ -6,21 +8,83 @@ import argparse
 import asyncio
 import signal
 import sys
+from collections.abc import Mapping
 from typing import IO, Any
 
 import orjson
 
 from engine.bus.address import BusAddress
-from engine.cli.common import EXIT_OK, EXIT_USAGE, PROG, CommandMaker, arg_positive, fail
+from engine.cli.common import EXIT_FEED_FAILED, EXIT_OK, EXIT_USAGE, PROG, CommandMaker, arg_positive, fail
 
 
-def _mirror(args: argparse.Namespace) -> int:
+def _address(args: argparse.Namespace) -> BusAddress:
+    """The broker of `--bus` and `--bus-env` (ImportError without aio-pika, ValueError in words)."""
     from engine.bus.address import credentials_from, parse_bus_address
     from engine.bus.connection import require_aio_pika
 
+    require_aio_pika()
+    return parse_bus_address(args.bus, credentials_from(args.bus_env))
+
+
+def _assign(args: argparse.Namespace) -> int:
+    """`assign`: put fixtures on the engines' shared queue."""
+    from engine.bus.assignments import assign
+    from engine.bus.connection import BusUnreachable
+    from engine.desk.config import parse_fixture_argument
+
     try:
-        require_aio_pika()
-        address = parse_bus_address(args.bus, credentials_from(args.bus_env))
+        address = _address(args)
+        entries = [parse_fixture_argument(text) for text in args.fixtures]
+    except (ImportError, ValueError) as exc:
+        return fail(f"{PROG} assign: {exc}", EXIT_USAGE)
+    try:
+        report = asyncio.run(assign(address, entries))
+    except BusUnreachable as exc:
+        return fail(f"{PROG} assign: {exc}", EXIT_FEED_FAILED)
+    holdings = report.holdings
+    for fixture_id in report.assigned:
+        print(f"assigned {fixture_id}")
+    for fixture_id, why in report.refused.items():
+        print(f"{PROG} assign: {fixture_id} refused: {why}", file=sys.stderr)
+    _say_engines(holdings.engines, holdings.silent, "assign")
+    return EXIT_OK if not report.refused else EXIT_FEED_FAILED
+
+
+def _unassign(args: argparse.Namespace) -> int:
+    """`unassign`: take fixtures back from the queue or from the engine that follows them."""
+    from engine.bus.assignments import unassign
+    from engine.bus.connection import BusUnreachable
+    from engine.io.protocol import check_fixture_id
+
+    try:
+        address = _address(args)
+        for fixture_id in args.fixtures:
+            check_fixture_id(fixture_id)
+    except (ImportError, ValueError) as exc:
+        return fail(f"{PROG} unassign: {exc}", EXIT_USAGE)
+    try:
+        report = asyncio.run(unassign(address, args.fixtures))
+    except BusUnreachable as exc:
+        return fail(f"{PROG} unassign: {exc}", EXIT_FEED_FAILED)
+    for fixture_id in report.removed:
+        print(f"unassigned {fixture_id} (it was waiting on the queue)")
+    for fixture_id, run in report.released.items():
+        print(f"unassigned {fixture_id} (engine run {run} stopped following it)")
+    for fixture_id in report.unknown:
+        print(f"{PROG} unassign: {fixture_id} is not assigned: not on the queue, no engine holds it", file=sys.stderr)
+    _say_engines(report.holdings.engines, report.holdings.silent, "unassign")
+    return EXIT_OK if not report.unknown else EXIT_FEED_FAILED
+
+
+def _say_engines(engines: Mapping[str, tuple[str, ...]], silent: tuple[str, ...], command: str) -> None:
+    print(f"{PROG} {command}: {len(engines)} engine(s) answered", file=sys.stderr)
+    for run in silent:
+        print(f"{PROG} {command}: engine run {run} lives but did not answer in time", file=sys.stderr)
+
+
+def _mirror(args: argparse.Namespace) -> int:
+    try:
+        address = _address(args)
     except (ImportError, ValueError) as exc:
         return fail(f"{PROG} mirror: {exc}", EXIT_USAGE)
     out: IO[bytes] | None = None
@@ -108,3 +172,29 @@ def add_commands(command: CommandMaker) -> None:
         help="a routing key pattern to take (repeatable; default: tabletennis.#)",
     )
     mirror.set_defaults(run=_mirror)
+
+    for name, run, what in (
+        (
+            "assign",
+            _assign,
+            "put fixtures on the engines' shared queue: an engine of `follow --bus URL --take N`"
+            " takes each (refused: a fixture waiting or followed already)",
+        ),
+        (
+            "unassign",
+            _unassign,
+            "take fixtures back: off the queue, or from the engine following them (its closing bet stop goes out)",
+        ),
+    ):
+        sharing = command(name, what, argparse.HelpFormatter)
+        sharing.add_argument("--bus", required=True, metavar="amqp://HOST[:PORT]/VHOST", help="the broker")
+        sharing.add_argument(
+            "--bus-env", default=None, metavar="VAR", help="environment variable holding USER:PASSWORD"
+        )
+        sharing.add_argument(
+            "fixtures",
+            nargs="+",
+            metavar="FIXTURE_ID:bestOf" if name == "assign" else "FIXTURE_ID",
+            help="a fixture (with its best-of when known)" if name == "assign" else "a fixture",
+        )
+        sharing.set_defaults(run=run)

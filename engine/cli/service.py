@@ -19,6 +19,7 @@ from engine.cli.common import (
     arg_non_negative,
     arg_port,
     arg_positive,
+    arg_positive_int,
     arg_probability,
     fail,
 )
@@ -55,8 +56,13 @@ def _follow_desk(args: argparse.Namespace) -> int:
     value = os.environ.get(token_env)
     if not value:
         return usage(f"environment variable {token_env} is not set or empty")
-    if not fixtures and args.config is None:
-        return usage("nothing to follow: give FIXTURE_ID[:bestOf] … or --config FILE")
+    if args.take is not None:
+        if args.bus is None:
+            return usage("--take needs --bus: the fixtures come from the bus's queue (ttengine assign)")
+        if fixtures or config.fixtures:
+            return usage("with --take the fixtures come from the bus's queue (ttengine assign), not from here")
+    elif not fixtures and args.config is None:
+        return usage("nothing to follow: give FIXTURE_ID[:bestOf] … or --config FILE (or --bus URL --take N)")
     ids = [entry.fixture_id for entry in fixtures]
     if len(set(ids)) < len(ids):
         return usage("a fixture is given twice")
@@ -100,7 +106,8 @@ def _follow_desk(args: argparse.Namespace) -> int:
 
         try:
             require_aio_pika()
-            outlets.append(BusPublisher(parse_bus_address(args.bus, credentials_from(args.bus_env))))
+            address = parse_bus_address(args.bus, credentials_from(args.bus_env))
+            outlets.append(BusPublisher(address, take=args.take or 0))
         except (ImportError, ValueError) as exc:
             return usage(str(exc))
     elif args.bus_env is not None:
@@ -122,7 +129,7 @@ def _follow_desk(args: argparse.Namespace) -> int:
         record_dir,
         http,
         http_token,
-        args.exit_when_done or exit_when_done,
+        args.take is None and (args.exit_when_done or exit_when_done),
         args.alive_every or service.alive_every or ALIVE_EVERY,
         args.lag_limit or service.lag_limit or LAG_LIMIT,
         learner,
@@ -279,6 +286,14 @@ def add_commands(command: CommandMaker) -> None:
     )
     desk.add_argument(
         "--bus-env", default=None, metavar="VAR", help="environment variable holding the bus's USER:PASSWORD"
+    )
+    desk.add_argument(
+        "--take",
+        type=arg_positive_int,
+        default=None,
+        metavar="N",
+        help="with --bus: follow up to N fixtures at a time from the bus's shared queue (ttengine assign);"
+        " an engine that dies gives its fixtures back, and another takes them",
     )
     desk.set_defaults(run=_follow_desk)
 

@@ -28,7 +28,7 @@ from engine.desk.collector import CollectorPolicy
 from engine.desk.config import ConfigError, DeskConfig, FixtureEntry, load_config
 from engine.desk.learning import RatingsLearner
 from engine.desk.metrics import DeskMetrics
-from engine.desk.service import Desk, DeskObserver, UpdateLog
+from engine.desk.service import Desk, DeskFixture, DeskObserver, UpdateLog
 from engine.desk.web import DeskWeb
 from engine.io.client import ClientSettings
 from engine.io.protocol import FeedError, Secret
@@ -45,9 +45,10 @@ ALIVE_EVERY = 1.0
 
 class Outlet(Protocol):
     """Somewhere else the desk's stream goes (the bus's publisher): opened once the desk exists,
-    before any fixture is followed, and closed after every fixture's closing bet stop."""
+    before any fixture is followed, and closed after every fixture's closing bet stop. One that
+    brings fixtures (the bus's shared queue) follows each with `follow`."""
 
-    async def open(self, desk: Desk) -> DeskObserver: ...
+    async def open(self, desk: Desk, follow: Callable[[FixtureEntry], DeskFixture]) -> DeskObserver: ...
 
     async def close(self) -> None: ...
 
@@ -188,8 +189,12 @@ async def _serve(options: ServiceOptions, signals: _Signals, updates: UpdateLog 
     beating = None if updates is None else asyncio.ensure_future(_alive(updates, desk, options.alive_every))
     collector = metrics.collector = CollectorPolicy(on_pause=metrics.observe_pause)
     try:
+
+        def follow(entry: FixtureEntry) -> DeskFixture:
+            return desk.follow(entry.fixture_id, entry.fmt, options.markets(entry))
+
         for outlet in options.outlets:
-            desk.observe(await outlet.open(desk))
+            desk.observe(await outlet.open(desk, follow))
         async with desk:  # leaving it: every fixture's closing bet stop, delivered
             for entry in options.fixtures:
                 desk.follow(entry.fixture_id, entry.fmt, options.markets(entry))

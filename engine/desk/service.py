@@ -208,6 +208,8 @@ class Desk:
         self._observers: list[DeskObserver] = [_Health()]
         self.callbacks = Callbacks()
         self._running = False
+        #: True from the moment the desk starts closing (every fixture's closing bet stop follows).
+        self.closing = False
         self._changed = asyncio.Event()  # a fixture ended or left
         self.failures = 0  # fixtures whose feed ended with an error
         #: Seconds each reason held on fixtures no longer followed (the metrics' counters never go back).
@@ -419,6 +421,7 @@ class Desk:
     async def close(self) -> None:
         """Stop following every fixture, each with its closing bet stop, and return once every
         update is delivered. The fixtures stay readable (`fixtures`)."""
+        self.closing = True
         matches = [fixture.match for fixture in self._fixtures.values()]
         await asyncio.gather(*(match.stop() for match in matches))
         watchers = list(self._watchers.values())
@@ -436,6 +439,16 @@ class Desk:
         """True while the fixture waits to be followed again, or its watch is about to decide."""
         watcher = self._watchers.get(fixture.fixture_id)
         return fixture.retry_at is not None or (watcher is not None and not watcher.done() and fixture.match.ended)
+
+    async def ended(self, fixture_id: str) -> DeskFixture:
+        """Wait until one fixture has ended (finished, or failed with no retry to come); the fixture.
+        KeyError if it is not followed (or stops being followed meanwhile)."""
+        while True:
+            fixture = self._fixtures[fixture_id]
+            if fixture.match.ended and not self._retrying(fixture):
+                return fixture
+            self._changed.clear()
+            await self._changed.wait()
 
     async def wait(self) -> dict[str, MatchState]:
         """Wait until every fixture followed has ended (finished or failed); their last states."""

@@ -1,0 +1,210 @@
+"""Engines that share the fixtures (issue 31, item 2), on a real RabbitMQ: `ttengine assign` puts
+fixtures on the queue, two `ttengine follow --bus --take N` processes take them, one is killed
+with SIGKILL mid-match, the other takes its fixtures over; a mirror is right all through."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine import playback
+from engine.analysis.report import summarize_book
+from engine.bus.address import BusAddress
+from engine.bus.assignments import assign, read_assignment, unassign
+from engine.bus.connection import Backoff
+from engine.bus.mirror import Mirror
+from engine.desk.config import parse_fixture_argument
+from engine.desk.reader import Decision, FixtureCopy
+from engine.io.protocol import Secret
+from engine.io.recording import read_recording
+from engine.io.server import ProviderServer, load_fixtures
+from engine.testing.broker import LocalBroker
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures_data"
+SIX = [
+    FIXTURES / f"aicup2026_m0{n}_{kind}_bo5.jsonl"
+    for n, kind in ((1, "female"), (2, "male"), (3, "female"), (4, "male"), (6, "female"), (8, "male"))
+]
+TOKEN = "sharing-token-51e0"
+QUICK = Backoff(initial=0.2, maximum=1.0)
+
+pytestmark = pytest.mark.xdist_group("broker")
+
+
+def _final_books() -> dict[str, dict[str, tuple[str, Any]]]:
+    """Each recording's final book, replayed: what every mirror must end with."""
+    books = {}
+    for path in SIX:
+        recording = read_recording(path)
+        assert recording.fixture_id is not None
+        state = playback.fold(recording)
+        books[recording.fixture_id] = {
+            market_id: (market["status"], market.get("result"))
+            for market_id, market in summarize_book(state.book, state.prices).items()
+        }
+    return books
+
+
+def _copied(copy: FixtureCopy) -> dict[str, tuple[str, Any]]:
+    return {market_id: (market.status, market.result) for market_id, market in copy.book.items()}
+
+
+class _Engines:
+    """`ttengine follow --bus URL --take N` processes, their stderr kept in files."""
+
+    def __init__(self, tmp_path: Path, bus: str, base: str, take: int) -> None:
+        self.tmp_path, self.bus, self.base, self.take = tmp_path, bus, base, take
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def start(self) -> subprocess.Popen[bytes]:
+        number = len(self.processes)
+        command = [sys.executable, "-m", "engine", "-v", "follow", "--bus", self.bus, "--take", str(self.take)]
+        command += ["--base", self.base, "--token-env", "SHARING_TOKEN", "--stale-after", "30"]
+        environment = {**os.environ, "SHARING_TOKEN": TOKEN}
+        with open(self.tmp_path / f"engine{number}.log", "wb") as log:
+            process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=log)
+        self.processes.append(process)
+        return process
+
+    def log(self, number: int) -> str:
+        return (self.tmp_path / f"engine{number}.log").read_text()
+
+    def stop(self) -> Iterator[int | None]:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+            try:
+                yield process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                yield None
+
+
+def test_two_engines_share_six_fixtures_and_one_takes_over_what_a_killed_one_held(
+    broker: LocalBroker, tmp_path: Path
+) -> None:
+    """Six fixtures assigned to two engines; SIGKILL of one mid-match: each of its fixtures is
+    published again by the other within 15 s, a snapshot first; the mirror shows every market of a
+    fixture whose engine died suspended within 2 s, never one open while no engine lives for it;
+    every fixture ends in the mirror with its replay's final book, no decision delivered twice."""
+    address = BusAddress("127.0.0.1", broker.port)
+    finals = _final_books()
+    entries = [parse_fixture_argument(f"{read_recording(path).fixture_id}:5") for path in SIX]
+
+    async def run() -> dict[str, Any]:
+        mirror = Mirror(address, backoff=QUICK)
+        decisions: list[Decision] = []
+        mirror.on(Decision, lambda _, decision: decisions.append(decision))
+        await mirror.start()
+        await mirror.subscribed()
+        served = tmp_path / "served"
+        served.mkdir()
+        for path in SIX:
+            (served / path.name).write_bytes(path.read_bytes())
+        server = ProviderServer(load_fixtures(served), Secret(TOKEN), live=True, speed=25.0)
+        async with server:
+            engines = _Engines(tmp_path, f"amqp://127.0.0.1:{broker.port}/", server.base, take=6)
+            victim = engines.start()
+            engines.start()
+            try:
+                while len(mirror.reader.alive) < 2:  # both engines publish their alive lines
+                    await asyncio.sleep(0.05)
+                report = await assign(address, entries)
+                assert report.assigned == tuple(entry.fixture_id for entry in entries)
+                assert set(report.holdings.engines) == set(mirror.reader.alive)  # both answered: none held
+                again = await assign(address, entries[:1])  # a fixture is assigned once
+                assert again.assigned == ()
+                assert entries[0].fixture_id in again.refused
+                while not (len(mirror.fixtures) == 6 and all(copy.synced for copy in mirror.fixtures.values())):
+                    await asyncio.sleep(0.05)
+                await asyncio.sleep(4.0)  # mid-match
+                owners = {fixture_id: copy.run for fixture_id, copy in mirror.fixtures.items()}
+                assert len(set(owners.values())) == 2, f"the queue gave every fixture to one engine: {owners}"
+                heard = dict(mirror.reader.alive)
+                victim.send_signal(signal.SIGKILL)
+                killed_at = time.monotonic()
+                open_without_engine: list[tuple[float, str]] = []
+                taken_over: dict[str, float] = {}  # fixture -> seconds until another run wrote it
+                orphans: set[str] | None = None
+                while (
+                    orphans is None
+                    or len(taken_over) < len(orphans)
+                    or not all(_copied(mirror.fixtures[fixture_id]) == finals[fixture_id] for fixture_id in finals)
+                ):
+                    since = time.monotonic() - killed_at
+                    assert since < 120, "the fixtures did not all finish in the mirror"
+                    for fixture_id, copy in mirror.fixtures.items():
+                        if copy.run != owners[fixture_id] and fixture_id not in taken_over:
+                            taken_over[fixture_id] = since
+                    if orphans is None and since > 1.5:  # the killed engine's alive lines have stopped
+                        dead = next(run for run, at in heard.items() if mirror.reader.alive[run] == at)
+                        orphans = {fixture_id for fixture_id, run in owners.items() if run == dead}
+                        assert orphans
+                        assert set(taken_over) <= orphans  # the living engine's fixtures stay with it
+                    for fixture_id in orphans or ():
+                        copy = mirror.fixtures[fixture_id]
+                        if copy.run == dead and since > 2.0 + 0.2 and copy.open_markets():
+                            open_without_engine.append((since, fixture_id))
+                    await asyncio.sleep(0.05)
+                codes = list(engines.stop())
+                return {
+                    "orphans": orphans,
+                    "taken_over": taken_over,
+                    "open_without_engine": open_without_engine,
+                    "decisions": decisions,
+                    "codes": codes,
+                    "mirror": mirror,
+                    "logs": [engines.log(0), engines.log(1)],
+                }
+            finally:
+                for process in engines.processes:
+                    if process.poll() is None:
+                        process.kill()
+                await mirror.close()
+
+    result = asyncio.run(asyncio.wait_for(run(), 300))
+    print("taken over after (s):", sorted(round(seconds, 2) for seconds in result["taken_over"].values()))
+    assert not result["open_without_engine"], result["open_without_engine"][:5]
+    assert max(result["taken_over"].values()) <= 15.0, result["taken_over"]
+    ids = [decision.id for decision in result["decisions"]]
+    assert ids
+    assert len(ids) == len(set(ids))  # no settlement twice, across the two engines
+    assert result["codes"][1] == 0, result["logs"][1]  # the survivor stops cleanly on SIGTERM
+    assert "took fixture" in result["logs"][1]
+    assert TOKEN not in "".join(result["logs"])
+
+
+def test_unassign_takes_a_fixture_off_the_queue_or_from_its_engine(broker: LocalBroker) -> None:
+    """Without an engine, an assignment waits on the queue: `unassign` takes it off; one never
+    assigned is reported unknown; a message that is no assignment is refused by name."""
+    address = BusAddress("127.0.0.1", broker.port)
+    entry = parse_fixture_argument("6c531aec-15bf-5f43-a888-1d831e5f9a05:7")
+
+    async def run() -> tuple[Any, Any, Any]:
+        first = await assign(address, [entry])
+        second = await unassign(address, [entry.fixture_id, "0b1c9d7e-0000-4000-8000-000000000000"])
+        third = await unassign(address, [entry.fixture_id])
+        return first, second, third
+
+    first, second, third = asyncio.run(asyncio.wait_for(run(), 60))
+    assert first.assigned == (entry.fixture_id,)
+    assert second.removed == (entry.fixture_id,)
+    assert second.unknown == ("0b1c9d7e-0000-4000-8000-000000000000",)
+    assert third.unknown == (entry.fixture_id,)
+    assert read_assignment(b'{"fixtureId": "6c531aec-15bf-5f43-a888-1d831e5f9a05", "bestOf": 7}') == entry
+    for bad, why in (
+        (b"[]", "JSON object"),
+        (b'{"fixtureId": "x"}', "UUID"),
+        (b'{"fixtureId": "%s", "bestOf": 4}' % entry.fixture_id.encode(), "odd"),
+    ):
+        with pytest.raises(ValueError, match=why):
+            read_assignment(bad)
