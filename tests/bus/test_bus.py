@@ -34,6 +34,7 @@ from engine.testing.broker import LocalBroker
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures_data"
 RECORDINGS = sorted(FIXTURES.glob("aicup2026_m0[1-2]_*.jsonl"))
 BO7 = FIXTURES / "aicup2026_m05_female_bo7.jsonl"
+SHORT = FIXTURES / "aicup2026_m06_female_bo5.jsonl"
 TOKEN = "bus-token-3c9d"
 LIMITER = ConnectLimiter(rate=100)
 QUICK = Backoff(initial=0.2, maximum=1.0)
@@ -264,3 +265,45 @@ def test_a_broker_restart_mid_match_loses_nothing_confirmed(
     ids = [decision.id for decision in watcher.decisions]
     assert len(ids) == len(set(ids))
     assert "snapshot(s) first" in caplog.text
+
+
+@group
+def test_a_slow_mirror_does_not_slow_the_engine(broker: LocalBroker, tmp_path: Path) -> None:
+    """A mirror whose callback takes 50 ms a line: the desk publishes the whole match at its own
+    pace (the broker holds what the mirror has not taken), and the mirror still gets every line."""
+    address = BusAddress("127.0.0.1", broker.port)
+
+    async def run() -> tuple[_Audited, _Watcher, int, float]:
+        slow = Mirror(address, backoff=QUICK)
+        watcher = _Watcher(slow)
+
+        async def dawdle(_: Mirror, copy: FixtureCopy) -> None:
+            await asyncio.sleep(0.05)
+
+        slow.on(FixtureCopy, dawdle)
+        await slow.start()
+        await slow.subscribed()
+        publisher = _Audited(address)
+        recording = read_recording(SHORT)
+        assert recording.fixture_id is not None
+        async with ProviderServer(load_fixtures(SHORT), Secret(TOKEN), speed=200.0) as server:
+            desk = Desk(TOKEN, settings=ClientSettings(base=server.base), limiter=LIMITER)
+            desk.observe(await publisher.open(desk))
+            began = time.monotonic()
+            async with desk:
+                desk.follow(recording.fixture_id, fmt=recording.meta.format())
+                await desk.wait()
+            await publisher.close()
+            took = time.monotonic() - began
+        taken_when_done = len(watcher.taken)
+        while not publisher.confirmed_seqs <= watcher.taken:
+            await asyncio.sleep(0.1)
+        await slow.close()
+        return publisher, watcher, taken_when_done, took
+
+    publisher, watcher, taken_when_done, took = _run(run())
+    lines = len(publisher.confirmed_seqs)
+    assert lines > 80
+    assert took < lines * 0.05  # faster than the mirror could take the lines
+    assert taken_when_done < 0.7 * lines  # the engine finished while the mirror was far behind
+    assert publisher.unconfirmed == 0

@@ -5,6 +5,7 @@ with SIGKILL mid-match, the other takes its fixtures over; a mirror is right all
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import subprocess
@@ -22,8 +23,11 @@ from engine.bus.address import BusAddress
 from engine.bus.assignments import assign, read_assignment, unassign
 from engine.bus.connection import Backoff
 from engine.bus.mirror import Mirror
+from engine.bus.publisher import BusPublisher
+from engine.desk import Desk
 from engine.desk.config import parse_fixture_argument
 from engine.desk.reader import Decision, FixtureCopy
+from engine.io.client import ClientSettings
 from engine.io.protocol import Secret
 from engine.io.recording import read_recording
 from engine.io.server import ProviderServer, load_fixtures
@@ -208,3 +212,58 @@ def test_unassign_takes_a_fixture_off_the_queue_or_from_its_engine(broker: Local
     ):
         with pytest.raises(ValueError, match=why):
             read_assignment(bad)
+
+
+def test_an_engine_gives_up_an_unassigned_fixture_and_takes_back_what_a_lost_lease_returned(
+    broker: LocalBroker, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One engine (in process) takes two fixtures. `unassign` of one: the engine stops following it
+    and its closing bet stop reaches the mirror (nothing open). Then the broker closes the channel
+    the assignments were taken on (as its consumer_timeout does): the engine names the setting,
+    drops the other fixture, reconnects, takes it again, and it ends with its replay's final book."""
+    caplog.set_level(logging.INFO, logger="engine.bus")
+    address = BusAddress("127.0.0.1", broker.port)
+    two = [SIX[4], SIX[5]]
+    finals = _final_books()
+    entries = [parse_fixture_argument(f"{read_recording(path).fixture_id}:5") for path in two]
+    kept, dropped = entries[0].fixture_id, entries[1].fixture_id
+
+    async def run() -> tuple[Any, BusPublisher, Mirror, str]:
+        mirror = Mirror(address, backoff=QUICK)
+        await mirror.start()
+        await mirror.subscribed()
+        served = tmp_path / "served"
+        served.mkdir()
+        for path in two:
+            (served / path.name).write_bytes(path.read_bytes())
+        publisher = BusPublisher(address, backoff=QUICK, take=2)
+        async with ProviderServer(load_fixtures(served), Secret(TOKEN), live=True, speed=25.0) as server:
+            desk = Desk(TOKEN, settings=ClientSettings(base=server.base, stale_after=30.0))
+            desk.observe(await publisher.open(desk))
+            async with desk:
+                while not publisher.connected:
+                    await asyncio.sleep(0.05)
+                await assign(address, entries)
+                while not all(entry.fixture_id in mirror.fixtures for entry in entries):
+                    await asyncio.sleep(0.05)
+                report = await unassign(address, [dropped])
+                assert dropped not in desk.fixtures
+                assert publisher.leases is not None
+                publisher.leases._channel_closed(None, RuntimeError("delivery acknowledgement on channel 2 timed out"))
+                while publisher.connections < 2 or kept not in desk.fixtures:
+                    await asyncio.sleep(0.05)
+                while _copied(mirror.fixtures[kept]) != finals[kept]:
+                    await asyncio.sleep(0.05)
+            await publisher.close()
+        await mirror.close()
+        return report, publisher, mirror, desk.stream.run
+
+    report, publisher, mirror, run_id = asyncio.run(asyncio.wait_for(run(), 180))
+    assert report.released == {dropped: run_id}
+    assert report.removed == ()
+    assert not mirror.fixtures[dropped].open_markets()
+    assert any("not_followed" in market.reasons for market in mirror.fixtures[dropped].book.values())
+    assert publisher.leases is not None
+    assert (publisher.leases.released, publisher.leases.taken) == (1, 3)  # both, then the one given back
+    assert "consumer_timeout" in caplog.text
+    assert mirror.fixtures[kept].snapshots >= 2  # its first, and the one after it was taken again
