@@ -50,8 +50,9 @@ SOURCE = Path(__file__).resolve().parent.parent / "fixtures_data" / "aicup2026_m
 TOKEN = "bench-token"
 
 
-def write_recordings(folder: Path, count: int, rate: float) -> list[str]:
-    """`count` copies of the source recording with their own fixture ids, `1/rate` s apart."""
+def write_recordings(folder: Path, count: int, rate: float, stagger: bool = False) -> list[str]:
+    """`count` copies of the source recording with their own fixture ids, `1/rate` s apart (with
+    `stagger`, copy i starts i/count of that later: the fixtures' frames spread over the second)."""
     recording = read_recording(SOURCE)
     original = recording.meta.fixture_id or ""
     texts = [frame.text for frame in recording.frames if isinstance(frame, Frame)]
@@ -62,7 +63,7 @@ def write_recordings(folder: Path, count: int, rate: float) -> list[str]:
         with open(folder / f"f{index:05d}.jsonl", "wb") as out:
             out.write(orjson.dumps({"meta": {"fixtureId": fixture_id, "bestOf": 7}}) + b"\n")
             for number, text in enumerate(texts):
-                seconds = number / rate
+                seconds = (number + (index / count if stagger else 0.0)) / rate
                 recv = f"2026-01-01T10:{int(seconds // 60):02d}:{seconds % 60:06.3f}Z"
                 out.write(orjson.dumps({"recv": recv, "text": text.replace(original, fixture_id)}) + b"\n")
     return ids

@@ -1,6 +1,7 @@
 """The fixtures the engines share: each waits on the durable quorum queue `ttengine.fixtures` as
-one message (`{"fixtureId": …, "bestOf": …}`) until an engine takes it (`ttengine follow --take N`,
-`engine.bus.leases`), and `ttengine assign` / `unassign` put it there and take it back.
+one message (`{"fixtureId": …, "bestOf": …, "preMatch": [home, away]}`, the last two optional)
+until an engine takes it (`ttengine follow --take N`, `engine.bus.leases`); `ttengine assign` /
+`unassign` put it there and take it back.
 
     report = await assign(address, [parse_fixture_argument("6c53…:5")])
     report = await unassign(address, ["6c53…"])
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -41,8 +43,11 @@ class AssignmentError(ValueError):
 
 
 def assignment_body(entry: FixtureEntry) -> bytes:
-    """The message that assigns one fixture (its id and, when known, its best-of)."""
-    return orjson.dumps({"fixtureId": entry.fixture_id, "bestOf": entry.fmt.best_of})
+    """The message that assigns one fixture: its id and, when known, its best-of and pre-match odds."""
+    body: dict[str, Any] = {"fixtureId": entry.fixture_id, "bestOf": entry.fmt.best_of}
+    if entry.pre_match is not None:
+        body["preMatch"] = list(entry.pre_match)
+    return orjson.dumps(body)
 
 
 def read_assignment(body: bytes) -> FixtureEntry:
@@ -57,9 +62,30 @@ def read_assignment(body: bytes) -> FixtureEntry:
     if best_of is not None and (not isinstance(best_of, int) or isinstance(best_of, bool)):
         raise AssignmentError(f"fixture {item['fixtureId']}: bestOf is a number of games, not {best_of!r}")
     try:
-        return parse_fixture_argument(item["fixtureId"] if best_of is None else f"{item['fixtureId']}:{best_of}")
+        entry = parse_fixture_argument(item["fixtureId"] if best_of is None else f"{item['fixtureId']}:{best_of}")
     except ValueError as exc:
         raise AssignmentError(str(exc)) from None
+    pre_match = item.get("preMatch")
+    if pre_match is None:
+        return entry
+    try:
+        return with_pre_match(entry, pre_match)
+    except ValueError as exc:
+        raise AssignmentError(str(exc)) from None
+
+
+def with_pre_match(entry: FixtureEntry, odds: object) -> FixtureEntry:
+    """`entry` with pre-match decimal odds (home, away), its prior; ValueError in words when they
+    are not two odds above 1, or the fixture's best-of is unknown."""
+    if (
+        not isinstance(odds, (list, tuple))
+        or len(odds) != 2
+        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and 1 < v < math.inf for v in odds)
+    ):
+        raise ValueError(f"fixture {entry.fixture_id}: pre-match odds are two decimal odds above 1, not {odds!r}")
+    entry = attrs.evolve(entry, pre_match=(float(odds[0]), float(odds[1])))
+    entry.markets()  # the best-of known, the odds usable
+    return entry
 
 
 async def declare_work_queue(channel: aio_pika.abc.AbstractChannel) -> aio_pika.abc.AbstractQueue:

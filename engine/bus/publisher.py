@@ -9,9 +9,11 @@ closing bet stops and an alive line every second — published to RabbitMQ's top
 
 (`ttengine follow --bus URL` does this: the publisher is one of the desk's outlets.)
 
-- Updates and snapshots are persistent messages, each confirmed by the broker (publisher confirms)
-  before the next is sent: a line is `confirmed` once the broker has taken responsibility for it.
-- When the broker goes away, the line in flight is counted `unconfirmed`, and nothing is queued
+- Updates and snapshots are persistent messages, each confirmed by the broker (publisher confirms):
+  a line is `confirmed` once the broker has taken responsibility for it. Up to `PUBLISH_WINDOW`
+  lines are in flight at once (one channel keeps their order), so a burst of many fixtures' lines
+  waits for one round trip, not one per line.
+- When the broker goes away, the lines in flight are counted `unconfirmed`, and nothing is queued
   while it is away (`skipped`: a consumer sees no alive line and suspends the engine's fixtures).
   The connection is retried with backoff; once it is back, every fixture's snapshot (its whole
   book, stamped in the run's stream) is published before anything else, so a consumer is whole again.
@@ -50,6 +52,8 @@ log = logging.getLogger("engine.bus")
 
 #: [ours] Seconds between two alive lines (UOF: every few seconds; our consumers allow 2 s).
 ALIVE_EVERY = 1.0
+#: [ours] Lines published and not yet confirmed, at most (measured: bench/bus.py).
+PUBLISH_WINDOW = 256
 
 
 class BusPublisher(DeskObserver):
@@ -79,6 +83,7 @@ class BusPublisher(DeskObserver):
         self.skipped = 0  # lines not queued while the broker was away (a snapshot follows)
         self.snapshots = 0  # snapshot lines published on a reconnection or a consumer's request
         self._queue: collections.deque[dict[str, Any]] = collections.deque()
+        self._in_flight: collections.deque[tuple[dict[str, Any], asyncio.Future[Any]]] = collections.deque()
         self._more = asyncio.Event()
         self._latest: dict[str, Update] = {}  # each fixture's latest update sent: its snapshot's source
         self._task: asyncio.Task[None] | None = None
@@ -175,7 +180,7 @@ class BusPublisher(DeskObserver):
                     return  # closing: everything queued went out
             except Exception as exc:
                 raise_if_cancelled()
-                lost = 1 if self._queue else 0
+                lost = len(self._in_flight)
                 self.unconfirmed += lost
                 log.error(
                     "bus %s lost: %s; %d line(s) unconfirmed; every fixture's snapshot goes first on its return",
@@ -186,8 +191,11 @@ class BusPublisher(DeskObserver):
             finally:
                 self.connected = False
                 self._channel = None
-                self.skipped += len(self._queue) - (1 if self._queue else 0)
+                self.skipped += len(self._queue)
                 self._queue.clear()
+                for _, publishing in self._in_flight:
+                    publishing.cancel()
+                self._in_flight.clear()
                 if self.leases is not None:  # its assignments are back on the queue: not ours to publish
                     for fixture_id in await self.leases.drop_all():
                         self._latest.pop(fixture_id, None)
@@ -213,16 +221,20 @@ class BusPublisher(DeskObserver):
             assert self._follow is not None
             self.leases.on_lost = self._more.set
             await self.leases.open(connection, self.desk, self._follow)
+        loop = asyncio.get_running_loop()
+        in_flight = self._in_flight
         try:
             while True:
-                while not self._queue:
-                    if self._closing:
+                self._take_confirmations()
+                if self.leases is not None and self.leases.lost is not None:
+                    raise self.leases.lost
+                if not self._queue or len(in_flight) >= PUBLISH_WINDOW:
+                    if self._closing and not self._queue and not in_flight:
                         return
-                    if self.leases is not None and self.leases.lost is not None:
-                        raise self.leases.lost
                     self._more.clear()
-                    await self._more.wait()
-                line = self._queue[0]
+                    await self._more.wait()  # a line queued, or a confirmation
+                    continue
+                line = self._queue.popleft()
                 alive = "alive" in line
                 message = aio_pika.Message(
                     orjson.dumps(line),
@@ -230,12 +242,22 @@ class BusPublisher(DeskObserver):
                     delivery_mode=aio_pika.DeliveryMode.NOT_PERSISTENT if alive else aio_pika.DeliveryMode.PERSISTENT,
                 )
                 self.published += 1
-                await exchange.publish(message, routing_key=routing_key(line))  # returns once confirmed
-                self._queue.popleft()
-                self.confirmed += 1
-                self.confirmed_line(line)
+                publishing = loop.create_task(exchange.publish(message, routing_key=routing_key(line)))
+                publishing.add_done_callback(lambda _: self._more.set())
+                in_flight.append((line, publishing))
         finally:
             beating.cancel()
+
+    def _take_confirmations(self) -> None:
+        """Count the lines confirmed, in the order they were sent; the error of one the broker did
+        not confirm (the connection lost, a nack) is raised."""
+        in_flight = self._in_flight
+        while in_flight and in_flight[0][1].done():
+            line, publishing = in_flight[0]
+            publishing.result()  # raises: the line stays counted in flight, hence unconfirmed
+            in_flight.popleft()
+            self.confirmed += 1
+            self.confirmed_line(line)
 
     def confirmed_line(self, line: dict[str, Any]) -> None:
         """Called with each line once the broker confirmed it (a hook for a subclass: tests, audits)."""

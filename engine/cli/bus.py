@@ -28,13 +28,16 @@ def _address(args: argparse.Namespace) -> BusAddress:
 
 def _assign(args: argparse.Namespace) -> int:
     """`assign`: put fixtures on the engines' shared queue."""
-    from engine.bus.assignments import assign
+    from engine.bus.assignments import assign, with_pre_match
     from engine.bus.connection import BusUnreachable
     from engine.desk.config import parse_fixture_argument
 
     try:
         address = _address(args)
         entries = [parse_fixture_argument(text) for text in args.fixtures]
+        if args.pre_match is not None:
+            odds = [float(value) for value in args.pre_match.split(",")]
+            entries = [with_pre_match(entry, odds) for entry in entries]
     except (ImportError, ValueError) as exc:
         return fail(f"{PROG} assign: {exc}", EXIT_USAGE)
     try:
@@ -197,4 +200,12 @@ def add_commands(command: CommandMaker) -> None:
             metavar="FIXTURE_ID:bestOf" if name == "assign" else "FIXTURE_ID",
             help="a fixture (with its best-of when known)" if name == "assign" else "a fixture",
         )
+        if name == "assign":
+            sharing.add_argument(
+                "--pre-match",
+                default=None,
+                metavar="HOME,AWAY",
+                help="a bookmaker's decimal match odds, the fixtures' prior (needs the best-of): without"
+                " a prior (or the engines' --ratings naming both sides) the markets stay suspended, no_prior",
+            )
         sharing.set_defaults(run=run)

@@ -24,7 +24,7 @@ from engine.cli.common import (
     fail,
 )
 from engine.io.client import ClientSettings
-from engine.io.protocol import Secret
+from engine.io.protocol import MAX_CONNECTS_PER_SECOND, Secret
 from engine.io.recording import RecordingError
 from engine.io.server import Faults, ProviderServer, load_fixtures
 from engine.ratings import Ratings, load_ratings
@@ -134,6 +134,7 @@ def _follow_desk(args: argparse.Namespace) -> int:
         args.lag_limit or service.lag_limit or LAG_LIMIT,
         learner,
         tuple(outlets),
+        args.connect_rate,
     )
     try:
         return asyncio.run(run_service(options, sys.stdout.buffer, sys.stderr))
@@ -294,6 +295,14 @@ def add_commands(command: CommandMaker) -> None:
         metavar="N",
         help="with --bus: follow up to N fixtures at a time from the bus's shared queue (ttengine assign);"
         " an engine that dies gives its fixtures back, and another takes them",
+    )
+    desk.add_argument(
+        "--connect-rate",
+        type=arg_positive_int,
+        default=None,
+        metavar="N",
+        help="connection attempts per second to the provider, all fixtures together (default:"
+        f" {MAX_CONNECTS_PER_SECOND}, the provider's limit per customer: with several engines, give each its share)",
     )
     desk.set_defaults(run=_follow_desk)
 

@@ -30,7 +30,7 @@ from engine.desk.learning import RatingsLearner
 from engine.desk.metrics import DeskMetrics
 from engine.desk.service import Desk, DeskFixture, DeskObserver, UpdateLog
 from engine.desk.web import DeskWeb
-from engine.io.client import ClientSettings
+from engine.io.client import ClientSettings, ConnectLimiter
 from engine.io.protocol import FeedError, Secret
 from engine.runtime.delivery import LAG_LIMIT
 
@@ -77,6 +77,9 @@ class ServiceOptions:
     ratings: RatingsLearner | None = None
     #: Where else the stream goes (the bus).
     outlets: tuple[Outlet, ...] = ()
+    #: Connection attempts per second to the provider, all fixtures together (None: the provider's
+    #: documented limit, `MAX_CONNECTS_PER_SECOND`, which is per customer: split it among engines).
+    connect_rate: int | None = None
 
     def markets(self, entry: FixtureEntry) -> MarketConfig:
         """A fixture's market config, with the desk's margin and its ratings as they stand now."""
@@ -175,7 +178,14 @@ def _updates_file(path: str | None, out: IO[bytes], reader_gone: Callable[[], ob
 
 
 async def _serve(options: ServiceOptions, signals: _Signals, updates: UpdateLog | None, err: IO[str]) -> int:
-    desk = Desk(options.token, settings=options.settings, record_dir=options.record_dir, lag_limit=options.lag_limit)
+    limiter = None if options.connect_rate is None else ConnectLimiter(options.connect_rate)
+    desk = Desk(
+        options.token,
+        settings=options.settings,
+        record_dir=options.record_dir,
+        lag_limit=options.lag_limit,
+        limiter=limiter,
+    )
     if options.ratings is not None:
         desk.observe(options.ratings)  # first: the updates written after it see nothing of it
     if updates is not None:
@@ -200,6 +210,8 @@ async def _serve(options: ServiceOptions, signals: _Signals, updates: UpdateLog 
                 desk.follow(entry.fixture_id, entry.fmt, options.markets(entry))
             _apply_config(desk, options, options.config, from_config)
             print(f"ttengine follow: following {_fixtures(len(desk.fixtures))}", file=err, flush=True)
+            if options.outlets:  # the run names this process in every line and alive line it publishes
+                print(f"ttengine follow: publishing as run {desk.stream.run}", file=err, flush=True)
             collector.start()  # what start-up built is frozen: collections scan only what is new
             await _until_stopped(desk, options, signals, from_config)
             count = len(desk.fixtures)

@@ -115,6 +115,13 @@ class LocalBroker:
         self.stop()
         raise RuntimeError(f"rabbitmq-server did not start on port {self.port}:\n{tail}")
 
+    def server_pid(self) -> int | None:
+        """The process id of the node's Erlang VM (from its pid file), None before it wrote one."""
+        try:
+            return int((self.home / "pid").read_text().strip())
+        except (OSError, ValueError):
+            return None
+
     def _ready(self) -> bool:
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
             sock.sendall(b"AMQP\x00\x00\x09\x01")

@@ -301,7 +301,7 @@ def test_a_slow_mirror_does_not_slow_the_engine(broker: LocalBroker, tmp_path: P
         await slow.close()
         return publisher, watcher, taken_when_done, took
 
-    publisher, watcher, taken_when_done, took = _run(run())
+    publisher, _, taken_when_done, took = _run(run())
     lines = len(publisher.confirmed_seqs)
     assert lines > 80
     assert took < lines * 0.05  # faster than the mirror could take the lines

@@ -20,12 +20,12 @@ import pytest
 from engine import playback
 from engine.analysis.report import summarize_book
 from engine.bus.address import BusAddress
-from engine.bus.assignments import assign, read_assignment, unassign
+from engine.bus.assignments import assign, read_assignment, unassign, with_pre_match
 from engine.bus.connection import Backoff
 from engine.bus.mirror import Mirror
 from engine.bus.publisher import BusPublisher
 from engine.desk import Desk
-from engine.desk.config import parse_fixture_argument
+from engine.desk.config import FixtureEntry, parse_fixture_argument
 from engine.desk.reader import Decision, FixtureCopy
 from engine.io.client import ClientSettings
 from engine.io.protocol import Secret
@@ -44,13 +44,21 @@ QUICK = Backoff(initial=0.2, maximum=1.0)
 pytestmark = pytest.mark.xdist_group("broker")
 
 
+#: The fixtures' prior (pre-match odds): without one their markets never open (`no_prior`).
+PRE_MATCH = (1.8, 2.0)
+
+
+def _entry(path: Path) -> FixtureEntry:
+    return with_pre_match(parse_fixture_argument(f"{read_recording(path).fixture_id}:5"), PRE_MATCH)
+
+
 def _final_books() -> dict[str, dict[str, tuple[str, Any]]]:
-    """Each recording's final book, replayed: what every mirror must end with."""
+    """Each recording's final book, replayed with its prior: what every mirror must end with."""
     books = {}
     for path in SIX:
         recording = read_recording(path)
         assert recording.fixture_id is not None
-        state = playback.fold(recording)
+        state = playback.fold(recording, markets=_entry(path).markets())
         books[recording.fixture_id] = {
             market_id: (market["status"], market.get("result"))
             for market_id, market in summarize_book(state.book, state.prices).items()
@@ -82,6 +90,13 @@ class _Engines:
     def log(self, number: int) -> str:
         return (self.tmp_path / f"engine{number}.log").read_text()
 
+    def run_of(self, number: int) -> str:
+        """The run engine `number` publishes as (it says so on stderr)."""
+        for line in self.log(number).splitlines():
+            if "publishing as run " in line:
+                return line.rsplit(" ", 1)[1]
+        raise AssertionError(f"engine {number} did not say its run:\n{self.log(number)}")
+
     def stop(self) -> Iterator[int | None]:
         for process in self.processes:
             if process.poll() is None:
@@ -102,7 +117,7 @@ def test_two_engines_share_six_fixtures_and_one_takes_over_what_a_killed_one_hel
     every fixture ends in the mirror with its replay's final book, no decision delivered twice."""
     address = BusAddress("127.0.0.1", broker.port)
     finals = _final_books()
-    entries = [parse_fixture_argument(f"{read_recording(path).fixture_id}:5") for path in SIX]
+    entries = [_entry(path) for path in SIX]
 
     async def run() -> dict[str, Any]:
         mirror = Mirror(address, backoff=QUICK)
@@ -133,35 +148,28 @@ def test_two_engines_share_six_fixtures_and_one_takes_over_what_a_killed_one_hel
                 await asyncio.sleep(4.0)  # mid-match
                 owners = {fixture_id: copy.run for fixture_id, copy in mirror.fixtures.items()}
                 assert len(set(owners.values())) == 2, f"the queue gave every fixture to one engine: {owners}"
-                heard = dict(mirror.reader.alive)
+                dead = engines.run_of(0)
+                orphans = {fixture_id for fixture_id, run in owners.items() if run == dead}
+                open_at_kill = [fixture_id for fixture_id in orphans if mirror.fixtures[fixture_id].open_markets()]
                 victim.send_signal(signal.SIGKILL)
                 killed_at = time.monotonic()
                 open_without_engine: list[tuple[float, str]] = []
                 taken_over: dict[str, float] = {}  # fixture -> seconds until another run wrote it
-                orphans: set[str] | None = None
-                while (
-                    orphans is None
-                    or len(taken_over) < len(orphans)
-                    or not all(_copied(mirror.fixtures[fixture_id]) == finals[fixture_id] for fixture_id in finals)
+                while not orphans <= taken_over.keys() or not all(
+                    _copied(mirror.fixtures[fixture_id]) == finals[fixture_id] for fixture_id in finals
                 ):
                     since = time.monotonic() - killed_at
                     assert since < 120, "the fixtures did not all finish in the mirror"
                     for fixture_id, copy in mirror.fixtures.items():
-                        if copy.run != owners[fixture_id] and fixture_id not in taken_over:
-                            taken_over[fixture_id] = since
-                    if orphans is None and since > 1.5:  # the killed engine's alive lines have stopped
-                        dead = next(run for run, at in heard.items() if mirror.reader.alive[run] == at)
-                        orphans = {fixture_id for fixture_id, run in owners.items() if run == dead}
-                        assert orphans
-                        assert set(taken_over) <= orphans  # the living engine's fixtures stay with it
-                    for fixture_id in orphans or ():
-                        copy = mirror.fixtures[fixture_id]
-                        if copy.run == dead and since > 2.0 + 0.2 and copy.open_markets():
+                        if copy.run != owners[fixture_id]:
+                            taken_over.setdefault(fixture_id, since)
+                        elif fixture_id in orphans and since > 2.0 + 0.2 and copy.open_markets():
                             open_without_engine.append((since, fixture_id))
                     await asyncio.sleep(0.05)
                 codes = list(engines.stop())
                 return {
                     "orphans": orphans,
+                    "open_at_kill": open_at_kill,
                     "taken_over": taken_over,
                     "open_without_engine": open_without_engine,
                     "decisions": decisions,
@@ -177,6 +185,9 @@ def test_two_engines_share_six_fixtures_and_one_takes_over_what_a_killed_one_hel
 
     result = asyncio.run(asyncio.wait_for(run(), 300))
     print("taken over after (s):", sorted(round(seconds, 2) for seconds in result["taken_over"].values()))
+    assert result["orphans"]
+    assert result["open_at_kill"], "no market of the killed engine's fixtures was open: the check below proves nothing"
+    assert set(result["taken_over"]) == result["orphans"]  # the living engine's fixtures stay with it
     assert not result["open_without_engine"], result["open_without_engine"][:5]
     assert max(result["taken_over"].values()) <= 15.0, result["taken_over"]
     ids = [decision.id for decision in result["decisions"]]
@@ -225,7 +236,7 @@ def test_an_engine_gives_up_an_unassigned_fixture_and_takes_back_what_a_lost_lea
     address = BusAddress("127.0.0.1", broker.port)
     two = [SIX[4], SIX[5]]
     finals = _final_books()
-    entries = [parse_fixture_argument(f"{read_recording(path).fixture_id}:5") for path in two]
+    entries = [_entry(path) for path in two]
     kept, dropped = entries[0].fixture_id, entries[1].fixture_id
 
     async def run() -> tuple[Any, BusPublisher, Mirror, str]:
