@@ -40,7 +40,7 @@ from engine.core.config import DEFAULT_MARKETS, MarketConfig
 from engine.core.match.rules import MatchFormat
 from engine.core.update import Update
 from engine.io.client import ClientSettings, ConnectLimiter
-from engine.io.protocol import Secret
+from engine.io.protocol import HEARTBEAT_TEXT, Secret
 from engine.io.recording import Frame, read_recording
 from engine.runtime.callbacks import Callbacks
 from engine.runtime.following import Match
@@ -62,6 +62,8 @@ def write_recordings(folder: Path, count: int, rate: float, stagger: bool = Fals
         ids.append(fixture_id)
         with open(folder / f"f{index:05d}.jsonl", "wb") as out:
             out.write(orjson.dumps({"meta": {"fixtureId": fixture_id, "bestOf": 7}}) + b"\n")
+            if stagger:  # a server paces each fixture from its first frame: a heartbeat at 0 holds the offset
+                out.write(orjson.dumps({"recv": "2026-01-01T10:00:00.000Z", "text": HEARTBEAT_TEXT}) + b"\n")
             for number, text in enumerate(texts):
                 seconds = (number + (index / count if stagger else 0.0)) / rate
                 recv = f"2026-01-01T10:{int(seconds // 60):02d}:{seconds % 60:06.3f}Z"

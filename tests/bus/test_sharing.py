@@ -129,7 +129,7 @@ def test_two_engines_share_six_fixtures_and_one_takes_over_what_a_killed_one_hel
         served.mkdir()
         for path in SIX:
             (served / path.name).write_bytes(path.read_bytes())
-        server = ProviderServer(load_fixtures(served), Secret(TOKEN), live=True, speed=25.0)
+        server = ProviderServer(load_fixtures(served), Secret(TOKEN), live=True, speed=40.0)
         async with server:
             engines = _Engines(tmp_path, f"amqp://127.0.0.1:{broker.port}/", server.base, take=6)
             victim = engines.start()
@@ -145,12 +145,15 @@ def test_two_engines_share_six_fixtures_and_one_takes_over_what_a_killed_one_hel
                 assert entries[0].fixture_id in again.refused
                 while not (len(mirror.fixtures) == 6 and all(copy.synced for copy in mirror.fixtures.values())):
                     await asyncio.sleep(0.05)
-                await asyncio.sleep(4.0)  # mid-match
+                await asyncio.sleep(3.0)  # mid-match
                 owners = {fixture_id: copy.run for fixture_id, copy in mirror.fixtures.items()}
                 assert len(set(owners.values())) == 2, f"the queue gave every fixture to one engine: {owners}"
                 dead = engines.run_of(0)
                 orphans = {fixture_id for fixture_id, run in owners.items() if run == dead}
-                open_at_kill = [fixture_id for fixture_id in orphans if mirror.fixtures[fixture_id].open_markets()]
+                open_at_kill: list[str] = []
+                while not open_at_kill:  # kill it while a market of its fixtures is open
+                    await asyncio.sleep(0.02)
+                    open_at_kill = [fixture_id for fixture_id in orphans if mirror.fixtures[fixture_id].open_markets()]
                 victim.send_signal(signal.SIGKILL)
                 killed_at = time.monotonic()
                 open_without_engine: list[tuple[float, str]] = []
@@ -248,7 +251,7 @@ def test_an_engine_gives_up_an_unassigned_fixture_and_takes_back_what_a_lost_lea
         for path in two:
             (served / path.name).write_bytes(path.read_bytes())
         publisher = BusPublisher(address, backoff=QUICK, take=2)
-        async with ProviderServer(load_fixtures(served), Secret(TOKEN), live=True, speed=25.0) as server:
+        async with ProviderServer(load_fixtures(served), Secret(TOKEN), live=True, speed=40.0) as server:
             desk = Desk(TOKEN, settings=ClientSettings(base=server.base, stale_after=30.0))
             desk.observe(await publisher.open(desk))
             async with desk:
