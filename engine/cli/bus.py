@@ -36,7 +36,10 @@ def _assign(args: argparse.Namespace) -> int:
         address = _address(args)
         entries = [parse_fixture_argument(text) for text in args.fixtures]
         if args.pre_match is not None:
-            odds = [float(value) for value in args.pre_match.split(",")]
+            try:
+                odds = [float(value) for value in args.pre_match.split(",")]
+            except ValueError:
+                raise ValueError(f"--pre-match is HOME,AWAY decimal odds, not {args.pre_match!r}") from None
             entries = [with_pre_match(entry, odds) for entry in entries]
     except (ImportError, ValueError) as exc:
         return fail(f"{PROG} assign: {exc}", EXIT_USAGE)
@@ -111,6 +114,7 @@ async def _run(address: BusAddress, args: argparse.Namespace, out: IO[bytes] | N
 
     mirror = Mirror(address, alive_limit=args.alive_limit, bindings=args.binding or ("tabletennis.#",))
     stop = asyncio.Event()
+    reader_gone = asyncio.Event()
     loop = asyncio.get_running_loop()
     for number in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(number, stop.set)
@@ -125,8 +129,12 @@ async def _run(address: BusAddress, args: argparse.Namespace, out: IO[bytes] | N
         if out is not None:
             line: dict[str, Any] = {"fixtureId": copy.fixture_id, "run": copy.run, "streamSeq": copy.stream_seq}
             line["markets"] = {market_id: market.status for market_id, market in copy.book.items()}
-            out.write(orjson.dumps(line) + b"\n")
-            out.flush()
+            try:
+                out.write(orjson.dumps(line) + b"\n")
+                out.flush()
+            except BrokenPipeError:  # our reader went away (`| head`): stop, quietly
+                reader_gone.set()
+                stop.set()
 
     mirror.on(Decision, decided)
     mirror.on(ProducerDown, down)
@@ -134,6 +142,8 @@ async def _run(address: BusAddress, args: argparse.Namespace, out: IO[bytes] | N
     print(f"{PROG} mirror: subscribing to {address}", file=err, flush=True)
     async with mirror:
         await stop.wait()
+    if reader_gone.is_set():
+        raise BrokenPipeError("the reader of the updates went away")  # the command line exits 141, quietly
     fixtures = mirror.fixtures
     open_markets = sum(len(copy.open_markets()) for copy in fixtures.values())
     print(

@@ -11,6 +11,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, TypeVar
 
+import orjson
 import pytest
 
 from engine import playback
@@ -307,3 +308,44 @@ def test_a_slow_mirror_does_not_slow_the_engine(broker: LocalBroker, tmp_path: P
     assert took < lines * 0.05  # faster than the mirror could take the lines
     assert taken_when_done < 0.7 * lines  # the engine finished while the mirror was far behind
     assert publisher.unconfirmed == 0
+
+
+@group
+def test_ttengine_mirror_ends_quietly_when_its_reader_goes(broker: LocalBroker) -> None:
+    """`ttengine mirror --updates - | head -1`: once head has gone, the mirror exits 141 without a
+    traceback (it logged a broken pipe for every line, for ever)."""
+    import subprocess
+    import sys
+
+    import aio_pika
+
+    mirror = subprocess.Popen(
+        [sys.executable, "-m", "engine", "mirror", "--bus", f"amqp://127.0.0.1:{broker.port}/", "--updates", "-"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    fixture = "6c531aec-15bf-5f43-a888-1d831e5f9a05"
+
+    async def publish_until_gone() -> None:
+        connection = await aio_pika.connect(host="127.0.0.1", port=broker.port)
+        async with connection:
+            channel = await connection.channel()
+            exchange = await channel.declare_exchange("ttengine", aio_pika.ExchangeType.TOPIC, durable=True)
+            for seq in range(1, 400):
+                line = {"fixtureId": fixture, "run": "r1", "streamSeq": seq, "snapshot": True, "book": {}}
+                await exchange.publish(
+                    aio_pika.Message(orjson.dumps(line)), routing_key=f"tabletennis.{fixture}.snapshot"
+                )
+                if seq == 1:
+                    assert mirror.stdout is not None
+                    await asyncio.to_thread(mirror.stdout.readline)
+                    mirror.stdout.close()  # the reader goes
+                if mirror.poll() is not None:
+                    return
+                await asyncio.sleep(0.05)
+
+    time.sleep(1.5)  # subscribed
+    _run(publish_until_gone(), 60)
+    assert mirror.wait(10) == 141
+    assert mirror.stderr is not None
+    assert "Traceback" not in mirror.stderr.read().decode()
