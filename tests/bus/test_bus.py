@@ -327,25 +327,28 @@ def test_ttengine_mirror_ends_quietly_when_its_reader_goes(broker: LocalBroker) 
     fixture = "6c531aec-15bf-5f43-a888-1d831e5f9a05"
 
     async def publish_until_gone() -> None:
+        assert mirror.stdout is not None
+        first_line = asyncio.ensure_future(asyncio.to_thread(mirror.stdout.readline))
         connection = await aio_pika.connect(host="127.0.0.1", port=broker.port)
         async with connection:
             channel = await connection.channel()
             exchange = await channel.declare_exchange("ttengine", aio_pika.ExchangeType.TOPIC, durable=True)
-            for seq in range(1, 400):
+            for seq in range(1, 2000):  # until the mirror is subscribed, gets a line, and then ends
                 line = {"fixtureId": fixture, "run": "r1", "streamSeq": seq, "snapshot": True, "book": {}}
                 await exchange.publish(
                     aio_pika.Message(orjson.dumps(line)), routing_key=f"tabletennis.{fixture}.snapshot"
                 )
-                if seq == 1:
-                    assert mirror.stdout is not None
-                    await asyncio.to_thread(mirror.stdout.readline)
+                if first_line.done() and not mirror.stdout.closed:
+                    assert first_line.result().startswith(b"{")
                     mirror.stdout.close()  # the reader goes
                 if mirror.poll() is not None:
-                    return
+                    break
                 await asyncio.sleep(0.05)
+        if mirror.poll() is None:
+            mirror.kill()  # it never ended: the reading thread gets its end of file
+        await first_line
 
-    time.sleep(1.5)  # subscribed
-    _run(publish_until_gone(), 60)
+    _run(publish_until_gone(), 300)
     assert mirror.wait(10) == 141
     assert mirror.stderr is not None
     assert "Traceback" not in mirror.stderr.read().decode()
