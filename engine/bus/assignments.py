@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 LISTEN_FOR = 1.5
 #: [ours] Seconds a command waits at most for every live engine's answer.
 ANSWER_WITHIN = 5.0
+#: [ours] Times `assign` asks again until each fixture it put on the queue is seen held or waiting.
+SETTLE_ROUNDS = 5
 
 
 class AssignmentError(ValueError):
@@ -134,7 +136,8 @@ async def assign(address: BusAddress, entries: Iterable[FixtureEntry]) -> Assign
         channel = await connection.channel(publisher_confirms=True)
         await declare_work_queue(channel)
         holdings = await _holdings(channel, HOLDINGS_REQUEST, {}, remove=())
-        assigned, refused = [], {}
+        assigned: list[str] = []
+        refused: dict[str, str] = {}
         for entry in entries:
             holder = holdings.holder(entry.fixture_id)
             if holder is not None:
@@ -149,6 +152,15 @@ async def assign(address: BusAddress, entries: Iterable[FixtureEntry]) -> Assign
                 )
                 await channel.default_exchange.publish(message, routing_key=WORK_QUEUE)  # returns once confirmed
                 assigned.append(entry.fixture_id)
+        # Until each is seen held by an engine or waiting on the queue (a delivery in flight is
+        # neither), so that a check made after this one returns sees it.
+        for _ in range(SETTLE_ROUNDS):
+            if not assigned:
+                break
+            await asyncio.sleep(0.2)
+            holdings = await _holdings(channel, HOLDINGS_REQUEST, {}, remove=(), known=set(holdings.engines))
+            if all(holdings.holder(each) is not None or each in holdings.waiting for each in assigned):
+                break
     return AssignReport(tuple(assigned), refused, holdings)
 
 
@@ -173,9 +185,11 @@ async def _holdings(
     body: Mapping[str, Any],
     remove: Iterable[str],
     removed: list[str] | None = None,
+    known: set[str] | None = None,
 ) -> Holdings:
     """Ask every engine (`request`, answered on a reply queue), learn the live ones from their
-    alive lines, and sweep the queue (removing `remove`, into `removed`) while they answer."""
+    alive lines (or take `known` as they), and sweep the queue (removing `remove`, into `removed`)
+    while they answer."""
     import aio_pika
 
     exchange = await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
@@ -205,6 +219,8 @@ async def _holdings(
     loop = asyncio.get_running_loop()
     began = loop.time()
     while loop.time() - began < ANSWER_WITHIN:
+        if known is not None and known <= answers.keys():
+            break
         if loop.time() - began >= LISTEN_FOR and live <= answers.keys():
             break
         await asyncio.sleep(0.05)

@@ -17,6 +17,15 @@ from engine.bus.address import BusAddress
 from engine.cli.common import EXIT_FEED_FAILED, EXIT_OK, EXIT_USAGE, PROG, CommandMaker, arg_positive, fail
 
 
+def _http_address(text: str) -> tuple[str, int]:
+    from engine.desk.run import parse_http
+
+    try:
+        return parse_http(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _address(args: argparse.Namespace) -> BusAddress:
     """The broker of `--bus` and `--bus-env` (ImportError without aio-pika, ValueError in words)."""
     from engine.bus.address import credentials_from, parse_bus_address
@@ -103,6 +112,10 @@ def _mirror(args: argparse.Namespace) -> int:
         return fail(f"{PROG} mirror: {args.updates}: {exc.strerror or exc}", EXIT_USAGE)
     try:
         return asyncio.run(_run(address, args, out, sys.stderr))
+    except OSError as exc:
+        if isinstance(exc, BrokenPipeError):
+            raise
+        return fail(f"{PROG} mirror: --http {exc.strerror or exc}", EXIT_USAGE)
     finally:
         if out is not None and out is not sys.stdout.buffer:
             out.close()
@@ -141,7 +154,18 @@ async def _run(address: BusAddress, args: argparse.Namespace, out: IO[bytes] | N
     mirror.on(FixtureCopy, taken)
     print(f"{PROG} mirror: subscribing to {address}", file=err, flush=True)
     async with mirror:
-        await stop.wait()
+        web = None
+        if args.http is not None:
+            from engine.bus.web import MirrorWeb
+
+            web = MirrorWeb(mirror, *args.http)
+            await web.start()  # a port in use: OSError, said by the command line
+            print(f"{PROG} mirror: its fixtures are at {web.url}fixtures (and /engines)", file=err, flush=True)
+        try:
+            await stop.wait()
+        finally:
+            if web is not None:
+                await web.close()
     if reader_gone.is_set():
         raise BrokenPipeError("the reader of the updates went away")  # the command line exits 141, quietly
     fixtures = mirror.fixtures
@@ -169,6 +193,13 @@ def add_commands(command: CommandMaker) -> None:
         default=None,
         metavar="FILE",
         help="write each fixture's market statuses after every line (-: stdout)",
+    )
+    mirror.add_argument(
+        "--http",
+        type=_http_address,
+        default=None,
+        metavar="HOST:PORT",
+        help="serve every fixture's copy as JSON at /fixtures and the engines heard at /engines (loopback unless told)",
     )
     mirror.add_argument(
         "--alive-limit",

@@ -140,9 +140,7 @@ class DeskWeb:
 
     def _route(self, connection: ServerConnection, request: Request) -> Response | None:
         if request.method != "GET":
-            response = _response(HTTPStatus.METHOD_NOT_ALLOWED, "text/plain; charset=utf-8", b"read-only: GET only\n")
-            response.headers["Allow"] = "GET"
-            return response
+            return get_only()
         address = urlsplit(request.path)
         path = address.path
         if self._token is not None:
@@ -152,15 +150,17 @@ class DeskWeb:
         if path == "/updates":
             if not _same_origin(request.headers):
                 log.warning("the page's websocket refused a connection from another origin")
-                return _response(HTTPStatus.FORBIDDEN, "text/plain; charset=utf-8", b"Forbidden: another origin\n")
+                return http_response(HTTPStatus.FORBIDDEN, "text/plain; charset=utf-8", b"Forbidden: another origin\n")
             return None  # the websocket handshake goes on
         if path == "/":
-            return _response(HTTPStatus.OK, "text/html; charset=utf-8", self._page)
+            return http_response(HTTPStatus.OK, "text/html; charset=utf-8", self._page)
         if path == "/fixtures":
-            return _response(HTTPStatus.OK, "application/json", orjson.dumps(self.snapshot()))
+            return http_response(HTTPStatus.OK, "application/json", orjson.dumps(self.snapshot()))
         if path == "/metrics":
-            return _response(HTTPStatus.OK, CONTENT_TYPE_LATEST, self.metrics.text())
-        return _response(HTTPStatus.NOT_FOUND, "text/plain; charset=utf-8", b"Not Found: try / /fixtures /metrics\n")
+            return http_response(HTTPStatus.OK, CONTENT_TYPE_LATEST, self.metrics.text())
+        return http_response(
+            HTTPStatus.NOT_FOUND, "text/plain; charset=utf-8", b"Not Found: try / /fixtures /metrics\n"
+        )
 
     def _refused(self, request: Request, path: str, query: str) -> Response | None:
         """With a token: None when the request carries it (header or cookie); a redirect that sets
@@ -170,7 +170,7 @@ class DeskWeb:
         if given and path == "/":
             if not _matches(given[0], self._token):
                 return _unauthorized()
-            response = _response(HTTPStatus.SEE_OTHER, "text/plain; charset=utf-8", b"See /\n")
+            response = http_response(HTTPStatus.SEE_OTHER, "text/plain; charset=utf-8", b"See /\n")
             cookie: SimpleCookie = SimpleCookie()
             cookie[TOKEN_COOKIE] = self._token.reveal()
             morsel = cookie[TOKEN_COOKIE]
@@ -278,7 +278,7 @@ def _same_origin(headers: Headers) -> bool:
 
 
 def _unauthorized() -> Response:
-    response = _response(
+    response = http_response(
         HTTPStatus.UNAUTHORIZED,
         "text/plain; charset=utf-8",
         b"Unauthorized: send Authorization: Bearer TOKEN, or open /?token=TOKEN once in a browser\n",
@@ -287,7 +287,15 @@ def _unauthorized() -> Response:
     return response
 
 
-def _response(status: HTTPStatus, content_type: str, body: bytes) -> Response:
+def get_only() -> Response:
+    """405 for a request that is not a GET: every route is read-only."""
+    response = http_response(HTTPStatus.METHOD_NOT_ALLOWED, "text/plain; charset=utf-8", b"read-only: GET only\n")
+    response.headers["Allow"] = "GET"
+    return response
+
+
+def http_response(status: HTTPStatus, content_type: str, body: bytes) -> Response:
+    """A complete HTTP answer, never cached, the connection closed after it."""
     headers = Headers(
         [
             ("Content-Type", content_type),

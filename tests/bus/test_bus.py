@@ -352,3 +352,65 @@ def test_ttengine_mirror_ends_quietly_when_its_reader_goes(broker: LocalBroker) 
     assert mirror.wait(10) == 141
     assert mirror.stderr is not None
     assert "Traceback" not in mirror.stderr.read().decode()
+
+
+@group
+def test_the_mirror_s_http_side_shows_every_fixture_and_engine(broker: LocalBroker) -> None:
+    """`ttengine mirror --http`: /fixtures is every fixture's copy as a trader may act on it,
+    /engines each run heard; anything but a GET is refused, an unknown path is 404."""
+    import urllib.error
+    import urllib.request
+
+    import aio_pika
+
+    from engine.bus.web import MirrorWeb
+
+    fixture = "6c531aec-15bf-5f43-a888-1d831e5f9a05"
+    book = {
+        "match_winner": {"status": "open", "odds": {"home": 1.8, "away": 2.0}},
+        "point_winner:1:1": {"status": "settled", "result": "home", "id": "d1"},
+    }
+
+    def get(url: str, method: str = "GET") -> tuple[int, bytes]:
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, method=method), timeout=10) as answer:
+                return answer.status, answer.read()
+        except urllib.error.HTTPError as refused:
+            return refused.code, refused.read()
+
+    async def run() -> list[tuple[int, bytes]]:
+        mirror = Mirror(BusAddress("127.0.0.1", broker.port), backoff=QUICK)
+        async with mirror, MirrorWeb(mirror) as web:
+            await mirror.subscribed()
+            connection = await aio_pika.connect(host="127.0.0.1", port=broker.port)
+            async with connection:
+                channel = await connection.channel()
+                exchange = await channel.declare_exchange("ttengine", aio_pika.ExchangeType.TOPIC, durable=True)
+                alive = {"alive": 1.0, "run": "r1"}
+                line = {"fixtureId": fixture, "run": "r1", "streamSeq": 1, "snapshot": True, "book": book}
+                await exchange.publish(aio_pika.Message(orjson.dumps(alive)), routing_key="tabletennis.engine.r1.alive")
+                await exchange.publish(
+                    aio_pika.Message(orjson.dumps(line)), routing_key=f"tabletennis.{fixture}.snapshot"
+                )
+            while fixture not in mirror.fixtures:
+                await asyncio.sleep(0.05)
+            return [
+                await asyncio.to_thread(get, web.url + path, method)
+                for path, method in (("fixtures", "GET"), ("engines", "GET"), ("fixtures", "POST"), ("nothing", "GET"))
+            ]
+
+    (fixtures_status, fixtures_body), (engines_status, engines_body), (post, _), (missing, _) = _run(run())
+    assert (fixtures_status, engines_status, post, missing) == (200, 200, 405, 404)
+    (shown,) = orjson.loads(fixtures_body)["fixtures"]
+    assert shown["fixtureId"] == fixture
+    assert shown["run"] == "r1"
+    assert shown["synced"] is True
+    assert shown["open"] == 1
+    assert shown["markets"]["match_winner"] == {
+        "status": "open",
+        "result": None,
+        "reasons": [],
+        "odds": {"home": 1.8, "away": 2.0},
+    }
+    assert shown["markets"]["point_winner:1:1"]["result"] == "home"
+    assert "r1" in orjson.loads(engines_body)["engines"]

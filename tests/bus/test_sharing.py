@@ -20,8 +20,8 @@ import pytest
 from engine import playback
 from engine.analysis.report import summarize_book
 from engine.bus.address import BusAddress
-from engine.bus.assignments import assign, read_assignment, unassign, with_pre_match
-from engine.bus.connection import Backoff
+from engine.bus.assignments import assign, declare_work_queue, read_assignment, unassign, with_pre_match
+from engine.bus.connection import Backoff, connect_once
 from engine.bus.mirror import Mirror
 from engine.bus.publisher import BusPublisher
 from engine.desk import Desk
@@ -68,6 +68,19 @@ def _final_books() -> dict[str, dict[str, tuple[str, Any]]]:
 
 def _copied(copy: FixtureCopy) -> dict[str, tuple[str, Any]]:
     return {market_id: (market.status, market.result) for market_id, market in copy.book.items()}
+
+
+@pytest.fixture
+def broker(broker: LocalBroker) -> LocalBroker:
+    """The session's broker, its fixtures' queue emptied: what an earlier test left is not ours."""
+
+    async def purge() -> None:
+        connection = await connect_once(BusAddress("127.0.0.1", broker.port))
+        async with connection:
+            await (await declare_work_queue(await connection.channel())).purge()
+
+    asyncio.run(purge())
+    return broker
 
 
 class _Engines:
@@ -205,7 +218,7 @@ def test_unassign_takes_a_fixture_off_the_queue_or_from_its_engine(broker: Local
     """Without an engine, an assignment waits on the queue: `unassign` takes it off; one never
     assigned is reported unknown; a message that is no assignment is refused by name."""
     address = BusAddress("127.0.0.1", broker.port)
-    entry = parse_fixture_argument("6c531aec-15bf-5f43-a888-1d831e5f9a05:7")
+    entry = parse_fixture_argument("3f0e4b1a-7c2d-4e8f-9a1b-2c3d4e5f6a7b:7")
 
     async def run() -> tuple[Any, Any, Any]:
         first = await assign(address, [entry])
@@ -218,7 +231,7 @@ def test_unassign_takes_a_fixture_off_the_queue_or_from_its_engine(broker: Local
     assert second.removed == (entry.fixture_id,)
     assert second.unknown == ("0b1c9d7e-0000-4000-8000-000000000000",)
     assert third.unknown == (entry.fixture_id,)
-    assert read_assignment(b'{"fixtureId": "6c531aec-15bf-5f43-a888-1d831e5f9a05", "bestOf": 7}') == entry
+    assert read_assignment(b'{"fixtureId": "3f0e4b1a-7c2d-4e8f-9a1b-2c3d4e5f6a7b", "bestOf": 7}') == entry
     for bad, why in (
         (b"[]", "JSON object"),
         (b'{"fixtureId": "x"}', "UUID"),
