@@ -242,6 +242,9 @@ class BusPublisher(DeskObserver):
                     delivery_mode=aio_pika.DeliveryMode.NOT_PERSISTENT if alive else aio_pika.DeliveryMode.PERSISTENT,
                 )
                 self.published += 1
+                # The tasks reach the channel's lock (FIFO) in the order they are made, without
+                # suspending before it: the lines go out in the stream's order (a consumer drops a
+                # streamSeq not above the last it took: a line overtaken would be lost to it).
                 publishing = loop.create_task(exchange.publish(message, routing_key=routing_key(line)))
                 publishing.add_done_callback(lambda _: self._more.set())
                 in_flight.append((line, publishing))
