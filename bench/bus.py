@@ -45,7 +45,6 @@ from engine.bus.mirror import Mirror, ProducerDown
 from engine.desk.config import parse_fixture_argument
 from engine.testing.broker import LocalBroker
 
-
 #: Every fixture's prior (pre-match odds), so its markets open (without one: `no_prior`, never).
 PRE_MATCH = (1.8, 2.0)
 
