@@ -104,6 +104,9 @@ class Leases:
             await message.ack()
             return
         fixture_id = entry.fixture_id
+        if desk.closing:  # shutting down: it goes to another engine
+            await _settle(message.nack(requeue=True), fixture_id)
+            return
         if fixture_id in self.held or fixture_id in desk.fixtures:
             log.error(
                 "bus: fixture %s assigned twice: this engine follows it already; the repeat taken off", fixture_id
