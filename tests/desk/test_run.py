@@ -199,6 +199,7 @@ def test_sighup_reloads_the_config_following_new_fixtures_and_closing_removed_on
         write(second, third)
         desk.send_signal(signal.SIGHUP)
         _wait_for(lambda: followed() == {second[0], third[0]}, "the reload")
+        _wait_for(lambda: any(line["fixtureId"] == third[0] for line in _lines(tmp_path / "updates.jsonl")), "its line")
         assert desk.poll() is None  # with --config, the desk runs until it is stopped
         desk.send_signal(signal.SIGTERM)
         _, err = desk.communicate(timeout=PATIENCE)
