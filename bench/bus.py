@@ -37,7 +37,7 @@ from datetime import datetime
 from pathlib import Path
 
 import orjson
-from latency import TOKEN, cpu_seconds, write_recordings
+from latency import TOKEN, cpu_seconds, served_base, write_recordings
 
 from engine.bus.address import BusAddress
 from engine.bus.assignments import assign, with_pre_match
@@ -212,10 +212,7 @@ def main() -> None:
         port_file = tmp / "port"
         child = subprocess.Popen([sys.executable, __file__, "--serve-child", str(served), str(port_file)])
         try:
-            while not port_file.exists():
-                time.sleep(0.05)
-            time.sleep(0.05)
-            base = f"ws://127.0.0.1:{port_file.read_text().strip()}"
+            base = served_base(port_file)
             asyncio.run(measure(args, broker, base, ids, tmp, child.pid))
         finally:
             child.terminate()

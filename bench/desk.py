@@ -29,7 +29,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from latency import TOKEN, cpu_seconds, write_recordings
+from latency import TOKEN, cpu_seconds, served_base, write_recordings
 from prometheus_client.parser import text_string_to_metric_families
 
 from engine.core.match.rules import MatchFormat
@@ -149,10 +149,7 @@ def main() -> None:
         latency = Path(__file__).resolve().parent / "latency.py"
         child = subprocess.Popen([sys.executable, str(latency), "--serve-child", str(folder), str(port_file)])
         try:
-            while not port_file.exists():
-                time.sleep(0.05)
-            time.sleep(0.05)
-            base = f"ws://127.0.0.1:{port_file.read_text().strip()}"
+            base = served_base(port_file)
             asyncio.run(measure(args.fixtures, args.seconds, args.rate, args.page, base, ids, child.pid))
         finally:
             child.terminate()

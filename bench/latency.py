@@ -71,6 +71,14 @@ def write_recordings(folder: Path, count: int, rate: float, stagger: bool = Fals
     return ids
 
 
+def served_base(port_file: Path) -> str:
+    """The server child's URL, once it has written its port to `port_file`."""
+    while not port_file.exists():
+        time.sleep(0.05)
+    time.sleep(0.05)  # the write finished
+    return f"ws://127.0.0.1:{port_file.read_text().strip()}"
+
+
 def serve_child(folder: str, port_file: str) -> None:
     """The server process: serve the folder, stamping each frame's send time, until killed."""
     from engine.io.server import ProviderServer, load_fixtures
@@ -199,10 +207,7 @@ def run(
         port_file = folder / "port"
         child = subprocess.Popen([sys.executable, __file__, "--serve-child", str(folder), str(port_file)])
         try:
-            while not port_file.exists():
-                time.sleep(0.05)
-            time.sleep(0.05)
-            base = f"ws://127.0.0.1:{port_file.read_text().strip()}"
+            base = served_base(port_file)
             measured = asyncio.run(measure(ids, base, seconds, child.pid, freeze, gc_off, markets))
             gc.unfreeze()
         finally:
