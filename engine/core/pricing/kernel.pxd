@@ -28,9 +28,6 @@ cdef int _past_tie(int tie_at, int home, int away)
 cdef object _zeros(Py_ssize_t size)
 cdef object _int_zeros(Py_ssize_t size)
 
-@cython.locals(deuce_at=int)
-cdef int _normal_turn(int played, int tie_at)
-
 @cython.locals(on_home=double, on_away=double, on_serve=double, off_serve=double, played0=int, turn0=int,
                size=int, ended_at=int, first_home_at=int,
                first_away_at=int, home_win=double, played=int, turn=int, p=double, low=int, high=int,

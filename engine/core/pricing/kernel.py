@@ -154,13 +154,6 @@ def _int_zeros(size: int) -> Ints:
     return array("q", bytes(8 * size)) if COMPILED else [0] * size
 
 
-def _normal_turn(played: int, tie_at: int) -> int:
-    deuce_at = 2 * tie_at
-    if played < deuce_at:
-        return played // 2
-    return tie_at + (played - deuce_at)
-
-
 def _game_table(
     tie_at: int,
     start_home: int,
@@ -181,7 +174,7 @@ def _game_table(
     on_serve = on_home if server_home else on_away
     off_serve = on_away if server_home else on_home
     played0 = start_home + start_away
-    turn0 = played0 if expedite else _normal_turn(played0, tie_at)
+    turn0 = played0 if expedite else played0 // 2  # the start is at most the tie: two points a turn
     size = tie_at + 1
     reach[:] = zeros[: size * size]
     table[:] = zeros[: _table_size(tie_at)]
@@ -222,7 +215,7 @@ def _game_table(
     table[_TIE] = reach[tie_at * size + tie_at]
     table[_TIE_WIN] = 0.5 if both + neither == 0.0 else both / (both + neither)
     table[_TIE_SPLIT] = 1.0 - both - neither
-    tie_turn = 2 * tie_at if expedite else _normal_turn(2 * tie_at, tie_at)
+    tie_turn = 2 * tie_at if expedite else tie_at
     table[_TIE_POINT] = on_serve if (tie_turn - turn0) % 2 == 0 else off_serve
 
 
