@@ -561,8 +561,11 @@ def test_a_network_cut_mid_match_catches_up_under_suspension_on_reconnection(cut
     # first backlog's catch-up (a slow start on a busy machine) or a lagging consumer's catch-up.
     down = inputs.index("Disconnected") if "Disconnected" in inputs else 1  # after the first line
     back = next(i for i in range(down, len(lines)) if lines[i].get("snapshot"))
-    assert inputs[back] in ("CaughtUpWithFeed", "CaughtUp"), (inputs[down : back + 1], err[-2000:])
-    assert inputs[back] == "CaughtUpWithFeed" or "caught up" in err, err[-2000:]
+    # On a busy machine the reconnection can back off until the match is over: the backlog then runs
+    # to the match's end, and what was held goes out as the stream's last line, one snapshot.
+    ended = back == len(lines) - 1 and lines[back]["state"]["status"] == "finished"
+    assert ended or inputs[back] in ("CaughtUpWithFeed", "CaughtUp"), (inputs[down : back + 1], err[-2000:])
+    assert ended or inputs[back] == "CaughtUpWithFeed" or "caught up" in err, err[-2000:]
     assert lines[back]["coalesced"] >= 5  # the actions that fell due while the network was down
     _assert_nothing_reopened_at_a_past_score(lines)
     reader = StreamReader()
