@@ -196,6 +196,10 @@ def test_the_evaluation_s_ratings_come_from_strictly_earlier_results() -> None:
     assert pairs[4][0].matches == 1  # the other event sees 2022 only
 
 
+#: The two tests on `ittf` run on one worker, which builds it once.
+on_ittf = pytest.mark.xdist_group("ittf_ratings")
+
+
 @pytest.fixture(scope="module")
 def ittf() -> tuple[list[Result], list[tuple[Rating, Rating]], list[int]]:
     results, _ = read_results(RESULTS)
@@ -204,6 +208,7 @@ def ittf() -> tuple[list[Result], list[tuple[Rating, Rating]], list[int]]:
     return results, pairs, sorted(random.Random(29).sample(later, 800))
 
 
+@on_ittf
 def test_ratings_from_earlier_years_improve_the_game_boundary_price_by_003_nats(
     ittf: tuple[list[Result], list[tuple[Rating, Rating]], list[int]],
 ) -> None:
@@ -221,6 +226,7 @@ def test_ratings_from_earlier_years_improve_the_game_boundary_price_by_003_nats(
     assert opening.log_loss < math.log(2) - 0.1
 
 
+@on_ittf
 def test_a_bettor_with_his_own_rating_list_loses_against_our_rated_odds(
     ittf: tuple[list[Result], list[tuple[Rating, Rating]], list[int]],
 ) -> None:

@@ -18,6 +18,9 @@ REALDATA = Path(__file__).resolve().parents[2] / "fixtures_data" / "realdata"
 ITTF = REALDATA / "ittf_results_matches_2014_2026.csv.gz"
 SAMPLE = REALDATA / "ittf_results_sample.csv"
 SPLIT = 2023
+#: The tests on the module's fixtures (the ITTF results, the forecasts after the split: 40 s of the
+#: plain build) run on one worker, which builds each fixture once.
+on_the_results = pytest.mark.xdist_group("calibration")
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +38,7 @@ def _loss(results: list[Result], strength: float) -> float:
     return scores([f.model for f in found], [f.home_won for f in found]).log_loss
 
 
+@on_the_results
 def test_the_shipped_strength_is_the_best_fit_before_the_split(results: list[Result]) -> None:
     """PRIOR.strength is what `fit_strength` found on 2014-2022 (a three-minute search, run by
     `ttengine calibrate`); here, on every eighth of those matches, it predicts better than half or
@@ -64,6 +68,7 @@ def shipped(after_split: list[Result]) -> list[Forecast]:
     return forecasts(after_split)
 
 
+@on_the_results
 def test_after_the_split_the_model_beats_the_score_only_baseline(shipped: list[Forecast]) -> None:
     """On the matches from 2023: lower log loss, Brier score and calibration error than pricing
     with the sides equal, overall and after the second game."""
@@ -126,6 +131,7 @@ def test_the_logistic_fit_recovers_known_weights() -> None:
         assert math.isclose(got, wanted, abs_tol=0.08), fitted.weights
 
 
+@on_the_results
 def test_averaging_over_the_posterior_beats_plugging_in_its_mean(
     after_split: list[Result], shipped: list[Forecast]
 ) -> None:
