@@ -35,16 +35,8 @@ from engine.core.markets.catalogue import (
     market_for,
     point_market_id,
 )
-from engine.core.markets.outcomes import (
-    Context,
-    Outcome,
-    OutcomeKind,
-    context,
-    match_reasons,
-    outcome_in,
-)
+from engine.core.markets.outcomes import Context, Outcome, OutcomeKind, outcomes_in, situation
 from engine.core.markets.signals import MarketStatus, Reason, VoidReason
-from engine.core.match import rules
 from engine.core.match.events import FINAL_STATUSES
 from engine.core.match.rules import MatchFormat
 from engine.core.match.state import MatchFacts
@@ -160,7 +152,7 @@ def _changed_groups(before: Context, after: Context) -> set[int] | None:
 
 def _won(ctx: Context, index: int) -> bool:
     """True when game `index + 1` has been played and won in `ctx`."""
-    return index < len(ctx.points) and rules.game_winner(*ctx.points[index], ctx.format) is not None
+    return index < len(ctx.won) and ctx.won[index] is not None
 
 
 def _only_appended(group: int, before: Context, after: Context) -> bool:
@@ -215,8 +207,7 @@ def advance_book(
     """The book for `match`, built on `previous` (the same object when nothing it depends on
     changed), and the ids of the markets whose own entry, or whose following of their type's shared
     entry, changed (`signals_between` needs them)."""
-    reasons = match_reasons(match, policy)
-    ctx = context(match, policy)
+    reasons, ctx = situation(match, policy)
     cache = previous.cache
     point = _next_point_market(match, catalogue, None if cache is None else cache.point)
     if cache is not None and (cache.catalogue, cache.policy) != (catalogue, policy):
@@ -225,15 +216,16 @@ def advance_book(
         return previous, []
     step = _Step(match, catalogue, policy, previous, cache, reasons, ctx)
     if cache is None:
-        step.refresh_every_market()
+        step.look_at_every_market()
         step.offer(point, None)
     elif cache.context != ctx:
         changed = _changed_groups(cache.context, ctx)
-        step.refresh_changed_groups(cache.context, changed)
+        step.look_at_changed_groups(cache.context, changed)
         step.offer(point, changed)
     else:
-        step.refresh_dependent()
+        step.look_at_dependent()
         step.offer(point, set())
+    step.settle(outcomes_in(step.asked, ctx))  # every outcome the step needs, asked at once
     return step.book(point), step.touched
 
 
@@ -279,18 +271,26 @@ class _Step:
         self.decided: dict[int, tuple[str, ...]] = dict(index.decided)
         self.groups: dict[int, tuple[str, ...]] = dict(index.groups)
         self.touched: list[str] = []
+        # What the step will look at, chosen before any outcome is computed: the markets whose
+        # outcome is asked (`asked`, in order: those looked at again, then the new ones), and those
+        # looked at again with the outcome they had (`kept`).
+        self.asked: list[Market] = []
+        self.again: list[str] = []
+        self.kept: list[str] = []
+        self.new: list[Market] = []
 
     # --- which markets to look at
 
-    def refresh_every_market(self) -> None:
-        """Recompute every market's outcome and entry (no cache to trust)."""
+    def look_at_every_market(self) -> None:
+        """Every market's outcome and entry, afresh (no cache to trust)."""
         for market_id, market in self.markets.items():
-            self.refresh(market_id, market, outcome_in(market, self.ctx))
+            self.again.append(market_id)
+            self.asked.append(market)
 
-    def refresh_changed_groups(self, before: Context, changed: set[int] | None) -> None:
-        """Recompute the outcomes of the markets of the groups that changed (None: every group),
-        except decided markets of a game that only gained points (they stay decided the same
-        way); look again at every market whose own entry the reasons change."""
+    def look_at_changed_groups(self, before: Context, changed: set[int] | None) -> None:
+        """The markets of the groups that changed (None: every group), afresh, except decided
+        markets of a game that only gained points (they stay decided the same way); and every
+        market whose own entry the reasons change, with the outcome it had."""
         markets, ctx, index = self.markets, self.ctx, self.previous.index
         for group in index.groups if changed is None else sorted(changed):
             appended: bool | None = None
@@ -301,20 +301,17 @@ class _Step:
                         appended = _only_appended(group, before, ctx)
                     if appended:
                         continue
-                self.refresh(market_id, markets[market_id], outcome_in(markets[market_id], ctx))
+                self.again.append(market_id)
+                self.asked.append(markets[market_id])
         if changed is not None:
-            for market_id in index.dependent:
-                market = markets[market_id]
-                if market.game not in changed:
-                    self.refresh(market_id, market, self.outcomes[market_id])
+            self.kept.extend(market_id for market_id in index.dependent if markets[market_id].game not in changed)
 
-    def refresh_dependent(self) -> None:
-        """Only the reasons changed: the markets with an entry of their own are looked at again."""
-        for market_id in self.previous.index.dependent:
-            self.refresh(market_id, self.markets[market_id], self.outcomes[market_id])
+    def look_at_dependent(self) -> None:
+        """Only the reasons changed: the markets with an entry of their own, with the outcome they had."""
+        self.kept.extend(self.previous.index.dependent)
 
     def offer(self, point: Market | None, changed: set[int] | None) -> None:
-        """Add the markets newly offered: every standing market the first time and when the games
+        """The markets newly offered: every standing market the first time and when the games
         offered change, points played in the `changed` games (None: all) that the book lacks, and
         the next point's market."""
         before, match, ctx = self.before, self.match, self.ctx
@@ -329,9 +326,23 @@ class _Step:
             offered.extend(_played_point_markets(match, self.catalogue, before, changed, self.markets))
         if point is not None:
             offered.append(point)
+        seen: set[str] = set()
         for market in offered:
-            if market.id not in self.markets:
-                self.add(market)
+            if market.id not in self.markets and market.id not in seen:
+                seen.add(market.id)
+                self.new.append(market)
+                self.asked.append(market)
+
+    def settle(self, found: list[Outcome]) -> None:
+        """Set the entries from the outcomes asked (`found`, in the order of `asked`): the markets
+        looked at again, then those kept with their outcome, then the new ones."""
+        markets = self.markets
+        for market_id, outcome in zip(self.again, found, strict=False):
+            self.refresh(market_id, markets[market_id], outcome)
+        for market_id in self.kept:
+            self.refresh(market_id, markets[market_id], self.outcomes[market_id])
+        for market, outcome in zip(self.new, found[len(self.again) :], strict=True):
+            self.add(market, outcome)
 
     # --- one market
 
@@ -353,11 +364,10 @@ class _Step:
         writable: dict[str, object] = getattr(self, name)
         return writable
 
-    def add(self, market: Market) -> None:
-        """A market newly offered."""
+    def add(self, market: Market, found: Outcome) -> None:
+        """A market newly offered, with its outcome."""
         self._writable("markets")[market.id] = market
         self.groups[market.game] = (*self.groups.get(market.game, ()), market.id)
-        found = outcome_in(market, self.ctx)
         entry = self._entry(market.type, found, None)
         if entry is None or not entry.decided:
             self._remember(market.id, found)

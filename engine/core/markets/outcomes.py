@@ -13,7 +13,8 @@ A market is:
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping
+import functools
+from collections.abc import Callable, Iterable, Mapping
 
 import attrs
 
@@ -134,7 +135,9 @@ def _side_result(side: Side) -> Outcome:
 @attrs.frozen(slots=True)
 class Context:
     """Everything a market's outcome depends on, and nothing else (a rally starting, a stoppage or
-    the feed's statuses leave it equal): the score of the play state, and how the match ended."""
+    the feed's statuses leave it equal): the score of the play state, and how the match ended.
+    The last three fields are what the rules say of that score, read once here so that no
+    market's outcome asks them again."""
 
     format: MatchFormat
     points: tuple[Score, ...]
@@ -144,6 +147,15 @@ class Context:
     winner: Side | None
     ended: VoidReason | None  # None while the match goes on; else the reason undecided markets are void
     winner_stands_on_retirement: bool
+    won: tuple[Side | None, ...]  # each begun game's winner (None while it goes on)
+    points_left: tuple[int, ...]  # the fewest points each begun game may still take (0 once won)
+    games_span: tuple[int, int] | None  # the fewest and most games the match may last (None: format unknown or won)
+
+
+def situation(match: MatchFacts, policy: MarketPolicy) -> tuple[frozenset[Reason], Context]:
+    """The match-level reasons that hold (`match_reasons`) and the context the outcomes are read
+    from (`context`): what the book asks first, in one call."""
+    return match_reasons(match, policy), context(match, policy)
 
 
 def context(match: MatchFacts, policy: MarketPolicy) -> Context:
@@ -157,6 +169,7 @@ def context(match: MatchFacts, policy: MarketPolicy) -> Context:
     elif match.status is Status.CANCELLED:
         ended = VoidReason.CANCELLED
     play = match.play
+    won, points_left = _games_decided(play.points, play.format)
     return Context(
         play.format,
         play.points,
@@ -166,12 +179,28 @@ def context(match: MatchFacts, policy: MarketPolicy) -> Context:
         play.winner,
         ended,
         policy.match_winner_stands_on_retirement,
+        won,
+        points_left,
+        rules.games_range(*play.games, play.format) if play.winner is None else None,
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def _games_decided(points: tuple[Score, ...], fmt: MatchFormat) -> tuple[tuple[Side | None, ...], tuple[int, ...]]:
+    """Each game's winner and the fewest points it may still take (memoised: the score of every
+    fixture comes back at each of its inputs that did not score a point)."""
+    won = tuple(rules.game_winner(home, away, fmt) for home, away in points)
+    return won, tuple(rules.fewest_points_left(home, away, fmt) for home, away in points)
 
 
 def outcome(market: Market, match: MatchFacts, policy: MarketPolicy) -> Outcome:
     """What the match says of `market` under `policy`, ignoring suspension."""
     return outcome_in(market, context(match, policy))
+
+
+def outcomes_in(markets: Iterable[Market], ctx: Context) -> list[Outcome]:
+    """What `ctx` says of each of `markets`, in order, ignoring suspension."""
+    return [outcome_in(market, ctx) for market in markets]
 
 
 def outcome_in(market: Market, ctx: Context) -> Outcome:
@@ -187,13 +216,14 @@ def outcome_in(market: Market, ctx: Context) -> Outcome:
         if ctx.ended is None and kind is MarketType.POINT_WINNER and not _is_next_point(market, ctx):
             return NOT_NEXT
         return UNDECIDED if ctx.ended is None else _void(ctx.ended)
-    home, away = ctx.points[market.game - 1]
-    rallies = ctx.rallies[market.game - 1]
-    decided = rules.game_winner(home, away, ctx.format)
+    index = market.game - 1
+    home, away = ctx.points[index]
+    rallies = ctx.rallies[index]
+    decided = ctx.won[index]
     if kind is MarketType.GAME_WINNER:
         found = None if decided is None else _side_result(decided)
     elif kind is MarketType.GAME_TOTAL_POINTS:
-        found = _game_total(market.line, home, away, ctx.format, decided is not None)
+        found = _game_total(market.line, home + away, ctx.points_left[index], decided is not None)
     elif kind is MarketType.RACE_TO:
         found = _race(market.number, home, away, rallies, decided is not None)
     else:
@@ -236,7 +266,7 @@ def _is_next_point(market: Market, ctx: Context) -> bool:
         return (market.game, market.number) == (1, 1)
     game = len(ctx.points)
     home, away = ctx.points[-1]
-    if rules.game_winner(home, away, ctx.format) is not None:
+    if ctx.won[-1] is not None:
         return (market.game, market.number) == (game + 1, 1)
     return (market.game, market.number) == (game, home + away + 1)
 
@@ -252,7 +282,7 @@ def _total_games(line: float, ctx: Context) -> Outcome:
     if played > line:
         return _settled("over")
     if ctx.ended is None:
-        span = rules.games_range(*ctx.games, ctx.format) if ctx.winner is None else None
+        span = ctx.games_span
         if span is not None and span[0] > line:
             return _certain("over")
         if span is not None and span[1] < line:
@@ -263,13 +293,12 @@ def _total_games(line: float, ctx: Context) -> Outcome:
     return _void(VoidReason.NO_WINNER if ctx.ended is VoidReason.NOT_PLAYED else ctx.ended)
 
 
-def _game_total(line: float, home: int, away: int, fmt: MatchFormat, decided: bool) -> Outcome | None:
-    total = home + away
+def _game_total(line: float, total: int, fewest_left: int, decided: bool) -> Outcome | None:
     if total > line:
         return _settled("over")
     if decided:
         return _settled("under")
-    return _certain("over") if total + rules.fewest_points_left(home, away, fmt) > line else None
+    return _certain("over") if total + fewest_left > line else None
 
 
 def _race(target: int, home: int, away: int, rallies: Rallies, decided: bool) -> Outcome | None:
