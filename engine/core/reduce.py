@@ -4,10 +4,12 @@ Call it once per decoded message, in arrival order, starting from `MatchState.ne
 of a finite stream, pass `EndOfStream()` so actions held behind a gap are not lost. The same input
 always gives the same output.
 
-One way, each layer once: the message into the match (`engine.core.match.fold`: sequencing, the
-timeline, the score, the provider's summary), the match into the market book
+One way, each layer once (`advance`): the message into the match (`engine.core.match.fold`:
+sequencing, the timeline, the score, the provider's summary), the configured ratings once the
+lineups name both sides (`engine.ratings`), the match into the market book
 (`engine.core.markets.book_update.advance_book`, whose difference from the old book is emitted as
-market signals, after the match events), both into the prices (`engine.core.pricing.prices`).
+market signals, after the match events), both into the prices (`engine.core.pricing.prices`); the
+new state is made once, at the end.
 
 The adapter's view of the connection enters as inputs too: `Stale()` when nothing arrived for too
 long (any later message clears it), `Disconnected()` and `Connected()`; so does the runtime's:
@@ -18,11 +20,13 @@ fixture: the closing bet stop). Each only sets a flag (`FLAG_SET_BY`) and so onl
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
 import attrs
 
+from engine.core.config import MarketConfig
 from engine.core.events import Event, MatchEvent, RatingsLookedUp
 from engine.core.inputs import FLAG_SET_BY, EndOfStream, Input, Reconfigured
 from engine.core.markets.book import Book, signals_between
@@ -36,6 +40,7 @@ from engine.core.markets.signals import (
 )
 from engine.core.match.fold import Derived, apply_action, receive
 from engine.core.match.inputs import Action, Heartbeat, Malformed
+from engine.core.match.state import MatchFacts
 from engine.core.pricing.prices import advance_prices
 from engine.core.state import MatchState, without_prior
 from engine.ratings import prior_for
@@ -50,14 +55,42 @@ def reduce(state: MatchState, message: Input) -> tuple[MatchState, list[Event]]:
 
 def advance(state: MatchState, message: Input) -> tuple[MatchState, list[MatchEvent], list[Signal]]:
     """Fold one message into the state; returns the new state, the match events and the market
-    signals they caused (stops and settlements, then the prices, then the reopenings)."""
+    signals they caused (stops and settlements, then the prices, then the reopenings).
+
+    One way: the match, then the ratings (once the lineups name both sides), the book and its
+    signals, the prices; the new state is made once, at the end."""
     events: list[MatchEvent] = []
     signals: list[Signal] = []
-    after = _advanced(state, message, events, signals)
-    for signal in signals:
-        if isinstance(signal, SettlementRolledBack | VoidRolledBack):
-            return _counted(after, signals), events, signals
-    return after, events, signals
+    match, markets, book = state.match, state.markets, state.book
+    changed: dict[str, None] = {}  # the ids of the markets whose entries changed
+    if isinstance(message, Action | EndOfStream):
+        match, book = _fold_action(state, message if isinstance(message, Action) else None, events, changed)
+    elif isinstance(message, Malformed):
+        events.append(message)
+        return state.with_match(attrs.evolve(match, malformed=match.malformed + 1)), events, signals
+    elif isinstance(message, Heartbeat):
+        if not match.stale and book.cache is not None:
+            return state, events, signals
+        match = attrs.evolve(match, stale=False)
+    elif isinstance(message, Reconfigured):  # the new config's ratings are asked afresh
+        markets = message.markets
+        match = attrs.evolve(match, ratings_asked=False, no_prior=without_prior(markets))
+    else:
+        field, value = FLAG_SET_BY[type(message)]
+        flag: dict[str, Any] = {field: value}
+        match = attrs.evolve(match, **flag)
+    markets, match = _rated(markets, match, events)
+    book, ids = advance_book(match, markets.catalogue, markets.policy, book)
+    changed.update(dict.fromkeys(ids))
+    if book is not state.book:
+        signals.extend(signals_between(state.book, book, changed))
+    # The price signal, when they moved, goes after the other signals but before every reopening
+    # (`BetStart`, `MarketResumed`), which go last: a receiver never sees a market open again
+    # before its price for the new score.
+    prices, moved = advance_prices(match, book, markets.pricing, state.prices)
+    if moved is not None or any(isinstance(signal, OPENING_SIGNALS) for signal in signals):
+        signals[:] = prices_before_openings(signals, moved)
+    return MatchState(match, markets, book, prices, _counted(state.rollbacks, signals)), events, signals
 
 
 def fold(state: MatchState, messages: list[Input]) -> tuple[MatchState, list[Event]]:
@@ -74,115 +107,63 @@ def next_book(state: MatchState) -> Book:
     return advance_book(state.match, state.markets.catalogue, state.markets.policy, state.book)[0]
 
 
-def _advanced(state: MatchState, message: Input, events: list[MatchEvent], signals: list[Signal]) -> MatchState:
-    match = state.match
-    if isinstance(message, Action | EndOfStream):
-        return _fold_action(state, message if isinstance(message, Action) else None, events, signals)
-    if isinstance(message, Malformed):
-        events.append(message)
-        return state.with_match(attrs.evolve(match, malformed=match.malformed + 1))
-    if isinstance(message, Heartbeat):
-        if not match.stale and state.book.cache is not None:
-            return state
-        match = attrs.evolve(match, stale=False)
-    elif isinstance(message, Reconfigured):  # the new config's ratings are asked afresh
-        fresh = attrs.evolve(match, ratings_asked=False, no_prior=without_prior(message.markets))
-        state = _rated(attrs.evolve(state, markets=message.markets).with_match(fresh), events)
-        return _with_book(state, signals)
-    else:
-        field, value = FLAG_SET_BY[type(message)]
-        flag: dict[str, Any] = {field: value}
-        match = attrs.evolve(match, **flag)
-    return _with_book(state.with_match(match), signals)
-
-
 def _fold_action(
-    state: MatchState, action: Action | None, events: list[MatchEvent], signals: list[Signal]
-) -> MatchState:
-    """Sequence the action (None: the end of the stream) and apply what it releases, then signal
-    the book's net change. When a hold releases several actions at once, the book is advanced after
-    each of them, so the markets offered and decided do not depend on how the network batched the
-    messages; the signals are the net change, so no market flashes open on a superseded state."""
+    state: MatchState, action: Action | None, events: list[MatchEvent], changed: dict[str, None]
+) -> tuple[MatchFacts, Book]:
+    """Sequence the action (None: the end of the stream) and apply what it releases: the match
+    after them, and the book. When a hold releases several actions at once, the book is advanced
+    after each of them but the last (`advance` advances it after that one), so the markets offered
+    and decided do not depend on how the network batched the messages; the ids of the markets those
+    steps changed go into `changed`, and the signals are the net change, so no market flashes open
+    on a superseded state."""
     match = state.match
     before = Derived.of(match)
-    book_before = state.book
+    book = state.book
+    markets = state.markets
     if match.stale:
         match = attrs.evolve(match, stale=False)
     received = receive(match, action, events)
     match, released, sequencer = received.match, received.released, received.sequencer
-    changed: dict[str, None] = {}
-    for one in released:
+    for number, one in enumerate(released, start=1):
         match = apply_action(match, one, events, sequencer)
         sequencer = None
-        if len(released) > 1:
-            state = _booked(state.with_match(match), changed)
+        if number < len(released):
+            book, ids = advance_book(match, markets.catalogue, markets.policy, book)
+            changed.update(dict.fromkeys(ids))
     before.diff(Derived.of(match), events)
-    state = _rated(_booked(state.with_match(match), changed), events)
-    if state.book is not book_before:
-        signals.extend(signals_between(book_before, state.book, changed))
-    return _priced(state, signals)
+    return match, book
 
 
-def _with_book(state: MatchState, signals: list[Signal]) -> MatchState:
-    """The state with its market book and prices brought up to date; their changes appended as signals."""
-    changed: dict[str, None] = {}
-    after = _booked(state, changed)
-    if after is not state:
-        signals.extend(signals_between(state.book, after.book, changed))
-    return _priced(after, signals)
-
-
-def _booked(state: MatchState, changed: dict[str, None]) -> MatchState:
-    """The state with its book brought up to date; the ids of the markets that changed added to `changed`."""
-    markets = state.markets
-    book, ids = advance_book(state.match, markets.catalogue, markets.policy, state.book)
-    if book is state.book:
-        return state
-    changed.update(dict.fromkeys(ids))
-    return state.with_book(book)
-
-
-def _priced(state: MatchState, signals: list[Signal]) -> MatchState:
-    """The state with its prices brought up to date: the price signal, when they moved, goes after
-    the other signals but before every reopening (`BetStart`, `MarketResumed`), which go last, so a
-    receiver never sees a market open again before its price for the new score."""
-    prices, moved = advance_prices(state.match, state.book, state.markets.pricing, state.prices)
-    if moved is not None or any(isinstance(signal, OPENING_SIGNALS) for signal in signals):
-        signals[:] = prices_before_openings(signals, moved)
-    return state if prices is state.prices else state.with_prices(prices)
-
-
-def _rated(state: MatchState, events: list[MatchEvent]) -> MatchState:
+def _rated(markets: MarketConfig, match: MatchFacts, events: list[MatchEvent]) -> tuple[MarketConfig, MatchFacts]:
     """Once the lineups name both sides and the format is known, a pricing without a prior asks the
     configured ratings (once): both found, the prior comes from them (`RatingsLookedUp` says so,
     or who was missing)."""
-    markets = state.markets
     pricing = markets.pricing
-    if markets.ratings is None or pricing is None or pricing.has_prior or state.match.ratings_asked:
-        return state
-    home, away = state.match.players
-    fmt = state.match.play.format
+    if markets.ratings is None or pricing is None or pricing.has_prior or match.ratings_asked:
+        return markets, match
+    home, away = match.players
+    fmt = match.play.format
     if home is None or away is None or fmt.best_of is None:
-        return state
-    found = prior_for(markets.ratings, home, away, fmt, pricing.prior, state.match.player_ids)
+        return markets, match
+    found = prior_for(markets.ratings, home, away, fmt, pricing.prior, match.player_ids)
     missing = tuple(
         f"{lookup.name}: {lookup.why}" + (f" ({' | '.join(lookup.candidates)})" if lookup.candidates else "")
         for lookup in (found.home, found.away)
         if lookup.rating is None
     )
-    state = state.with_match(attrs.evolve(state.match, ratings_asked=True))
     if missing:
         events.append(RatingsLookedUp(home, away, None, None, missing))
-        return state
+        return markets, attrs.evolve(match, ratings_asked=True)
     events.append(RatingsLookedUp(home, away, found.home_wins, found.prior.strength))
     rated = attrs.evolve(markets, pricing=pricing.with_ratings(found.prior, found.home_edge))
-    return attrs.evolve(state, markets=rated).with_match(attrs.evolve(state.match, no_prior=False))
+    return rated, attrs.evolve(match, ratings_asked=True, no_prior=False)
 
 
-def _counted(state: MatchState, signals: list[Signal]) -> MatchState:
-    """`state` with every rollback among `signals` counted (`MatchState.rollbacks`)."""
-    rollbacks = dict(state.rollbacks)
+def _counted(rollbacks: Mapping[str, int], signals: list[Signal]) -> Mapping[str, int]:
+    """`rollbacks` with every rollback among `signals` counted (`MatchState.rollbacks`)."""
+    counted: dict[str, int] | None = None
     for signal in signals:
         if isinstance(signal, SettlementRolledBack | VoidRolledBack):
-            rollbacks[signal.market] = rollbacks.get(signal.market, 0) + 1
-    return state.with_rollbacks(MappingProxyType(rollbacks))
+            counted = dict(rollbacks) if counted is None else counted
+            counted[signal.market] = counted.get(signal.market, 0) + 1
+    return rollbacks if counted is None else MappingProxyType(counted)

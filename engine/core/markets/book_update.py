@@ -207,8 +207,8 @@ def advance_book(
     """The book for `match`, built on `previous` (the same object when nothing it depends on
     changed), and the ids of the markets whose own entry, or whose following of their type's shared
     entry, changed (`signals_between` needs them)."""
-    reasons, ctx = situation(match, policy)
     cache = previous.cache
+    reasons, ctx = situation(match, policy, None if cache is None else cache.context)
     point = _next_point_market(match, catalogue, None if cache is None else cache.point)
     if cache is not None and (cache.catalogue, cache.policy) != (catalogue, policy):
         cache = None  # another config: everything is looked at again

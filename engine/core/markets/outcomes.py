@@ -23,7 +23,7 @@ from engine.core.markets.signals import Reason, VoidReason
 from engine.core.match import rules
 from engine.core.match.events import FINAL_STATUSES, Status
 from engine.core.match.rules import MatchFormat, Side
-from engine.core.match.state import MatchFacts, Rallies, Score
+from engine.core.match.state import MatchFacts, PlayState, Rallies, Score
 from engine.core.match.vocabulary import COLLECTION_NOT_LIVE, FIXTURE_STATUS_SUSPENDED, ResultKind
 
 _VOID_BY_RESULT = {
@@ -147,19 +147,24 @@ class Context:
     winner: Side | None
     ended: VoidReason | None  # None while the match goes on; else the reason undecided markets are void
     winner_stands_on_retirement: bool
-    won: tuple[Side | None, ...]  # each begun game's winner (None while it goes on)
-    points_left: tuple[int, ...]  # the fewest points each begun game may still take (0 once won)
-    games_span: tuple[int, int] | None  # the fewest and most games the match may last (None: format unknown or won)
+    # What the rules say of the score above (functions of it: left out of equality).
+    won: tuple[Side | None, ...] = attrs.field(eq=False)  # each begun game's winner (None while it goes on)
+    points_left: tuple[int, ...] = attrs.field(eq=False)  # the fewest points each game may still take (0: won)
+    games_span: tuple[int, int] | None = attrs.field(eq=False)  # fewest and most games (None: unknown, or won)
 
 
-def situation(match: MatchFacts, policy: MarketPolicy) -> tuple[frozenset[Reason], Context]:
+def situation(
+    match: MatchFacts, policy: MarketPolicy, previous: Context | None = None
+) -> tuple[frozenset[Reason], Context]:
     """The match-level reasons that hold (`match_reasons`) and the context the outcomes are read
-    from (`context`): what the book asks first, in one call."""
-    return match_reasons(match, policy), context(match, policy)
+    from (`context`, given the `previous` one): what the book asks first, in one call."""
+    return match_reasons(match, policy), context(match, policy, previous)
 
 
-def context(match: MatchFacts, policy: MarketPolicy) -> Context:
-    """What the markets' outcomes are read from: the score, how the match ended, the policy's rule."""
+def context(match: MatchFacts, policy: MarketPolicy, previous: Context | None = None) -> Context:
+    """What the markets' outcomes are read from: the score, how the match ended, the policy's rule.
+    What the rules say of the score is taken from `previous` (the last step's context) when the
+    score is the same object: most inputs score no point."""
     result = match.result
     ended: VoidReason | None = None
     if result is not None and awaits_end_match(match, policy):
@@ -169,7 +174,14 @@ def context(match: MatchFacts, policy: MarketPolicy) -> Context:
     elif match.status is Status.CANCELLED:
         ended = VoidReason.CANCELLED
     play = match.play
-    won, points_left = _games_decided(play.points, play.format)
+    if previous is not None and previous.points is play.points and previous.format is play.format:
+        won, points_left = previous.won, previous.points_left
+    else:
+        won, points_left = _games_decided(play.points, play.format)
+    if previous is not None and previous.games is play.games and previous.winner is play.winner:
+        span = previous.games_span if previous.format is play.format else _games_span(play)
+    else:
+        span = _games_span(play)
     return Context(
         play.format,
         play.points,
@@ -181,8 +193,12 @@ def context(match: MatchFacts, policy: MarketPolicy) -> Context:
         policy.match_winner_stands_on_retirement,
         won,
         points_left,
-        rules.games_range(*play.games, play.format) if play.winner is None else None,
+        span,
     )
+
+
+def _games_span(play: PlayState) -> tuple[int, int] | None:
+    return rules.games_range(*play.games, play.format) if play.winner is None else None
 
 
 @functools.lru_cache(maxsize=4096)
