@@ -142,6 +142,23 @@ def test_the_reducer_asks_the_ratings_once_the_lineups_name_both_sides() -> None
     assert not any(Reason.NO_PRIOR in entry.reasons for entry in state.book.values())
 
 
+def test_the_input_whose_lineups_find_the_ratings_leaves_no_market_held_for_no_prior() -> None:
+    """The ratings are asked before the book is advanced: the book of the very input on which they
+    are found holds no market for `no_prior` (it used to until the next input)."""
+    ratings = _ratings_for("he zhuojia|CHN", "zhu chengzhu|HKG")
+    recording = read_recording(FIXTURES / "ittf_ws_bo5.jsonl")
+    state = playback.start_state(recording, markets=attrs.evolve(DEFAULT_MARKETS, ratings=ratings))
+    held_before = False
+    for _, message in playback.inputs(recording):
+        state, events = reduce(state, message)
+        if any(isinstance(event, RatingsLookedUp) for event in events):
+            assert held_before  # before the lineups, the markets waited for a prior
+            assert not any(Reason.NO_PRIOR in entry.reasons for entry in state.book.values())
+            return
+        held_before = held_before or any(Reason.NO_PRIOR in entry.reasons for entry in state.book.values())
+    raise AssertionError("the ratings were never asked")
+
+
 def test_without_a_prior_the_match_level_and_game_winner_markets_stay_suspended() -> None:
     """Nothing known of the players (no ratings found, no pre-match price): the match winner,
     correct score, total games and game winners are never open (no_prior), yet they settle; the
