@@ -1,24 +1,28 @@
 """Memory and the collector over a long run of `ttengine follow`, with the network cut now and then.
 
-    python bench/soak.py [--fixtures 100] [--minutes 65] [--rate 0.3] [--cut-every 600] [--cut-for 5]
+    python bench/soak.py [--fixtures 100] [--minutes 62] [--rate 0.3] [--cut-every 600] [--cut-for 5]
 
-`ttengine follow --config` (a child process, as an operator runs it) follows `--fixtures` copies of
-the recorded best-of-7, served live by `ttengine serve --live` (another child) at `--rate` messages
-per second per fixture (0.3: a match lasts about an hour). Every `--cut-every` seconds the server is
-killed and started again `--cut-for` seconds later on the same port, its matches' clocks where they
-were (`--started-ago`): every fixture loses its connection, reconnects and catches up (a backlog
-folded under suspension). The desk freezes what lives every second and sweeps the frozen objects
-hourly (`engine.desk.collector`): a cycle among frozen objects waits for the sweep, so memory that
-grows between sweeps and falls at one is what the freeze costs.
+`ttengine follow --config` (a child process, as an operator runs it) follows `--fixtures` live
+copies of the recorded best-of-7 at a time, served by `ttengine serve --live` (another child) at
+`--rate` messages per second per fixture (0.3: a match of its 265 frames lasts about 15 minutes).
+A new generation of `--fixtures` matches begins every `--period` seconds; the config is rewritten
+to list the generations under way (a minute either side) and the desk reloads it (SIGHUP), as an
+operator's desk takes the day's fixtures. Every `--cut-every` seconds the server is killed and
+started again `--cut-for` seconds later on the same port, its matches' clocks where they were
+(`--started-ago`): every fixture loses its connection, reconnects and catches up (a backlog folded
+under suspension). The desk freezes what lives every second and sweeps the frozen objects hourly
+(`engine.desk.collector`): a cycle among frozen objects waits for the sweep, so memory that grows
+between sweeps and falls at one is what the freeze costs.
 
 Every `--sample-every` seconds it reads the desk's resident memory (/proc) and its /metrics (frozen
-objects, sweeps and what they found, the collections' pauses by generation, reconnections), and
-prints a line; at the end, the growth of resident memory from the first cut on, per hour.
+objects, sweeps and what they found, the full collections, reconnections, frames), and prints a
+line; at the end, the growth of resident memory from the first cut on, per hour.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
 import signal
 import socket
@@ -29,11 +33,61 @@ import time
 import urllib.request
 from pathlib import Path
 
-from latency import TOKEN, write_recordings
+import orjson
+from latency import SOURCE, TOKEN
 from prometheus_client.parser import text_string_to_metric_families
+
+from engine.io.protocol import HEARTBEAT_TEXT
+from engine.io.recording import Frame, read_recording
 
 ENGINE = [sys.executable, "-m", "engine"]
 GC_GAUGES = ("ttengine_gc_frozen_objects", "ttengine_gc_sweeps_total", "ttengine_gc_swept_objects_total")
+
+
+START = datetime.datetime(2026, 1, 1, 10, tzinfo=datetime.UTC)
+
+
+def write_generations(folder: Path, count: int, rate: float, generations: int, period: float) -> list[list[str]]:
+    """`generations` of `count` copies of the source recording, with their own fixture ids;
+    generation g begins g * `period` seconds after the server starts, its copies `1/rate` s a frame
+    and spread over the second. Returns each generation's fixture ids."""
+    recording = read_recording(SOURCE)
+    original = recording.meta.fixture_id or ""
+    texts = [frame.text for frame in recording.frames if isinstance(frame, Frame)]
+    ids: list[list[str]] = []
+    for generation in range(generations):
+        ids.append([])
+        for index in range(count):
+            fixture_id = f"00000000-0000-4000-{generation:04d}-{index:012d}"
+            ids[-1].append(fixture_id)
+            with open(folder / f"g{generation:03d}f{index:05d}.jsonl", "wb") as out:
+                out.write(orjson.dumps({"meta": {"fixtureId": fixture_id, "bestOf": 7}}) + b"\n")
+                # the live server runs each file's clock from its first line: a heartbeat at 0 holds the offset
+                out.write(orjson.dumps({"recv": _stamp(0.0), "text": HEARTBEAT_TEXT}) + b"\n")
+                for number, text in enumerate(texts):
+                    seconds = generation * period + (number + index / count) / rate
+                    out.write(
+                        orjson.dumps({"recv": _stamp(seconds), "text": text.replace(original, fixture_id)}) + b"\n"
+                    )
+    return ids
+
+
+def _stamp(seconds: float) -> str:
+    return (START + datetime.timedelta(seconds=seconds)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def listed(ids: list[list[str]], period: float, match_seconds: float, now: float) -> list[str]:
+    """The fixtures of the generations under way at `now` (from a minute before to a minute after)."""
+    return [
+        fixture
+        for generation, fixtures in enumerate(ids)
+        if generation * period - 60 <= now <= generation * period + match_seconds + 60
+        for fixture in fixtures
+    ]
+
+
+def write_config(config: Path, fixtures: list[str]) -> None:
+    config.write_text("".join(f'[[fixtures]]\nid = "{fixture}"\nbest_of = 7\n\n' for fixture in fixtures))
 
 
 def free_port() -> int:
@@ -76,7 +130,8 @@ def serve(folder: Path, port: int, started_ago: float, env: dict[str, str]) -> s
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--fixtures", type=int, default=100)
-    parser.add_argument("--minutes", type=float, default=65.0, help="the run's length (the sweep is hourly)")
+    parser.add_argument("--minutes", type=float, default=62.0, help="the run's length (the sweep is hourly)")
+    parser.add_argument("--period", type=float, default=900.0, help="seconds between two generations of matches")
     parser.add_argument("--rate", type=float, default=0.3, help="messages per second per fixture")
     parser.add_argument("--cut-every", type=float, default=600.0, help="seconds between two network cuts")
     parser.add_argument("--cut-for", type=float, default=5.0, help="seconds the server stays down at a cut")
@@ -86,9 +141,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "served"
         folder.mkdir()
-        ids = write_recordings(folder, args.fixtures, args.rate, stagger=True)
+        generations = int(args.minutes * 60 // args.period) + 1
+        ids = write_generations(folder, args.fixtures, args.rate, generations, args.period)
+        match_seconds = 265 / args.rate
         config = Path(tmp) / "desk.toml"
-        config.write_text("".join(f'[[fixtures]]\nid = "{fixture}"\nbest_of = 7\n\n' for fixture in ids))
+        following = listed(ids, args.period, match_seconds, 0.0)
+        write_config(config, following)
         port, http = free_port(), free_port()
         began = time.monotonic()
         server = serve(folder, port, 0.0, env)
@@ -102,8 +160,13 @@ def main() -> None:
         )
         metrics_url = f"http://127.0.0.1:{http}/metrics"
         cut = f"a cut of {args.cut_for:g} s every {args.cut_every:g} s"
-        print(f"{args.fixtures} fixtures at {args.rate:g} msg/s, {cut}; the desk sweeps hourly")
-        print(" minute   RSS MiB   frozen objects  sweeps  swept  full collections (mean)  reconnects    frames")
+        print(
+            f"{args.fixtures} fixtures at {args.rate:g} msg/s, a generation every {args.period:g} s, {cut};"
+            " the desk sweeps hourly"
+        )
+        print(
+            " minute   RSS MiB   frozen objects  sweeps  swept  full collections (mean)  reconnects    frames  followed"
+        )
         samples: list[tuple[float, float]] = []
         next_cut, next_sample, end = args.cut_every, args.sample_every, args.minutes * 60
         try:
@@ -114,6 +177,11 @@ def main() -> None:
                     time.sleep(args.cut_for)
                     server = serve(folder, port, time.monotonic() - began, env)
                     next_cut += args.cut_every
+                wanted = listed(ids, args.period, match_seconds, now)
+                if wanted != following:  # a generation begins or has ended: the desk reloads its config
+                    following = wanted
+                    write_config(config, following)
+                    desk.send_signal(signal.SIGHUP)
                 if now >= next_sample:
                     try:
                         found = scrape(metrics_url)
@@ -130,7 +198,7 @@ def main() -> None:
                             f"  {found.get('ttengine_gc_swept_objects_total', 0):5.0f}"
                             f"  {pauses:8.0f} ({mean:7.2f} ms)"
                             f"  {found.get('ttengine_reconnects_total', 0):10.0f}"
-                            f"  {found.get('ttengine_frames_total', 0):8.0f}",
+                            f"  {found.get('ttengine_frames_total', 0):8.0f}  {len(following):8d}",
                             flush=True,
                         )
                     next_sample += args.sample_every
