@@ -20,7 +20,6 @@ fixture: the closing bet stop). Each only sets a flag (`FLAG_SET_BY`) and so onl
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -62,15 +61,15 @@ def advance(state: MatchState, message: Input) -> tuple[MatchState, list[MatchEv
     events: list[MatchEvent] = []
     signals: list[Signal] = []
     match, markets, book = state.match, state.markets, state.book
+    if isinstance(message, Malformed):  # counted; nothing else moves
+        events.append(message)
+        return state.with_match(attrs.evolve(match, malformed=match.malformed + 1)), events, signals
+    if isinstance(message, Heartbeat) and not match.stale and book.cache is not None:
+        return state, events, signals  # the feed is alive, as it was
     changed: dict[str, None] = {}  # the ids of the markets whose entries changed
     if isinstance(message, Action | EndOfStream):
         match, book = _fold_action(state, message if isinstance(message, Action) else None, events, changed)
-    elif isinstance(message, Malformed):
-        events.append(message)
-        return state.with_match(attrs.evolve(match, malformed=match.malformed + 1)), events, signals
     elif isinstance(message, Heartbeat):
-        if not match.stale and book.cache is not None:
-            return state, events, signals
         match = attrs.evolve(match, stale=False)
     elif isinstance(message, Reconfigured):  # the new config's ratings are asked afresh
         markets = message.markets
@@ -90,7 +89,11 @@ def advance(state: MatchState, message: Input) -> tuple[MatchState, list[MatchEv
     prices, moved = advance_prices(match, book, markets.pricing, state.prices)
     if moved is not None or any(isinstance(signal, OPENING_SIGNALS) for signal in signals):
         signals[:] = prices_before_openings(signals, moved)
-    return MatchState(match, markets, book, prices, _counted(state.rollbacks, signals)), events, signals
+    rollbacks = state.rollbacks  # each market's decisions rolled back (`MatchState.rollbacks`)
+    for signal in signals:
+        if isinstance(signal, SettlementRolledBack | VoidRolledBack):
+            rollbacks = MappingProxyType({**rollbacks, signal.market: rollbacks.get(signal.market, 0) + 1})
+    return MatchState(match, markets, book, prices, rollbacks), events, signals
 
 
 def fold(state: MatchState, messages: list[Input]) -> tuple[MatchState, list[Event]]:
@@ -157,13 +160,3 @@ def _rated(markets: MarketConfig, match: MatchFacts, events: list[MatchEvent]) -
     events.append(RatingsLookedUp(home, away, found.home_wins, found.prior.strength))
     rated = attrs.evolve(markets, pricing=pricing.with_ratings(found.prior, found.home_edge))
     return rated, attrs.evolve(match, ratings_asked=True, no_prior=False)
-
-
-def _counted(rollbacks: Mapping[str, int], signals: list[Signal]) -> Mapping[str, int]:
-    """`rollbacks` with every rollback among `signals` counted (`MatchState.rollbacks`)."""
-    counted: dict[str, int] | None = None
-    for signal in signals:
-        if isinstance(signal, SettlementRolledBack | VoidRolledBack):
-            counted = dict(rollbacks) if counted is None else counted
-            counted[signal.market] = counted.get(signal.market, 0) + 1
-    return rollbacks if counted is None else MappingProxyType(counted)

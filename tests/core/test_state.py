@@ -18,10 +18,14 @@ def _marked(cls: type[Any]) -> Any:
 
 def test_match_state_copies_equal_evolve() -> None:
     state: MatchState = _marked(MatchState)
-    match, book, prices = object(), object(), object()
+    match = object()
     assert state.with_match(match) == attrs.evolve(state, match=match)  # type: ignore[arg-type]
-    assert state.with_book(book) == attrs.evolve(state, book=book)  # type: ignore[arg-type]
-    assert state.with_prices(prices) == attrs.evolve(state, prices=prices)  # type: ignore[arg-type]
+
+
+def test_the_reducer_makes_the_new_state_from_every_field() -> None:
+    """`engine.core.reduce.advance` builds the new state positionally from exactly these fields: a
+    field added to `MatchState` must be added there too (or it would be reset at every input)."""
+    assert [field.name for field in attrs.fields(MatchState)] == ["match", "markets", "book", "prices", "rollbacks"]
 
 
 def test_match_copies_equal_evolve() -> None:
