@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any, overload
@@ -271,19 +272,29 @@ class Desk:
     def _connect(self, fixture: DeskFixture) -> Match:
         """A new runtime for `fixture` (its first, or a retry): resumed from its recording, if any."""
         observers = self._observers
+        # The hooks reach the fixture through a weak reference: the fixture holds the runtime, and a
+        # hook holding the fixture would make a cycle that keeps a fixture no longer followed (its
+        # state, events, sockets) until a full collection, which the desk runs hourly (`collector`).
+        holder = weakref.ref(fixture)
 
         def folded(match: Match, message: Input, update: Update) -> None:
-            for observer in observers:
-                observer.folded(fixture, message, update)
+            followed = holder()
+            if followed is not None:
+                for observer in observers:
+                    observer.folded(followed, message, update)
 
         def sent(match: Match, update: Update) -> None:
-            for observer in observers:
-                observer.sent(fixture, update)
+            followed = holder()
+            if followed is not None:
+                for observer in observers:
+                    observer.sent(followed, update)
 
         def delivered(match: Match, update: Update, arrived: float) -> None:
-            latency = time.perf_counter() - arrived
-            for observer in observers:
-                observer.delivered(fixture, update, latency)
+            followed = holder()
+            if followed is not None:
+                latency = time.perf_counter() - arrived
+                for observer in observers:
+                    observer.delivered(followed, update, latency)
 
         record = None if self.record_dir is None else self.record_dir / f"{fixture.fixture_id}.jsonl"
         return connect(
