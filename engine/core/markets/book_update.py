@@ -271,9 +271,9 @@ class _Step:
         self.decided: dict[int, tuple[str, ...]] = dict(index.decided)
         self.groups: dict[int, tuple[str, ...]] = dict(index.groups)
         self.touched: list[str] = []
-        # What the step will look at, chosen before any outcome is computed: the markets whose
-        # outcome is asked (`asked`, in order: those looked at again, then the new ones), and those
-        # looked at again with the outcome they had (`kept`).
+        # What the step will look at, chosen before any outcome is computed: the markets looked at
+        # afresh (`again`) and those newly offered (`new`), whose outcomes are asked in that order
+        # (`asked`), and those looked at again with the outcome they had (`kept`).
         self.asked: list[Market] = []
         self.again: list[str] = []
         self.kept: list[str] = []

@@ -174,12 +174,14 @@ def context(match: MatchFacts, policy: MarketPolicy, previous: Context | None = 
     elif match.status is Status.CANCELLED:
         ended = VoidReason.CANCELLED
     play = match.play
-    if previous is not None and previous.points is play.points and previous.format is play.format:
+    if previous is not None and previous.format is not play.format:
+        previous = None  # another format: nothing to reuse
+    if previous is not None and previous.points is play.points:
         won, points_left = previous.won, previous.points_left
     else:
         won, points_left = _games_decided(play.points, play.format)
     if previous is not None and previous.games is play.games and previous.winner is play.winner:
-        span = previous.games_span if previous.format is play.format else _games_span(play)
+        span = previous.games_span
     else:
         span = _games_span(play)
     return Context(
