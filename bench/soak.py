@@ -25,7 +25,6 @@ import argparse
 import datetime
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,6 +38,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from engine.io.protocol import HEARTBEAT_TEXT
 from engine.io.recording import Frame, read_recording
+from engine.testing.broker import free_port
 
 ENGINE = [sys.executable, "-m", "engine"]
 GC_GAUGES = ("ttengine_gc_frozen_objects", "ttengine_gc_sweeps_total", "ttengine_gc_swept_objects_total")
@@ -88,13 +88,6 @@ def listed(ids: list[list[str]], period: float, match_seconds: float, now: float
 
 def write_config(config: Path, fixtures: list[str]) -> None:
     config.write_text("".join(f'[[fixtures]]\nid = "{fixture}"\nbest_of = 7\n\n' for fixture in fixtures))
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def rss_mib(pid: int) -> float:
