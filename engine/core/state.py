@@ -64,7 +64,7 @@ class MatchState:
         match = MatchFacts.new(fixture_id, fmt, max_held)
         return cls(attrs.evolve(match, no_prior=without_prior(markets)), markets)
 
-    # --- the hot path's copy: direct construction, about three times faster than attrs.evolve
+    # --- a copy by direct construction (about three times faster than attrs.evolve): a refused frame's step
 
     def with_match(self, match: MatchFacts) -> MatchState:
         """This state with its match replaced."""
